@@ -1,0 +1,572 @@
+"""Integration-test harness: broker processes and raw Kafka frames (stdlib only).
+
+Starts a real `serpentlog` on a free 127.0.0.1 port with a temporary data dir,
+stops it (SIGTERM, exit status 0 required), kills it with SIGKILL and restarts
+it on the same data dir and port. Also speaks the Kafka wire protocol by hand
+(struct-built requests, a record batch v2 builder/parser with a table CRC-32C)
+so tests can send exactly the bytes they mean, good or bad.
+
+Run by /usr/bin/python3 (Debian's, where python3-kafka and confluent-kafka live).
+Set SL_IT_MOCK_CLUSTER=<path to bench/mock_cluster> to develop client code
+against librdkafka's mock broker (no admin API, no restart: tests skip those).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+
+class TestFailure(Exception):
+    """An assertion about broker behaviour failed."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def log(*args):
+    print(time.strftime("%H:%M:%S"), *args, flush=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------
+# Broker process control
+
+
+class Broker:
+    """One broker process on 127.0.0.1:port with a data dir that outlives restarts."""
+
+    def __init__(self, exe, cores=1, extra_args=(), mock_topics=()):
+        self.mock = os.environ.get("SL_IT_MOCK_CLUSTER")
+        self.exe = exe
+        self.cores = cores
+        self.extra_args = list(extra_args)
+        self.mock_topics = list(mock_topics)
+        self.tmp = tempfile.mkdtemp(prefix="sl-integ-")
+        self.data_dir = os.path.join(self.tmp, "data")
+        os.makedirs(self.data_dir)
+        self.port = free_port()
+        self.proc = None
+        self.starts = 0
+
+    @property
+    def is_mock(self):
+        return bool(self.mock)
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def _log_path(self):
+        return os.path.join(self.tmp, "broker-%d.log" % self.starts)
+
+    def start(self, timeout=30.0):
+        check(self.proc is None, "broker already running")
+        self.starts += 1
+        logf = open(self._log_path(), "wb")
+        if self.mock:
+            args = [self.mock]
+            for t in self.mock_topics:
+                args += ["--topic", t]
+            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=logf)
+            line = self.proc.stdout.readline().decode().strip()
+            check(line, "mock cluster printed no bootstrap address")
+            self.port = int(line.split(",")[0].rsplit(":", 1)[1])
+        else:
+            args = [self.exe, "start", "--listen", self.bootstrap, "--data-dir", self.data_dir,
+                    "--cores", str(self.cores)] + self.extra_args
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                self.proc = None
+                raise TestFailure("broker exited during startup:\n" + self.log_tail())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                log("broker up on", self.bootstrap, "(start #%d)" % self.starts)
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.kill9()
+        raise TestFailure("broker did not accept connections within %.0fs" % timeout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=30.0):
+        """Graceful stop: SIGTERM, and the broker must exit with status 0."""
+        check(self.proc is not None, "broker not running")
+        if self.mock:
+            self.proc.stdin.close()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            raise TestFailure("broker ignored SIGTERM for %.0fs" % timeout)
+        self.proc = None
+        check(rc == 0, "broker exited with status %d after SIGTERM:\n%s" % (rc, self.log_tail()))
+        log("broker stopped cleanly")
+
+    def kill9(self):
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        log("broker killed with SIGKILL")
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def log_tail(self, n=40):
+        try:
+            with open(self._log_path(), "rb") as f:
+                lines = f.read().decode(errors="replace").splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return "(no log)"
+
+    def close(self, keep=False):
+        if self.alive():
+            self.kill9()
+        self.proc = None
+        if not keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_test(main):
+    """Run main(broker_exe) and exit 0 on success, 1 on failure (ctest convention)."""
+    exe = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("SERPENTLOG", "")
+    try:
+        main(exe, sys.argv[2:])
+    except TestFailure as e:
+        log("FAIL:", e)
+        sys.exit(1)
+    log("PASS")
+    sys.exit(0)
+
+
+# --------------------------------------------------------------------------
+# CRC-32C (Castagnoli), table-driven; only for tests.
+
+_CRC32C_TABLE = []
+for _n in range(256):
+    _c = _n
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC32C_TABLE.append(_c)
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    tab = _CRC32C_TABLE
+    for b in data:
+        crc = tab[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+# --------------------------------------------------------------------------
+# Primitive encoders / a bounds-checked reader
+
+
+def i8(v):
+    return struct.pack(">b", v)
+
+
+def i16(v):
+    return struct.pack(">h", v)
+
+
+def i32(v):
+    return struct.pack(">i", v)
+
+
+def i64(v):
+    return struct.pack(">q", v)
+
+
+def string(s):
+    if s is None:
+        return i16(-1)
+    b = s.encode() if isinstance(s, str) else s
+    return i16(len(b)) + b
+
+
+def bytes_(b):
+    if b is None:
+        return i32(-1)
+    return i32(len(b)) + b
+
+
+def array(items, enc=lambda x: x):
+    if items is None:
+        return i32(-1)
+    return i32(len(items)) + b"".join(enc(x) for x in items)
+
+
+def uvarint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def varint(n):
+    return uvarint((n << 1) ^ (n >> 63))
+
+
+def compact_string(s):
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+class Reader:
+    def __init__(self, data):
+        self.d = data
+        self.p = 0
+
+    def take(self, n):
+        check(n >= 0 and self.p + n <= len(self.d),
+              "response truncated: need %d bytes at %d of %d" % (n, self.p, len(self.d)))
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def _s(self, fmt):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def i8(self):
+        return self._s(">b")
+
+    def i16(self):
+        return self._s(">h")
+
+    def i32(self):
+        return self._s(">i")
+
+    def i64(self):
+        return self._s(">q")
+
+    def u32(self):
+        return self._s(">I")
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self.take(n).decode()
+
+    def bytes_(self):
+        n = self.i32()
+        return None if n < 0 else self.take(n)
+
+    def array(self, fn):
+        n = self.i32()
+        return None if n < 0 else [fn(self) for _ in range(n)]
+
+    def uvarint(self):
+        shift = res = 0
+        while True:
+            b = self.take(1)[0]
+            res |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return res
+            shift += 7
+            check(shift < 70, "varint too long")
+
+    def varint(self):
+        u = self.uvarint()
+        return (u >> 1) ^ -(u & 1)
+
+    def remaining(self):
+        return len(self.d) - self.p
+
+
+# --------------------------------------------------------------------------
+# Record batch v2
+
+
+def build_batch(records, base_ts, codec=0, producer_id=-1, producer_epoch=-1, base_seq=-1,
+                count_override=None, corrupt_crc=False, last_delta_override=None):
+    """records: list of (key, value, [(hkey, hval)], ts). Returns batch bytes (baseOffset 0)."""
+    body = bytearray()
+    for i, (k, v, hdrs, ts) in enumerate(records):
+        r = bytearray(b"\x00")
+        r += varint(ts - base_ts) + varint(i)
+        r += varint(-1) if k is None else varint(len(k)) + k
+        r += varint(-1) if v is None else varint(len(v)) + v
+        r += varint(len(hdrs))
+        for hk, hv in hdrs:
+            r += varint(len(hk)) + hk
+            r += varint(-1) if hv is None else varint(len(hv)) + hv
+        body += varint(len(r)) + r
+    if codec == 1:
+        c = zlib.compressobj(6, zlib.DEFLATED, 31)
+        body = c.compress(bytes(body)) + c.flush()
+    elif codec != 0:
+        raise ValueError("raw batches support codecs none and gzip only")
+    n = len(records)
+    max_ts = max((r[3] for r in records), default=base_ts)
+    last_delta = n - 1 if last_delta_override is None else last_delta_override
+    count = n if count_override is None else count_override
+    after_crc = (i16(codec) + i32(last_delta) + i64(base_ts) + i64(max_ts) + i64(producer_id) +
+                 i16(producer_epoch) + i32(base_seq) + i32(count) + bytes(body))
+    crc = crc32c(after_crc)
+    if corrupt_crc:
+        crc ^= 0x5A5A5A5A
+    tail = i32(0) + i8(2) + struct.pack(">I", crc) + after_crc
+    return i64(0) + i32(len(tail)) + tail
+
+
+def parse_batches(data):
+    """Parse concatenated v2 batches (none/gzip). Drops a trailing partial batch.
+
+    Returns a list of records as dicts: offset, ts, key, value, headers."""
+    out = []
+    p = 0
+    while len(data) - p >= 61:
+        base_off, blen = struct.unpack(">qi", data[p:p + 12])
+        if p + 12 + blen > len(data):
+            break
+        batch = data[p:p + 12 + blen]
+        p += 12 + blen
+        magic = batch[16]
+        check(magic == 2, "fetched batch has magic %d" % magic)
+        crc = struct.unpack(">I", batch[17:21])[0]
+        check(crc32c(batch[21:]) == crc, "fetched batch at offset %d fails its CRC" % base_off)
+        attrs, _last_delta, base_ts, _max_ts = struct.unpack(">hiqq", batch[21:43])
+        count = struct.unpack(">i", batch[57:61])[0]
+        if attrs & 0x20:  # control batch: not user data
+            continue
+        recs = batch[61:]
+        codec = attrs & 7
+        if codec == 1:
+            recs = zlib.decompress(recs, 47)
+        else:
+            check(codec == 0, "raw parser cannot decode codec %d" % codec)
+        r = Reader(recs)
+        for _ in range(count):
+            ln = r.varint()
+            rr = Reader(r.take(ln))
+            rr.take(1)
+            ts = base_ts + rr.varint()
+            off = base_off + rr.varint()
+            kl = rr.varint()
+            k = None if kl < 0 else rr.take(kl)
+            vl = rr.varint()
+            v = None if vl < 0 else rr.take(vl)
+            hdrs = []
+            for _h in range(rr.varint()):
+                hk = rr.take(rr.varint())
+                hl = rr.varint()
+                hdrs.append((hk, None if hl < 0 else rr.take(hl)))
+            check(rr.remaining() == 0, "record at offset %d has trailing bytes" % off)
+            out.append({"offset": off, "ts": ts, "key": k, "value": v, "headers": hdrs})
+    return out
+
+
+# --------------------------------------------------------------------------
+# Raw connection and requests
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, bootstrap, timeout=10.0, client_id="sl-integ-raw"):
+        host, port = bootstrap.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.corr = 0
+        self.client_id = client_id
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def request_frame(self, api_key, version, body, flexible_header=False):
+        self.corr += 1
+        hdr = i16(api_key) + i16(version) + i32(self.corr) + string(self.client_id)
+        if flexible_header:
+            hdr += b"\x00"
+        payload = hdr + body
+        return i32(len(payload)) + payload
+
+    def send(self, api_key, version, body, flexible_header=False):
+        self.send_raw(self.request_frame(api_key, version, body, flexible_header))
+        return self.corr
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionClosed("connection closed after %d of %d bytes" % (len(buf), n))
+            buf += chunk
+        return bytes(buf)
+
+    def recv_frame(self):
+        size = struct.unpack(">i", self._recv_exact(4))[0]
+        check(0 <= size <= 256 << 20, "bad response size %d" % size)
+        return self._recv_exact(size)
+
+    def call(self, api_key, version, body, flexible_header=False, flexible_response=False):
+        """Send a request and return a Reader positioned at the response body."""
+        corr = self.send(api_key, version, body, flexible_header)
+        r = Reader(self.recv_frame())
+        got = r.i32()
+        check(got == corr, "correlation id %d, expected %d" % (got, corr))
+        if flexible_response:
+            r.uvarint()  # empty tagged section of response header v1
+        return r
+
+    def expect_closed(self, timeout=10.0):
+        """True if the broker closes this connection (EOF or reset) within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    # -- ApiVersions
+    def api_versions(self, version=0):
+        r = self.call(18, version, b"")
+        err = r.i16()
+        keys = r.array(lambda r: (r.i16(), r.i16(), r.i16()))
+        return err, {k: (lo, hi) for k, lo, hi in keys or []}
+
+    # -- Metadata v1: topics None = all
+    def metadata(self, topics=None):
+        body = array(topics, string) if topics is not None else i32(-1)
+        r = self.call(3, 1, body)
+        brokers = r.array(lambda r: (r.i32(), r.string(), r.i32(), r.string()))
+        controller = r.i32()
+
+        def part(r):
+            err, idx, leader = r.i16(), r.i32(), r.i32()
+            r.array(Reader.i32)
+            r.array(Reader.i32)
+            return idx, err, leader
+
+        def topic(r):
+            err, name, _internal = r.i16(), r.string(), r.i8()
+            return name, err, r.array(part)
+
+        topics = r.array(topic)
+        return {"brokers": brokers, "controller": controller,
+                "topics": {n: (e, ps) for n, e, ps in topics}}
+
+    # -- CreateTopics v2: returns {name: (error_code, message)}
+    def create_topics(self, topics, timeout_ms=10000, validate_only=False):
+        def t(spec):
+            name, parts = spec
+            return string(name) + i32(parts) + i16(1) + array([]) + array([])
+        body = array(topics, t) + i32(timeout_ms) + i8(1 if validate_only else 0)
+        r = self.call(19, 2, body)
+        r.i32()
+        res = r.array(lambda r: (r.string(), r.i16(), r.string()))
+        return {n: (e, m) for n, e, m in res}
+
+    # -- DeleteTopics v1: returns {name: error_code}
+    def delete_topics(self, names, timeout_ms=10000):
+        r = self.call(20, 1, array(names, string) + i32(timeout_ms))
+        r.i32()
+        return dict(r.array(lambda r: (r.string(), r.i16())))
+
+    # -- Produce v3, one topic/partition: returns (error_code, base_offset)
+    def produce(self, topic, partition, records_bytes, acks=-1, version=3):
+        body = (string(None) + i16(acks) + i32(10000) + array(
+            [string(topic) + array([i32(partition) + bytes_(records_bytes)])]))
+        if acks == 0:
+            self.send(0, version, body)
+            return None
+        r = self.call(0, version, body)
+        resp = r.array(lambda r: (r.string(), r.array(
+            lambda r: (r.i32(), r.i16(), r.i64(), r.i64()))))
+        check(len(resp) == 1 and len(resp[0][1]) == 1, "produce response shape %r" % (resp,))
+        _idx, err, base, _lat = resp[0][1][0]
+        return err, base
+
+    # -- Fetch v4, one partition: returns (error_code, high_watermark, records bytes)
+    def fetch(self, topic, partition, offset, max_bytes=8 << 20, max_wait_ms=100):
+        body = (i32(-1) + i32(max_wait_ms) + i32(1) + i32(max_bytes) + i8(0) + array(
+            [string(topic) + array([i32(partition) + i64(offset) + i32(max_bytes)])]))
+        r = self.call(1, 4, body)
+        r.i32()
+
+        def part(r):
+            idx, err, hw, _lso = r.i32(), r.i16(), r.i64(), r.i64()
+            r.array(lambda r: (r.i64(), r.i64()))
+            return idx, err, hw, r.bytes_()
+
+        resp = r.array(lambda r: (r.string(), r.array(part)))
+        check(len(resp) == 1 and len(resp[0][1]) == 1, "fetch response shape")
+        _idx, err, hw, recs = resp[0][1][0]
+        return err, hw, recs or b""
+
+    def fetch_all(self, topic, partition, start=0):
+        """Every record from start to the high watermark, via repeated Fetch v4."""
+        out = []
+        off = start
+        for _ in range(10000):
+            err, hw, data = self.fetch(topic, partition, off)
+            check(err == 0, "fetch %s/%d@%d: error %d" % (topic, partition, off, err))
+            recs = [x for x in parse_batches(data) if x["offset"] >= off]
+            out += recs
+            if recs:
+                off = recs[-1]["offset"] + 1
+            if off >= hw:
+                return out, hw
+            check(recs, "fetch made no progress at %d (hw %d)" % (off, hw))
+        raise TestFailure("fetch_all did not finish")
+
+    # -- ListOffsets v1, one partition: returns (error_code, timestamp, offset)
+    def list_offsets(self, topic, partition, ts):
+        body = i32(-1) + array([string(topic) + array([i32(partition) + i64(ts)])])
+        r = self.call(2, 1, body)
+        resp = r.array(lambda r: (r.string(), r.array(
+            lambda r: (r.i32(), r.i16(), r.i64(), r.i64()))))
+        _idx, err, rts, off = resp[0][1][0]
+        return err, rts, off
+
+
+def wait_for(pred, timeout=15.0, what="condition"):
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise TestFailure("timed out waiting for " + what)
+        time.sleep(0.1)
