@@ -59,6 +59,11 @@ typedef struct cfg_key {
         const char *doc;   /* one line */
 } cfg_key;
 
+/* Value names shared by broker keys and topic configs (order = enum). */
+extern const char *const cfg_compression_names[]; /* enum sl_compression */
+extern const char *const cfg_ts_names[];          /* enum sl_timestamp_type */
+extern const char *const cfg_cleanup_names[];     /* bits of enum sl_cleanup_policy */
+
 extern const cfg_key cfg_keys[];
 extern const size_t cfg_nkeys;
 

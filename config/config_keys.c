@@ -35,10 +35,10 @@
 
 static const char *const backend_names[] = {"kernel", "dpdk", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
-static const char *const compression_names[] = {"producer", "uncompressed", "gzip", "snappy",
-                                                "lz4",      "zstd",         NULL};
-static const char *const ts_names[] = {"CreateTime", "LogAppendTime", NULL};
-static const char *const cleanup_names[] = {"delete", "compact", NULL};
+const char *const cfg_compression_names[] = {"producer", "uncompressed", "gzip", "snappy",
+                                             "lz4",      "zstd",         NULL};
+const char *const cfg_ts_names[] = {"CreateTime", "LogAppendTime", NULL};
+const char *const cfg_cleanup_names[] = {"delete", "compact", NULL};
 
 /* Order = DescribeConfigs order = help order; source[] is indexed by it. */
 const cfg_key cfg_keys[] = {
@@ -94,7 +94,7 @@ const cfg_key cfg_keys[] = {
     {"message.max.bytes", INTV(0, I32MAX, CU_BYTES), AT(ST_I64, message_max_bytes), "1048588",
      SL_CONFIG_TYPE_INT, true, NULL,
      "Largest record batch accepted (default of topic max.message.bytes)."},
-    {"compression.type", ENUMV(CK_ENUM, compression_names), AT(ST_INT, compression_type),
+    {"compression.type", ENUMV(CK_ENUM, cfg_compression_names), AT(ST_INT, compression_type),
      "producer", SL_CONFIG_TYPE_STRING, true, NULL,
      "Codec of stored batches; producer keeps what was sent."},
     {"min.insync.replicas", INTV(1, I32MAX, CU_NONE), AT(ST_I64, min_insync_replicas), "1",
@@ -116,11 +116,11 @@ const cfg_key cfg_keys[] = {
     {"log.flush.interval.ms", INTV(0, I64MAX, CU_MS), AT(ST_I64, log_flush_interval_ms),
      "9223372036854775807", SL_CONFIG_TYPE_LONG, true, NULL,
      "Force an fsync when unsynced data is this old (acks=all is synced regardless)."},
-    {"log.message.timestamp.type", ENUMV(CK_ENUM, ts_names), AT(ST_INT, log_message_timestamp_type),
-     "CreateTime", SL_CONFIG_TYPE_STRING, true, NULL,
+    {"log.message.timestamp.type", ENUMV(CK_ENUM, cfg_ts_names),
+     AT(ST_INT, log_message_timestamp_type), "CreateTime", SL_CONFIG_TYPE_STRING, true, NULL,
      "CreateTime keeps the producer's timestamp; LogAppendTime stamps the broker's."},
-    {"log.cleanup.policy", ENUMV(CK_LIST, cleanup_names), AT(ST_INT, log_cleanup_policy), "delete",
-     SL_CONFIG_TYPE_LIST, true, NULL,
+    {"log.cleanup.policy", ENUMV(CK_LIST, cfg_cleanup_names), AT(ST_INT, log_cleanup_policy),
+     "delete", SL_CONFIG_TYPE_LIST, true, NULL,
      "delete (by retention), compact (last record per key), or both."},
     {"offsets.topic.num.partitions", INTV(1, I32MAX, CU_NONE),
      AT(ST_I64, offsets_topic_num_partitions), "50", SL_CONFIG_TYPE_INT, false, NULL,
