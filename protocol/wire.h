@@ -368,4 +368,134 @@ static inline size_t kp_varlong_size(int64_t v)
 	return n;
 }
 
+/* ---- Helpers for the generated codec (protocol/gen/) ----
+ * Variable-length fields in either encoding: classic (int16/int32 length or
+ * count, -1 = null) or compact (uvarint of length+1, 0 = null). A null where
+ * the version does not allow one is INVALID_REQUEST; a bad length is
+ * CORRUPT_MESSAGE. Writers refuse strings longer than KP_STRING_MAX. */
+#define KP_STRING_MAX 32767
+
+static inline bool kp_uuid_is_zero(kp_uuid u)
+{
+	static const kp_uuid zero;
+	return memcmp(u.b, zero.b, 16) == 0;
+}
+
+/* Reads a length (compact or classic int16/int32 per 'wide'); -1 for null,
+ * -2 after an error (rd->err set). */
+static inline int64_t kp_rd_len(kp_rd *rd, bool compact, bool wide, bool nullable,
+				const char *what)
+{
+	int64_t len;
+	if (compact)
+		len = (int64_t)kp_rd_uvarint(rd, what) - 1;
+	else
+		len = wide ? kp_rd_i32(rd, what) : kp_rd_i16(rd, what);
+	if (rd->err)
+		return -2;
+	if (len == -1 && !nullable) {
+		kp_rd_fail(rd, KP_ERR_INVALID_REQUEST, what);
+		return -2;
+	}
+	if (len < -1 || len > INT32_MAX) {
+		kp_rd_fail(rd, KP_ERR_CORRUPT_MESSAGE, what);
+		return -2;
+	}
+	return len;
+}
+
+static inline kp_str kp_rd_string(kp_rd *rd, bool compact, bool nullable, const char *what)
+{
+	int64_t len = kp_rd_len(rd, compact, false, nullable, what);
+	if (len == -1)
+		return KP_STR_NULL;
+	if (len < 0)
+		return (kp_str){NULL, 0};
+	if (len > KP_STRING_MAX) {
+		kp_rd_fail(rd, KP_ERR_CORRUPT_MESSAGE, what);
+		return (kp_str){NULL, 0};
+	}
+	const uint8_t *p = kp_rd_take(rd, (size_t)len, what);
+	if (rd->err)
+		return (kp_str){NULL, 0};
+	return (kp_str){(const char *)p, (int32_t)len};
+}
+
+static inline kp_bytes kp_rd_bytes(kp_rd *rd, bool compact, bool nullable, const char *what)
+{
+	int64_t len = kp_rd_len(rd, compact, true, nullable, what);
+	if (len == -1)
+		return KP_BYTES_NULL;
+	if (len < 0)
+		return (kp_bytes){NULL, 0};
+	const uint8_t *p = kp_rd_take(rd, (size_t)len, what);
+	if (rd->err)
+		return (kp_bytes){NULL, 0};
+	return (kp_bytes){p, (int32_t)len};
+}
+
+/* Reads an array count and checks it against the bytes left (each element
+ * takes at least min_elem_bytes, and at least one) before anything is
+ * allocated. Returns the count, -1 for null, or 0 with rd->err set. */
+static inline int32_t kp_rd_array_len(kp_rd *rd, bool compact, bool nullable,
+				      size_t min_elem_bytes, const char *what)
+{
+	int64_t n = kp_rd_len(rd, compact, true, nullable, what);
+	if (n == -1)
+		return -1;
+	if (n < 0 || !kp_rd_count_fits(rd, n, min_elem_bytes ? min_elem_bytes : 1, what))
+		return 0;
+	return (int32_t)n;
+}
+
+/* Zeroed room for n decoded elements from the reader's arena. */
+static inline void *kp_rd_alloc(kp_rd *rd, size_t n, size_t size, const char *what)
+{
+	void *p = rd->arena ? kp_arena_alloc(rd->arena, n, size) : NULL;
+	if (!p)
+		kp_rd_fail(rd, KP_ERR_UNKNOWN_SERVER_ERROR, what);
+	return p;
+}
+
+static inline size_t kp_len_size(bool compact, bool wide, int64_t len)
+{
+	if (len < 0)
+		return compact ? 1 : (wide ? 4 : 2);
+	return compact ? kp_uvarint_size((uint32_t)len + 1) : (wide ? 4 : 2);
+}
+static inline void kp_wr_len(kp_wr *wr, bool compact, bool wide, int64_t len)
+{
+	if (compact)
+		kp_wr_uvarint(wr, len < 0 ? 0 : (uint32_t)len + 1);
+	else if (wide)
+		kp_wr_i32(wr, len < 0 ? -1 : (int32_t)len);
+	else
+		kp_wr_i16(wr, len < 0 ? -1 : (int16_t)len);
+}
+
+static inline size_t kp_string_size(bool compact, kp_str s)
+{
+	return kp_len_size(compact, false, s.len) + (s.len > 0 ? (size_t)s.len : 0);
+}
+static inline void kp_wr_string(kp_wr *wr, bool compact, kp_str s)
+{
+	if (s.len > KP_STRING_MAX) {
+		kp_wr_fail(wr, "string longer than 32767 bytes");
+		return;
+	}
+	kp_wr_len(wr, compact, false, s.len);
+	if (s.len > 0)
+		kp_wr_raw(wr, s.p, (size_t)s.len);
+}
+static inline size_t kp_bytes_size(bool compact, kp_bytes b)
+{
+	return kp_len_size(compact, true, b.len) + (b.len > 0 ? (size_t)b.len : 0);
+}
+static inline void kp_wr_bytes(kp_wr *wr, bool compact, kp_bytes b)
+{
+	kp_wr_len(wr, compact, true, b.len);
+	if (b.len > 0)
+		kp_wr_raw(wr, b.p, (size_t)b.len);
+}
+
 #endif
