@@ -1,0 +1,20 @@
+# protocol/wirelayer.cmake — the hand-written wire layer around the generated
+# codec: frames, CRC-32C, record batch v2, compression codecs; their unit tests,
+# golden-bytes tests and the record batch fuzzer. Included from
+# protocol/CMakeLists.txt.
+target_sources(sl_protocol PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/frame.c
+  ${CMAKE_CURRENT_LIST_DIR}/crc32c.c
+  ${CMAKE_CURRENT_LIST_DIR}/compress.c
+  ${CMAKE_CURRENT_LIST_DIR}/record_batch.c
+  ${CMAKE_CURRENT_LIST_DIR}/record_verify.c
+  ${CMAKE_CURRENT_LIST_DIR}/record_build.c
+)
+target_link_libraries(sl_protocol PUBLIC PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD sl_snappy)
+
+set(_wl ${CMAKE_CURRENT_LIST_DIR})
+sl_add_unit_test(NAME test_frame SOURCES ${_wl}/tests/test_frame.c LIBS sl_protocol TIMEOUT 60)
+sl_add_unit_test(NAME test_crc32c SOURCES ${_wl}/tests/test_crc32c.c LIBS sl_protocol TIMEOUT 120)
+sl_add_unit_test(NAME test_compress SOURCES ${_wl}/tests/test_compress.c LIBS sl_protocol TIMEOUT 120)
+sl_add_unit_test(NAME test_record_batch SOURCES ${_wl}/tests/test_record_batch.c LIBS sl_protocol
+  TIMEOUT 120)
