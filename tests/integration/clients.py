@@ -115,7 +115,9 @@ def go_build(name):
     env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOPATH="/usr/share/gocode:" +
                os.path.join(WORK, "gopath"), GOCACHE=os.path.join(WORK, "gocache"),
                GOPROXY="off")
-    run(["go", "build", "-o", out, src], env=env, timeout=280)
+    tmp = "%s.tmp%d" % (out, os.getpid())  # tests may build it concurrently
+    run(["go", "build", "-o", tmp, src], env=env, timeout=280)
+    os.replace(tmp, out)
     return out
 
 

@@ -448,16 +448,22 @@ class Conn:
         return r
 
     def expect_closed(self, timeout=10.0):
-        """True if the broker closes this connection (EOF or reset) within timeout."""
+        """Wait for the broker to close this connection (EOF or reset).
+
+        Returns the bytes received before the close; raises TestFailure if the
+        connection is still open after timeout."""
         self.sock.settimeout(timeout)
+        got = bytearray()
         try:
             while True:
-                if not self.sock.recv(65536):
-                    return True
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return bytes(got)
+                got += chunk
         except (ConnectionResetError, BrokenPipeError):
-            return True
+            return bytes(got)
         except socket.timeout:
-            return False
+            raise TestFailure("broker kept the connection open for %.0fs" % timeout)
 
     # -- ApiVersions
     def api_versions(self, version=0):
@@ -466,11 +472,18 @@ class Conn:
         keys = r.array(lambda r: (r.i16(), r.i16(), r.i16()))
         return err, {k: (lo, hi) for k, lo, hi in keys or []}
 
-    # -- Metadata v1: topics None = all
-    def metadata(self, topics=None):
+    # -- Metadata v1 or v4 (v4 says whether the broker may auto-create): topics None = all
+    def metadata(self, topics=None, version=1, allow_auto_create=False):
+        check(version in (1, 4), "harness speaks Metadata v1 and v4")
         body = array(topics, string) if topics is not None else i32(-1)
-        r = self.call(3, 1, body)
+        if version >= 4:
+            body += i8(1 if allow_auto_create else 0)
+        r = self.call(3, version, body)
+        if version >= 3:
+            r.i32()  # throttle_time_ms
         brokers = r.array(lambda r: (r.i32(), r.string(), r.i32(), r.string()))
+        if version >= 2:
+            r.string()  # cluster_id
         controller = r.i32()
 
         def part(r):
