@@ -74,7 +74,8 @@ int lg_topic_ensure(const lg_config *cfg);
 /* Run the producer until cfg's record/time bound; *stop (if set) ends it early. */
 int lg_produce_run(const lg_config *cfg, lg_produce_stats *st, volatile int *stop);
 /* Consume mode: read the topic from the beginning until the record bound, the time bound
- * or end of all partitions (cfg->passes times, rewinding to the beginning in between). */
+ * or the end of all partitions in the last of cfg->passes passes (rewinding in between),
+ * whichever comes first. */
 int lg_consume_run(const lg_config *cfg, lg_consume_stats *st, volatile int *stop);
 /* End-to-end mode: consumer in this thread, producer in another; both stats filled. */
 int lg_e2e_run(const lg_config *cfg, lg_produce_stats *pst, lg_consume_stats *cst);

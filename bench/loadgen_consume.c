@@ -104,6 +104,34 @@ out:
         return rc;
 }
 
+/* Seek every assigned partition back to its beginning (re-assigning the same
+ * partitions while their fetchers run trips an assertion in librdkafka 2.0). */
+static int rewind_all(rd_kafka_t *rk, const lg_config *cfg, int n)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+        rd_kafka_error_t *error;
+        int rc = 0;
+
+        for (int p = 0; p < n; p++)
+                rd_kafka_topic_partition_list_add(l, cfg->topic, p)->offset =
+                    RD_KAFKA_OFFSET_BEGINNING;
+        error = rd_kafka_seek_partitions(rk, l, 10000);
+        if (error) {
+                fprintf(stderr, "loadgen: rewind: %s\n", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                rc = -1;
+        }
+        for (int p = 0; p < l->cnt && !rc; p++) {
+                if (l->elems[p].err) {
+                        fprintf(stderr, "loadgen: rewind %s[%d]: %s\n", cfg->topic, p,
+                                rd_kafka_err2str(l->elems[p].err));
+                        rc = -1;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return rc;
+}
+
 /* Account one consumed message. Returns 1 if it was a partition EOF. */
 static int on_message(const lg_config *cfg, lg_consume_stats *st, const rd_kafka_message_t *m,
                       int e2e)
@@ -175,13 +203,13 @@ int lg_consume_run(const lg_config *cfg, lg_consume_stats *st, volatile int *sto
                 if (eofs < n)
                         continue;
                 /* Every partition at its end: rewind for another pass, or finish. */
-                if (pass >= cfg->passes && !cfg->records)
+                if (pass >= cfg->passes)
                         break;
                 pass++;
                 end_pass(st);
                 memset(at_eof, 0, (size_t)n);
                 eofs = 0;
-                if (assign_all(rk, cfg, n, 0))
+                if (rewind_all(rk, cfg, n))
                         goto out;
         }
         end_pass(st);

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# compare.sh: one run, one machine, one table. Measures the floors a Kafka broker sits on
+# (loopback TCP bandwidth, sendfile from page cache, fdatasync latency, CPU s/GB of the
+# unavoidable per-byte work) and then the same client workloads against librdkafka's mock
+# cluster and, when built, SerpentLog, with each broker's CPU seconds per GB beside the
+# sum of the unavoidable parts. Raw outputs of every step are kept in $OUT.
+#
+# Usage: bench/compare.sh            (builds bench tools in build-bench-rel, ~2-3 min)
+# Env:   SL_BENCH_BUILD=dir          use/build that build directory instead
+#        SL_BENCH_NO_BUILD=1         do not (re)build, use what is in the build dir
+#        SL_SERPENTLOG=path          serpentlog binary (default: newest build*/broker/serpentlog)
+#        SL_BENCH_CORES=1|2          --cores for serpentlog (default 1)
+#        SL_BENCH_SECONDS=5          seconds per broker run
+#        OUT=dir                     where raw outputs go (default /tmp/sl-compare-<time>)
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${SL_BENCH_BUILD:-$ROOT/build-bench-rel}
+SECS=${SL_BENCH_SECONDS:-5}
+CORES=${SL_BENCH_CORES:-1}
+OUT=${OUT:-/tmp/sl-compare-$(date +%Y%m%d-%H%M%S)}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+mkdir -p "$OUT"
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/sl-compare-data.XXXXXX")
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMPD"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" >&2; }
+
+# Value of KEY in the "RESULT k=v ..." lines of FILE (last one wins), or "-" if absent.
+kv() {
+	local v
+	v=$(grep '^RESULT' "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | tail -1)
+	printf '%s' "${v:--}"
+}
+
+# Like kv but from the RESULT line whose mode=MODE.
+kvm() {
+	local v
+	v=$(grep "^RESULT mode=$2 " "$1" 2>/dev/null | tail -1 | tr ' ' '\n' | sed -n "s/^$3=//p")
+	printf '%s' "${v:--}"
+}
+
+# a/b with a given printf format, "-" if either is missing or b is zero.
+div() {
+	awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN {
+		if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) { print "-"; exit }
+		printf f, a / b }'
+}
+
+fmt() {
+	awk -v a="$1" -v f="$2" 'BEGIN { if (a == "-" || a == "") print "-"; else printf f, a }'
+}
+
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# CPU seconds (utime+stime, all threads) of a live process.
+proc_cpu() {
+	local tck
+	tck=$(getconf CLK_TCK)
+	awk -v t="$tck" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null ||
+		printf -- '-'
+}
+
+# ---------------------------------------------------------------- build
+build_tools() {
+	if [ "${SL_BENCH_NO_BUILD:-0}" != 1 ]; then
+		log "building bench tools (Release, no sanitizers) in $BUILD"
+		if [ ! -f "$BUILD/build.ninja" ]; then
+			cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_C_COMPILER=clang \
+				-DCMAKE_BUILD_TYPE=Release -DSL_SANITIZE=OFF -DSL_FUZZ=OFF \
+				>"$OUT/cmake.log" 2>&1 || { log "cmake failed, see $OUT/cmake.log"; exit 1; }
+		fi
+		cmake --build "$BUILD" --target mock_cluster loadgen sendfile_bench parts_bench \
+			>"$OUT/build.log" 2>&1 || { log "build failed, see $OUT/build.log"; exit 1; }
+		# SerpentLog is optional: it may not exist or may not build yet.
+		cmake --build "$BUILD" --target serpentlog >"$OUT/build-serpentlog.log" 2>&1 ||
+			log "serpentlog did not build here (see $OUT/build-serpentlog.log)"
+	fi
+	for t in mock_cluster loadgen sendfile_bench parts_bench; do
+		[ -x "$BUILD/bench/$t" ] || { log "missing $BUILD/bench/$t"; exit 1; }
+	done
+}
+
+find_serpentlog() {
+	if [ -n "${SL_SERPENTLOG:-}" ]; then
+		[ -x "$SL_SERPENTLOG" ] && printf '%s' "$SL_SERPENTLOG"
+		return
+	fi
+	if [ -x "$BUILD/broker/serpentlog" ]; then
+		printf '%s' "$BUILD/broker/serpentlog"
+		return
+	fi
+	# shellcheck disable=SC2012
+	ls -t "$ROOT"/build*/broker/serpentlog 2>/dev/null | head -1
+}
+
+# ---------------------------------------------------------------- environment
+machine() {
+	{
+		echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+		echo "cpu:     $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+		echo "cores:   $(nproc) online ($(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s)/core)"
+		echo "kernel:  $(uname -r)"
+		echo "memory:  $(free -m | awk '/^Mem:/ { print $2 " MiB" }')"
+		echo "fs:      $(df -T "$TMPD" | awk 'NR == 2 { print $2 " on " $1 }') (data dir $TMPD)"
+		echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
+	} | tee "$OUT/machine.txt"
+	top -bn1 | head -15 >"$OUT/top-before.txt"
+}
+
+# ---------------------------------------------------------------- floors
+run_iperf() {
+	local port spid
+	port=$(free_port)
+	iperf3 -s -1 -p "$port" >"$OUT/iperf3-server.txt" 2>&1 &
+	spid=$!
+	PIDS+=("$spid")
+	sleep 0.3
+	iperf3 -c 127.0.0.1 -p "$port" -t 3 -O 1 -J >"$OUT/iperf3.json" 2>&1
+	wait "$spid" 2>/dev/null
+	"$PY" - "$OUT/iperf3.json" <<'EOF' >"$OUT/iperf3.result"
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    e = d["end"]
+    print("RESULT gbit_per_s=%.2f sender_cpu_pct=%.0f receiver_cpu_pct=%.0f" % (
+        e["sum_received"]["bits_per_second"] / 1e9,
+        e["cpu_utilization_percent"]["host_total"],
+        e["cpu_utilization_percent"]["remote_total"]))
+except Exception as ex:
+    print("iperf3 parse failed:", ex)
+EOF
+}
+
+run_fio() {
+	local bs
+	for bs in 4k 16k; do
+		fio --name="fdatasync-$bs" --directory="$TMPD" --rw=write --bs="$bs" --size=64m \
+			--fdatasync=1 --runtime=3 --time_based --output-format=json \
+			>"$OUT/fio-$bs.json" 2>"$OUT/fio-$bs.err"
+		"$PY" - "$OUT/fio-$bs.json" <<'EOF' >"$OUT/fio-$bs.result"
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))["jobs"][0]
+    p = j["sync"]["lat_ns"]["percentile"]
+    print("RESULT p50_us=%.0f p99_us=%.0f syncs_per_s=%.0f" % (
+        p["50.000000"] / 1e3, p["99.000000"] / 1e3, j["write"]["iops"]))
+except Exception as ex:
+    print("fio parse failed:", ex)
+EOF
+		rm -f "$TMPD"/fdatasync-*
+	done
+}
+
+# ---------------------------------------------------------------- brokers
+BS=""
+BPID=""
+
+start_mock() {
+	"$BUILD/bench/mock_cluster" --brokers 1 --topic p1:1 --topic warm:1 --topic p20k:1 --no-stdin \
+		>"$OUT/mock.bootstrap" 2>"$OUT/mock.err" &
+	BPID=$!
+	PIDS+=("$BPID")
+	for _ in $(seq 50); do
+		BS=$(head -1 "$OUT/mock.bootstrap" 2>/dev/null)
+		[ -n "$BS" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_serpentlog() {
+	local bin=$1 port
+	port=$(free_port)
+	mkdir -p "$TMPD/serpentlog"
+	"$bin" start --listen "127.0.0.1:$port" --data-dir "$TMPD/serpentlog" --cores "$CORES" \
+		>"$OUT/serpentlog.log" 2>&1 &
+	BPID=$!
+	PIDS+=("$BPID")
+	BS="127.0.0.1:$port"
+	for _ in $(seq 100); do
+		if ! kill -0 "$BPID" 2>/dev/null; then
+			return 1
+		fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_broker() {
+	kill "$BPID" 2>/dev/null
+	wait "$BPID" 2>/dev/null
+	BPID=""
+}
+
+# run_broker NAME: the three client workloads against the running broker at $BS.
+run_broker() {
+	local name=$1 lg="$BUILD/bench/loadgen" c0 c1
+	local common=(--bootstrap "$BS" --record-size 1024 --partitions 1)
+
+	"$lg" produce "${common[@]}" --topic warm --seconds 1 >"$OUT/$name-warm.txt" 2>&1
+
+	c0=$(proc_cpu "$BPID")
+	"$lg" produce "${common[@]}" --topic p1 --acks 1 --seconds "$SECS" \
+		>"$OUT/$name-produce.txt" 2>&1
+	c1=$(proc_cpu "$BPID")
+	echo "RESULT broker_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" \
+		>>"$OUT/$name-produce.txt"
+
+	"$lg" produce "${common[@]}" --topic p20k --acks -1 --rate 20000 --seconds "$SECS" \
+		>"$OUT/$name-acksall.txt" 2>&1
+
+	c0=$(proc_cpu "$BPID")
+	"$lg" consume --bootstrap "$BS" --topic p1 --passes 5 --records 3000000 \
+		--seconds $((SECS * 2)) >"$OUT/$name-consume.txt" 2>&1
+	c1=$(proc_cpu "$BPID")
+	echo "RESULT broker_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" \
+		>>"$OUT/$name-consume.txt"
+}
+
+# ---------------------------------------------------------------- main
+build_tools
+SLBIN=$(find_serpentlog)
+SLNOTE="not built"
+log "raw outputs: $OUT"
+echo "== SerpentLog compare: floors of this machine, then brokers under the same load"
+machine
+
+log "loopback TCP (iperf3, 3 s)"
+run_iperf
+log "sendfile / copy from page cache to loopback (2 x 2 s)"
+"$BUILD/bench/sendfile_bench" --seconds 2 --dir "$TMPD" >"$OUT/sendfile.txt" 2>&1
+log "fdatasync latency (fio, 2 x 3 s)"
+run_fio
+log "unavoidable parts (4 x 1 s)"
+"$BUILD/bench/parts_bench" --seconds 1 --dir "$TMPD" >"$OUT/parts.txt" 2>&1
+
+log "librdkafka mock cluster"
+if start_mock; then
+	run_broker mock
+	stop_broker
+else
+	log "mock cluster did not start (see $OUT/mock.err)"
+fi
+
+if [ -n "$SLBIN" ]; then
+	SLNOTE=""
+	if ldd "$SLBIN" 2>/dev/null | grep -q asan; then
+		SLNOTE=" (ASan build: slow)"
+	fi
+	log "serpentlog: $SLBIN$SLNOTE"
+	if start_serpentlog "$SLBIN"; then
+		run_broker serpentlog
+		stop_broker
+		SLNOTE="ran$SLNOTE"
+	else
+		log "serpentlog did not start (see $OUT/serpentlog.log)"
+		SLNOTE="failed to start"
+		stop_broker
+	fi
+fi
+top -bn1 | head -15 >"$OUT/top-after.txt"
+
+# ---------------------------------------------------------------- table
+P="$OUT/parts.txt"
+echo
+echo "-- floors (this machine, this run)"
+printf '%-46s %s\n' "loopback TCP, iperf3 1 stream" \
+	"$(kv "$OUT/iperf3.result" gbit_per_s) Gbit/s (CPU sender $(kv "$OUT/iperf3.result" sender_cpu_pct)%, receiver $(kv "$OUT/iperf3.result" receiver_cpu_pct)%)"
+for m in sendfile copy; do
+	printf '%-46s %s GB/s, CPU s/GB sender %s receiver %s\n' \
+		"page cache -> loopback socket ($m)" "$(kvm "$OUT/sendfile.txt" $m gb_per_s)" \
+		"$(kvm "$OUT/sendfile.txt" $m send_cpu_s_per_gb)" \
+		"$(kvm "$OUT/sendfile.txt" $m recv_cpu_s_per_gb)"
+done
+for bs in 4k 16k; do
+	printf '%-46s p50 %s us  p99 %s us  (%s syncs/s)\n' "write $bs + fdatasync (fio)" \
+		"$(kv "$OUT/fio-$bs.result" p50_us)" "$(kv "$OUT/fio-$bs.result" p99_us)" \
+		"$(kv "$OUT/fio-$bs.result" syncs_per_s)"
+done
+printf '%-46s recv %s + write %s + crc32c %s + xxh3 %s = %s\n' "unavoidable parts, CPU s/GB" \
+	"$(kv "$P" recv_s_per_gb)" "$(kv "$P" write_s_per_gb)" "$(kv "$P" crc32c_s_per_gb)" \
+	"$(kv "$P" xxh3_s_per_gb)" "$(kv "$P" sum_s_per_gb)"
+
+col() { # col NAME FILE KEY FORMAT
+	if [ -f "$OUT/$1-$2.txt" ]; then fmt "$(kv "$OUT/$1-$2.txt" "$3")" "$4"; else printf 'not run'; fi
+}
+cpu_per_gb() { # cpu_per_gb NAME RUN
+	if [ -f "$OUT/$1-$2.txt" ]; then
+		div "$(kv "$OUT/$1-$2.txt" broker_cpu_s)" \
+			"$(grep '^RESULT mode' "$OUT/$1-$2.txt" | tail -1 | tr ' ' '\n' |
+				sed -n 's/^bytes=//p' | awk '{ print $1 / 1e9 }')" "%.3f"
+	else
+		printf 'not run'
+	fi
+}
+row() { # row LABEL MOCKVAL SLVAL
+	printf '%-46s %-16s %s\n' "$1" "$2" "$3"
+}
+sl() { # value for the serpentlog column
+	if [ -z "$SLBIN" ]; then printf 'not built'; elif [ "${SLNOTE#ran}" = "$SLNOTE" ]; then
+		printf '%s' "$SLNOTE"; else "$@"; fi
+}
+
+echo
+echo "-- brokers (1 KiB records, 1 partition, loadgen on the same machine)"
+SLHEAD=serpentlog
+[ "${SLNOTE#ran}" != "$SLNOTE" ] && SLHEAD="serpentlog${SLNOTE#ran}"
+row "" "mock" "$SLHEAD"
+row "produce acks=1 max rate: records/s" "$(col mock produce rec_per_s %.0f)" \
+	"$(sl col serpentlog produce rec_per_s %.0f)"
+row "  MB/s" "$(col mock produce mb_per_s %.1f)" "$(sl col serpentlog produce mb_per_s %.1f)"
+row "  delivery p99 us (queue-bound at max rate)" "$(col mock produce dr_p99_us %.0f)" \
+	"$(sl col serpentlog produce dr_p99_us %.0f)"
+row "  broker CPU s/GB" "$(cpu_per_gb mock produce)" "$(sl cpu_per_gb serpentlog produce)"
+row "  loadgen CPU s" "$(col mock produce cpu_s %.2f)" "$(sl col serpentlog produce cpu_s %.2f)"
+row "produce acks=-1 @20000/s: achieved records/s" "$(col mock acksall rec_per_s %.0f)" \
+	"$(sl col serpentlog acksall rec_per_s %.0f)"
+row "  delivery p50 us" "$(col mock acksall dr_p50_us %.0f)" \
+	"$(sl col serpentlog acksall dr_p50_us %.0f)"
+row "  delivery p99 us" "$(col mock acksall dr_p99_us %.0f)" \
+	"$(sl col serpentlog acksall dr_p99_us %.0f)"
+row "  delivery p99.9 us" "$(col mock acksall dr_p999_us %.0f)" \
+	"$(sl col serpentlog acksall dr_p999_us %.0f)"
+row "consume: records/s" "$(col mock consume rec_per_s %.0f)" \
+	"$(sl col serpentlog consume rec_per_s %.0f)"
+row "  MB/s" "$(col mock consume mb_per_s %.1f)" "$(sl col serpentlog consume mb_per_s %.1f)"
+row "  records read" "$(col mock consume records %.0f)" "$(sl col serpentlog consume records %.0f)"
+row "  broker CPU s/GB" "$(cpu_per_gb mock consume)" "$(sl cpu_per_gb serpentlog consume)"
+row "unavoidable produce parts CPU s/GB (sum)" "$(kv "$P" sum_s_per_gb)" "$(kv "$P" sum_s_per_gb)"
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "top before/after the run: $OUT/top-before.txt $OUT/top-after.txt"
+sed -n '7,15p' "$OUT/top-before.txt"
+for f in "$OUT"/*-produce.txt "$OUT"/*-acksall.txt "$OUT"/*-consume.txt; do
+	[ -f "$f" ] || continue
+	if grep -q 'error' "$f"; then
+		echo "note: $(basename "$f"): $(grep -m1 'error' "$f")"
+	fi
+done
