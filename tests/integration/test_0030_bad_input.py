@@ -103,7 +103,7 @@ def case_api_versions_unsupported(st):
     try:
         # ApiVersions v99 is flexible by the header rule (>= 3): header v2, compact body.
         payload = (i16(18) + i16(99) + i32(41) + string("bad-input") + b"\x00" +
-                   b"\x05hello\x041.0\x00")
+                   b"\x06hello\x041.0\x00")
         c.send_raw(i32(len(payload)) + payload)
         r = harness.Reader(c.recv_frame())
         check(r.i32() == 41, "ApiVersions v99: wrong correlation id")
@@ -215,7 +215,7 @@ def case_pipelined(st):
 
 
 def main(exe, args):
-    broker = harness.Broker(exe)
+    broker = harness.Broker(exe, extra_args=["--set", "auto.create.topics.enable=false"])
     try:
         broker.start()
         c = Conn(broker.bootstrap)
