@@ -166,6 +166,8 @@ int cfg_parse(const cfg_spec *sp, const char *text, cfg_val *out, char *why, siz
         uint16_t port;
         size_t len = strlen(text);
 
+        out->i = 0;
+        out->d = 0;
         out->s = text;
         switch (sp->kind) {
         case CK_INT:
