@@ -49,10 +49,12 @@ def free_port():
 class Broker:
     """One broker process on 127.0.0.1:port with a data dir that outlives restarts."""
 
-    def __init__(self, exe, cores=1, extra_args=(), mock_topics=()):
+    def __init__(self, exe, cores=None, extra_args=(), mock_topics=()):
         self.mock = os.environ.get("SL_IT_MOCK_CLUSTER")
         self.exe = exe
-        self.cores = cores
+        # Two shards by default so partitions live on a shard other than the
+        # connection's and cross-shard produce/fetch paths are exercised.
+        self.cores = cores or int(os.environ.get("SL_IT_CORES", "2"))
         self.extra_args = list(extra_args)
         self.mock_topics = list(mock_topics)
         self.tmp = tempfile.mkdtemp(prefix="sl-integ-")
