@@ -331,9 +331,14 @@ class ConfluentAdapter(Adapter):
             if m is None:
                 continue
             if m.error():
-                check(m.error().code() == KafkaError._PARTITION_EOF,
-                      "confluent consume error: %s" % m.error())
-                eof.add(m.partition())
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition())
+                    continue
+                # Errors not tied to a partition (e.g. the group coordinator lookup,
+                # which assign() does not need) are not failures of this read.
+                check(m.topic() is None, "confluent consume error on p%s: %s" %
+                      (m.partition(), m.error()))
+                harness.log("confluent consumer event:", m.error())
                 continue
             eof.discard(m.partition())
             recs.append({"p": m.partition(), "o": m.offset(), "ts": m.timestamp()[1],

@@ -227,9 +227,14 @@ static int cmd_consume(const char *bootstrap, const char *topic, int parts, long
                                 at_eof[m->partition] = 1;
                                 eof++;
                         }
-                } else if (m->err) {
-                        fprintf(stderr, "rdk_client: consume error: %s\n",
+                } else if (m->err && !m->rkt) {
+                        /* Not about our partitions (e.g. the group coordinator
+                         * lookup that assign() does not need): note and go on. */
+                        fprintf(stderr, "rdk_client: consumer event: %s\n",
                                 rd_kafka_message_errstr(m));
+                } else if (m->err) {
+                        fprintf(stderr, "rdk_client: consume error on p%" PRId32 ": %s\n",
+                                m->partition, rd_kafka_message_errstr(m));
                         rc = 1;
                         rd_kafka_message_destroy(m);
                         break;
