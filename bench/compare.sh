@@ -348,8 +348,12 @@ row "  broker CPU s/GB" "$(cpu_per_gb mock consume)" "$(sl cpu_per_gb serpentlog
 row "unavoidable produce parts CPU s/GB (sum)" "$(kv "$P" sum_s_per_gb)" "$(kv "$P" sum_s_per_gb)"
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "top before/after the run: $OUT/top-before.txt $OUT/top-after.txt"
-sed -n '7,15p' "$OUT/top-before.txt"
+echo "what else ran (top before; full snapshots $OUT/top-before.txt, top-after.txt):"
+sed -n '3p;7,12p' "$OUT/top-before.txt"
+echo "notes: the mock keeps records in memory (a few MB per partition, no file write, no"
+echo "  fsync), so its CPU s/GB compares with recv + crc32c, not with the full sum; max-rate"
+echo "  delivery latency is the depth of the client queue, use the 20000/s run for latency;"
+echo "  loadgen and broker share this machine's $(nproc) cores."
 for f in "$OUT"/*-produce.txt "$OUT"/*-acksall.txt "$OUT"/*-consume.txt; do
 	[ -f "$f" ] || continue
 	if grep -q 'error' "$f"; then
