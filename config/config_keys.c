@@ -167,7 +167,9 @@ int cfg_key_apply(sl_config *cfg, size_t idx, const char *text, char *why, size_
                 *(int *)field = (int)v.i;
                 break;
         case ST_STR:
-                snprintf(field, k->size, "%s", v.s); /* length validated by the spec */
+                /* zero-filled, so equal configs compare equal with memcmp */
+                memset(field, 0, k->size);
+                memcpy(field, v.s, strlen(v.s)); /* length < size: checked by the spec */
                 break;
         }
         return 0;

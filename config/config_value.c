@@ -248,7 +248,12 @@ const char *cfg_format(const cfg_spec *sp, const cfg_val *v, char *buf, size_t b
                 }
                 return buf;
         case CK_DOUBLE:
-                snprintf(buf, buflen, "%g", v->d);
+                /* shortest text that parses back to the same double */
+                for (int prec = 15; prec <= 17; prec++) {
+                        snprintf(buf, buflen, "%.*g", prec, v->d);
+                        if (strtod(buf, NULL) == v->d)
+                                break;
+                }
                 return buf;
         case CK_STR:
         case CK_ADDR:
