@@ -345,6 +345,23 @@ def build_batch(records, base_ts, codec=0, producer_id=-1, producer_epoch=-1, ba
     return i64(0) + i32(len(tail)) + tail
 
 
+def batch_headers(data):
+    """(base_offset, record_count, codec) of each complete batch in data, not decompressed.
+
+    Uses lastOffsetDelta + 1 as the offset span (compaction may drop records)."""
+    out = []
+    p = 0
+    while len(data) - p >= 61:
+        base_off, blen = struct.unpack(">qi", data[p:p + 12])
+        if p + 12 + blen > len(data):
+            break
+        attrs, last_delta = struct.unpack(">hi", data[p + 21:p + 27])
+        if not attrs & 0x20:
+            out.append((base_off, last_delta + 1, attrs & 7))
+        p += 12 + blen
+    return out
+
+
 def parse_batches(data):
     """Parse concatenated v2 batches (none/gzip). Drops a trailing partial batch.
 
@@ -534,21 +551,60 @@ class Conn:
         return err, base
 
     # -- Fetch v4, one partition: returns (error_code, high_watermark, records bytes)
-    def fetch(self, topic, partition, offset, max_bytes=8 << 20, max_wait_ms=100):
-        body = (i32(-1) + i32(max_wait_ms) + i32(1) + i32(max_bytes) + i8(0) + array(
-            [string(topic) + array([i32(partition) + i64(offset) + i32(max_bytes)])]))
-        r = self.call(1, 4, body)
+    def fetch(self, topic, partition, offset, max_bytes=8 << 20, max_wait_ms=100, version=4):
+        """Fetch v4 or v11 (v11 may carry zstd), one partition."""
+        check(version in (4, 11), "harness speaks Fetch v4 and v11")
+        part = i32(partition)
+        if version >= 9:
+            part += i32(-1)  # current_leader_epoch
+        part += i64(offset)
+        if version >= 5:
+            part += i64(-1)  # log_start_offset (followers only)
+        part += i32(max_bytes)
+        body = i32(-1) + i32(max_wait_ms) + i32(1) + i32(max_bytes) + i8(0)
+        if version >= 7:
+            body += i32(0) + i32(-1)  # no fetch session
+        body += array([string(topic) + array([part])])
+        if version >= 7:
+            body += array([])  # forgotten topics
+        if version >= 11:
+            body += string("")  # rack id
+        r = self.call(1, version, body)
         r.i32()
+        if version >= 7:
+            top_err = r.i16()
+            check(top_err == 0, "fetch v%d: top-level error %d" % (version, top_err))
+            r.i32()  # session id
 
-        def part(r):
+        def part_resp(r):
             idx, err, hw, _lso = r.i32(), r.i16(), r.i64(), r.i64()
+            if version >= 5:
+                r.i64()  # log_start_offset
             r.array(lambda r: (r.i64(), r.i64()))
+            if version >= 11:
+                r.i32()  # preferred_read_replica
             return idx, err, hw, r.bytes_()
 
-        resp = r.array(lambda r: (r.string(), r.array(part)))
+        resp = r.array(lambda r: (r.string(), r.array(part_resp)))
         check(len(resp) == 1 and len(resp[0][1]) == 1, "fetch response shape")
         _idx, err, hw, recs = resp[0][1][0]
         return err, hw, recs or b""
+
+    def batch_codecs(self, topic, partition):
+        """[(base_offset, record_count, codec)] of every stored batch, via Fetch v11."""
+        out = []
+        off = 0
+        while True:
+            err, hw, data = self.fetch(topic, partition, off, version=11)
+            check(err == 0, "fetch v11 %s/%d@%d: error %d" % (topic, partition, off, err))
+            batches = batch_headers(data)
+            for b in batches:
+                if b[0] + b[1] > off:
+                    out.append(b)
+                    off = b[0] + b[1]
+            if off >= hw:
+                return out
+            check(batches, "fetch v11 made no progress at %d (hw %d)" % (off, hw))
 
     def fetch_all(self, topic, partition, start=0):
         """Every record from start to the high watermark, via repeated Fetch v4."""

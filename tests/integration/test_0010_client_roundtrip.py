@@ -43,6 +43,33 @@ def check_offsets(cl, topic, by_part, by_time=True):
               (cl.name, p, got))
 
 
+def check_codecs(bootstrap, topic, plan, by_part):
+    """The stored batches really use each phase's codec (a client may send a batch
+    uncompressed when compression would not shrink it, never with another codec)."""
+    codec_ids = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+    c = harness.Conn(bootstrap)
+    stored = {}
+    try:
+        for p in range(PARTITIONS):
+            for base, span, codec in c.batch_codecs(topic, p):
+                for o in range(base, base + span):
+                    stored[(p, o)] = codec
+    finally:
+        c.close()
+    for start, count, name in plan:
+        want = codec_ids[name]
+        seen = {}
+        for p, recs in by_part.items():
+            for r in recs:
+                if start <= int(r["k"][1:]) < start + count:
+                    got = stored.get((p, r["o"]))
+                    check(got in (want, 0), "record %s at p%d o%d stored with codec %r, "
+                          "produced as %s" % (r["k"], p, r["o"], got, name))
+                    seen[got] = seen.get(got, 0) + 1
+        check(seen.get(want, 0) * 2 >= count, "%s phase: only %d of %d records compressed" %
+              (name, seen.get(want, 0), count))
+
+
 def topic_gone(bootstrap, topic):
     c = harness.Conn(bootstrap)
     try:
@@ -80,6 +107,8 @@ def main(exe, args):
                   per_record_headers=cl.per_record_headers)
         by_part = dataset.verify(recs, plan, PARTITIONS, what=client + " consume", **kw)
         log("consumed and verified %d records" % len(recs))
+        check_codecs(broker.bootstrap, topic, plan, by_part)
+        log("stored batches use the expected codecs")
         # librdkafka's mock cluster does not implement offsets for times.
         check_offsets(cl, topic, by_part, by_time=not broker.is_mock)
         log("offsets verified")
