@@ -18,3 +18,15 @@ sl_add_unit_test(NAME test_crc32c SOURCES ${_wl}/tests/test_crc32c.c LIBS sl_pro
 sl_add_unit_test(NAME test_compress SOURCES ${_wl}/tests/test_compress.c LIBS sl_protocol TIMEOUT 120)
 sl_add_unit_test(NAME test_record_batch SOURCES ${_wl}/tests/test_record_batch.c LIBS sl_protocol
   TIMEOUT 120)
+
+# Golden frames captured from real clients (tests/golden/capture_all.py).
+sl_add_unit_test(NAME test_golden_batches SOURCES ${_wl}/tests/test_golden_batches.c
+  LIBS sl_protocol TIMEOUT 120)
+target_compile_definitions(test_golden_batches PRIVATE SL_GOLDEN_DIR="${_wl}/tests/golden")
+sl_add_unit_test(NAME test_golden_requests SOURCES ${_wl}/tests/test_golden_requests.c
+  LIBS sl_protocol TIMEOUT 120)
+target_compile_definitions(test_golden_requests PRIVATE SL_GOLDEN_DIR="${_wl}/tests/golden")
+
+# Record batch fuzzer, seeded with the golden client batches.
+sl_add_fuzzer(NAME fuzz_record_batch SOURCES ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_record_batch.c
+  LIBS sl_protocol CORPUS ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/record_batch)
