@@ -172,7 +172,7 @@ class Emitter:
         if f.kind == "array":
             return ["%s = NULL;" % lv, "%s_count = %s;" % (lv, "-1" if f.default == "null" else "0")]
         if f.kind == "struct":
-            out = ["%s_init(&%s);" % (f.struct.sname, lv)]
+            out = ["%s_init(&%s);" % (f.struct.cname, lv)]
             if self.has_present(f):
                 out.append("%s_present = %s;" % (lv, self.present_default(f)))
             return out
@@ -250,7 +250,7 @@ class Emitter:
                "\t\tfor (int32_t i = 0; i < cnt && !%s->err; i++) {" % R]
         el = "%s[i]" % lv
         if f.struct:
-            out += ["\t\t\t%s_init(&%s);" % (f.struct.sname, el),
+            out += ["\t\t\t%s_init(&%s);" % (f.struct.cname, el),
                     "\t\t\t%s_decode(%s, version, &%s);" % (f.struct.sname, R, el)]
         elif f.base in FIXED_RD:
             out += ["\t\t\t%s = %s(%s, \"%s\");" % (el, FIXED_RD[f.base], R, what)]
@@ -360,8 +360,7 @@ class Emitter:
 
     def protos(self, st):
         T, n = st.cname, st.sname
-        out = ["static void %s_init(%s *m);" % (n, T),
-               "static void %s_decode(kp_rd *rd, int16_t version, %s *m);" % (n, T),
+        out = ["static void %s_decode(kp_rd *rd, int16_t version, %s *m);" % (n, T),
                "static size_t %s_size(const %s *m, int16_t version);" % (n, T),
                "static void %s_encode(kp_wr *wr, int16_t version, const %s *m);" % (n, T)]
         if st.name in self.need_default:
@@ -369,7 +368,7 @@ class Emitter:
         return out
 
     def fn_init(self, st):
-        L = ["static void %s_init(%s *m)" % (st.sname, st.cname), "{"]
+        L = ["void %s_init(%s *m)" % (st.cname, st.cname), "{"]
         if not st.fields:
             L.append("\t(void)m;")
         for f in st.fields:

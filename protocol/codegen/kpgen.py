@@ -46,6 +46,8 @@ def emit_spec(spec, out):
     for st in e.used:
         H += e.typedef(st) + [""]
     T = spec.cname
+    H.append("/* Set every field to its spec default (use on array elements you build). */")
+    H += ["void %s_init(%s *m);" % (st.cname, st.cname) for st in e.used if st is not spec.top]
     H += ["/* Sets every field to its spec default. */",
           "void %s_init(%s *m);" % (T, T),
           "/* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */",
@@ -70,9 +72,8 @@ def emit_spec(spec, out):
     lo, hi = spec.valid
     vcheck = "version < %d || version > %d" % (lo, hi)
     n = spec.top.sname
-    C += ["void %s_init(%s *m)" % (T, T), "{", "\t%s_init(m);" % n, "}", "",
-          "int %s_decode(kp_rd *rd, int16_t version, %s *out)" % (T, T), "{",
-          "\t%s_init(out);" % n,
+    C += ["int %s_decode(kp_rd *rd, int16_t version, %s *out)" % (T, T), "{",
+          "\t%s_init(out);" % T,
           "\tif (%s) {" % vcheck,
           "\t\tkp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, \"%s: unsupported version\");" % spec.name,
           "\t\treturn -1;", "\t}",

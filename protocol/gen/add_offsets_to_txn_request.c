@@ -2,12 +2,11 @@
 /* Codec for AddOffsetsToTxnRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "add_offsets_to_txn_request.h"
 
-static void add_offsets_to_txn_request_init(kp_add_offsets_to_txn_request *m);
 static void add_offsets_to_txn_request_decode(kp_rd *rd, int16_t version, kp_add_offsets_to_txn_request *m);
 static size_t add_offsets_to_txn_request_size(const kp_add_offsets_to_txn_request *m, int16_t version);
 static void add_offsets_to_txn_request_encode(kp_wr *wr, int16_t version, const kp_add_offsets_to_txn_request *m);
 
-static void add_offsets_to_txn_request_init(kp_add_offsets_to_txn_request *m)
+void kp_add_offsets_to_txn_request_init(kp_add_offsets_to_txn_request *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->producer_id = INT64_C(0);
@@ -79,14 +78,9 @@ static void add_offsets_to_txn_request_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_add_offsets_to_txn_request_init(kp_add_offsets_to_txn_request *m)
-{
-	add_offsets_to_txn_request_init(m);
-}
-
 int kp_add_offsets_to_txn_request_decode(kp_rd *rd, int16_t version, kp_add_offsets_to_txn_request *out)
 {
-	add_offsets_to_txn_request_init(out);
+	kp_add_offsets_to_txn_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AddOffsetsToTxnRequest: unsupported version");
 		return -1;

@@ -18,6 +18,7 @@ typedef struct kp_add_offsets_to_txn_request {
 	kp_str group_id; /* v0+ */
 } kp_add_offsets_to_txn_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_add_offsets_to_txn_request_init(kp_add_offsets_to_txn_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

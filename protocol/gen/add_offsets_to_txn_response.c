@@ -2,12 +2,11 @@
 /* Codec for AddOffsetsToTxnResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "add_offsets_to_txn_response.h"
 
-static void add_offsets_to_txn_response_init(kp_add_offsets_to_txn_response *m);
 static void add_offsets_to_txn_response_decode(kp_rd *rd, int16_t version, kp_add_offsets_to_txn_response *m);
 static size_t add_offsets_to_txn_response_size(const kp_add_offsets_to_txn_response *m, int16_t version);
 static void add_offsets_to_txn_response_encode(kp_wr *wr, int16_t version, const kp_add_offsets_to_txn_response *m);
 
-static void add_offsets_to_txn_response_init(kp_add_offsets_to_txn_response *m)
+void kp_add_offsets_to_txn_response_init(kp_add_offsets_to_txn_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -63,14 +62,9 @@ static void add_offsets_to_txn_response_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-void kp_add_offsets_to_txn_response_init(kp_add_offsets_to_txn_response *m)
-{
-	add_offsets_to_txn_response_init(m);
-}
-
 int kp_add_offsets_to_txn_response_decode(kp_rd *rd, int16_t version, kp_add_offsets_to_txn_response *out)
 {
-	add_offsets_to_txn_response_init(out);
+	kp_add_offsets_to_txn_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AddOffsetsToTxnResponse: unsupported version");
 		return -1;

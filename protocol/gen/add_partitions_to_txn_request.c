@@ -2,22 +2,19 @@
 /* Codec for AddPartitionsToTxnRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "add_partitions_to_txn_request.h"
 
-static void add_partitions_to_txn_topic_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m);
 static void add_partitions_to_txn_topic_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m);
 static size_t add_partitions_to_txn_topic_size(const kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m, int16_t version);
 static void add_partitions_to_txn_topic_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m);
 static const uint32_t add_partitions_to_txn_topic_min[6] = {6, 6, 6, 3, 3, 3};
-static void add_partitions_to_txn_transaction_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m);
 static void add_partitions_to_txn_transaction_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m);
 static size_t add_partitions_to_txn_transaction_size(const kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m, int16_t version);
 static void add_partitions_to_txn_transaction_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m);
 static const uint32_t add_partitions_to_txn_transaction_min[6] = {0, 0, 0, 1, 14, 14};
-static void add_partitions_to_txn_request_init(kp_add_partitions_to_txn_request *m);
 static void add_partitions_to_txn_request_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_request *m);
 static size_t add_partitions_to_txn_request_size(const kp_add_partitions_to_txn_request *m, int16_t version);
 static void add_partitions_to_txn_request_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_request *m);
 
-static void add_partitions_to_txn_topic_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m)
+void kp_add_partitions_to_txn_request_add_partitions_to_txn_topic_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void add_partitions_to_txn_topic_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void add_partitions_to_txn_transaction_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m)
+void kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->producer_id = INT64_C(0);
@@ -119,7 +116,7 @@ static void add_partitions_to_txn_transaction_decode(kp_rd *rd, int16_t version,
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "AddPartitionsToTxnTransaction.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				add_partitions_to_txn_topic_init(&m->topics[i]);
+				kp_add_partitions_to_txn_request_add_partitions_to_txn_topic_init(&m->topics[i]);
 				add_partitions_to_txn_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -186,7 +183,7 @@ static void add_partitions_to_txn_transaction_encode(kp_wr *wr, int16_t version,
 	}
 }
 
-static void add_partitions_to_txn_request_init(kp_add_partitions_to_txn_request *m)
+void kp_add_partitions_to_txn_request_init(kp_add_partitions_to_txn_request *m)
 {
 	m->transactions = NULL;
 	m->transactions_count = 0;
@@ -208,7 +205,7 @@ static void add_partitions_to_txn_request_decode(kp_rd *rd, int16_t version, kp_
 			if (cnt > 0) {
 				m->transactions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->transactions), "AddPartitionsToTxnRequest.Transactions");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					add_partitions_to_txn_transaction_init(&m->transactions[i]);
+					kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction_init(&m->transactions[i]);
 					add_partitions_to_txn_transaction_decode(rd, version, &m->transactions[i]);
 				}
 			}
@@ -230,7 +227,7 @@ static void add_partitions_to_txn_request_decode(kp_rd *rd, int16_t version, kp_
 			if (cnt > 0) {
 				m->v3_and_below_topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->v3_and_below_topics), "AddPartitionsToTxnRequest.V3AndBelowTopics");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					add_partitions_to_txn_topic_init(&m->v3_and_below_topics[i]);
+					kp_add_partitions_to_txn_request_add_partitions_to_txn_topic_init(&m->v3_and_below_topics[i]);
 					add_partitions_to_txn_topic_decode(rd, version, &m->v3_and_below_topics[i]);
 				}
 			}
@@ -346,14 +343,9 @@ static void add_partitions_to_txn_request_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-void kp_add_partitions_to_txn_request_init(kp_add_partitions_to_txn_request *m)
-{
-	add_partitions_to_txn_request_init(m);
-}
-
 int kp_add_partitions_to_txn_request_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_request *out)
 {
-	add_partitions_to_txn_request_init(out);
+	kp_add_partitions_to_txn_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AddPartitionsToTxnRequest: unsupported version");
 		return -1;

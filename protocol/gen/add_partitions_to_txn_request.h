@@ -38,6 +38,9 @@ typedef struct kp_add_partitions_to_txn_request {
 	int32_t v3_and_below_topics_count; /* -1 = null */
 } kp_add_partitions_to_txn_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_add_partitions_to_txn_request_add_partitions_to_txn_topic_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *m);
+void kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction_init(kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *m);
 /* Sets every field to its spec default. */
 void kp_add_partitions_to_txn_request_init(kp_add_partitions_to_txn_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

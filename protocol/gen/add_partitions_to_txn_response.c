@@ -2,27 +2,23 @@
 /* Codec for AddPartitionsToTxnResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "add_partitions_to_txn_response.h"
 
-static void add_partitions_to_txn_partition_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m);
 static void add_partitions_to_txn_partition_result_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m);
 static size_t add_partitions_to_txn_partition_result_size(const kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m, int16_t version);
 static void add_partitions_to_txn_partition_result_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m);
 static const uint32_t add_partitions_to_txn_partition_result_min[6] = {6, 6, 6, 7, 7, 7};
-static void add_partitions_to_txn_topic_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m);
 static void add_partitions_to_txn_topic_result_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m);
 static size_t add_partitions_to_txn_topic_result_size(const kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m, int16_t version);
 static void add_partitions_to_txn_topic_result_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m);
 static const uint32_t add_partitions_to_txn_topic_result_min[6] = {6, 6, 6, 3, 3, 3};
-static void add_partitions_to_txn_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m);
 static void add_partitions_to_txn_result_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m);
 static size_t add_partitions_to_txn_result_size(const kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m, int16_t version);
 static void add_partitions_to_txn_result_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m);
 static const uint32_t add_partitions_to_txn_result_min[6] = {0, 0, 0, 1, 3, 3};
-static void add_partitions_to_txn_response_init(kp_add_partitions_to_txn_response *m);
 static void add_partitions_to_txn_response_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_response *m);
 static size_t add_partitions_to_txn_response_size(const kp_add_partitions_to_txn_response *m, int16_t version);
 static void add_partitions_to_txn_response_encode(kp_wr *wr, int16_t version, const kp_add_partitions_to_txn_response *m);
 
-static void add_partitions_to_txn_partition_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m)
+void kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m)
 {
 	m->partition_index = 0;
 	m->partition_error_code = 0;
@@ -78,7 +74,7 @@ static void add_partitions_to_txn_partition_result_encode(kp_wr *wr, int16_t ver
 	}
 }
 
-static void add_partitions_to_txn_topic_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m)
+void kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->results_by_partition = NULL;
@@ -96,7 +92,7 @@ static void add_partitions_to_txn_topic_result_decode(kp_rd *rd, int16_t version
 		if (cnt > 0) {
 			m->results_by_partition = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results_by_partition), "AddPartitionsToTxnTopicResult.ResultsByPartition");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				add_partitions_to_txn_partition_result_init(&m->results_by_partition[i]);
+				kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result_init(&m->results_by_partition[i]);
 				add_partitions_to_txn_partition_result_decode(rd, version, &m->results_by_partition[i]);
 			}
 		}
@@ -157,7 +153,7 @@ static void add_partitions_to_txn_topic_result_encode(kp_wr *wr, int16_t version
 	}
 }
 
-static void add_partitions_to_txn_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m)
+void kp_add_partitions_to_txn_response_add_partitions_to_txn_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->topic_results = NULL;
@@ -175,7 +171,7 @@ static void add_partitions_to_txn_result_decode(kp_rd *rd, int16_t version, kp_a
 		if (cnt > 0) {
 			m->topic_results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_results), "AddPartitionsToTxnResult.TopicResults");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				add_partitions_to_txn_topic_result_init(&m->topic_results[i]);
+				kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(&m->topic_results[i]);
 				add_partitions_to_txn_topic_result_decode(rd, version, &m->topic_results[i]);
 			}
 		}
@@ -236,7 +232,7 @@ static void add_partitions_to_txn_result_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void add_partitions_to_txn_response_init(kp_add_partitions_to_txn_response *m)
+void kp_add_partitions_to_txn_response_init(kp_add_partitions_to_txn_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -261,7 +257,7 @@ static void add_partitions_to_txn_response_decode(kp_rd *rd, int16_t version, kp
 			if (cnt > 0) {
 				m->results_by_transaction = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results_by_transaction), "AddPartitionsToTxnResponse.ResultsByTransaction");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					add_partitions_to_txn_result_init(&m->results_by_transaction[i]);
+					kp_add_partitions_to_txn_response_add_partitions_to_txn_result_init(&m->results_by_transaction[i]);
 					add_partitions_to_txn_result_decode(rd, version, &m->results_by_transaction[i]);
 				}
 			}
@@ -274,7 +270,7 @@ static void add_partitions_to_txn_response_decode(kp_rd *rd, int16_t version, kp
 			if (cnt > 0) {
 				m->results_by_topic_v3_and_below = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results_by_topic_v3_and_below), "AddPartitionsToTxnResponse.ResultsByTopicV3AndBelow");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					add_partitions_to_txn_topic_result_init(&m->results_by_topic_v3_and_below[i]);
+					kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(&m->results_by_topic_v3_and_below[i]);
 					add_partitions_to_txn_topic_result_decode(rd, version, &m->results_by_topic_v3_and_below[i]);
 				}
 			}
@@ -364,14 +360,9 @@ static void add_partitions_to_txn_response_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_add_partitions_to_txn_response_init(kp_add_partitions_to_txn_response *m)
-{
-	add_partitions_to_txn_response_init(m);
-}
-
 int kp_add_partitions_to_txn_response_decode(kp_rd *rd, int16_t version, kp_add_partitions_to_txn_response *out)
 {
-	add_partitions_to_txn_response_init(out);
+	kp_add_partitions_to_txn_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AddPartitionsToTxnResponse: unsupported version");
 		return -1;

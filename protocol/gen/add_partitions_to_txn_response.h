@@ -40,6 +40,10 @@ typedef struct kp_add_partitions_to_txn_response {
 	int32_t results_by_topic_v3_and_below_count; /* -1 = null */
 } kp_add_partitions_to_txn_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *m);
+void kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *m);
+void kp_add_partitions_to_txn_response_add_partitions_to_txn_result_init(kp_add_partitions_to_txn_response_add_partitions_to_txn_result *m);
 /* Sets every field to its spec default. */
 void kp_add_partitions_to_txn_response_init(kp_add_partitions_to_txn_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for AddRaftVoterRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "add_raft_voter_request.h"
 
-static void listener_init(kp_add_raft_voter_request_listener *m);
 static void listener_decode(kp_rd *rd, int16_t version, kp_add_raft_voter_request_listener *m);
 static size_t listener_size(const kp_add_raft_voter_request_listener *m, int16_t version);
 static void listener_encode(kp_wr *wr, int16_t version, const kp_add_raft_voter_request_listener *m);
 static const uint32_t listener_min[1] = {5};
-static void add_raft_voter_request_init(kp_add_raft_voter_request *m);
 static void add_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_add_raft_voter_request *m);
 static size_t add_raft_voter_request_size(const kp_add_raft_voter_request *m, int16_t version);
 static void add_raft_voter_request_encode(kp_wr *wr, int16_t version, const kp_add_raft_voter_request *m);
 
-static void listener_init(kp_add_raft_voter_request_listener *m)
+void kp_add_raft_voter_request_listener_init(kp_add_raft_voter_request_listener *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -80,7 +78,7 @@ static void listener_encode(kp_wr *wr, int16_t version, const kp_add_raft_voter_
 	}
 }
 
-static void add_raft_voter_request_init(kp_add_raft_voter_request *m)
+void kp_add_raft_voter_request_init(kp_add_raft_voter_request *m)
 {
 	m->cluster_id = (kp_str){"", 0};
 	m->timeout_ms = 0;
@@ -104,7 +102,7 @@ static void add_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_add_raf
 		if (cnt > 0) {
 			m->listeners = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->listeners), "AddRaftVoterRequest.Listeners");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				listener_init(&m->listeners[i]);
+				kp_add_raft_voter_request_listener_init(&m->listeners[i]);
 				listener_decode(rd, version, &m->listeners[i]);
 			}
 		}
@@ -167,14 +165,9 @@ static void add_raft_voter_request_encode(kp_wr *wr, int16_t version, const kp_a
 	}
 }
 
-void kp_add_raft_voter_request_init(kp_add_raft_voter_request *m)
-{
-	add_raft_voter_request_init(m);
-}
-
 int kp_add_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_add_raft_voter_request *out)
 {
-	add_raft_voter_request_init(out);
+	kp_add_raft_voter_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AddRaftVoterRequest: unsupported version");
 		return -1;

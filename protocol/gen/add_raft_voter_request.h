@@ -27,6 +27,8 @@ typedef struct kp_add_raft_voter_request {
 	int32_t listeners_count; /* -1 = null */
 } kp_add_raft_voter_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_add_raft_voter_request_listener_init(kp_add_raft_voter_request_listener *m);
 /* Sets every field to its spec default. */
 void kp_add_raft_voter_request_init(kp_add_raft_voter_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for AllocateProducerIdsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "allocate_producer_ids_request.h"
 
-static void allocate_producer_ids_request_init(kp_allocate_producer_ids_request *m);
 static void allocate_producer_ids_request_decode(kp_rd *rd, int16_t version, kp_allocate_producer_ids_request *m);
 static size_t allocate_producer_ids_request_size(const kp_allocate_producer_ids_request *m, int16_t version);
 static void allocate_producer_ids_request_encode(kp_wr *wr, int16_t version, const kp_allocate_producer_ids_request *m);
 
-static void allocate_producer_ids_request_init(kp_allocate_producer_ids_request *m)
+void kp_allocate_producer_ids_request_init(kp_allocate_producer_ids_request *m)
 {
 	m->broker_id = 0;
 	m->broker_epoch = INT64_C(-1);
@@ -63,14 +62,9 @@ static void allocate_producer_ids_request_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-void kp_allocate_producer_ids_request_init(kp_allocate_producer_ids_request *m)
-{
-	allocate_producer_ids_request_init(m);
-}
-
 int kp_allocate_producer_ids_request_decode(kp_rd *rd, int16_t version, kp_allocate_producer_ids_request *out)
 {
-	allocate_producer_ids_request_init(out);
+	kp_allocate_producer_ids_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AllocateProducerIdsRequest: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_allocate_producer_ids_request {
 	int64_t broker_epoch; /* v0+, default -1 */
 } kp_allocate_producer_ids_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_allocate_producer_ids_request_init(kp_allocate_producer_ids_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for AllocateProducerIdsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "allocate_producer_ids_response.h"
 
-static void allocate_producer_ids_response_init(kp_allocate_producer_ids_response *m);
 static void allocate_producer_ids_response_decode(kp_rd *rd, int16_t version, kp_allocate_producer_ids_response *m);
 static size_t allocate_producer_ids_response_size(const kp_allocate_producer_ids_response *m, int16_t version);
 static void allocate_producer_ids_response_encode(kp_wr *wr, int16_t version, const kp_allocate_producer_ids_response *m);
 
-static void allocate_producer_ids_response_init(kp_allocate_producer_ids_response *m)
+void kp_allocate_producer_ids_response_init(kp_allocate_producer_ids_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -71,14 +70,9 @@ static void allocate_producer_ids_response_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_allocate_producer_ids_response_init(kp_allocate_producer_ids_response *m)
-{
-	allocate_producer_ids_response_init(m);
-}
-
 int kp_allocate_producer_ids_response_decode(kp_rd *rd, int16_t version, kp_allocate_producer_ids_response *out)
 {
-	allocate_producer_ids_response_init(out);
+	kp_allocate_producer_ids_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AllocateProducerIdsResponse: unsupported version");
 		return -1;

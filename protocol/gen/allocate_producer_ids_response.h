@@ -18,6 +18,7 @@ typedef struct kp_allocate_producer_ids_response {
 	int32_t producer_id_len; /* v0+ */
 } kp_allocate_producer_ids_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_allocate_producer_ids_response_init(kp_allocate_producer_ids_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

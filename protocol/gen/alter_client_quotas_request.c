@@ -2,27 +2,23 @@
 /* Codec for AlterClientQuotasRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_client_quotas_request.h"
 
-static void entity_data_init(kp_alter_client_quotas_request_entity_data *m);
 static void entity_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_request_entity_data *m);
 static size_t entity_data_size(const kp_alter_client_quotas_request_entity_data *m, int16_t version);
 static void entity_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_request_entity_data *m);
 static const uint32_t entity_data_min[2] = {4, 3};
-static void op_data_init(kp_alter_client_quotas_request_op_data *m);
 static void op_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_request_op_data *m);
 static size_t op_data_size(const kp_alter_client_quotas_request_op_data *m, int16_t version);
 static void op_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_request_op_data *m);
 static const uint32_t op_data_min[2] = {11, 11};
-static void entry_data_init(kp_alter_client_quotas_request_entry_data *m);
 static void entry_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_request_entry_data *m);
 static size_t entry_data_size(const kp_alter_client_quotas_request_entry_data *m, int16_t version);
 static void entry_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_request_entry_data *m);
 static const uint32_t entry_data_min[2] = {8, 3};
-static void alter_client_quotas_request_init(kp_alter_client_quotas_request *m);
 static void alter_client_quotas_request_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_request *m);
 static size_t alter_client_quotas_request_size(const kp_alter_client_quotas_request *m, int16_t version);
 static void alter_client_quotas_request_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_request *m);
 
-static void entity_data_init(kp_alter_client_quotas_request_entity_data *m)
+void kp_alter_client_quotas_request_entity_data_init(kp_alter_client_quotas_request_entity_data *m)
 {
 	m->entity_type = (kp_str){"", 0};
 	m->entity_name = (kp_str){"", 0};
@@ -82,7 +78,7 @@ static void entity_data_encode(kp_wr *wr, int16_t version, const kp_alter_client
 	}
 }
 
-static void op_data_init(kp_alter_client_quotas_request_op_data *m)
+void kp_alter_client_quotas_request_op_data_init(kp_alter_client_quotas_request_op_data *m)
 {
 	m->key = (kp_str){"", 0};
 	m->value = 0.0;
@@ -146,7 +142,7 @@ static void op_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_quo
 	}
 }
 
-static void entry_data_init(kp_alter_client_quotas_request_entry_data *m)
+void kp_alter_client_quotas_request_entry_data_init(kp_alter_client_quotas_request_entry_data *m)
 {
 	m->entity = NULL;
 	m->entity_count = 0;
@@ -164,7 +160,7 @@ static void entry_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas
 		if (cnt > 0) {
 			m->entity = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->entity), "EntryData.Entity");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				entity_data_init(&m->entity[i]);
+				kp_alter_client_quotas_request_entity_data_init(&m->entity[i]);
 				entity_data_decode(rd, version, &m->entity[i]);
 			}
 		}
@@ -175,7 +171,7 @@ static void entry_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas
 		if (cnt > 0) {
 			m->ops = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->ops), "EntryData.Ops");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				op_data_init(&m->ops[i]);
+				kp_alter_client_quotas_request_op_data_init(&m->ops[i]);
 				op_data_decode(rd, version, &m->ops[i]);
 			}
 		}
@@ -240,7 +236,7 @@ static void entry_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_
 	}
 }
 
-static void alter_client_quotas_request_init(kp_alter_client_quotas_request *m)
+void kp_alter_client_quotas_request_init(kp_alter_client_quotas_request *m)
 {
 	m->entries = NULL;
 	m->entries_count = 0;
@@ -257,7 +253,7 @@ static void alter_client_quotas_request_decode(kp_rd *rd, int16_t version, kp_al
 		if (cnt > 0) {
 			m->entries = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->entries), "AlterClientQuotasRequest.Entries");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				entry_data_init(&m->entries[i]);
+				kp_alter_client_quotas_request_entry_data_init(&m->entries[i]);
 				entry_data_decode(rd, version, &m->entries[i]);
 			}
 		}
@@ -315,14 +311,9 @@ static void alter_client_quotas_request_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-void kp_alter_client_quotas_request_init(kp_alter_client_quotas_request *m)
-{
-	alter_client_quotas_request_init(m);
-}
-
 int kp_alter_client_quotas_request_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_request *out)
 {
-	alter_client_quotas_request_init(out);
+	kp_alter_client_quotas_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterClientQuotasRequest: unsupported version");
 		return -1;

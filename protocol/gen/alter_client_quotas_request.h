@@ -38,6 +38,10 @@ typedef struct kp_alter_client_quotas_request {
 	bool validate_only; /* v0+ */
 } kp_alter_client_quotas_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_client_quotas_request_entity_data_init(kp_alter_client_quotas_request_entity_data *m);
+void kp_alter_client_quotas_request_op_data_init(kp_alter_client_quotas_request_op_data *m);
+void kp_alter_client_quotas_request_entry_data_init(kp_alter_client_quotas_request_entry_data *m);
 /* Sets every field to its spec default. */
 void kp_alter_client_quotas_request_init(kp_alter_client_quotas_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

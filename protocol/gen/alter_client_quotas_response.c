@@ -2,22 +2,19 @@
 /* Codec for AlterClientQuotasResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_client_quotas_response.h"
 
-static void entity_data_init(kp_alter_client_quotas_response_entity_data *m);
 static void entity_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_response_entity_data *m);
 static size_t entity_data_size(const kp_alter_client_quotas_response_entity_data *m, int16_t version);
 static void entity_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_response_entity_data *m);
 static const uint32_t entity_data_min[2] = {4, 3};
-static void entry_data_init(kp_alter_client_quotas_response_entry_data *m);
 static void entry_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_response_entry_data *m);
 static size_t entry_data_size(const kp_alter_client_quotas_response_entry_data *m, int16_t version);
 static void entry_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_response_entry_data *m);
 static const uint32_t entry_data_min[2] = {8, 5};
-static void alter_client_quotas_response_init(kp_alter_client_quotas_response *m);
 static void alter_client_quotas_response_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_response *m);
 static size_t alter_client_quotas_response_size(const kp_alter_client_quotas_response *m, int16_t version);
 static void alter_client_quotas_response_encode(kp_wr *wr, int16_t version, const kp_alter_client_quotas_response *m);
 
-static void entity_data_init(kp_alter_client_quotas_response_entity_data *m)
+void kp_alter_client_quotas_response_entity_data_init(kp_alter_client_quotas_response_entity_data *m)
 {
 	m->entity_type = (kp_str){"", 0};
 	m->entity_name = (kp_str){"", 0};
@@ -77,7 +74,7 @@ static void entity_data_encode(kp_wr *wr, int16_t version, const kp_alter_client
 	}
 }
 
-static void entry_data_init(kp_alter_client_quotas_response_entry_data *m)
+void kp_alter_client_quotas_response_entry_data_init(kp_alter_client_quotas_response_entry_data *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -97,7 +94,7 @@ static void entry_data_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas
 		if (cnt > 0) {
 			m->entity = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->entity), "EntryData.Entity");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				entity_data_init(&m->entity[i]);
+				kp_alter_client_quotas_response_entity_data_init(&m->entity[i]);
 				entity_data_decode(rd, version, &m->entity[i]);
 			}
 		}
@@ -156,7 +153,7 @@ static void entry_data_encode(kp_wr *wr, int16_t version, const kp_alter_client_
 	}
 }
 
-static void alter_client_quotas_response_init(kp_alter_client_quotas_response *m)
+void kp_alter_client_quotas_response_init(kp_alter_client_quotas_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->entries = NULL;
@@ -174,7 +171,7 @@ static void alter_client_quotas_response_decode(kp_rd *rd, int16_t version, kp_a
 		if (cnt > 0) {
 			m->entries = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->entries), "AlterClientQuotasResponse.Entries");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				entry_data_init(&m->entries[i]);
+				kp_alter_client_quotas_response_entry_data_init(&m->entries[i]);
 				entry_data_decode(rd, version, &m->entries[i]);
 			}
 		}
@@ -231,14 +228,9 @@ static void alter_client_quotas_response_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-void kp_alter_client_quotas_response_init(kp_alter_client_quotas_response *m)
-{
-	alter_client_quotas_response_init(m);
-}
-
 int kp_alter_client_quotas_response_decode(kp_rd *rd, int16_t version, kp_alter_client_quotas_response *out)
 {
-	alter_client_quotas_response_init(out);
+	kp_alter_client_quotas_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterClientQuotasResponse: unsupported version");
 		return -1;

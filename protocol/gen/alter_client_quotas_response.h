@@ -31,6 +31,9 @@ typedef struct kp_alter_client_quotas_response {
 	int32_t entries_count; /* -1 = null */
 } kp_alter_client_quotas_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_client_quotas_response_entity_data_init(kp_alter_client_quotas_response_entity_data *m);
+void kp_alter_client_quotas_response_entry_data_init(kp_alter_client_quotas_response_entry_data *m);
 /* Sets every field to its spec default. */
 void kp_alter_client_quotas_response_init(kp_alter_client_quotas_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

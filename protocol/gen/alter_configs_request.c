@@ -2,22 +2,19 @@
 /* Codec for AlterConfigsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_configs_request.h"
 
-static void alterable_config_init(kp_alter_configs_request_alterable_config *m);
 static void alterable_config_decode(kp_rd *rd, int16_t version, kp_alter_configs_request_alterable_config *m);
 static size_t alterable_config_size(const kp_alter_configs_request_alterable_config *m, int16_t version);
 static void alterable_config_encode(kp_wr *wr, int16_t version, const kp_alter_configs_request_alterable_config *m);
 static const uint32_t alterable_config_min[3] = {4, 4, 3};
-static void alter_configs_resource_init(kp_alter_configs_request_alter_configs_resource *m);
 static void alter_configs_resource_decode(kp_rd *rd, int16_t version, kp_alter_configs_request_alter_configs_resource *m);
 static size_t alter_configs_resource_size(const kp_alter_configs_request_alter_configs_resource *m, int16_t version);
 static void alter_configs_resource_encode(kp_wr *wr, int16_t version, const kp_alter_configs_request_alter_configs_resource *m);
 static const uint32_t alter_configs_resource_min[3] = {7, 7, 4};
-static void alter_configs_request_init(kp_alter_configs_request *m);
 static void alter_configs_request_decode(kp_rd *rd, int16_t version, kp_alter_configs_request *m);
 static size_t alter_configs_request_size(const kp_alter_configs_request *m, int16_t version);
 static void alter_configs_request_encode(kp_wr *wr, int16_t version, const kp_alter_configs_request *m);
 
-static void alterable_config_init(kp_alter_configs_request_alterable_config *m)
+void kp_alter_configs_request_alterable_config_init(kp_alter_configs_request_alterable_config *m)
 {
 	m->name = (kp_str){"", 0};
 	m->value = (kp_str){"", 0};
@@ -77,7 +74,7 @@ static void alterable_config_encode(kp_wr *wr, int16_t version, const kp_alter_c
 	}
 }
 
-static void alter_configs_resource_init(kp_alter_configs_request_alter_configs_resource *m)
+void kp_alter_configs_request_alter_configs_resource_init(kp_alter_configs_request_alter_configs_resource *m)
 {
 	m->resource_type = 0;
 	m->resource_name = (kp_str){"", 0};
@@ -97,7 +94,7 @@ static void alter_configs_resource_decode(kp_rd *rd, int16_t version, kp_alter_c
 		if (cnt > 0) {
 			m->configs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->configs), "AlterConfigsResource.Configs");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alterable_config_init(&m->configs[i]);
+				kp_alter_configs_request_alterable_config_init(&m->configs[i]);
 				alterable_config_decode(rd, version, &m->configs[i]);
 			}
 		}
@@ -160,7 +157,7 @@ static void alter_configs_resource_encode(kp_wr *wr, int16_t version, const kp_a
 	}
 }
 
-static void alter_configs_request_init(kp_alter_configs_request *m)
+void kp_alter_configs_request_init(kp_alter_configs_request *m)
 {
 	m->resources = NULL;
 	m->resources_count = 0;
@@ -177,7 +174,7 @@ static void alter_configs_request_decode(kp_rd *rd, int16_t version, kp_alter_co
 		if (cnt > 0) {
 			m->resources = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->resources), "AlterConfigsRequest.Resources");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_configs_resource_init(&m->resources[i]);
+				kp_alter_configs_request_alter_configs_resource_init(&m->resources[i]);
 				alter_configs_resource_decode(rd, version, &m->resources[i]);
 			}
 		}
@@ -235,14 +232,9 @@ static void alter_configs_request_encode(kp_wr *wr, int16_t version, const kp_al
 	}
 }
 
-void kp_alter_configs_request_init(kp_alter_configs_request *m)
-{
-	alter_configs_request_init(m);
-}
-
 int kp_alter_configs_request_decode(kp_rd *rd, int16_t version, kp_alter_configs_request *out)
 {
-	alter_configs_request_init(out);
+	kp_alter_configs_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterConfigsRequest: unsupported version");
 		return -1;

@@ -2,17 +2,15 @@
 /* Codec for AlterConfigsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_configs_response.h"
 
-static void alter_configs_resource_response_init(kp_alter_configs_response_alter_configs_resource_response *m);
 static void alter_configs_resource_response_decode(kp_rd *rd, int16_t version, kp_alter_configs_response_alter_configs_resource_response *m);
 static size_t alter_configs_resource_response_size(const kp_alter_configs_response_alter_configs_resource_response *m, int16_t version);
 static void alter_configs_resource_response_encode(kp_wr *wr, int16_t version, const kp_alter_configs_response_alter_configs_resource_response *m);
 static const uint32_t alter_configs_resource_response_min[3] = {7, 7, 6};
-static void alter_configs_response_init(kp_alter_configs_response *m);
 static void alter_configs_response_decode(kp_rd *rd, int16_t version, kp_alter_configs_response *m);
 static size_t alter_configs_response_size(const kp_alter_configs_response *m, int16_t version);
 static void alter_configs_response_encode(kp_wr *wr, int16_t version, const kp_alter_configs_response *m);
 
-static void alter_configs_resource_response_init(kp_alter_configs_response_alter_configs_resource_response *m)
+void kp_alter_configs_response_alter_configs_resource_response_init(kp_alter_configs_response_alter_configs_resource_response *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -80,7 +78,7 @@ static void alter_configs_resource_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void alter_configs_response_init(kp_alter_configs_response *m)
+void kp_alter_configs_response_init(kp_alter_configs_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->responses = NULL;
@@ -98,7 +96,7 @@ static void alter_configs_response_decode(kp_rd *rd, int16_t version, kp_alter_c
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "AlterConfigsResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_configs_resource_response_init(&m->responses[i]);
+				kp_alter_configs_response_alter_configs_resource_response_init(&m->responses[i]);
 				alter_configs_resource_response_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -155,14 +153,9 @@ static void alter_configs_response_encode(kp_wr *wr, int16_t version, const kp_a
 	}
 }
 
-void kp_alter_configs_response_init(kp_alter_configs_response *m)
-{
-	alter_configs_response_init(m);
-}
-
 int kp_alter_configs_response_decode(kp_rd *rd, int16_t version, kp_alter_configs_response *out)
 {
-	alter_configs_response_init(out);
+	kp_alter_configs_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterConfigsResponse: unsupported version");
 		return -1;

@@ -25,6 +25,8 @@ typedef struct kp_alter_configs_response {
 	int32_t responses_count; /* -1 = null */
 } kp_alter_configs_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_configs_response_alter_configs_resource_response_init(kp_alter_configs_response_alter_configs_resource_response *m);
 /* Sets every field to its spec default. */
 void kp_alter_configs_response_init(kp_alter_configs_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for AlterPartitionReassignmentsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_partition_reassignments_request.h"
 
-static void reassignable_partition_init(kp_alter_partition_reassignments_request_reassignable_partition *m);
 static void reassignable_partition_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_request_reassignable_partition *m);
 static size_t reassignable_partition_size(const kp_alter_partition_reassignments_request_reassignable_partition *m, int16_t version);
 static void reassignable_partition_encode(kp_wr *wr, int16_t version, const kp_alter_partition_reassignments_request_reassignable_partition *m);
 static const uint32_t reassignable_partition_min[1] = {6};
-static void reassignable_topic_init(kp_alter_partition_reassignments_request_reassignable_topic *m);
 static void reassignable_topic_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_request_reassignable_topic *m);
 static size_t reassignable_topic_size(const kp_alter_partition_reassignments_request_reassignable_topic *m, int16_t version);
 static void reassignable_topic_encode(kp_wr *wr, int16_t version, const kp_alter_partition_reassignments_request_reassignable_topic *m);
 static const uint32_t reassignable_topic_min[1] = {3};
-static void alter_partition_reassignments_request_init(kp_alter_partition_reassignments_request *m);
 static void alter_partition_reassignments_request_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_request *m);
 static size_t alter_partition_reassignments_request_size(const kp_alter_partition_reassignments_request *m, int16_t version);
 static void alter_partition_reassignments_request_encode(kp_wr *wr, int16_t version, const kp_alter_partition_reassignments_request *m);
 
-static void reassignable_partition_init(kp_alter_partition_reassignments_request_reassignable_partition *m)
+void kp_alter_partition_reassignments_request_reassignable_partition_init(kp_alter_partition_reassignments_request_reassignable_partition *m)
 {
 	m->partition_index = 0;
 	m->replicas = NULL;
@@ -87,7 +84,7 @@ static void reassignable_partition_encode(kp_wr *wr, int16_t version, const kp_a
 	}
 }
 
-static void reassignable_topic_init(kp_alter_partition_reassignments_request_reassignable_topic *m)
+void kp_alter_partition_reassignments_request_reassignable_topic_init(kp_alter_partition_reassignments_request_reassignable_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -105,7 +102,7 @@ static void reassignable_topic_decode(kp_rd *rd, int16_t version, kp_alter_parti
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ReassignableTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				reassignable_partition_init(&m->partitions[i]);
+				kp_alter_partition_reassignments_request_reassignable_partition_init(&m->partitions[i]);
 				reassignable_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -166,7 +163,7 @@ static void reassignable_topic_encode(kp_wr *wr, int16_t version, const kp_alter
 	}
 }
 
-static void alter_partition_reassignments_request_init(kp_alter_partition_reassignments_request *m)
+void kp_alter_partition_reassignments_request_init(kp_alter_partition_reassignments_request *m)
 {
 	m->timeout_ms = 60000;
 	m->topics = NULL;
@@ -184,7 +181,7 @@ static void alter_partition_reassignments_request_decode(kp_rd *rd, int16_t vers
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "AlterPartitionReassignmentsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				reassignable_topic_init(&m->topics[i]);
+				kp_alter_partition_reassignments_request_reassignable_topic_init(&m->topics[i]);
 				reassignable_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -241,14 +238,9 @@ static void alter_partition_reassignments_request_encode(kp_wr *wr, int16_t vers
 	}
 }
 
-void kp_alter_partition_reassignments_request_init(kp_alter_partition_reassignments_request *m)
-{
-	alter_partition_reassignments_request_init(m);
-}
-
 int kp_alter_partition_reassignments_request_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_request *out)
 {
-	alter_partition_reassignments_request_init(out);
+	kp_alter_partition_reassignments_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterPartitionReassignmentsRequest: unsupported version");
 		return -1;

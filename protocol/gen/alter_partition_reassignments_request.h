@@ -31,6 +31,9 @@ typedef struct kp_alter_partition_reassignments_request {
 	int32_t topics_count; /* -1 = null */
 } kp_alter_partition_reassignments_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_partition_reassignments_request_reassignable_partition_init(kp_alter_partition_reassignments_request_reassignable_partition *m);
+void kp_alter_partition_reassignments_request_reassignable_topic_init(kp_alter_partition_reassignments_request_reassignable_topic *m);
 /* Sets every field to its spec default. */
 void kp_alter_partition_reassignments_request_init(kp_alter_partition_reassignments_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for AlterPartitionReassignmentsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_partition_reassignments_response.h"
 
-static void reassignable_partition_response_init(kp_alter_partition_reassignments_response_reassignable_partition_response *m);
 static void reassignable_partition_response_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_response_reassignable_partition_response *m);
 static size_t reassignable_partition_response_size(const kp_alter_partition_reassignments_response_reassignable_partition_response *m, int16_t version);
 static void reassignable_partition_response_encode(kp_wr *wr, int16_t version, const kp_alter_partition_reassignments_response_reassignable_partition_response *m);
 static const uint32_t reassignable_partition_response_min[1] = {8};
-static void reassignable_topic_response_init(kp_alter_partition_reassignments_response_reassignable_topic_response *m);
 static void reassignable_topic_response_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_response_reassignable_topic_response *m);
 static size_t reassignable_topic_response_size(const kp_alter_partition_reassignments_response_reassignable_topic_response *m, int16_t version);
 static void reassignable_topic_response_encode(kp_wr *wr, int16_t version, const kp_alter_partition_reassignments_response_reassignable_topic_response *m);
 static const uint32_t reassignable_topic_response_min[1] = {3};
-static void alter_partition_reassignments_response_init(kp_alter_partition_reassignments_response *m);
 static void alter_partition_reassignments_response_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_response *m);
 static size_t alter_partition_reassignments_response_size(const kp_alter_partition_reassignments_response *m, int16_t version);
 static void alter_partition_reassignments_response_encode(kp_wr *wr, int16_t version, const kp_alter_partition_reassignments_response *m);
 
-static void reassignable_partition_response_init(kp_alter_partition_reassignments_response_reassignable_partition_response *m)
+void kp_alter_partition_reassignments_response_reassignable_partition_response_init(kp_alter_partition_reassignments_response_reassignable_partition_response *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -77,7 +74,7 @@ static void reassignable_partition_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void reassignable_topic_response_init(kp_alter_partition_reassignments_response_reassignable_topic_response *m)
+void kp_alter_partition_reassignments_response_reassignable_topic_response_init(kp_alter_partition_reassignments_response_reassignable_topic_response *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void reassignable_topic_response_decode(kp_rd *rd, int16_t version, kp_al
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ReassignableTopicResponse.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				reassignable_partition_response_init(&m->partitions[i]);
+				kp_alter_partition_reassignments_response_reassignable_partition_response_init(&m->partitions[i]);
 				reassignable_partition_response_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -156,7 +153,7 @@ static void reassignable_topic_response_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void alter_partition_reassignments_response_init(kp_alter_partition_reassignments_response *m)
+void kp_alter_partition_reassignments_response_init(kp_alter_partition_reassignments_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -178,7 +175,7 @@ static void alter_partition_reassignments_response_decode(kp_rd *rd, int16_t ver
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "AlterPartitionReassignmentsResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				reassignable_topic_response_init(&m->responses[i]);
+				kp_alter_partition_reassignments_response_reassignable_topic_response_init(&m->responses[i]);
 				reassignable_topic_response_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -239,14 +236,9 @@ static void alter_partition_reassignments_response_encode(kp_wr *wr, int16_t ver
 	}
 }
 
-void kp_alter_partition_reassignments_response_init(kp_alter_partition_reassignments_response *m)
-{
-	alter_partition_reassignments_response_init(m);
-}
-
 int kp_alter_partition_reassignments_response_decode(kp_rd *rd, int16_t version, kp_alter_partition_reassignments_response *out)
 {
-	alter_partition_reassignments_response_init(out);
+	kp_alter_partition_reassignments_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterPartitionReassignmentsResponse: unsupported version");
 		return -1;

@@ -33,6 +33,9 @@ typedef struct kp_alter_partition_reassignments_response {
 	int32_t responses_count; /* -1 = null */
 } kp_alter_partition_reassignments_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_partition_reassignments_response_reassignable_partition_response_init(kp_alter_partition_reassignments_response_reassignable_partition_response *m);
+void kp_alter_partition_reassignments_response_reassignable_topic_response_init(kp_alter_partition_reassignments_response_reassignable_topic_response *m);
 /* Sets every field to its spec default. */
 void kp_alter_partition_reassignments_response_init(kp_alter_partition_reassignments_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for AlterPartitionRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_partition_request.h"
 
-static void broker_state_init(kp_alter_partition_request_broker_state *m);
 static void broker_state_decode(kp_rd *rd, int16_t version, kp_alter_partition_request_broker_state *m);
 static size_t broker_state_size(const kp_alter_partition_request_broker_state *m, int16_t version);
 static void broker_state_encode(kp_wr *wr, int16_t version, const kp_alter_partition_request_broker_state *m);
 static const uint32_t broker_state_min[4] = {1, 1, 1, 13};
-static void partition_data_init(kp_alter_partition_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_alter_partition_request_partition_data *m);
 static size_t partition_data_size(const kp_alter_partition_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_alter_partition_request_partition_data *m);
 static const uint32_t partition_data_min[4] = {14, 15, 15, 15};
-static void topic_data_init(kp_alter_partition_request_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_alter_partition_request_topic_data *m);
 static size_t topic_data_size(const kp_alter_partition_request_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_alter_partition_request_topic_data *m);
 static const uint32_t topic_data_min[4] = {3, 3, 18, 18};
-static void alter_partition_request_init(kp_alter_partition_request *m);
 static void alter_partition_request_decode(kp_rd *rd, int16_t version, kp_alter_partition_request *m);
 static size_t alter_partition_request_size(const kp_alter_partition_request *m, int16_t version);
 static void alter_partition_request_encode(kp_wr *wr, int16_t version, const kp_alter_partition_request *m);
 
-static void broker_state_init(kp_alter_partition_request_broker_state *m)
+void kp_alter_partition_request_broker_state_init(kp_alter_partition_request_broker_state *m)
 {
 	m->broker_id = 0;
 	m->broker_epoch = INT64_C(-1);
@@ -78,7 +74,7 @@ static void broker_state_encode(kp_wr *wr, int16_t version, const kp_alter_parti
 	}
 }
 
-static void partition_data_init(kp_alter_partition_request_partition_data *m)
+void kp_alter_partition_request_partition_data_init(kp_alter_partition_request_partition_data *m)
 {
 	m->partition_index = 0;
 	m->leader_epoch = 0;
@@ -115,7 +111,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_alter_partition
 			if (cnt > 0) {
 				m->new_isr_with_epochs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->new_isr_with_epochs), "PartitionData.NewIsrWithEpochs");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					broker_state_init(&m->new_isr_with_epochs[i]);
+					kp_alter_partition_request_broker_state_init(&m->new_isr_with_epochs[i]);
 					broker_state_decode(rd, version, &m->new_isr_with_epochs[i]);
 				}
 			}
@@ -217,7 +213,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_alter_par
 	}
 }
 
-static void topic_data_init(kp_alter_partition_request_topic_data *m)
+void kp_alter_partition_request_topic_data_init(kp_alter_partition_request_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -241,7 +237,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_alter_partition_req
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_alter_partition_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -312,7 +308,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_alter_partiti
 	}
 }
 
-static void alter_partition_request_init(kp_alter_partition_request *m)
+void kp_alter_partition_request_init(kp_alter_partition_request *m)
 {
 	m->broker_id = 0;
 	m->broker_epoch = INT64_C(-1);
@@ -332,7 +328,7 @@ static void alter_partition_request_decode(kp_rd *rd, int16_t version, kp_alter_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "AlterPartitionRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_alter_partition_request_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -391,14 +387,9 @@ static void alter_partition_request_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_alter_partition_request_init(kp_alter_partition_request *m)
-{
-	alter_partition_request_init(m);
-}
-
 int kp_alter_partition_request_decode(kp_rd *rd, int16_t version, kp_alter_partition_request *out)
 {
-	alter_partition_request_init(out);
+	kp_alter_partition_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterPartitionRequest: unsupported version");
 		return -1;

@@ -44,6 +44,10 @@ typedef struct kp_alter_partition_request {
 	int32_t topics_count; /* -1 = null */
 } kp_alter_partition_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_partition_request_broker_state_init(kp_alter_partition_request_broker_state *m);
+void kp_alter_partition_request_partition_data_init(kp_alter_partition_request_partition_data *m);
+void kp_alter_partition_request_topic_data_init(kp_alter_partition_request_topic_data *m);
 /* Sets every field to its spec default. */
 void kp_alter_partition_request_init(kp_alter_partition_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

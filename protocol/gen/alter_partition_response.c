@@ -2,22 +2,19 @@
 /* Codec for AlterPartitionResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_partition_response.h"
 
-static void partition_data_init(kp_alter_partition_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_alter_partition_response_partition_data *m);
 static size_t partition_data_size(const kp_alter_partition_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_alter_partition_response_partition_data *m);
 static const uint32_t partition_data_min[4] = {20, 21, 21, 21};
-static void topic_data_init(kp_alter_partition_response_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_alter_partition_response_topic_data *m);
 static size_t topic_data_size(const kp_alter_partition_response_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_alter_partition_response_topic_data *m);
 static const uint32_t topic_data_min[4] = {3, 3, 18, 18};
-static void alter_partition_response_init(kp_alter_partition_response *m);
 static void alter_partition_response_decode(kp_rd *rd, int16_t version, kp_alter_partition_response *m);
 static size_t alter_partition_response_size(const kp_alter_partition_response *m, int16_t version);
 static void alter_partition_response_encode(kp_wr *wr, int16_t version, const kp_alter_partition_response *m);
 
-static void partition_data_init(kp_alter_partition_response_partition_data *m)
+void kp_alter_partition_response_partition_data_init(kp_alter_partition_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -117,7 +114,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_alter_par
 	}
 }
 
-static void topic_data_init(kp_alter_partition_response_topic_data *m)
+void kp_alter_partition_response_topic_data_init(kp_alter_partition_response_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -141,7 +138,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_alter_partition_res
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_alter_partition_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -212,7 +209,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_alter_partiti
 	}
 }
 
-static void alter_partition_response_init(kp_alter_partition_response *m)
+void kp_alter_partition_response_init(kp_alter_partition_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -232,7 +229,7 @@ static void alter_partition_response_decode(kp_rd *rd, int16_t version, kp_alter
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "AlterPartitionResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_alter_partition_response_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -291,14 +288,9 @@ static void alter_partition_response_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_alter_partition_response_init(kp_alter_partition_response *m)
-{
-	alter_partition_response_init(m);
-}
-
 int kp_alter_partition_response_decode(kp_rd *rd, int16_t version, kp_alter_partition_response *out)
 {
-	alter_partition_response_init(out);
+	kp_alter_partition_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterPartitionResponse: unsupported version");
 		return -1;

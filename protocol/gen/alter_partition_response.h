@@ -38,6 +38,9 @@ typedef struct kp_alter_partition_response {
 	int32_t topics_count; /* -1 = null */
 } kp_alter_partition_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_partition_response_partition_data_init(kp_alter_partition_response_partition_data *m);
+void kp_alter_partition_response_topic_data_init(kp_alter_partition_response_topic_data *m);
 /* Sets every field to its spec default. */
 void kp_alter_partition_response_init(kp_alter_partition_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

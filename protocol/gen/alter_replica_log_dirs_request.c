@@ -2,22 +2,19 @@
 /* Codec for AlterReplicaLogDirsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_replica_log_dirs_request.h"
 
-static void alter_replica_log_dir_topic_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m);
 static void alter_replica_log_dir_topic_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m);
 static size_t alter_replica_log_dir_topic_size(const kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m, int16_t version);
 static void alter_replica_log_dir_topic_encode(kp_wr *wr, int16_t version, const kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m);
 static const uint32_t alter_replica_log_dir_topic_min[3] = {6, 6, 3};
-static void alter_replica_log_dir_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir *m);
 static void alter_replica_log_dir_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_request_alter_replica_log_dir *m);
 static size_t alter_replica_log_dir_size(const kp_alter_replica_log_dirs_request_alter_replica_log_dir *m, int16_t version);
 static void alter_replica_log_dir_encode(kp_wr *wr, int16_t version, const kp_alter_replica_log_dirs_request_alter_replica_log_dir *m);
 static const uint32_t alter_replica_log_dir_min[3] = {6, 6, 3};
-static void alter_replica_log_dirs_request_init(kp_alter_replica_log_dirs_request *m);
 static void alter_replica_log_dirs_request_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_request *m);
 static size_t alter_replica_log_dirs_request_size(const kp_alter_replica_log_dirs_request *m, int16_t version);
 static void alter_replica_log_dirs_request_encode(kp_wr *wr, int16_t version, const kp_alter_replica_log_dirs_request *m);
 
-static void alter_replica_log_dir_topic_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m)
+void kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void alter_replica_log_dir_topic_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void alter_replica_log_dir_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir *m)
+void kp_alter_replica_log_dirs_request_alter_replica_log_dir_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir *m)
 {
 	m->path = (kp_str){"", 0};
 	m->topics = NULL;
@@ -113,7 +110,7 @@ static void alter_replica_log_dir_decode(kp_rd *rd, int16_t version, kp_alter_re
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "AlterReplicaLogDir.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_replica_log_dir_topic_init(&m->topics[i]);
+				kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic_init(&m->topics[i]);
 				alter_replica_log_dir_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -174,7 +171,7 @@ static void alter_replica_log_dir_encode(kp_wr *wr, int16_t version, const kp_al
 	}
 }
 
-static void alter_replica_log_dirs_request_init(kp_alter_replica_log_dirs_request *m)
+void kp_alter_replica_log_dirs_request_init(kp_alter_replica_log_dirs_request *m)
 {
 	m->dirs = NULL;
 	m->dirs_count = 0;
@@ -190,7 +187,7 @@ static void alter_replica_log_dirs_request_decode(kp_rd *rd, int16_t version, kp
 		if (cnt > 0) {
 			m->dirs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->dirs), "AlterReplicaLogDirsRequest.Dirs");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_replica_log_dir_init(&m->dirs[i]);
+				kp_alter_replica_log_dirs_request_alter_replica_log_dir_init(&m->dirs[i]);
 				alter_replica_log_dir_decode(rd, version, &m->dirs[i]);
 			}
 		}
@@ -245,14 +242,9 @@ static void alter_replica_log_dirs_request_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_alter_replica_log_dirs_request_init(kp_alter_replica_log_dirs_request *m)
-{
-	alter_replica_log_dirs_request_init(m);
-}
-
 int kp_alter_replica_log_dirs_request_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_request *out)
 {
-	alter_replica_log_dirs_request_init(out);
+	kp_alter_replica_log_dirs_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterReplicaLogDirsRequest: unsupported version");
 		return -1;

@@ -30,6 +30,9 @@ typedef struct kp_alter_replica_log_dirs_request {
 	int32_t dirs_count; /* -1 = null */
 } kp_alter_replica_log_dirs_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *m);
+void kp_alter_replica_log_dirs_request_alter_replica_log_dir_init(kp_alter_replica_log_dirs_request_alter_replica_log_dir *m);
 /* Sets every field to its spec default. */
 void kp_alter_replica_log_dirs_request_init(kp_alter_replica_log_dirs_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

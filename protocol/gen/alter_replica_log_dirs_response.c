@@ -2,22 +2,19 @@
 /* Codec for AlterReplicaLogDirsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_replica_log_dirs_response.h"
 
-static void alter_replica_log_dir_partition_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m);
 static void alter_replica_log_dir_partition_result_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m);
 static size_t alter_replica_log_dir_partition_result_size(const kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m, int16_t version);
 static void alter_replica_log_dir_partition_result_encode(kp_wr *wr, int16_t version, const kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m);
 static const uint32_t alter_replica_log_dir_partition_result_min[3] = {6, 6, 7};
-static void alter_replica_log_dir_topic_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m);
 static void alter_replica_log_dir_topic_result_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m);
 static size_t alter_replica_log_dir_topic_result_size(const kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m, int16_t version);
 static void alter_replica_log_dir_topic_result_encode(kp_wr *wr, int16_t version, const kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m);
 static const uint32_t alter_replica_log_dir_topic_result_min[3] = {6, 6, 3};
-static void alter_replica_log_dirs_response_init(kp_alter_replica_log_dirs_response *m);
 static void alter_replica_log_dirs_response_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_response *m);
 static size_t alter_replica_log_dirs_response_size(const kp_alter_replica_log_dirs_response *m, int16_t version);
 static void alter_replica_log_dirs_response_encode(kp_wr *wr, int16_t version, const kp_alter_replica_log_dirs_response *m);
 
-static void alter_replica_log_dir_partition_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m)
+void kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -73,7 +70,7 @@ static void alter_replica_log_dir_partition_result_encode(kp_wr *wr, int16_t ver
 	}
 }
 
-static void alter_replica_log_dir_topic_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m)
+void kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -91,7 +88,7 @@ static void alter_replica_log_dir_topic_result_decode(kp_rd *rd, int16_t version
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "AlterReplicaLogDirTopicResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_replica_log_dir_partition_result_init(&m->partitions[i]);
+				kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result_init(&m->partitions[i]);
 				alter_replica_log_dir_partition_result_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -152,7 +149,7 @@ static void alter_replica_log_dir_topic_result_encode(kp_wr *wr, int16_t version
 	}
 }
 
-static void alter_replica_log_dirs_response_init(kp_alter_replica_log_dirs_response *m)
+void kp_alter_replica_log_dirs_response_init(kp_alter_replica_log_dirs_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->results = NULL;
@@ -170,7 +167,7 @@ static void alter_replica_log_dirs_response_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "AlterReplicaLogDirsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_replica_log_dir_topic_result_init(&m->results[i]);
+				kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result_init(&m->results[i]);
 				alter_replica_log_dir_topic_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -227,14 +224,9 @@ static void alter_replica_log_dirs_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_alter_replica_log_dirs_response_init(kp_alter_replica_log_dirs_response *m)
-{
-	alter_replica_log_dirs_response_init(m);
-}
-
 int kp_alter_replica_log_dirs_response_decode(kp_rd *rd, int16_t version, kp_alter_replica_log_dirs_response *out)
 {
-	alter_replica_log_dirs_response_init(out);
+	kp_alter_replica_log_dirs_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterReplicaLogDirsResponse: unsupported version");
 		return -1;

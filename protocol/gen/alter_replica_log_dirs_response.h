@@ -30,6 +30,9 @@ typedef struct kp_alter_replica_log_dirs_response {
 	int32_t results_count; /* -1 = null */
 } kp_alter_replica_log_dirs_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *m);
+void kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result_init(kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *m);
 /* Sets every field to its spec default. */
 void kp_alter_replica_log_dirs_response_init(kp_alter_replica_log_dirs_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

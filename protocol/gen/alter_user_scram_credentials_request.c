@@ -2,22 +2,19 @@
 /* Codec for AlterUserScramCredentialsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_user_scram_credentials_request.h"
 
-static void scram_credential_deletion_init(kp_alter_user_scram_credentials_request_scram_credential_deletion *m);
 static void scram_credential_deletion_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_request_scram_credential_deletion *m);
 static size_t scram_credential_deletion_size(const kp_alter_user_scram_credentials_request_scram_credential_deletion *m, int16_t version);
 static void scram_credential_deletion_encode(kp_wr *wr, int16_t version, const kp_alter_user_scram_credentials_request_scram_credential_deletion *m);
 static const uint32_t scram_credential_deletion_min[1] = {3};
-static void scram_credential_upsertion_init(kp_alter_user_scram_credentials_request_scram_credential_upsertion *m);
 static void scram_credential_upsertion_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_request_scram_credential_upsertion *m);
 static size_t scram_credential_upsertion_size(const kp_alter_user_scram_credentials_request_scram_credential_upsertion *m, int16_t version);
 static void scram_credential_upsertion_encode(kp_wr *wr, int16_t version, const kp_alter_user_scram_credentials_request_scram_credential_upsertion *m);
 static const uint32_t scram_credential_upsertion_min[1] = {9};
-static void alter_user_scram_credentials_request_init(kp_alter_user_scram_credentials_request *m);
 static void alter_user_scram_credentials_request_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_request *m);
 static size_t alter_user_scram_credentials_request_size(const kp_alter_user_scram_credentials_request *m, int16_t version);
 static void alter_user_scram_credentials_request_encode(kp_wr *wr, int16_t version, const kp_alter_user_scram_credentials_request *m);
 
-static void scram_credential_deletion_init(kp_alter_user_scram_credentials_request_scram_credential_deletion *m)
+void kp_alter_user_scram_credentials_request_scram_credential_deletion_init(kp_alter_user_scram_credentials_request_scram_credential_deletion *m)
 {
 	m->name = (kp_str){"", 0};
 	m->mechanism = 0;
@@ -77,7 +74,7 @@ static void scram_credential_deletion_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-static void scram_credential_upsertion_init(kp_alter_user_scram_credentials_request_scram_credential_upsertion *m)
+void kp_alter_user_scram_credentials_request_scram_credential_upsertion_init(kp_alter_user_scram_credentials_request_scram_credential_upsertion *m)
 {
 	m->name = (kp_str){"", 0};
 	m->mechanism = 0;
@@ -157,7 +154,7 @@ static void scram_credential_upsertion_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void alter_user_scram_credentials_request_init(kp_alter_user_scram_credentials_request *m)
+void kp_alter_user_scram_credentials_request_init(kp_alter_user_scram_credentials_request *m)
 {
 	m->deletions = NULL;
 	m->deletions_count = 0;
@@ -175,7 +172,7 @@ static void alter_user_scram_credentials_request_decode(kp_rd *rd, int16_t versi
 		if (cnt > 0) {
 			m->deletions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->deletions), "AlterUserScramCredentialsRequest.Deletions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				scram_credential_deletion_init(&m->deletions[i]);
+				kp_alter_user_scram_credentials_request_scram_credential_deletion_init(&m->deletions[i]);
 				scram_credential_deletion_decode(rd, version, &m->deletions[i]);
 			}
 		}
@@ -186,7 +183,7 @@ static void alter_user_scram_credentials_request_decode(kp_rd *rd, int16_t versi
 		if (cnt > 0) {
 			m->upsertions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->upsertions), "AlterUserScramCredentialsRequest.Upsertions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				scram_credential_upsertion_init(&m->upsertions[i]);
+				kp_alter_user_scram_credentials_request_scram_credential_upsertion_init(&m->upsertions[i]);
 				scram_credential_upsertion_decode(rd, version, &m->upsertions[i]);
 			}
 		}
@@ -251,14 +248,9 @@ static void alter_user_scram_credentials_request_encode(kp_wr *wr, int16_t versi
 	}
 }
 
-void kp_alter_user_scram_credentials_request_init(kp_alter_user_scram_credentials_request *m)
-{
-	alter_user_scram_credentials_request_init(m);
-}
-
 int kp_alter_user_scram_credentials_request_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_request *out)
 {
-	alter_user_scram_credentials_request_init(out);
+	kp_alter_user_scram_credentials_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterUserScramCredentialsRequest: unsupported version");
 		return -1;

@@ -33,6 +33,9 @@ typedef struct kp_alter_user_scram_credentials_request {
 	int32_t upsertions_count; /* -1 = null */
 } kp_alter_user_scram_credentials_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_alter_user_scram_credentials_request_scram_credential_deletion_init(kp_alter_user_scram_credentials_request_scram_credential_deletion *m);
+void kp_alter_user_scram_credentials_request_scram_credential_upsertion_init(kp_alter_user_scram_credentials_request_scram_credential_upsertion *m);
 /* Sets every field to its spec default. */
 void kp_alter_user_scram_credentials_request_init(kp_alter_user_scram_credentials_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for AlterUserScramCredentialsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "alter_user_scram_credentials_response.h"
 
-static void alter_user_scram_credentials_result_init(kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *m);
 static void alter_user_scram_credentials_result_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *m);
 static size_t alter_user_scram_credentials_result_size(const kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *m, int16_t version);
 static void alter_user_scram_credentials_result_encode(kp_wr *wr, int16_t version, const kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *m);
 static const uint32_t alter_user_scram_credentials_result_min[1] = {5};
-static void alter_user_scram_credentials_response_init(kp_alter_user_scram_credentials_response *m);
 static void alter_user_scram_credentials_response_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_response *m);
 static size_t alter_user_scram_credentials_response_size(const kp_alter_user_scram_credentials_response *m, int16_t version);
 static void alter_user_scram_credentials_response_encode(kp_wr *wr, int16_t version, const kp_alter_user_scram_credentials_response *m);
 
-static void alter_user_scram_credentials_result_init(kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *m)
+void kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result_init(kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *m)
 {
 	m->user = (kp_str){"", 0};
 	m->error_code = 0;
@@ -76,7 +74,7 @@ static void alter_user_scram_credentials_result_encode(kp_wr *wr, int16_t versio
 	}
 }
 
-static void alter_user_scram_credentials_response_init(kp_alter_user_scram_credentials_response *m)
+void kp_alter_user_scram_credentials_response_init(kp_alter_user_scram_credentials_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->results = NULL;
@@ -94,7 +92,7 @@ static void alter_user_scram_credentials_response_decode(kp_rd *rd, int16_t vers
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "AlterUserScramCredentialsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				alter_user_scram_credentials_result_init(&m->results[i]);
+				kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result_init(&m->results[i]);
 				alter_user_scram_credentials_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -151,14 +149,9 @@ static void alter_user_scram_credentials_response_encode(kp_wr *wr, int16_t vers
 	}
 }
 
-void kp_alter_user_scram_credentials_response_init(kp_alter_user_scram_credentials_response *m)
-{
-	alter_user_scram_credentials_response_init(m);
-}
-
 int kp_alter_user_scram_credentials_response_decode(kp_rd *rd, int16_t version, kp_alter_user_scram_credentials_response *out)
 {
-	alter_user_scram_credentials_response_init(out);
+	kp_alter_user_scram_credentials_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AlterUserScramCredentialsResponse: unsupported version");
 		return -1;

@@ -2,12 +2,11 @@
 /* Codec for ApiVersionsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "api_versions_request.h"
 
-static void api_versions_request_init(kp_api_versions_request *m);
 static void api_versions_request_decode(kp_rd *rd, int16_t version, kp_api_versions_request *m);
 static size_t api_versions_request_size(const kp_api_versions_request *m, int16_t version);
 static void api_versions_request_encode(kp_wr *wr, int16_t version, const kp_api_versions_request *m);
 
-static void api_versions_request_init(kp_api_versions_request *m)
+void kp_api_versions_request_init(kp_api_versions_request *m)
 {
 	m->client_software_name = (kp_str){"", 0};
 	m->client_software_version = (kp_str){"", 0};
@@ -83,14 +82,9 @@ static void api_versions_request_encode(kp_wr *wr, int16_t version, const kp_api
 	}
 }
 
-void kp_api_versions_request_init(kp_api_versions_request *m)
-{
-	api_versions_request_init(m);
-}
-
 int kp_api_versions_request_decode(kp_rd *rd, int16_t version, kp_api_versions_request *out)
 {
-	api_versions_request_init(out);
+	kp_api_versions_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ApiVersionsRequest: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_api_versions_request {
 	kp_str client_software_version; /* v3+ */
 } kp_api_versions_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_api_versions_request_init(kp_api_versions_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

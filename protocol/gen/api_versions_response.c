@@ -2,27 +2,23 @@
 /* Codec for ApiVersionsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "api_versions_response.h"
 
-static void api_version_init(kp_api_versions_response_api_version *m);
 static void api_version_decode(kp_rd *rd, int16_t version, kp_api_versions_response_api_version *m);
 static size_t api_version_size(const kp_api_versions_response_api_version *m, int16_t version);
 static void api_version_encode(kp_wr *wr, int16_t version, const kp_api_versions_response_api_version *m);
 static const uint32_t api_version_min[5] = {6, 6, 6, 7, 7};
-static void supported_feature_key_init(kp_api_versions_response_supported_feature_key *m);
 static void supported_feature_key_decode(kp_rd *rd, int16_t version, kp_api_versions_response_supported_feature_key *m);
 static size_t supported_feature_key_size(const kp_api_versions_response_supported_feature_key *m, int16_t version);
 static void supported_feature_key_encode(kp_wr *wr, int16_t version, const kp_api_versions_response_supported_feature_key *m);
 static const uint32_t supported_feature_key_min[5] = {0, 0, 0, 6, 6};
-static void finalized_feature_key_init(kp_api_versions_response_finalized_feature_key *m);
 static void finalized_feature_key_decode(kp_rd *rd, int16_t version, kp_api_versions_response_finalized_feature_key *m);
 static size_t finalized_feature_key_size(const kp_api_versions_response_finalized_feature_key *m, int16_t version);
 static void finalized_feature_key_encode(kp_wr *wr, int16_t version, const kp_api_versions_response_finalized_feature_key *m);
 static const uint32_t finalized_feature_key_min[5] = {0, 0, 0, 6, 6};
-static void api_versions_response_init(kp_api_versions_response *m);
 static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_versions_response *m);
 static size_t api_versions_response_size(const kp_api_versions_response *m, int16_t version);
 static void api_versions_response_encode(kp_wr *wr, int16_t version, const kp_api_versions_response *m);
 
-static void api_version_init(kp_api_versions_response_api_version *m)
+void kp_api_versions_response_api_version_init(kp_api_versions_response_api_version *m)
 {
 	m->api_key = 0;
 	m->min_version = 0;
@@ -82,7 +78,7 @@ static void api_version_encode(kp_wr *wr, int16_t version, const kp_api_versions
 	}
 }
 
-static void supported_feature_key_init(kp_api_versions_response_supported_feature_key *m)
+void kp_api_versions_response_supported_feature_key_init(kp_api_versions_response_supported_feature_key *m)
 {
 	m->name = (kp_str){"", 0};
 	m->min_version = 0;
@@ -146,7 +142,7 @@ static void supported_feature_key_encode(kp_wr *wr, int16_t version, const kp_ap
 	}
 }
 
-static void finalized_feature_key_init(kp_api_versions_response_finalized_feature_key *m)
+void kp_api_versions_response_finalized_feature_key_init(kp_api_versions_response_finalized_feature_key *m)
 {
 	m->name = (kp_str){"", 0};
 	m->max_version_level = 0;
@@ -210,7 +206,7 @@ static void finalized_feature_key_encode(kp_wr *wr, int16_t version, const kp_ap
 	}
 }
 
-static void api_versions_response_init(kp_api_versions_response *m)
+void kp_api_versions_response_init(kp_api_versions_response *m)
 {
 	m->error_code = 0;
 	m->api_keys = NULL;
@@ -235,7 +231,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 		if (cnt > 0) {
 			m->api_keys = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->api_keys), "ApiVersionsResponse.ApiKeys");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				api_version_init(&m->api_keys[i]);
+				kp_api_versions_response_api_version_init(&m->api_keys[i]);
 				api_version_decode(rd, version, &m->api_keys[i]);
 			}
 		}
@@ -250,7 +246,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 			if (cnt > 0) {
 				m->supported_features = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->supported_features), "ApiVersionsResponse.SupportedFeatures");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					supported_feature_key_init(&m->supported_features[i]);
+					kp_api_versions_response_supported_feature_key_init(&m->supported_features[i]);
 					supported_feature_key_decode(rd, version, &m->supported_features[i]);
 				}
 			}
@@ -266,7 +262,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 			if (cnt > 0) {
 				m->finalized_features = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->finalized_features), "ApiVersionsResponse.FinalizedFeatures");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					finalized_feature_key_init(&m->finalized_features[i]);
+					kp_api_versions_response_finalized_feature_key_init(&m->finalized_features[i]);
 					finalized_feature_key_decode(rd, version, &m->finalized_features[i]);
 				}
 			}
@@ -302,7 +298,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 					if (cnt > 0) {
 						m->supported_features = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->supported_features), "ApiVersionsResponse.SupportedFeatures");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							supported_feature_key_init(&m->supported_features[i]);
+							kp_api_versions_response_supported_feature_key_init(&m->supported_features[i]);
 							supported_feature_key_decode((&sub), version, &m->supported_features[i]);
 						}
 					}
@@ -330,7 +326,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 					if (cnt > 0) {
 						m->finalized_features = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->finalized_features), "ApiVersionsResponse.FinalizedFeatures");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							finalized_feature_key_init(&m->finalized_features[i]);
+							kp_api_versions_response_finalized_feature_key_init(&m->finalized_features[i]);
 							finalized_feature_key_decode((&sub), version, &m->finalized_features[i]);
 						}
 					}
@@ -519,14 +515,9 @@ static void api_versions_response_encode(kp_wr *wr, int16_t version, const kp_ap
 	}
 }
 
-void kp_api_versions_response_init(kp_api_versions_response *m)
-{
-	api_versions_response_init(m);
-}
-
 int kp_api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_versions_response *out)
 {
-	api_versions_response_init(out);
+	kp_api_versions_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ApiVersionsResponse: unsupported version");
 		return -1;

@@ -45,6 +45,10 @@ typedef struct kp_api_versions_response {
 	bool zk_migration_ready; /* v3+, tag 3 v3+, default false */
 } kp_api_versions_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_api_versions_response_api_version_init(kp_api_versions_response_api_version *m);
+void kp_api_versions_response_supported_feature_key_init(kp_api_versions_response_supported_feature_key *m);
+void kp_api_versions_response_finalized_feature_key_init(kp_api_versions_response_finalized_feature_key *m);
 /* Sets every field to its spec default. */
 void kp_api_versions_response_init(kp_api_versions_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

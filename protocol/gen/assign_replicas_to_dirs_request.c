@@ -2,27 +2,23 @@
 /* Codec for AssignReplicasToDirsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "assign_replicas_to_dirs_request.h"
 
-static void partition_data_init(kp_assign_replicas_to_dirs_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_assign_replicas_to_dirs_request_partition_data *m);
 static size_t partition_data_size(const kp_assign_replicas_to_dirs_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_assign_replicas_to_dirs_request_partition_data *m);
 static const uint32_t partition_data_min[1] = {5};
-static void topic_data_init(kp_assign_replicas_to_dirs_request_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_assign_replicas_to_dirs_request_topic_data *m);
 static size_t topic_data_size(const kp_assign_replicas_to_dirs_request_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_assign_replicas_to_dirs_request_topic_data *m);
 static const uint32_t topic_data_min[1] = {18};
-static void directory_data_init(kp_assign_replicas_to_dirs_request_directory_data *m);
 static void directory_data_decode(kp_rd *rd, int16_t version, kp_assign_replicas_to_dirs_request_directory_data *m);
 static size_t directory_data_size(const kp_assign_replicas_to_dirs_request_directory_data *m, int16_t version);
 static void directory_data_encode(kp_wr *wr, int16_t version, const kp_assign_replicas_to_dirs_request_directory_data *m);
 static const uint32_t directory_data_min[1] = {18};
-static void assign_replicas_to_dirs_request_init(kp_assign_replicas_to_dirs_request *m);
 static void assign_replicas_to_dirs_request_decode(kp_rd *rd, int16_t version, kp_assign_replicas_to_dirs_request *m);
 static size_t assign_replicas_to_dirs_request_size(const kp_assign_replicas_to_dirs_request *m, int16_t version);
 static void assign_replicas_to_dirs_request_encode(kp_wr *wr, int16_t version, const kp_assign_replicas_to_dirs_request *m);
 
-static void partition_data_init(kp_assign_replicas_to_dirs_request_partition_data *m)
+void kp_assign_replicas_to_dirs_request_partition_data_init(kp_assign_replicas_to_dirs_request_partition_data *m)
 {
 	m->partition_index = 0;
 }
@@ -74,7 +70,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_assign_re
 	}
 }
 
-static void topic_data_init(kp_assign_replicas_to_dirs_request_topic_data *m)
+void kp_assign_replicas_to_dirs_request_topic_data_init(kp_assign_replicas_to_dirs_request_topic_data *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -92,7 +88,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_assign_replicas_to_
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_assign_replicas_to_dirs_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -149,7 +145,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_assign_replic
 	}
 }
 
-static void directory_data_init(kp_assign_replicas_to_dirs_request_directory_data *m)
+void kp_assign_replicas_to_dirs_request_directory_data_init(kp_assign_replicas_to_dirs_request_directory_data *m)
 {
 	m->id = (kp_uuid){{0}};
 	m->topics = NULL;
@@ -167,7 +163,7 @@ static void directory_data_decode(kp_rd *rd, int16_t version, kp_assign_replicas
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DirectoryData.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_assign_replicas_to_dirs_request_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -224,7 +220,7 @@ static void directory_data_encode(kp_wr *wr, int16_t version, const kp_assign_re
 	}
 }
 
-static void assign_replicas_to_dirs_request_init(kp_assign_replicas_to_dirs_request *m)
+void kp_assign_replicas_to_dirs_request_init(kp_assign_replicas_to_dirs_request *m)
 {
 	m->broker_id = 0;
 	m->broker_epoch = INT64_C(-1);
@@ -244,7 +240,7 @@ static void assign_replicas_to_dirs_request_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->directories = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->directories), "AssignReplicasToDirsRequest.Directories");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				directory_data_init(&m->directories[i]);
+				kp_assign_replicas_to_dirs_request_directory_data_init(&m->directories[i]);
 				directory_data_decode(rd, version, &m->directories[i]);
 			}
 		}
@@ -303,14 +299,9 @@ static void assign_replicas_to_dirs_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_assign_replicas_to_dirs_request_init(kp_assign_replicas_to_dirs_request *m)
-{
-	assign_replicas_to_dirs_request_init(m);
-}
-
 int kp_assign_replicas_to_dirs_request_decode(kp_rd *rd, int16_t version, kp_assign_replicas_to_dirs_request *out)
 {
-	assign_replicas_to_dirs_request_init(out);
+	kp_assign_replicas_to_dirs_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "AssignReplicasToDirsRequest: unsupported version");
 		return -1;

@@ -37,6 +37,10 @@ typedef struct kp_assign_replicas_to_dirs_request {
 	int32_t directories_count; /* -1 = null */
 } kp_assign_replicas_to_dirs_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_assign_replicas_to_dirs_request_partition_data_init(kp_assign_replicas_to_dirs_request_partition_data *m);
+void kp_assign_replicas_to_dirs_request_topic_data_init(kp_assign_replicas_to_dirs_request_topic_data *m);
+void kp_assign_replicas_to_dirs_request_directory_data_init(kp_assign_replicas_to_dirs_request_directory_data *m);
 /* Sets every field to its spec default. */
 void kp_assign_replicas_to_dirs_request_init(kp_assign_replicas_to_dirs_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

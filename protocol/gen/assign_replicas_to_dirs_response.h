@@ -38,6 +38,10 @@ typedef struct kp_assign_replicas_to_dirs_response {
 	int32_t directories_count; /* -1 = null */
 } kp_assign_replicas_to_dirs_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_assign_replicas_to_dirs_response_partition_data_init(kp_assign_replicas_to_dirs_response_partition_data *m);
+void kp_assign_replicas_to_dirs_response_topic_data_init(kp_assign_replicas_to_dirs_response_topic_data *m);
+void kp_assign_replicas_to_dirs_response_directory_data_init(kp_assign_replicas_to_dirs_response_directory_data *m);
 /* Sets every field to its spec default. */
 void kp_assign_replicas_to_dirs_response_init(kp_assign_replicas_to_dirs_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for BeginQuorumEpochRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "begin_quorum_epoch_request.h"
 
-static void partition_data_init(kp_begin_quorum_epoch_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_begin_quorum_epoch_request_partition_data *m);
 static size_t partition_data_size(const kp_begin_quorum_epoch_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_begin_quorum_epoch_request_partition_data *m);
 static const uint32_t partition_data_min[2] = {12, 29};
-static void topic_data_init(kp_begin_quorum_epoch_request_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_begin_quorum_epoch_request_topic_data *m);
 static size_t topic_data_size(const kp_begin_quorum_epoch_request_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_begin_quorum_epoch_request_topic_data *m);
 static const uint32_t topic_data_min[2] = {6, 3};
-static void leader_endpoint_init(kp_begin_quorum_epoch_request_leader_endpoint *m);
 static void leader_endpoint_decode(kp_rd *rd, int16_t version, kp_begin_quorum_epoch_request_leader_endpoint *m);
 static size_t leader_endpoint_size(const kp_begin_quorum_epoch_request_leader_endpoint *m, int16_t version);
 static void leader_endpoint_encode(kp_wr *wr, int16_t version, const kp_begin_quorum_epoch_request_leader_endpoint *m);
 static const uint32_t leader_endpoint_min[2] = {0, 5};
-static void begin_quorum_epoch_request_init(kp_begin_quorum_epoch_request *m);
 static void begin_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_begin_quorum_epoch_request *m);
 static size_t begin_quorum_epoch_request_size(const kp_begin_quorum_epoch_request *m, int16_t version);
 static void begin_quorum_epoch_request_encode(kp_wr *wr, int16_t version, const kp_begin_quorum_epoch_request *m);
 
-static void partition_data_init(kp_begin_quorum_epoch_request_partition_data *m)
+void kp_begin_quorum_epoch_request_partition_data_init(kp_begin_quorum_epoch_request_partition_data *m)
 {
 	m->partition_index = 0;
 	m->voter_directory_id = (kp_uuid){{0}};
@@ -92,7 +88,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_begin_quo
 	}
 }
 
-static void topic_data_init(kp_begin_quorum_epoch_request_topic_data *m)
+void kp_begin_quorum_epoch_request_topic_data_init(kp_begin_quorum_epoch_request_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -110,7 +106,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_begin_quorum_epoch_
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_begin_quorum_epoch_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -171,7 +167,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_begin_quorum_
 	}
 }
 
-static void leader_endpoint_init(kp_begin_quorum_epoch_request_leader_endpoint *m)
+void kp_begin_quorum_epoch_request_leader_endpoint_init(kp_begin_quorum_epoch_request_leader_endpoint *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -239,7 +235,7 @@ static void leader_endpoint_encode(kp_wr *wr, int16_t version, const kp_begin_qu
 	}
 }
 
-static void begin_quorum_epoch_request_init(kp_begin_quorum_epoch_request *m)
+void kp_begin_quorum_epoch_request_init(kp_begin_quorum_epoch_request *m)
 {
 	m->cluster_id = KP_STR_NULL;
 	m->voter_id = -1;
@@ -263,7 +259,7 @@ static void begin_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_beg
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "BeginQuorumEpochRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_begin_quorum_epoch_request_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -275,7 +271,7 @@ static void begin_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_beg
 			if (cnt > 0) {
 				m->leader_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->leader_endpoints), "BeginQuorumEpochRequest.LeaderEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					leader_endpoint_init(&m->leader_endpoints[i]);
+					kp_begin_quorum_epoch_request_leader_endpoint_init(&m->leader_endpoints[i]);
 					leader_endpoint_decode(rd, version, &m->leader_endpoints[i]);
 				}
 			}
@@ -353,14 +349,9 @@ static void begin_quorum_epoch_request_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_begin_quorum_epoch_request_init(kp_begin_quorum_epoch_request *m)
-{
-	begin_quorum_epoch_request_init(m);
-}
-
 int kp_begin_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_begin_quorum_epoch_request *out)
 {
-	begin_quorum_epoch_request_init(out);
+	kp_begin_quorum_epoch_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "BeginQuorumEpochRequest: unsupported version");
 		return -1;

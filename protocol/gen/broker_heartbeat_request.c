@@ -2,12 +2,11 @@
 /* Codec for BrokerHeartbeatRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "broker_heartbeat_request.h"
 
-static void broker_heartbeat_request_init(kp_broker_heartbeat_request *m);
 static void broker_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_broker_heartbeat_request *m);
 static size_t broker_heartbeat_request_size(const kp_broker_heartbeat_request *m, int16_t version);
 static void broker_heartbeat_request_encode(kp_wr *wr, int16_t version, const kp_broker_heartbeat_request *m);
 
-static void broker_heartbeat_request_init(kp_broker_heartbeat_request *m)
+void kp_broker_heartbeat_request_init(kp_broker_heartbeat_request *m)
 {
 	m->broker_id = 0;
 	m->broker_epoch = INT64_C(-1);
@@ -160,14 +159,9 @@ static void broker_heartbeat_request_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_broker_heartbeat_request_init(kp_broker_heartbeat_request *m)
-{
-	broker_heartbeat_request_init(m);
-}
-
 int kp_broker_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_broker_heartbeat_request *out)
 {
-	broker_heartbeat_request_init(out);
+	kp_broker_heartbeat_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "BrokerHeartbeatRequest: unsupported version");
 		return -1;

@@ -21,6 +21,7 @@ typedef struct kp_broker_heartbeat_request {
 	int32_t offline_log_dirs_count; /* -1 = null */
 } kp_broker_heartbeat_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_broker_heartbeat_request_init(kp_broker_heartbeat_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for BrokerHeartbeatResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "broker_heartbeat_response.h"
 
-static void broker_heartbeat_response_init(kp_broker_heartbeat_response *m);
 static void broker_heartbeat_response_decode(kp_rd *rd, int16_t version, kp_broker_heartbeat_response *m);
 static size_t broker_heartbeat_response_size(const kp_broker_heartbeat_response *m, int16_t version);
 static void broker_heartbeat_response_encode(kp_wr *wr, int16_t version, const kp_broker_heartbeat_response *m);
 
-static void broker_heartbeat_response_init(kp_broker_heartbeat_response *m)
+void kp_broker_heartbeat_response_init(kp_broker_heartbeat_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -75,14 +74,9 @@ static void broker_heartbeat_response_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_broker_heartbeat_response_init(kp_broker_heartbeat_response *m)
-{
-	broker_heartbeat_response_init(m);
-}
-
 int kp_broker_heartbeat_response_decode(kp_rd *rd, int16_t version, kp_broker_heartbeat_response *out)
 {
-	broker_heartbeat_response_init(out);
+	kp_broker_heartbeat_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "BrokerHeartbeatResponse: unsupported version");
 		return -1;

@@ -19,6 +19,7 @@ typedef struct kp_broker_heartbeat_response {
 	bool should_shut_down; /* v0+ */
 } kp_broker_heartbeat_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_broker_heartbeat_response_init(kp_broker_heartbeat_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

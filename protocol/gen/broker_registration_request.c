@@ -2,22 +2,19 @@
 /* Codec for BrokerRegistrationRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "broker_registration_request.h"
 
-static void listener_init(kp_broker_registration_request_listener *m);
 static void listener_decode(kp_rd *rd, int16_t version, kp_broker_registration_request_listener *m);
 static size_t listener_size(const kp_broker_registration_request_listener *m, int16_t version);
 static void listener_encode(kp_wr *wr, int16_t version, const kp_broker_registration_request_listener *m);
 static const uint32_t listener_min[5] = {7, 7, 7, 7, 7};
-static void feature_init(kp_broker_registration_request_feature *m);
 static void feature_decode(kp_rd *rd, int16_t version, kp_broker_registration_request_feature *m);
 static size_t feature_size(const kp_broker_registration_request_feature *m, int16_t version);
 static void feature_encode(kp_wr *wr, int16_t version, const kp_broker_registration_request_feature *m);
 static const uint32_t feature_min[5] = {6, 6, 6, 6, 6};
-static void broker_registration_request_init(kp_broker_registration_request *m);
 static void broker_registration_request_decode(kp_rd *rd, int16_t version, kp_broker_registration_request *m);
 static size_t broker_registration_request_size(const kp_broker_registration_request *m, int16_t version);
 static void broker_registration_request_encode(kp_wr *wr, int16_t version, const kp_broker_registration_request *m);
 
-static void listener_init(kp_broker_registration_request_listener *m)
+void kp_broker_registration_request_listener_init(kp_broker_registration_request_listener *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -89,7 +86,7 @@ static void listener_encode(kp_wr *wr, int16_t version, const kp_broker_registra
 	}
 }
 
-static void feature_init(kp_broker_registration_request_feature *m)
+void kp_broker_registration_request_feature_init(kp_broker_registration_request_feature *m)
 {
 	m->name = (kp_str){"", 0};
 	m->min_supported_version = 0;
@@ -153,7 +150,7 @@ static void feature_encode(kp_wr *wr, int16_t version, const kp_broker_registrat
 	}
 }
 
-static void broker_registration_request_init(kp_broker_registration_request *m)
+void kp_broker_registration_request_init(kp_broker_registration_request *m)
 {
 	m->broker_id = 0;
 	m->cluster_id = (kp_str){"", 0};
@@ -182,7 +179,7 @@ static void broker_registration_request_decode(kp_rd *rd, int16_t version, kp_br
 		if (cnt > 0) {
 			m->listeners = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->listeners), "BrokerRegistrationRequest.Listeners");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				listener_init(&m->listeners[i]);
+				kp_broker_registration_request_listener_init(&m->listeners[i]);
 				listener_decode(rd, version, &m->listeners[i]);
 			}
 		}
@@ -193,7 +190,7 @@ static void broker_registration_request_decode(kp_rd *rd, int16_t version, kp_br
 		if (cnt > 0) {
 			m->features = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->features), "BrokerRegistrationRequest.Features");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				feature_init(&m->features[i]);
+				kp_broker_registration_request_feature_init(&m->features[i]);
 				feature_decode(rd, version, &m->features[i]);
 			}
 		}
@@ -319,14 +316,9 @@ static void broker_registration_request_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-void kp_broker_registration_request_init(kp_broker_registration_request *m)
-{
-	broker_registration_request_init(m);
-}
-
 int kp_broker_registration_request_decode(kp_rd *rd, int16_t version, kp_broker_registration_request *out)
 {
-	broker_registration_request_init(out);
+	kp_broker_registration_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "BrokerRegistrationRequest: unsupported version");
 		return -1;

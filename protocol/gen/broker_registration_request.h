@@ -41,6 +41,9 @@ typedef struct kp_broker_registration_request {
 	int64_t previous_broker_epoch; /* v3+, default -1 */
 } kp_broker_registration_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_broker_registration_request_listener_init(kp_broker_registration_request_listener *m);
+void kp_broker_registration_request_feature_init(kp_broker_registration_request_feature *m);
 /* Sets every field to its spec default. */
 void kp_broker_registration_request_init(kp_broker_registration_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -17,6 +17,7 @@ typedef struct kp_broker_registration_response {
 	int64_t broker_epoch; /* v0+, default -1 */
 } kp_broker_registration_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_broker_registration_response_init(kp_broker_registration_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for ConsumerGroupDescribeRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "consumer_group_describe_request.h"
 
-static void consumer_group_describe_request_init(kp_consumer_group_describe_request *m);
 static void consumer_group_describe_request_decode(kp_rd *rd, int16_t version, kp_consumer_group_describe_request *m);
 static size_t consumer_group_describe_request_size(const kp_consumer_group_describe_request *m, int16_t version);
 static void consumer_group_describe_request_encode(kp_wr *wr, int16_t version, const kp_consumer_group_describe_request *m);
 
-static void consumer_group_describe_request_init(kp_consumer_group_describe_request *m)
+void kp_consumer_group_describe_request_init(kp_consumer_group_describe_request *m)
 {
 	m->group_ids = NULL;
 	m->group_ids_count = 0;
@@ -81,14 +80,9 @@ static void consumer_group_describe_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_consumer_group_describe_request_init(kp_consumer_group_describe_request *m)
-{
-	consumer_group_describe_request_init(m);
-}
-
 int kp_consumer_group_describe_request_decode(kp_rd *rd, int16_t version, kp_consumer_group_describe_request *out)
 {
-	consumer_group_describe_request_init(out);
+	kp_consumer_group_describe_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ConsumerGroupDescribeRequest: unsupported version");
 		return -1;

@@ -60,6 +60,11 @@ typedef struct kp_consumer_group_describe_response {
 	int32_t groups_count; /* -1 = null */
 } kp_consumer_group_describe_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_consumer_group_describe_response_topic_partitions_init(kp_consumer_group_describe_response_topic_partitions *m);
+void kp_consumer_group_describe_response_assignment_init(kp_consumer_group_describe_response_assignment *m);
+void kp_consumer_group_describe_response_member_init(kp_consumer_group_describe_response_member *m);
+void kp_consumer_group_describe_response_described_group_init(kp_consumer_group_describe_response_described_group *m);
 /* Sets every field to its spec default. */
 void kp_consumer_group_describe_response_init(kp_consumer_group_describe_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for ConsumerGroupHeartbeatRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "consumer_group_heartbeat_request.h"
 
-static void topic_partitions_init(kp_consumer_group_heartbeat_request_topic_partitions *m);
 static void topic_partitions_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_request_topic_partitions *m);
 static size_t topic_partitions_size(const kp_consumer_group_heartbeat_request_topic_partitions *m, int16_t version);
 static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_consumer_group_heartbeat_request_topic_partitions *m);
 static const uint32_t topic_partitions_min[2] = {18, 18};
-static void consumer_group_heartbeat_request_init(kp_consumer_group_heartbeat_request *m);
 static void consumer_group_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_request *m);
 static size_t consumer_group_heartbeat_request_size(const kp_consumer_group_heartbeat_request *m, int16_t version);
 static void consumer_group_heartbeat_request_encode(kp_wr *wr, int16_t version, const kp_consumer_group_heartbeat_request *m);
 
-static void topic_partitions_init(kp_consumer_group_heartbeat_request_topic_partitions *m)
+void kp_consumer_group_heartbeat_request_topic_partitions_init(kp_consumer_group_heartbeat_request_topic_partitions *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -86,7 +84,7 @@ static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_consume
 	}
 }
 
-static void consumer_group_heartbeat_request_init(kp_consumer_group_heartbeat_request *m)
+void kp_consumer_group_heartbeat_request_init(kp_consumer_group_heartbeat_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->member_id = (kp_str){"", 0};
@@ -132,7 +130,7 @@ static void consumer_group_heartbeat_request_decode(kp_rd *rd, int16_t version, 
 		if (cnt > 0) {
 			m->topic_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_partitions), "ConsumerGroupHeartbeatRequest.TopicPartitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_partitions_init(&m->topic_partitions[i]);
+				kp_consumer_group_heartbeat_request_topic_partitions_init(&m->topic_partitions[i]);
 				topic_partitions_decode(rd, version, &m->topic_partitions[i]);
 			}
 		}
@@ -225,14 +223,9 @@ static void consumer_group_heartbeat_request_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-void kp_consumer_group_heartbeat_request_init(kp_consumer_group_heartbeat_request *m)
-{
-	consumer_group_heartbeat_request_init(m);
-}
-
 int kp_consumer_group_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_request *out)
 {
-	consumer_group_heartbeat_request_init(out);
+	kp_consumer_group_heartbeat_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ConsumerGroupHeartbeatRequest: unsupported version");
 		return -1;

@@ -33,6 +33,8 @@ typedef struct kp_consumer_group_heartbeat_request {
 	int32_t topic_partitions_count; /* -1 = null */
 } kp_consumer_group_heartbeat_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_consumer_group_heartbeat_request_topic_partitions_init(kp_consumer_group_heartbeat_request_topic_partitions *m);
 /* Sets every field to its spec default. */
 void kp_consumer_group_heartbeat_request_init(kp_consumer_group_heartbeat_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,21 +2,18 @@
 /* Codec for ConsumerGroupHeartbeatResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "consumer_group_heartbeat_response.h"
 
-static void topic_partitions_init(kp_consumer_group_heartbeat_response_topic_partitions *m);
 static void topic_partitions_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_response_topic_partitions *m);
 static size_t topic_partitions_size(const kp_consumer_group_heartbeat_response_topic_partitions *m, int16_t version);
 static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_consumer_group_heartbeat_response_topic_partitions *m);
 static const uint32_t topic_partitions_min[2] = {18, 18};
-static void assignment_init(kp_consumer_group_heartbeat_response_assignment *m);
 static void assignment_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_response_assignment *m);
 static size_t assignment_size(const kp_consumer_group_heartbeat_response_assignment *m, int16_t version);
 static void assignment_encode(kp_wr *wr, int16_t version, const kp_consumer_group_heartbeat_response_assignment *m);
-static void consumer_group_heartbeat_response_init(kp_consumer_group_heartbeat_response *m);
 static void consumer_group_heartbeat_response_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_response *m);
 static size_t consumer_group_heartbeat_response_size(const kp_consumer_group_heartbeat_response *m, int16_t version);
 static void consumer_group_heartbeat_response_encode(kp_wr *wr, int16_t version, const kp_consumer_group_heartbeat_response *m);
 
-static void topic_partitions_init(kp_consumer_group_heartbeat_response_topic_partitions *m)
+void kp_consumer_group_heartbeat_response_topic_partitions_init(kp_consumer_group_heartbeat_response_topic_partitions *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -90,7 +87,7 @@ static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_consume
 	}
 }
 
-static void assignment_init(kp_consumer_group_heartbeat_response_assignment *m)
+void kp_consumer_group_heartbeat_response_assignment_init(kp_consumer_group_heartbeat_response_assignment *m)
 {
 	m->topic_partitions = NULL;
 	m->topic_partitions_count = 0;
@@ -106,7 +103,7 @@ static void assignment_decode(kp_rd *rd, int16_t version, kp_consumer_group_hear
 		if (cnt > 0) {
 			m->topic_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_partitions), "Assignment.TopicPartitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_partitions_init(&m->topic_partitions[i]);
+				kp_consumer_group_heartbeat_response_topic_partitions_init(&m->topic_partitions[i]);
 				topic_partitions_decode(rd, version, &m->topic_partitions[i]);
 			}
 		}
@@ -161,7 +158,7 @@ static void assignment_encode(kp_wr *wr, int16_t version, const kp_consumer_grou
 	}
 }
 
-static void consumer_group_heartbeat_response_init(kp_consumer_group_heartbeat_response *m)
+void kp_consumer_group_heartbeat_response_init(kp_consumer_group_heartbeat_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -169,7 +166,7 @@ static void consumer_group_heartbeat_response_init(kp_consumer_group_heartbeat_r
 	m->member_id = KP_STR_NULL;
 	m->member_epoch = 0;
 	m->heartbeat_interval_ms = 0;
-	assignment_init(&m->assignment);
+	kp_consumer_group_heartbeat_response_assignment_init(&m->assignment);
 	m->assignment_present = false;
 }
 
@@ -247,14 +244,9 @@ static void consumer_group_heartbeat_response_encode(kp_wr *wr, int16_t version,
 	}
 }
 
-void kp_consumer_group_heartbeat_response_init(kp_consumer_group_heartbeat_response *m)
-{
-	consumer_group_heartbeat_response_init(m);
-}
-
 int kp_consumer_group_heartbeat_response_decode(kp_rd *rd, int16_t version, kp_consumer_group_heartbeat_response *out)
 {
-	consumer_group_heartbeat_response_init(out);
+	kp_consumer_group_heartbeat_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ConsumerGroupHeartbeatResponse: unsupported version");
 		return -1;

@@ -35,6 +35,9 @@ typedef struct kp_consumer_group_heartbeat_response {
 	bool assignment_present; /* false = null */
 } kp_consumer_group_heartbeat_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_consumer_group_heartbeat_response_topic_partitions_init(kp_consumer_group_heartbeat_response_topic_partitions *m);
+void kp_consumer_group_heartbeat_response_assignment_init(kp_consumer_group_heartbeat_response_assignment *m);
 /* Sets every field to its spec default. */
 void kp_consumer_group_heartbeat_response_init(kp_consumer_group_heartbeat_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

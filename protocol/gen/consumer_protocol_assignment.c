@@ -2,17 +2,15 @@
 /* Codec for ConsumerProtocolAssignment: init/decode/size/encode per struct, version rules folded in. */
 #include "consumer_protocol_assignment.h"
 
-static void topic_partition_init(kp_consumer_protocol_assignment_topic_partition *m);
 static void topic_partition_decode(kp_rd *rd, int16_t version, kp_consumer_protocol_assignment_topic_partition *m);
 static size_t topic_partition_size(const kp_consumer_protocol_assignment_topic_partition *m, int16_t version);
 static void topic_partition_encode(kp_wr *wr, int16_t version, const kp_consumer_protocol_assignment_topic_partition *m);
 static const uint32_t topic_partition_min[4] = {6, 6, 6, 6};
-static void consumer_protocol_assignment_init(kp_consumer_protocol_assignment *m);
 static void consumer_protocol_assignment_decode(kp_rd *rd, int16_t version, kp_consumer_protocol_assignment *m);
 static size_t consumer_protocol_assignment_size(const kp_consumer_protocol_assignment *m, int16_t version);
 static void consumer_protocol_assignment_encode(kp_wr *wr, int16_t version, const kp_consumer_protocol_assignment *m);
 
-static void topic_partition_init(kp_consumer_protocol_assignment_topic_partition *m)
+void kp_consumer_protocol_assignment_topic_partition_init(kp_consumer_protocol_assignment_topic_partition *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -66,7 +64,7 @@ static void topic_partition_encode(kp_wr *wr, int16_t version, const kp_consumer
 		kp_wr_i32(wr, m->partitions[i]);
 }
 
-static void consumer_protocol_assignment_init(kp_consumer_protocol_assignment *m)
+void kp_consumer_protocol_assignment_init(kp_consumer_protocol_assignment *m)
 {
 	m->assigned_partitions = NULL;
 	m->assigned_partitions_count = 0;
@@ -83,7 +81,7 @@ static void consumer_protocol_assignment_decode(kp_rd *rd, int16_t version, kp_c
 		if (cnt > 0) {
 			m->assigned_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->assigned_partitions), "ConsumerProtocolAssignment.AssignedPartitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_partition_init(&m->assigned_partitions[i]);
+				kp_consumer_protocol_assignment_topic_partition_init(&m->assigned_partitions[i]);
 				topic_partition_decode(rd, version, &m->assigned_partitions[i]);
 			}
 		}
@@ -117,14 +115,9 @@ static void consumer_protocol_assignment_encode(kp_wr *wr, int16_t version, cons
 	kp_wr_bytes(wr, false, m->user_data);
 }
 
-void kp_consumer_protocol_assignment_init(kp_consumer_protocol_assignment *m)
-{
-	consumer_protocol_assignment_init(m);
-}
-
 int kp_consumer_protocol_assignment_decode(kp_rd *rd, int16_t version, kp_consumer_protocol_assignment *out)
 {
-	consumer_protocol_assignment_init(out);
+	kp_consumer_protocol_assignment_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ConsumerProtocolAssignment: unsupported version");
 		return -1;

@@ -23,6 +23,8 @@ typedef struct kp_consumer_protocol_assignment {
 	kp_bytes user_data; /* v0+, nullable v0+, default null */
 } kp_consumer_protocol_assignment;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_consumer_protocol_assignment_topic_partition_init(kp_consumer_protocol_assignment_topic_partition *m);
 /* Sets every field to its spec default. */
 void kp_consumer_protocol_assignment_init(kp_consumer_protocol_assignment *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for ConsumerProtocolSubscription: init/decode/size/encode per struct, version rules folded in. */
 #include "consumer_protocol_subscription.h"
 
-static void topic_partition_init(kp_consumer_protocol_subscription_topic_partition *m);
 static void topic_partition_decode(kp_rd *rd, int16_t version, kp_consumer_protocol_subscription_topic_partition *m);
 static size_t topic_partition_size(const kp_consumer_protocol_subscription_topic_partition *m, int16_t version);
 static void topic_partition_encode(kp_wr *wr, int16_t version, const kp_consumer_protocol_subscription_topic_partition *m);
 static const uint32_t topic_partition_min[4] = {0, 6, 6, 6};
-static void consumer_protocol_subscription_init(kp_consumer_protocol_subscription *m);
 static void consumer_protocol_subscription_decode(kp_rd *rd, int16_t version, kp_consumer_protocol_subscription *m);
 static size_t consumer_protocol_subscription_size(const kp_consumer_protocol_subscription *m, int16_t version);
 static void consumer_protocol_subscription_encode(kp_wr *wr, int16_t version, const kp_consumer_protocol_subscription *m);
 
-static void topic_partition_init(kp_consumer_protocol_subscription_topic_partition *m)
+void kp_consumer_protocol_subscription_topic_partition_init(kp_consumer_protocol_subscription_topic_partition *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -66,7 +64,7 @@ static void topic_partition_encode(kp_wr *wr, int16_t version, const kp_consumer
 		kp_wr_i32(wr, m->partitions[i]);
 }
 
-static void consumer_protocol_subscription_init(kp_consumer_protocol_subscription *m)
+void kp_consumer_protocol_subscription_init(kp_consumer_protocol_subscription *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -99,7 +97,7 @@ static void consumer_protocol_subscription_decode(kp_rd *rd, int16_t version, kp
 			if (cnt > 0) {
 				m->owned_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->owned_partitions), "ConsumerProtocolSubscription.OwnedPartitions");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					topic_partition_init(&m->owned_partitions[i]);
+					kp_consumer_protocol_subscription_topic_partition_init(&m->owned_partitions[i]);
 					topic_partition_decode(rd, version, &m->owned_partitions[i]);
 				}
 			}
@@ -169,14 +167,9 @@ static void consumer_protocol_subscription_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_consumer_protocol_subscription_init(kp_consumer_protocol_subscription *m)
-{
-	consumer_protocol_subscription_init(m);
-}
-
 int kp_consumer_protocol_subscription_decode(kp_rd *rd, int16_t version, kp_consumer_protocol_subscription *out)
 {
-	consumer_protocol_subscription_init(out);
+	kp_consumer_protocol_subscription_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ConsumerProtocolSubscription: unsupported version");
 		return -1;

@@ -27,6 +27,8 @@ typedef struct kp_consumer_protocol_subscription {
 	kp_str rack_id; /* v3+, nullable v3+, default null */
 } kp_consumer_protocol_subscription;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_consumer_protocol_subscription_topic_partition_init(kp_consumer_protocol_subscription_topic_partition *m);
 /* Sets every field to its spec default. */
 void kp_consumer_protocol_subscription_init(kp_consumer_protocol_subscription *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

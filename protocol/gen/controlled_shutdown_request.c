@@ -2,12 +2,11 @@
 /* Codec for ControlledShutdownRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "controlled_shutdown_request.h"
 
-static void controlled_shutdown_request_init(kp_controlled_shutdown_request *m);
 static void controlled_shutdown_request_decode(kp_rd *rd, int16_t version, kp_controlled_shutdown_request *m);
 static size_t controlled_shutdown_request_size(const kp_controlled_shutdown_request *m, int16_t version);
 static void controlled_shutdown_request_encode(kp_wr *wr, int16_t version, const kp_controlled_shutdown_request *m);
 
-static void controlled_shutdown_request_init(kp_controlled_shutdown_request *m)
+void kp_controlled_shutdown_request_init(kp_controlled_shutdown_request *m)
 {
 	m->broker_id = 0;
 	m->broker_epoch = INT64_C(-1);
@@ -69,14 +68,9 @@ static void controlled_shutdown_request_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-void kp_controlled_shutdown_request_init(kp_controlled_shutdown_request *m)
-{
-	controlled_shutdown_request_init(m);
-}
-
 int kp_controlled_shutdown_request_decode(kp_rd *rd, int16_t version, kp_controlled_shutdown_request *out)
 {
-	controlled_shutdown_request_init(out);
+	kp_controlled_shutdown_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ControlledShutdownRequest: unsupported version");
 		return -1;

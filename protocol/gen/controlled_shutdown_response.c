@@ -2,17 +2,15 @@
 /* Codec for ControlledShutdownResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "controlled_shutdown_response.h"
 
-static void remaining_partition_init(kp_controlled_shutdown_response_remaining_partition *m);
 static void remaining_partition_decode(kp_rd *rd, int16_t version, kp_controlled_shutdown_response_remaining_partition *m);
 static size_t remaining_partition_size(const kp_controlled_shutdown_response_remaining_partition *m, int16_t version);
 static void remaining_partition_encode(kp_wr *wr, int16_t version, const kp_controlled_shutdown_response_remaining_partition *m);
 static const uint32_t remaining_partition_min[4] = {6, 6, 6, 6};
-static void controlled_shutdown_response_init(kp_controlled_shutdown_response *m);
 static void controlled_shutdown_response_decode(kp_rd *rd, int16_t version, kp_controlled_shutdown_response *m);
 static size_t controlled_shutdown_response_size(const kp_controlled_shutdown_response *m, int16_t version);
 static void controlled_shutdown_response_encode(kp_wr *wr, int16_t version, const kp_controlled_shutdown_response *m);
 
-static void remaining_partition_init(kp_controlled_shutdown_response_remaining_partition *m)
+void kp_controlled_shutdown_response_remaining_partition_init(kp_controlled_shutdown_response_remaining_partition *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -72,7 +70,7 @@ static void remaining_partition_encode(kp_wr *wr, int16_t version, const kp_cont
 	}
 }
 
-static void controlled_shutdown_response_init(kp_controlled_shutdown_response *m)
+void kp_controlled_shutdown_response_init(kp_controlled_shutdown_response *m)
 {
 	m->error_code = 0;
 	m->remaining_partitions = NULL;
@@ -90,7 +88,7 @@ static void controlled_shutdown_response_decode(kp_rd *rd, int16_t version, kp_c
 		if (cnt > 0) {
 			m->remaining_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->remaining_partitions), "ControlledShutdownResponse.RemainingPartitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				remaining_partition_init(&m->remaining_partitions[i]);
+				kp_controlled_shutdown_response_remaining_partition_init(&m->remaining_partitions[i]);
 				remaining_partition_decode(rd, version, &m->remaining_partitions[i]);
 			}
 		}
@@ -147,14 +145,9 @@ static void controlled_shutdown_response_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-void kp_controlled_shutdown_response_init(kp_controlled_shutdown_response *m)
-{
-	controlled_shutdown_response_init(m);
-}
-
 int kp_controlled_shutdown_response_decode(kp_rd *rd, int16_t version, kp_controlled_shutdown_response *out)
 {
-	controlled_shutdown_response_init(out);
+	kp_controlled_shutdown_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ControlledShutdownResponse: unsupported version");
 		return -1;

@@ -23,6 +23,8 @@ typedef struct kp_controlled_shutdown_response {
 	int32_t remaining_partitions_count; /* -1 = null */
 } kp_controlled_shutdown_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_controlled_shutdown_response_remaining_partition_init(kp_controlled_shutdown_response_remaining_partition *m);
 /* Sets every field to its spec default. */
 void kp_controlled_shutdown_response_init(kp_controlled_shutdown_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

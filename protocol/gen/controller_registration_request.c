@@ -2,22 +2,19 @@
 /* Codec for ControllerRegistrationRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "controller_registration_request.h"
 
-static void listener_init(kp_controller_registration_request_listener *m);
 static void listener_decode(kp_rd *rd, int16_t version, kp_controller_registration_request_listener *m);
 static size_t listener_size(const kp_controller_registration_request_listener *m, int16_t version);
 static void listener_encode(kp_wr *wr, int16_t version, const kp_controller_registration_request_listener *m);
 static const uint32_t listener_min[1] = {7};
-static void feature_init(kp_controller_registration_request_feature *m);
 static void feature_decode(kp_rd *rd, int16_t version, kp_controller_registration_request_feature *m);
 static size_t feature_size(const kp_controller_registration_request_feature *m, int16_t version);
 static void feature_encode(kp_wr *wr, int16_t version, const kp_controller_registration_request_feature *m);
 static const uint32_t feature_min[1] = {6};
-static void controller_registration_request_init(kp_controller_registration_request *m);
 static void controller_registration_request_decode(kp_rd *rd, int16_t version, kp_controller_registration_request *m);
 static size_t controller_registration_request_size(const kp_controller_registration_request *m, int16_t version);
 static void controller_registration_request_encode(kp_wr *wr, int16_t version, const kp_controller_registration_request *m);
 
-static void listener_init(kp_controller_registration_request_listener *m)
+void kp_controller_registration_request_listener_init(kp_controller_registration_request_listener *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -89,7 +86,7 @@ static void listener_encode(kp_wr *wr, int16_t version, const kp_controller_regi
 	}
 }
 
-static void feature_init(kp_controller_registration_request_feature *m)
+void kp_controller_registration_request_feature_init(kp_controller_registration_request_feature *m)
 {
 	m->name = (kp_str){"", 0};
 	m->min_supported_version = 0;
@@ -153,7 +150,7 @@ static void feature_encode(kp_wr *wr, int16_t version, const kp_controller_regis
 	}
 }
 
-static void controller_registration_request_init(kp_controller_registration_request *m)
+void kp_controller_registration_request_init(kp_controller_registration_request *m)
 {
 	m->controller_id = 0;
 	m->incarnation_id = (kp_uuid){{0}};
@@ -177,7 +174,7 @@ static void controller_registration_request_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->listeners = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->listeners), "ControllerRegistrationRequest.Listeners");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				listener_init(&m->listeners[i]);
+				kp_controller_registration_request_listener_init(&m->listeners[i]);
 				listener_decode(rd, version, &m->listeners[i]);
 			}
 		}
@@ -188,7 +185,7 @@ static void controller_registration_request_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->features = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->features), "ControllerRegistrationRequest.Features");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				feature_init(&m->features[i]);
+				kp_controller_registration_request_feature_init(&m->features[i]);
 				feature_decode(rd, version, &m->features[i]);
 			}
 		}
@@ -259,14 +256,9 @@ static void controller_registration_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_controller_registration_request_init(kp_controller_registration_request *m)
-{
-	controller_registration_request_init(m);
-}
-
 int kp_controller_registration_request_decode(kp_rd *rd, int16_t version, kp_controller_registration_request *out)
 {
-	controller_registration_request_init(out);
+	kp_controller_registration_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ControllerRegistrationRequest: unsupported version");
 		return -1;

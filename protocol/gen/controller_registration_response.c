@@ -2,12 +2,11 @@
 /* Codec for ControllerRegistrationResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "controller_registration_response.h"
 
-static void controller_registration_response_init(kp_controller_registration_response *m);
 static void controller_registration_response_decode(kp_rd *rd, int16_t version, kp_controller_registration_response *m);
 static size_t controller_registration_response_size(const kp_controller_registration_response *m, int16_t version);
 static void controller_registration_response_encode(kp_wr *wr, int16_t version, const kp_controller_registration_response *m);
 
-static void controller_registration_response_init(kp_controller_registration_response *m)
+void kp_controller_registration_response_init(kp_controller_registration_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -67,14 +66,9 @@ static void controller_registration_response_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-void kp_controller_registration_response_init(kp_controller_registration_response *m)
-{
-	controller_registration_response_init(m);
-}
-
 int kp_controller_registration_response_decode(kp_rd *rd, int16_t version, kp_controller_registration_response *out)
 {
-	controller_registration_response_init(out);
+	kp_controller_registration_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ControllerRegistrationResponse: unsupported version");
 		return -1;

@@ -2,17 +2,15 @@
 /* Codec for CreateAclsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "create_acls_request.h"
 
-static void acl_creation_init(kp_create_acls_request_acl_creation *m);
 static void acl_creation_decode(kp_rd *rd, int16_t version, kp_create_acls_request_acl_creation *m);
 static size_t acl_creation_size(const kp_create_acls_request_acl_creation *m, int16_t version);
 static void acl_creation_encode(kp_wr *wr, int16_t version, const kp_create_acls_request_acl_creation *m);
 static const uint32_t acl_creation_min[4] = {9, 10, 8, 8};
-static void create_acls_request_init(kp_create_acls_request *m);
 static void create_acls_request_decode(kp_rd *rd, int16_t version, kp_create_acls_request *m);
 static size_t create_acls_request_size(const kp_create_acls_request *m, int16_t version);
 static void create_acls_request_encode(kp_wr *wr, int16_t version, const kp_create_acls_request *m);
 
-static void acl_creation_init(kp_create_acls_request_acl_creation *m)
+void kp_create_acls_request_acl_creation_init(kp_create_acls_request_acl_creation *m)
 {
 	m->resource_type = 0;
 	m->resource_name = (kp_str){"", 0};
@@ -110,7 +108,7 @@ static void acl_creation_encode(kp_wr *wr, int16_t version, const kp_create_acls
 	}
 }
 
-static void create_acls_request_init(kp_create_acls_request *m)
+void kp_create_acls_request_init(kp_create_acls_request *m)
 {
 	m->creations = NULL;
 	m->creations_count = 0;
@@ -126,7 +124,7 @@ static void create_acls_request_decode(kp_rd *rd, int16_t version, kp_create_acl
 		if (cnt > 0) {
 			m->creations = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->creations), "CreateAclsRequest.Creations");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acl_creation_init(&m->creations[i]);
+				kp_create_acls_request_acl_creation_init(&m->creations[i]);
 				acl_creation_decode(rd, version, &m->creations[i]);
 			}
 		}
@@ -181,14 +179,9 @@ static void create_acls_request_encode(kp_wr *wr, int16_t version, const kp_crea
 	}
 }
 
-void kp_create_acls_request_init(kp_create_acls_request *m)
-{
-	create_acls_request_init(m);
-}
-
 int kp_create_acls_request_decode(kp_rd *rd, int16_t version, kp_create_acls_request *out)
 {
-	create_acls_request_init(out);
+	kp_create_acls_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreateAclsRequest: unsupported version");
 		return -1;

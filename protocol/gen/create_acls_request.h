@@ -27,6 +27,8 @@ typedef struct kp_create_acls_request {
 	int32_t creations_count; /* -1 = null */
 } kp_create_acls_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_create_acls_request_acl_creation_init(kp_create_acls_request_acl_creation *m);
 /* Sets every field to its spec default. */
 void kp_create_acls_request_init(kp_create_acls_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

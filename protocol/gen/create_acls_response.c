@@ -2,17 +2,15 @@
 /* Codec for CreateAclsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "create_acls_response.h"
 
-static void acl_creation_result_init(kp_create_acls_response_acl_creation_result *m);
 static void acl_creation_result_decode(kp_rd *rd, int16_t version, kp_create_acls_response_acl_creation_result *m);
 static size_t acl_creation_result_size(const kp_create_acls_response_acl_creation_result *m, int16_t version);
 static void acl_creation_result_encode(kp_wr *wr, int16_t version, const kp_create_acls_response_acl_creation_result *m);
 static const uint32_t acl_creation_result_min[4] = {4, 4, 4, 4};
-static void create_acls_response_init(kp_create_acls_response *m);
 static void create_acls_response_decode(kp_rd *rd, int16_t version, kp_create_acls_response *m);
 static size_t create_acls_response_size(const kp_create_acls_response *m, int16_t version);
 static void create_acls_response_encode(kp_wr *wr, int16_t version, const kp_create_acls_response *m);
 
-static void acl_creation_result_init(kp_create_acls_response_acl_creation_result *m)
+void kp_create_acls_response_acl_creation_result_init(kp_create_acls_response_acl_creation_result *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -68,7 +66,7 @@ static void acl_creation_result_encode(kp_wr *wr, int16_t version, const kp_crea
 	}
 }
 
-static void create_acls_response_init(kp_create_acls_response *m)
+void kp_create_acls_response_init(kp_create_acls_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->results = NULL;
@@ -86,7 +84,7 @@ static void create_acls_response_decode(kp_rd *rd, int16_t version, kp_create_ac
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "CreateAclsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acl_creation_result_init(&m->results[i]);
+				kp_create_acls_response_acl_creation_result_init(&m->results[i]);
 				acl_creation_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -143,14 +141,9 @@ static void create_acls_response_encode(kp_wr *wr, int16_t version, const kp_cre
 	}
 }
 
-void kp_create_acls_response_init(kp_create_acls_response *m)
-{
-	create_acls_response_init(m);
-}
-
 int kp_create_acls_response_decode(kp_rd *rd, int16_t version, kp_create_acls_response *out)
 {
-	create_acls_response_init(out);
+	kp_create_acls_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreateAclsResponse: unsupported version");
 		return -1;

@@ -23,6 +23,8 @@ typedef struct kp_create_acls_response {
 	int32_t results_count; /* -1 = null */
 } kp_create_acls_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_create_acls_response_acl_creation_result_init(kp_create_acls_response_acl_creation_result *m);
 /* Sets every field to its spec default. */
 void kp_create_acls_response_init(kp_create_acls_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

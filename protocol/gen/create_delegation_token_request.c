@@ -2,17 +2,15 @@
 /* Codec for CreateDelegationTokenRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "create_delegation_token_request.h"
 
-static void creatable_renewers_init(kp_create_delegation_token_request_creatable_renewers *m);
 static void creatable_renewers_decode(kp_rd *rd, int16_t version, kp_create_delegation_token_request_creatable_renewers *m);
 static size_t creatable_renewers_size(const kp_create_delegation_token_request_creatable_renewers *m, int16_t version);
 static void creatable_renewers_encode(kp_wr *wr, int16_t version, const kp_create_delegation_token_request_creatable_renewers *m);
 static const uint32_t creatable_renewers_min[4] = {4, 4, 3, 3};
-static void create_delegation_token_request_init(kp_create_delegation_token_request *m);
 static void create_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_create_delegation_token_request *m);
 static size_t create_delegation_token_request_size(const kp_create_delegation_token_request *m, int16_t version);
 static void create_delegation_token_request_encode(kp_wr *wr, int16_t version, const kp_create_delegation_token_request *m);
 
-static void creatable_renewers_init(kp_create_delegation_token_request_creatable_renewers *m)
+void kp_create_delegation_token_request_creatable_renewers_init(kp_create_delegation_token_request_creatable_renewers *m)
 {
 	m->principal_type = (kp_str){"", 0};
 	m->principal_name = (kp_str){"", 0};
@@ -76,7 +74,7 @@ static void creatable_renewers_encode(kp_wr *wr, int16_t version, const kp_creat
 	}
 }
 
-static void create_delegation_token_request_init(kp_create_delegation_token_request *m)
+void kp_create_delegation_token_request_init(kp_create_delegation_token_request *m)
 {
 	m->owner_principal_type = (kp_str){"", 0};
 	m->owner_principal_name = (kp_str){"", 0};
@@ -101,7 +99,7 @@ static void create_delegation_token_request_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->renewers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->renewers), "CreateDelegationTokenRequest.Renewers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				creatable_renewers_init(&m->renewers[i]);
+				kp_create_delegation_token_request_creatable_renewers_init(&m->renewers[i]);
 				creatable_renewers_decode(rd, version, &m->renewers[i]);
 			}
 		}
@@ -187,14 +185,9 @@ static void create_delegation_token_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_create_delegation_token_request_init(kp_create_delegation_token_request *m)
-{
-	create_delegation_token_request_init(m);
-}
-
 int kp_create_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_create_delegation_token_request *out)
 {
-	create_delegation_token_request_init(out);
+	kp_create_delegation_token_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreateDelegationTokenRequest: unsupported version");
 		return -1;

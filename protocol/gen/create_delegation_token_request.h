@@ -25,6 +25,8 @@ typedef struct kp_create_delegation_token_request {
 	int64_t max_lifetime_ms; /* v0+ */
 } kp_create_delegation_token_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_create_delegation_token_request_creatable_renewers_init(kp_create_delegation_token_request_creatable_renewers *m);
 /* Sets every field to its spec default. */
 void kp_create_delegation_token_request_init(kp_create_delegation_token_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for CreateDelegationTokenResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "create_delegation_token_response.h"
 
-static void create_delegation_token_response_init(kp_create_delegation_token_response *m);
 static void create_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_create_delegation_token_response *m);
 static size_t create_delegation_token_response_size(const kp_create_delegation_token_response *m, int16_t version);
 static void create_delegation_token_response_encode(kp_wr *wr, int16_t version, const kp_create_delegation_token_response *m);
 
-static void create_delegation_token_response_init(kp_create_delegation_token_response *m)
+void kp_create_delegation_token_response_init(kp_create_delegation_token_response *m)
 {
 	m->error_code = 0;
 	m->principal_type = (kp_str){"", 0};
@@ -143,14 +142,9 @@ static void create_delegation_token_response_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-void kp_create_delegation_token_response_init(kp_create_delegation_token_response *m)
-{
-	create_delegation_token_response_init(m);
-}
-
 int kp_create_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_create_delegation_token_response *out)
 {
-	create_delegation_token_response_init(out);
+	kp_create_delegation_token_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreateDelegationTokenResponse: unsupported version");
 		return -1;

@@ -2,22 +2,19 @@
 /* Codec for CreatePartitionsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "create_partitions_request.h"
 
-static void create_partitions_assignment_init(kp_create_partitions_request_create_partitions_assignment *m);
 static void create_partitions_assignment_decode(kp_rd *rd, int16_t version, kp_create_partitions_request_create_partitions_assignment *m);
 static size_t create_partitions_assignment_size(const kp_create_partitions_request_create_partitions_assignment *m, int16_t version);
 static void create_partitions_assignment_encode(kp_wr *wr, int16_t version, const kp_create_partitions_request_create_partitions_assignment *m);
 static const uint32_t create_partitions_assignment_min[4] = {4, 4, 2, 2};
-static void create_partitions_topic_init(kp_create_partitions_request_create_partitions_topic *m);
 static void create_partitions_topic_decode(kp_rd *rd, int16_t version, kp_create_partitions_request_create_partitions_topic *m);
 static size_t create_partitions_topic_size(const kp_create_partitions_request_create_partitions_topic *m, int16_t version);
 static void create_partitions_topic_encode(kp_wr *wr, int16_t version, const kp_create_partitions_request_create_partitions_topic *m);
 static const uint32_t create_partitions_topic_min[4] = {10, 10, 7, 7};
-static void create_partitions_request_init(kp_create_partitions_request *m);
 static void create_partitions_request_decode(kp_rd *rd, int16_t version, kp_create_partitions_request *m);
 static size_t create_partitions_request_size(const kp_create_partitions_request *m, int16_t version);
 static void create_partitions_request_encode(kp_wr *wr, int16_t version, const kp_create_partitions_request *m);
 
-static void create_partitions_assignment_init(kp_create_partitions_request_create_partitions_assignment *m)
+void kp_create_partitions_request_create_partitions_assignment_init(kp_create_partitions_request_create_partitions_assignment *m)
 {
 	m->broker_ids = NULL;
 	m->broker_ids_count = 0;
@@ -87,7 +84,7 @@ static void create_partitions_assignment_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void create_partitions_topic_init(kp_create_partitions_request_create_partitions_topic *m)
+void kp_create_partitions_request_create_partitions_topic_init(kp_create_partitions_request_create_partitions_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->count = 0;
@@ -107,7 +104,7 @@ static void create_partitions_topic_decode(kp_rd *rd, int16_t version, kp_create
 		if (cnt > 0) {
 			m->assignments = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->assignments), "CreatePartitionsTopic.Assignments");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				create_partitions_assignment_init(&m->assignments[i]);
+				kp_create_partitions_request_create_partitions_assignment_init(&m->assignments[i]);
 				create_partitions_assignment_decode(rd, version, &m->assignments[i]);
 			}
 		}
@@ -166,7 +163,7 @@ static void create_partitions_topic_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void create_partitions_request_init(kp_create_partitions_request *m)
+void kp_create_partitions_request_init(kp_create_partitions_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -184,7 +181,7 @@ static void create_partitions_request_decode(kp_rd *rd, int16_t version, kp_crea
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "CreatePartitionsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				create_partitions_topic_init(&m->topics[i]);
+				kp_create_partitions_request_create_partitions_topic_init(&m->topics[i]);
 				create_partitions_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -245,14 +242,9 @@ static void create_partitions_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_create_partitions_request_init(kp_create_partitions_request *m)
-{
-	create_partitions_request_init(m);
-}
-
 int kp_create_partitions_request_decode(kp_rd *rd, int16_t version, kp_create_partitions_request *out)
 {
-	create_partitions_request_init(out);
+	kp_create_partitions_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreatePartitionsRequest: unsupported version");
 		return -1;

@@ -32,6 +32,9 @@ typedef struct kp_create_partitions_request {
 	bool validate_only; /* v0+ */
 } kp_create_partitions_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_create_partitions_request_create_partitions_assignment_init(kp_create_partitions_request_create_partitions_assignment *m);
+void kp_create_partitions_request_create_partitions_topic_init(kp_create_partitions_request_create_partitions_topic *m);
 /* Sets every field to its spec default. */
 void kp_create_partitions_request_init(kp_create_partitions_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for CreatePartitionsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "create_partitions_response.h"
 
-static void create_partitions_topic_result_init(kp_create_partitions_response_create_partitions_topic_result *m);
 static void create_partitions_topic_result_decode(kp_rd *rd, int16_t version, kp_create_partitions_response_create_partitions_topic_result *m);
 static size_t create_partitions_topic_result_size(const kp_create_partitions_response_create_partitions_topic_result *m, int16_t version);
 static void create_partitions_topic_result_encode(kp_wr *wr, int16_t version, const kp_create_partitions_response_create_partitions_topic_result *m);
 static const uint32_t create_partitions_topic_result_min[4] = {6, 6, 5, 5};
-static void create_partitions_response_init(kp_create_partitions_response *m);
 static void create_partitions_response_decode(kp_rd *rd, int16_t version, kp_create_partitions_response *m);
 static size_t create_partitions_response_size(const kp_create_partitions_response *m, int16_t version);
 static void create_partitions_response_encode(kp_wr *wr, int16_t version, const kp_create_partitions_response *m);
 
-static void create_partitions_topic_result_init(kp_create_partitions_response_create_partitions_topic_result *m)
+void kp_create_partitions_response_create_partitions_topic_result_init(kp_create_partitions_response_create_partitions_topic_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->error_code = 0;
@@ -76,7 +74,7 @@ static void create_partitions_topic_result_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-static void create_partitions_response_init(kp_create_partitions_response *m)
+void kp_create_partitions_response_init(kp_create_partitions_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->results = NULL;
@@ -94,7 +92,7 @@ static void create_partitions_response_decode(kp_rd *rd, int16_t version, kp_cre
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "CreatePartitionsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				create_partitions_topic_result_init(&m->results[i]);
+				kp_create_partitions_response_create_partitions_topic_result_init(&m->results[i]);
 				create_partitions_topic_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -151,14 +149,9 @@ static void create_partitions_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_create_partitions_response_init(kp_create_partitions_response *m)
-{
-	create_partitions_response_init(m);
-}
-
 int kp_create_partitions_response_decode(kp_rd *rd, int16_t version, kp_create_partitions_response *out)
 {
-	create_partitions_response_init(out);
+	kp_create_partitions_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreatePartitionsResponse: unsupported version");
 		return -1;

@@ -2,27 +2,23 @@
 /* Codec for CreateTopicsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "create_topics_request.h"
 
-static void creatable_replica_assignment_init(kp_create_topics_request_creatable_replica_assignment *m);
 static void creatable_replica_assignment_decode(kp_rd *rd, int16_t version, kp_create_topics_request_creatable_replica_assignment *m);
 static size_t creatable_replica_assignment_size(const kp_create_topics_request_creatable_replica_assignment *m, int16_t version);
 static void creatable_replica_assignment_encode(kp_wr *wr, int16_t version, const kp_create_topics_request_creatable_replica_assignment *m);
 static const uint32_t creatable_replica_assignment_min[8] = {8, 8, 8, 8, 8, 6, 6, 6};
-static void creatable_topic_config_init(kp_create_topics_request_creatable_topic_config *m);
 static void creatable_topic_config_decode(kp_rd *rd, int16_t version, kp_create_topics_request_creatable_topic_config *m);
 static size_t creatable_topic_config_size(const kp_create_topics_request_creatable_topic_config *m, int16_t version);
 static void creatable_topic_config_encode(kp_wr *wr, int16_t version, const kp_create_topics_request_creatable_topic_config *m);
 static const uint32_t creatable_topic_config_min[8] = {4, 4, 4, 4, 4, 3, 3, 3};
-static void creatable_topic_init(kp_create_topics_request_creatable_topic *m);
 static void creatable_topic_decode(kp_rd *rd, int16_t version, kp_create_topics_request_creatable_topic *m);
 static size_t creatable_topic_size(const kp_create_topics_request_creatable_topic *m, int16_t version);
 static void creatable_topic_encode(kp_wr *wr, int16_t version, const kp_create_topics_request_creatable_topic *m);
 static const uint32_t creatable_topic_min[8] = {16, 16, 16, 16, 16, 10, 10, 10};
-static void create_topics_request_init(kp_create_topics_request *m);
 static void create_topics_request_decode(kp_rd *rd, int16_t version, kp_create_topics_request *m);
 static size_t create_topics_request_size(const kp_create_topics_request *m, int16_t version);
 static void create_topics_request_encode(kp_wr *wr, int16_t version, const kp_create_topics_request *m);
 
-static void creatable_replica_assignment_init(kp_create_topics_request_creatable_replica_assignment *m)
+void kp_create_topics_request_creatable_replica_assignment_init(kp_create_topics_request_creatable_replica_assignment *m)
 {
 	m->partition_index = 0;
 	m->broker_ids = NULL;
@@ -96,7 +92,7 @@ static void creatable_replica_assignment_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void creatable_topic_config_init(kp_create_topics_request_creatable_topic_config *m)
+void kp_create_topics_request_creatable_topic_config_init(kp_create_topics_request_creatable_topic_config *m)
 {
 	m->name = (kp_str){"", 0};
 	m->value = (kp_str){"", 0};
@@ -156,7 +152,7 @@ static void creatable_topic_config_encode(kp_wr *wr, int16_t version, const kp_c
 	}
 }
 
-static void creatable_topic_init(kp_create_topics_request_creatable_topic *m)
+void kp_create_topics_request_creatable_topic_init(kp_create_topics_request_creatable_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->num_partitions = 0;
@@ -180,7 +176,7 @@ static void creatable_topic_decode(kp_rd *rd, int16_t version, kp_create_topics_
 		if (cnt > 0) {
 			m->assignments = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->assignments), "CreatableTopic.Assignments");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				creatable_replica_assignment_init(&m->assignments[i]);
+				kp_create_topics_request_creatable_replica_assignment_init(&m->assignments[i]);
 				creatable_replica_assignment_decode(rd, version, &m->assignments[i]);
 			}
 		}
@@ -191,7 +187,7 @@ static void creatable_topic_decode(kp_rd *rd, int16_t version, kp_create_topics_
 		if (cnt > 0) {
 			m->configs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->configs), "CreatableTopic.Configs");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				creatable_topic_config_init(&m->configs[i]);
+				kp_create_topics_request_creatable_topic_config_init(&m->configs[i]);
 				creatable_topic_config_decode(rd, version, &m->configs[i]);
 			}
 		}
@@ -266,7 +262,7 @@ static void creatable_topic_encode(kp_wr *wr, int16_t version, const kp_create_t
 	}
 }
 
-static void create_topics_request_init(kp_create_topics_request *m)
+void kp_create_topics_request_init(kp_create_topics_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -284,7 +280,7 @@ static void create_topics_request_decode(kp_rd *rd, int16_t version, kp_create_t
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "CreateTopicsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				creatable_topic_init(&m->topics[i]);
+				kp_create_topics_request_creatable_topic_init(&m->topics[i]);
 				creatable_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -355,14 +351,9 @@ static void create_topics_request_encode(kp_wr *wr, int16_t version, const kp_cr
 	}
 }
 
-void kp_create_topics_request_init(kp_create_topics_request *m)
-{
-	create_topics_request_init(m);
-}
-
 int kp_create_topics_request_decode(kp_rd *rd, int16_t version, kp_create_topics_request *out)
 {
-	create_topics_request_init(out);
+	kp_create_topics_request_init(out);
 	if (version < 0 || version > 7) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreateTopicsRequest: unsupported version");
 		return -1;

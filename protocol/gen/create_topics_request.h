@@ -42,6 +42,10 @@ typedef struct kp_create_topics_request {
 	bool validate_only; /* v1+, default false */
 } kp_create_topics_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_create_topics_request_creatable_replica_assignment_init(kp_create_topics_request_creatable_replica_assignment *m);
+void kp_create_topics_request_creatable_topic_config_init(kp_create_topics_request_creatable_topic_config *m);
+void kp_create_topics_request_creatable_topic_init(kp_create_topics_request_creatable_topic *m);
 /* Sets every field to its spec default. */
 void kp_create_topics_request_init(kp_create_topics_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

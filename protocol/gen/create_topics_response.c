@@ -2,22 +2,19 @@
 /* Codec for CreateTopicsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "create_topics_response.h"
 
-static void creatable_topic_configs_init(kp_create_topics_response_creatable_topic_configs *m);
 static void creatable_topic_configs_decode(kp_rd *rd, int16_t version, kp_create_topics_response_creatable_topic_configs *m);
 static size_t creatable_topic_configs_size(const kp_create_topics_response_creatable_topic_configs *m, int16_t version);
 static void creatable_topic_configs_encode(kp_wr *wr, int16_t version, const kp_create_topics_response_creatable_topic_configs *m);
 static const uint32_t creatable_topic_configs_min[8] = {0, 0, 0, 0, 0, 6, 6, 6};
-static void creatable_topic_result_init(kp_create_topics_response_creatable_topic_result *m);
 static void creatable_topic_result_decode(kp_rd *rd, int16_t version, kp_create_topics_response_creatable_topic_result *m);
 static size_t creatable_topic_result_size(const kp_create_topics_response_creatable_topic_result *m, int16_t version);
 static void creatable_topic_result_encode(kp_wr *wr, int16_t version, const kp_create_topics_response_creatable_topic_result *m);
 static const uint32_t creatable_topic_result_min[8] = {4, 6, 6, 6, 6, 12, 12, 28};
-static void create_topics_response_init(kp_create_topics_response *m);
 static void create_topics_response_decode(kp_rd *rd, int16_t version, kp_create_topics_response *m);
 static size_t create_topics_response_size(const kp_create_topics_response *m, int16_t version);
 static void create_topics_response_encode(kp_wr *wr, int16_t version, const kp_create_topics_response *m);
 
-static void creatable_topic_configs_init(kp_create_topics_response_creatable_topic_configs *m)
+void kp_create_topics_response_creatable_topic_configs_init(kp_create_topics_response_creatable_topic_configs *m)
 {
 	m->name = (kp_str){"", 0};
 	m->value = (kp_str){"", 0};
@@ -89,7 +86,7 @@ static void creatable_topic_configs_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void creatable_topic_result_init(kp_create_topics_response_creatable_topic_result *m)
+void kp_create_topics_response_creatable_topic_result_init(kp_create_topics_response_creatable_topic_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -130,7 +127,7 @@ static void creatable_topic_result_decode(kp_rd *rd, int16_t version, kp_create_
 			if (cnt > 0) {
 				m->configs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->configs), "CreatableTopicResult.Configs");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					creatable_topic_configs_init(&m->configs[i]);
+					kp_create_topics_response_creatable_topic_configs_init(&m->configs[i]);
 					creatable_topic_configs_decode(rd, version, &m->configs[i]);
 				}
 			}
@@ -262,7 +259,7 @@ static void creatable_topic_result_encode(kp_wr *wr, int16_t version, const kp_c
 	}
 }
 
-static void create_topics_response_init(kp_create_topics_response *m)
+void kp_create_topics_response_init(kp_create_topics_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -282,7 +279,7 @@ static void create_topics_response_decode(kp_rd *rd, int16_t version, kp_create_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "CreateTopicsResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				creatable_topic_result_init(&m->topics[i]);
+				kp_create_topics_response_creatable_topic_result_init(&m->topics[i]);
 				creatable_topic_result_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -343,14 +340,9 @@ static void create_topics_response_encode(kp_wr *wr, int16_t version, const kp_c
 	}
 }
 
-void kp_create_topics_response_init(kp_create_topics_response *m)
-{
-	create_topics_response_init(m);
-}
-
 int kp_create_topics_response_decode(kp_rd *rd, int16_t version, kp_create_topics_response *out)
 {
-	create_topics_response_init(out);
+	kp_create_topics_response_init(out);
 	if (version < 0 || version > 7) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "CreateTopicsResponse: unsupported version");
 		return -1;

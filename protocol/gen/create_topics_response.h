@@ -39,6 +39,9 @@ typedef struct kp_create_topics_response {
 	int32_t topics_count; /* -1 = null */
 } kp_create_topics_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_create_topics_response_creatable_topic_configs_init(kp_create_topics_response_creatable_topic_configs *m);
+void kp_create_topics_response_creatable_topic_result_init(kp_create_topics_response_creatable_topic_result *m);
 /* Sets every field to its spec default. */
 void kp_create_topics_response_init(kp_create_topics_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for DefaultPrincipalData: init/decode/size/encode per struct, version rules folded in. */
 #include "default_principal_data.h"
 
-static void default_principal_data_init(kp_default_principal_data *m);
 static void default_principal_data_decode(kp_rd *rd, int16_t version, kp_default_principal_data *m);
 static size_t default_principal_data_size(const kp_default_principal_data *m, int16_t version);
 static void default_principal_data_encode(kp_wr *wr, int16_t version, const kp_default_principal_data *m);
 
-static void default_principal_data_init(kp_default_principal_data *m)
+void kp_default_principal_data_init(kp_default_principal_data *m)
 {
 	m->type = (kp_str){"", 0};
 	m->name = (kp_str){"", 0};
@@ -75,14 +74,9 @@ static void default_principal_data_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-void kp_default_principal_data_init(kp_default_principal_data *m)
-{
-	default_principal_data_init(m);
-}
-
 int kp_default_principal_data_decode(kp_rd *rd, int16_t version, kp_default_principal_data *out)
 {
-	default_principal_data_init(out);
+	kp_default_principal_data_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DefaultPrincipalData: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_default_principal_data {
 	bool token_authenticated; /* v0+ */
 } kp_default_principal_data;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_default_principal_data_init(kp_default_principal_data *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for DeleteAclsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_acls_request.h"
 
-static void delete_acls_filter_init(kp_delete_acls_request_delete_acls_filter *m);
 static void delete_acls_filter_decode(kp_rd *rd, int16_t version, kp_delete_acls_request_delete_acls_filter *m);
 static size_t delete_acls_filter_size(const kp_delete_acls_request_delete_acls_filter *m, int16_t version);
 static void delete_acls_filter_encode(kp_wr *wr, int16_t version, const kp_delete_acls_request_delete_acls_filter *m);
 static const uint32_t delete_acls_filter_min[4] = {9, 10, 8, 8};
-static void delete_acls_request_init(kp_delete_acls_request *m);
 static void delete_acls_request_decode(kp_rd *rd, int16_t version, kp_delete_acls_request *m);
 static size_t delete_acls_request_size(const kp_delete_acls_request *m, int16_t version);
 static void delete_acls_request_encode(kp_wr *wr, int16_t version, const kp_delete_acls_request *m);
 
-static void delete_acls_filter_init(kp_delete_acls_request_delete_acls_filter *m)
+void kp_delete_acls_request_delete_acls_filter_init(kp_delete_acls_request_delete_acls_filter *m)
 {
 	m->resource_type_filter = 0;
 	m->resource_name_filter = (kp_str){"", 0};
@@ -98,7 +96,7 @@ static void delete_acls_filter_encode(kp_wr *wr, int16_t version, const kp_delet
 	}
 }
 
-static void delete_acls_request_init(kp_delete_acls_request *m)
+void kp_delete_acls_request_init(kp_delete_acls_request *m)
 {
 	m->filters = NULL;
 	m->filters_count = 0;
@@ -114,7 +112,7 @@ static void delete_acls_request_decode(kp_rd *rd, int16_t version, kp_delete_acl
 		if (cnt > 0) {
 			m->filters = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->filters), "DeleteAclsRequest.Filters");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_acls_filter_init(&m->filters[i]);
+				kp_delete_acls_request_delete_acls_filter_init(&m->filters[i]);
 				delete_acls_filter_decode(rd, version, &m->filters[i]);
 			}
 		}
@@ -169,14 +167,9 @@ static void delete_acls_request_encode(kp_wr *wr, int16_t version, const kp_dele
 	}
 }
 
-void kp_delete_acls_request_init(kp_delete_acls_request *m)
-{
-	delete_acls_request_init(m);
-}
-
 int kp_delete_acls_request_decode(kp_rd *rd, int16_t version, kp_delete_acls_request *out)
 {
-	delete_acls_request_init(out);
+	kp_delete_acls_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteAclsRequest: unsupported version");
 		return -1;

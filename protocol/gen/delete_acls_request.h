@@ -27,6 +27,8 @@ typedef struct kp_delete_acls_request {
 	int32_t filters_count; /* -1 = null */
 } kp_delete_acls_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_delete_acls_request_delete_acls_filter_init(kp_delete_acls_request_delete_acls_filter *m);
 /* Sets every field to its spec default. */
 void kp_delete_acls_request_init(kp_delete_acls_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

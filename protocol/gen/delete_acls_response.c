@@ -2,22 +2,19 @@
 /* Codec for DeleteAclsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_acls_response.h"
 
-static void delete_acls_matching_acl_init(kp_delete_acls_response_delete_acls_matching_acl *m);
 static void delete_acls_matching_acl_decode(kp_rd *rd, int16_t version, kp_delete_acls_response_delete_acls_matching_acl *m);
 static size_t delete_acls_matching_acl_size(const kp_delete_acls_response_delete_acls_matching_acl *m, int16_t version);
 static void delete_acls_matching_acl_encode(kp_wr *wr, int16_t version, const kp_delete_acls_response_delete_acls_matching_acl *m);
 static const uint32_t delete_acls_matching_acl_min[4] = {13, 14, 11, 11};
-static void delete_acls_filter_result_init(kp_delete_acls_response_delete_acls_filter_result *m);
 static void delete_acls_filter_result_decode(kp_rd *rd, int16_t version, kp_delete_acls_response_delete_acls_filter_result *m);
 static size_t delete_acls_filter_result_size(const kp_delete_acls_response_delete_acls_filter_result *m, int16_t version);
 static void delete_acls_filter_result_encode(kp_wr *wr, int16_t version, const kp_delete_acls_response_delete_acls_filter_result *m);
 static const uint32_t delete_acls_filter_result_min[4] = {8, 8, 5, 5};
-static void delete_acls_response_init(kp_delete_acls_response *m);
 static void delete_acls_response_decode(kp_rd *rd, int16_t version, kp_delete_acls_response *m);
 static size_t delete_acls_response_size(const kp_delete_acls_response *m, int16_t version);
 static void delete_acls_response_encode(kp_wr *wr, int16_t version, const kp_delete_acls_response *m);
 
-static void delete_acls_matching_acl_init(kp_delete_acls_response_delete_acls_matching_acl *m)
+void kp_delete_acls_response_delete_acls_matching_acl_init(kp_delete_acls_response_delete_acls_matching_acl *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -123,7 +120,7 @@ static void delete_acls_matching_acl_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void delete_acls_filter_result_init(kp_delete_acls_response_delete_acls_filter_result *m)
+void kp_delete_acls_response_delete_acls_filter_result_init(kp_delete_acls_response_delete_acls_filter_result *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -143,7 +140,7 @@ static void delete_acls_filter_result_decode(kp_rd *rd, int16_t version, kp_dele
 		if (cnt > 0) {
 			m->matching_acls = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->matching_acls), "DeleteAclsFilterResult.MatchingAcls");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_acls_matching_acl_init(&m->matching_acls[i]);
+				kp_delete_acls_response_delete_acls_matching_acl_init(&m->matching_acls[i]);
 				delete_acls_matching_acl_decode(rd, version, &m->matching_acls[i]);
 			}
 		}
@@ -202,7 +199,7 @@ static void delete_acls_filter_result_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-static void delete_acls_response_init(kp_delete_acls_response *m)
+void kp_delete_acls_response_init(kp_delete_acls_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->filter_results = NULL;
@@ -220,7 +217,7 @@ static void delete_acls_response_decode(kp_rd *rd, int16_t version, kp_delete_ac
 		if (cnt > 0) {
 			m->filter_results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->filter_results), "DeleteAclsResponse.FilterResults");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_acls_filter_result_init(&m->filter_results[i]);
+				kp_delete_acls_response_delete_acls_filter_result_init(&m->filter_results[i]);
 				delete_acls_filter_result_decode(rd, version, &m->filter_results[i]);
 			}
 		}
@@ -277,14 +274,9 @@ static void delete_acls_response_encode(kp_wr *wr, int16_t version, const kp_del
 	}
 }
 
-void kp_delete_acls_response_init(kp_delete_acls_response *m)
-{
-	delete_acls_response_init(m);
-}
-
 int kp_delete_acls_response_decode(kp_rd *rd, int16_t version, kp_delete_acls_response *out)
 {
-	delete_acls_response_init(out);
+	kp_delete_acls_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteAclsResponse: unsupported version");
 		return -1;

@@ -38,6 +38,9 @@ typedef struct kp_delete_acls_response {
 	int32_t filter_results_count; /* -1 = null */
 } kp_delete_acls_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_delete_acls_response_delete_acls_matching_acl_init(kp_delete_acls_response_delete_acls_matching_acl *m);
+void kp_delete_acls_response_delete_acls_filter_result_init(kp_delete_acls_response_delete_acls_filter_result *m);
 /* Sets every field to its spec default. */
 void kp_delete_acls_response_init(kp_delete_acls_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

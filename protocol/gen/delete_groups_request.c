@@ -2,12 +2,11 @@
 /* Codec for DeleteGroupsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_groups_request.h"
 
-static void delete_groups_request_init(kp_delete_groups_request *m);
 static void delete_groups_request_decode(kp_rd *rd, int16_t version, kp_delete_groups_request *m);
 static size_t delete_groups_request_size(const kp_delete_groups_request *m, int16_t version);
 static void delete_groups_request_encode(kp_wr *wr, int16_t version, const kp_delete_groups_request *m);
 
-static void delete_groups_request_init(kp_delete_groups_request *m)
+void kp_delete_groups_request_init(kp_delete_groups_request *m)
 {
 	m->groups_names = NULL;
 	m->groups_names_count = 0;
@@ -77,14 +76,9 @@ static void delete_groups_request_encode(kp_wr *wr, int16_t version, const kp_de
 	}
 }
 
-void kp_delete_groups_request_init(kp_delete_groups_request *m)
-{
-	delete_groups_request_init(m);
-}
-
 int kp_delete_groups_request_decode(kp_rd *rd, int16_t version, kp_delete_groups_request *out)
 {
-	delete_groups_request_init(out);
+	kp_delete_groups_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteGroupsRequest: unsupported version");
 		return -1;

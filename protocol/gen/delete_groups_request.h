@@ -16,6 +16,7 @@ typedef struct kp_delete_groups_request {
 	int32_t groups_names_count; /* -1 = null */
 } kp_delete_groups_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_delete_groups_request_init(kp_delete_groups_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

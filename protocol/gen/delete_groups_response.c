@@ -2,17 +2,15 @@
 /* Codec for DeleteGroupsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_groups_response.h"
 
-static void deletable_group_result_init(kp_delete_groups_response_deletable_group_result *m);
 static void deletable_group_result_decode(kp_rd *rd, int16_t version, kp_delete_groups_response_deletable_group_result *m);
 static size_t deletable_group_result_size(const kp_delete_groups_response_deletable_group_result *m, int16_t version);
 static void deletable_group_result_encode(kp_wr *wr, int16_t version, const kp_delete_groups_response_deletable_group_result *m);
 static const uint32_t deletable_group_result_min[3] = {4, 4, 4};
-static void delete_groups_response_init(kp_delete_groups_response *m);
 static void delete_groups_response_decode(kp_rd *rd, int16_t version, kp_delete_groups_response *m);
 static size_t delete_groups_response_size(const kp_delete_groups_response *m, int16_t version);
 static void delete_groups_response_encode(kp_wr *wr, int16_t version, const kp_delete_groups_response *m);
 
-static void deletable_group_result_init(kp_delete_groups_response_deletable_group_result *m)
+void kp_delete_groups_response_deletable_group_result_init(kp_delete_groups_response_deletable_group_result *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->error_code = 0;
@@ -72,7 +70,7 @@ static void deletable_group_result_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-static void delete_groups_response_init(kp_delete_groups_response *m)
+void kp_delete_groups_response_init(kp_delete_groups_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->results = NULL;
@@ -90,7 +88,7 @@ static void delete_groups_response_decode(kp_rd *rd, int16_t version, kp_delete_
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "DeleteGroupsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				deletable_group_result_init(&m->results[i]);
+				kp_delete_groups_response_deletable_group_result_init(&m->results[i]);
 				deletable_group_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -147,14 +145,9 @@ static void delete_groups_response_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-void kp_delete_groups_response_init(kp_delete_groups_response *m)
-{
-	delete_groups_response_init(m);
-}
-
 int kp_delete_groups_response_decode(kp_rd *rd, int16_t version, kp_delete_groups_response *out)
 {
-	delete_groups_response_init(out);
+	kp_delete_groups_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteGroupsResponse: unsupported version");
 		return -1;

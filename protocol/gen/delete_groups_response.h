@@ -23,6 +23,8 @@ typedef struct kp_delete_groups_response {
 	int32_t results_count; /* -1 = null */
 } kp_delete_groups_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_delete_groups_response_deletable_group_result_init(kp_delete_groups_response_deletable_group_result *m);
 /* Sets every field to its spec default. */
 void kp_delete_groups_response_init(kp_delete_groups_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

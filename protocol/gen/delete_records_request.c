@@ -2,22 +2,19 @@
 /* Codec for DeleteRecordsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_records_request.h"
 
-static void delete_records_partition_init(kp_delete_records_request_delete_records_partition *m);
 static void delete_records_partition_decode(kp_rd *rd, int16_t version, kp_delete_records_request_delete_records_partition *m);
 static size_t delete_records_partition_size(const kp_delete_records_request_delete_records_partition *m, int16_t version);
 static void delete_records_partition_encode(kp_wr *wr, int16_t version, const kp_delete_records_request_delete_records_partition *m);
 static const uint32_t delete_records_partition_min[3] = {12, 12, 13};
-static void delete_records_topic_init(kp_delete_records_request_delete_records_topic *m);
 static void delete_records_topic_decode(kp_rd *rd, int16_t version, kp_delete_records_request_delete_records_topic *m);
 static size_t delete_records_topic_size(const kp_delete_records_request_delete_records_topic *m, int16_t version);
 static void delete_records_topic_encode(kp_wr *wr, int16_t version, const kp_delete_records_request_delete_records_topic *m);
 static const uint32_t delete_records_topic_min[3] = {6, 6, 3};
-static void delete_records_request_init(kp_delete_records_request *m);
 static void delete_records_request_decode(kp_rd *rd, int16_t version, kp_delete_records_request *m);
 static size_t delete_records_request_size(const kp_delete_records_request *m, int16_t version);
 static void delete_records_request_encode(kp_wr *wr, int16_t version, const kp_delete_records_request *m);
 
-static void delete_records_partition_init(kp_delete_records_request_delete_records_partition *m)
+void kp_delete_records_request_delete_records_partition_init(kp_delete_records_request_delete_records_partition *m)
 {
 	m->partition_index = 0;
 	m->offset = INT64_C(0);
@@ -73,7 +70,7 @@ static void delete_records_partition_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void delete_records_topic_init(kp_delete_records_request_delete_records_topic *m)
+void kp_delete_records_request_delete_records_topic_init(kp_delete_records_request_delete_records_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -91,7 +88,7 @@ static void delete_records_topic_decode(kp_rd *rd, int16_t version, kp_delete_re
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "DeleteRecordsTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_records_partition_init(&m->partitions[i]);
+				kp_delete_records_request_delete_records_partition_init(&m->partitions[i]);
 				delete_records_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -152,7 +149,7 @@ static void delete_records_topic_encode(kp_wr *wr, int16_t version, const kp_del
 	}
 }
 
-static void delete_records_request_init(kp_delete_records_request *m)
+void kp_delete_records_request_init(kp_delete_records_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -169,7 +166,7 @@ static void delete_records_request_decode(kp_rd *rd, int16_t version, kp_delete_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DeleteRecordsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_records_topic_init(&m->topics[i]);
+				kp_delete_records_request_delete_records_topic_init(&m->topics[i]);
 				delete_records_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -227,14 +224,9 @@ static void delete_records_request_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-void kp_delete_records_request_init(kp_delete_records_request *m)
-{
-	delete_records_request_init(m);
-}
-
 int kp_delete_records_request_decode(kp_rd *rd, int16_t version, kp_delete_records_request *out)
 {
-	delete_records_request_init(out);
+	kp_delete_records_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteRecordsRequest: unsupported version");
 		return -1;

@@ -30,6 +30,9 @@ typedef struct kp_delete_records_request {
 	int32_t timeout_ms; /* v0+ */
 } kp_delete_records_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_delete_records_request_delete_records_partition_init(kp_delete_records_request_delete_records_partition *m);
+void kp_delete_records_request_delete_records_topic_init(kp_delete_records_request_delete_records_topic *m);
 /* Sets every field to its spec default. */
 void kp_delete_records_request_init(kp_delete_records_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for DeleteRecordsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_records_response.h"
 
-static void delete_records_partition_result_init(kp_delete_records_response_delete_records_partition_result *m);
 static void delete_records_partition_result_decode(kp_rd *rd, int16_t version, kp_delete_records_response_delete_records_partition_result *m);
 static size_t delete_records_partition_result_size(const kp_delete_records_response_delete_records_partition_result *m, int16_t version);
 static void delete_records_partition_result_encode(kp_wr *wr, int16_t version, const kp_delete_records_response_delete_records_partition_result *m);
 static const uint32_t delete_records_partition_result_min[3] = {14, 14, 15};
-static void delete_records_topic_result_init(kp_delete_records_response_delete_records_topic_result *m);
 static void delete_records_topic_result_decode(kp_rd *rd, int16_t version, kp_delete_records_response_delete_records_topic_result *m);
 static size_t delete_records_topic_result_size(const kp_delete_records_response_delete_records_topic_result *m, int16_t version);
 static void delete_records_topic_result_encode(kp_wr *wr, int16_t version, const kp_delete_records_response_delete_records_topic_result *m);
 static const uint32_t delete_records_topic_result_min[3] = {6, 6, 3};
-static void delete_records_response_init(kp_delete_records_response *m);
 static void delete_records_response_decode(kp_rd *rd, int16_t version, kp_delete_records_response *m);
 static size_t delete_records_response_size(const kp_delete_records_response *m, int16_t version);
 static void delete_records_response_encode(kp_wr *wr, int16_t version, const kp_delete_records_response *m);
 
-static void delete_records_partition_result_init(kp_delete_records_response_delete_records_partition_result *m)
+void kp_delete_records_response_delete_records_partition_result_init(kp_delete_records_response_delete_records_partition_result *m)
 {
 	m->partition_index = 0;
 	m->low_watermark = INT64_C(0);
@@ -77,7 +74,7 @@ static void delete_records_partition_result_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void delete_records_topic_result_init(kp_delete_records_response_delete_records_topic_result *m)
+void kp_delete_records_response_delete_records_topic_result_init(kp_delete_records_response_delete_records_topic_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void delete_records_topic_result_decode(kp_rd *rd, int16_t version, kp_de
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "DeleteRecordsTopicResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_records_partition_result_init(&m->partitions[i]);
+				kp_delete_records_response_delete_records_partition_result_init(&m->partitions[i]);
 				delete_records_partition_result_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -156,7 +153,7 @@ static void delete_records_topic_result_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void delete_records_response_init(kp_delete_records_response *m)
+void kp_delete_records_response_init(kp_delete_records_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -174,7 +171,7 @@ static void delete_records_response_decode(kp_rd *rd, int16_t version, kp_delete
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DeleteRecordsResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_records_topic_result_init(&m->topics[i]);
+				kp_delete_records_response_delete_records_topic_result_init(&m->topics[i]);
 				delete_records_topic_result_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -231,14 +228,9 @@ static void delete_records_response_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_delete_records_response_init(kp_delete_records_response *m)
-{
-	delete_records_response_init(m);
-}
-
 int kp_delete_records_response_decode(kp_rd *rd, int16_t version, kp_delete_records_response *out)
 {
-	delete_records_response_init(out);
+	kp_delete_records_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteRecordsResponse: unsupported version");
 		return -1;

@@ -31,6 +31,9 @@ typedef struct kp_delete_records_response {
 	int32_t topics_count; /* -1 = null */
 } kp_delete_records_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_delete_records_response_delete_records_partition_result_init(kp_delete_records_response_delete_records_partition_result *m);
+void kp_delete_records_response_delete_records_topic_result_init(kp_delete_records_response_delete_records_topic_result *m);
 /* Sets every field to its spec default. */
 void kp_delete_records_response_init(kp_delete_records_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

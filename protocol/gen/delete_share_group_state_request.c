@@ -2,22 +2,19 @@
 /* Codec for DeleteShareGroupStateRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_share_group_state_request.h"
 
-static void partition_data_init(kp_delete_share_group_state_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_delete_share_group_state_request_partition_data *m);
 static size_t partition_data_size(const kp_delete_share_group_state_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_delete_share_group_state_request_partition_data *m);
 static const uint32_t partition_data_min[1] = {5};
-static void delete_state_data_init(kp_delete_share_group_state_request_delete_state_data *m);
 static void delete_state_data_decode(kp_rd *rd, int16_t version, kp_delete_share_group_state_request_delete_state_data *m);
 static size_t delete_state_data_size(const kp_delete_share_group_state_request_delete_state_data *m, int16_t version);
 static void delete_state_data_encode(kp_wr *wr, int16_t version, const kp_delete_share_group_state_request_delete_state_data *m);
 static const uint32_t delete_state_data_min[1] = {18};
-static void delete_share_group_state_request_init(kp_delete_share_group_state_request *m);
 static void delete_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_delete_share_group_state_request *m);
 static size_t delete_share_group_state_request_size(const kp_delete_share_group_state_request *m, int16_t version);
 static void delete_share_group_state_request_encode(kp_wr *wr, int16_t version, const kp_delete_share_group_state_request *m);
 
-static void partition_data_init(kp_delete_share_group_state_request_partition_data *m)
+void kp_delete_share_group_state_request_partition_data_init(kp_delete_share_group_state_request_partition_data *m)
 {
 	m->partition = 0;
 }
@@ -69,7 +66,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_delete_sh
 	}
 }
 
-static void delete_state_data_init(kp_delete_share_group_state_request_delete_state_data *m)
+void kp_delete_share_group_state_request_delete_state_data_init(kp_delete_share_group_state_request_delete_state_data *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -87,7 +84,7 @@ static void delete_state_data_decode(kp_rd *rd, int16_t version, kp_delete_share
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "DeleteStateData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_delete_share_group_state_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -144,7 +141,7 @@ static void delete_state_data_encode(kp_wr *wr, int16_t version, const kp_delete
 	}
 }
 
-static void delete_share_group_state_request_init(kp_delete_share_group_state_request *m)
+void kp_delete_share_group_state_request_init(kp_delete_share_group_state_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -162,7 +159,7 @@ static void delete_share_group_state_request_decode(kp_rd *rd, int16_t version, 
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DeleteShareGroupStateRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				delete_state_data_init(&m->topics[i]);
+				kp_delete_share_group_state_request_delete_state_data_init(&m->topics[i]);
 				delete_state_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -223,14 +220,9 @@ static void delete_share_group_state_request_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-void kp_delete_share_group_state_request_init(kp_delete_share_group_state_request *m)
-{
-	delete_share_group_state_request_init(m);
-}
-
 int kp_delete_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_delete_share_group_state_request *out)
 {
-	delete_share_group_state_request_init(out);
+	kp_delete_share_group_state_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteShareGroupStateRequest: unsupported version");
 		return -1;

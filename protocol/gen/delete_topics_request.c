@@ -2,17 +2,15 @@
 /* Codec for DeleteTopicsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_topics_request.h"
 
-static void delete_topic_state_init(kp_delete_topics_request_delete_topic_state *m);
 static void delete_topic_state_decode(kp_rd *rd, int16_t version, kp_delete_topics_request_delete_topic_state *m);
 static size_t delete_topic_state_size(const kp_delete_topics_request_delete_topic_state *m, int16_t version);
 static void delete_topic_state_encode(kp_wr *wr, int16_t version, const kp_delete_topics_request_delete_topic_state *m);
 static const uint32_t delete_topic_state_min[7] = {0, 0, 0, 0, 1, 1, 18};
-static void delete_topics_request_init(kp_delete_topics_request *m);
 static void delete_topics_request_decode(kp_rd *rd, int16_t version, kp_delete_topics_request *m);
 static size_t delete_topics_request_size(const kp_delete_topics_request *m, int16_t version);
 static void delete_topics_request_encode(kp_wr *wr, int16_t version, const kp_delete_topics_request *m);
 
-static void delete_topic_state_init(kp_delete_topics_request_delete_topic_state *m)
+void kp_delete_topics_request_delete_topic_state_init(kp_delete_topics_request_delete_topic_state *m)
 {
 	m->name = KP_STR_NULL;
 	m->topic_id = (kp_uuid){{0}};
@@ -68,7 +66,7 @@ static void delete_topic_state_encode(kp_wr *wr, int16_t version, const kp_delet
 	}
 }
 
-static void delete_topics_request_init(kp_delete_topics_request *m)
+void kp_delete_topics_request_init(kp_delete_topics_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -88,7 +86,7 @@ static void delete_topics_request_decode(kp_rd *rd, int16_t version, kp_delete_t
 			if (cnt > 0) {
 				m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DeleteTopicsRequest.Topics");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					delete_topic_state_init(&m->topics[i]);
+					kp_delete_topics_request_delete_topic_state_init(&m->topics[i]);
 					delete_topic_state_decode(rd, version, &m->topics[i]);
 				}
 			}
@@ -181,14 +179,9 @@ static void delete_topics_request_encode(kp_wr *wr, int16_t version, const kp_de
 	}
 }
 
-void kp_delete_topics_request_init(kp_delete_topics_request *m)
-{
-	delete_topics_request_init(m);
-}
-
 int kp_delete_topics_request_decode(kp_rd *rd, int16_t version, kp_delete_topics_request *out)
 {
-	delete_topics_request_init(out);
+	kp_delete_topics_request_init(out);
 	if (version < 0 || version > 6) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteTopicsRequest: unsupported version");
 		return -1;

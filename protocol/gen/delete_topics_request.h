@@ -25,6 +25,8 @@ typedef struct kp_delete_topics_request {
 	int32_t timeout_ms; /* v0+ */
 } kp_delete_topics_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_delete_topics_request_delete_topic_state_init(kp_delete_topics_request_delete_topic_state *m);
 /* Sets every field to its spec default. */
 void kp_delete_topics_request_init(kp_delete_topics_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for DeleteTopicsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "delete_topics_response.h"
 
-static void deletable_topic_result_init(kp_delete_topics_response_deletable_topic_result *m);
 static void deletable_topic_result_decode(kp_rd *rd, int16_t version, kp_delete_topics_response_deletable_topic_result *m);
 static size_t deletable_topic_result_size(const kp_delete_topics_response_deletable_topic_result *m, int16_t version);
 static void deletable_topic_result_encode(kp_wr *wr, int16_t version, const kp_delete_topics_response_deletable_topic_result *m);
 static const uint32_t deletable_topic_result_min[7] = {4, 4, 4, 4, 4, 5, 21};
-static void delete_topics_response_init(kp_delete_topics_response *m);
 static void delete_topics_response_decode(kp_rd *rd, int16_t version, kp_delete_topics_response *m);
 static size_t delete_topics_response_size(const kp_delete_topics_response *m, int16_t version);
 static void delete_topics_response_encode(kp_wr *wr, int16_t version, const kp_delete_topics_response *m);
 
-static void deletable_topic_result_init(kp_delete_topics_response_deletable_topic_result *m)
+void kp_delete_topics_response_deletable_topic_result_init(kp_delete_topics_response_deletable_topic_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -96,7 +94,7 @@ static void deletable_topic_result_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-static void delete_topics_response_init(kp_delete_topics_response *m)
+void kp_delete_topics_response_init(kp_delete_topics_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->responses = NULL;
@@ -116,7 +114,7 @@ static void delete_topics_response_decode(kp_rd *rd, int16_t version, kp_delete_
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "DeleteTopicsResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				deletable_topic_result_init(&m->responses[i]);
+				kp_delete_topics_response_deletable_topic_result_init(&m->responses[i]);
 				deletable_topic_result_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -177,14 +175,9 @@ static void delete_topics_response_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-void kp_delete_topics_response_init(kp_delete_topics_response *m)
-{
-	delete_topics_response_init(m);
-}
-
 int kp_delete_topics_response_decode(kp_rd *rd, int16_t version, kp_delete_topics_response *out)
 {
-	delete_topics_response_init(out);
+	kp_delete_topics_response_init(out);
 	if (version < 0 || version > 6) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DeleteTopicsResponse: unsupported version");
 		return -1;

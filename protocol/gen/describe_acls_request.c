@@ -2,12 +2,11 @@
 /* Codec for DescribeAclsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_acls_request.h"
 
-static void describe_acls_request_init(kp_describe_acls_request *m);
 static void describe_acls_request_decode(kp_rd *rd, int16_t version, kp_describe_acls_request *m);
 static size_t describe_acls_request_size(const kp_describe_acls_request *m, int16_t version);
 static void describe_acls_request_encode(kp_wr *wr, int16_t version, const kp_describe_acls_request *m);
 
-static void describe_acls_request_init(kp_describe_acls_request *m)
+void kp_describe_acls_request_init(kp_describe_acls_request *m)
 {
 	m->resource_type_filter = 0;
 	m->resource_name_filter = (kp_str){"", 0};
@@ -93,14 +92,9 @@ static void describe_acls_request_encode(kp_wr *wr, int16_t version, const kp_de
 	}
 }
 
-void kp_describe_acls_request_init(kp_describe_acls_request *m)
-{
-	describe_acls_request_init(m);
-}
-
 int kp_describe_acls_request_decode(kp_rd *rd, int16_t version, kp_describe_acls_request *out)
 {
-	describe_acls_request_init(out);
+	kp_describe_acls_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeAclsRequest: unsupported version");
 		return -1;

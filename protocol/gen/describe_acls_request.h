@@ -21,6 +21,7 @@ typedef struct kp_describe_acls_request {
 	int8_t permission_type; /* v0+ */
 } kp_describe_acls_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_describe_acls_request_init(kp_describe_acls_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

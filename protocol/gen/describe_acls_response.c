@@ -2,22 +2,19 @@
 /* Codec for DescribeAclsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_acls_response.h"
 
-static void acl_description_init(kp_describe_acls_response_acl_description *m);
 static void acl_description_decode(kp_rd *rd, int16_t version, kp_describe_acls_response_acl_description *m);
 static size_t acl_description_size(const kp_describe_acls_response_acl_description *m, int16_t version);
 static void acl_description_encode(kp_wr *wr, int16_t version, const kp_describe_acls_response_acl_description *m);
 static const uint32_t acl_description_min[4] = {6, 6, 5, 5};
-static void describe_acls_resource_init(kp_describe_acls_response_describe_acls_resource *m);
 static void describe_acls_resource_decode(kp_rd *rd, int16_t version, kp_describe_acls_response_describe_acls_resource *m);
 static size_t describe_acls_resource_size(const kp_describe_acls_response_describe_acls_resource *m, int16_t version);
 static void describe_acls_resource_encode(kp_wr *wr, int16_t version, const kp_describe_acls_response_describe_acls_resource *m);
 static const uint32_t describe_acls_resource_min[4] = {7, 8, 5, 5};
-static void describe_acls_response_init(kp_describe_acls_response *m);
 static void describe_acls_response_decode(kp_rd *rd, int16_t version, kp_describe_acls_response *m);
 static size_t describe_acls_response_size(const kp_describe_acls_response *m, int16_t version);
 static void describe_acls_response_encode(kp_wr *wr, int16_t version, const kp_describe_acls_response *m);
 
-static void acl_description_init(kp_describe_acls_response_acl_description *m)
+void kp_describe_acls_response_acl_description_init(kp_describe_acls_response_acl_description *m)
 {
 	m->principal = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -89,7 +86,7 @@ static void acl_description_encode(kp_wr *wr, int16_t version, const kp_describe
 	}
 }
 
-static void describe_acls_resource_init(kp_describe_acls_response_describe_acls_resource *m)
+void kp_describe_acls_response_describe_acls_resource_init(kp_describe_acls_response_describe_acls_resource *m)
 {
 	m->resource_type = 0;
 	m->resource_name = (kp_str){"", 0};
@@ -113,7 +110,7 @@ static void describe_acls_resource_decode(kp_rd *rd, int16_t version, kp_describ
 		if (cnt > 0) {
 			m->acls = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->acls), "DescribeAclsResource.Acls");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acl_description_init(&m->acls[i]);
+				kp_describe_acls_response_acl_description_init(&m->acls[i]);
 				acl_description_decode(rd, version, &m->acls[i]);
 			}
 		}
@@ -186,7 +183,7 @@ static void describe_acls_resource_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-static void describe_acls_response_init(kp_describe_acls_response *m)
+void kp_describe_acls_response_init(kp_describe_acls_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -208,7 +205,7 @@ static void describe_acls_response_decode(kp_rd *rd, int16_t version, kp_describ
 		if (cnt > 0) {
 			m->resources = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->resources), "DescribeAclsResponse.Resources");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_acls_resource_init(&m->resources[i]);
+				kp_describe_acls_response_describe_acls_resource_init(&m->resources[i]);
 				describe_acls_resource_decode(rd, version, &m->resources[i]);
 			}
 		}
@@ -269,14 +266,9 @@ static void describe_acls_response_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-void kp_describe_acls_response_init(kp_describe_acls_response *m)
-{
-	describe_acls_response_init(m);
-}
-
 int kp_describe_acls_response_decode(kp_rd *rd, int16_t version, kp_describe_acls_response *out)
 {
-	describe_acls_response_init(out);
+	kp_describe_acls_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeAclsResponse: unsupported version");
 		return -1;

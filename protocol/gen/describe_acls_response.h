@@ -36,6 +36,9 @@ typedef struct kp_describe_acls_response {
 	int32_t resources_count; /* -1 = null */
 } kp_describe_acls_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_acls_response_acl_description_init(kp_describe_acls_response_acl_description *m);
+void kp_describe_acls_response_describe_acls_resource_init(kp_describe_acls_response_describe_acls_resource *m);
 /* Sets every field to its spec default. */
 void kp_describe_acls_response_init(kp_describe_acls_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for DescribeClientQuotasRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_client_quotas_request.h"
 
-static void component_data_init(kp_describe_client_quotas_request_component_data *m);
 static void component_data_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_request_component_data *m);
 static size_t component_data_size(const kp_describe_client_quotas_request_component_data *m, int16_t version);
 static void component_data_encode(kp_wr *wr, int16_t version, const kp_describe_client_quotas_request_component_data *m);
 static const uint32_t component_data_min[2] = {5, 4};
-static void describe_client_quotas_request_init(kp_describe_client_quotas_request *m);
 static void describe_client_quotas_request_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_request *m);
 static size_t describe_client_quotas_request_size(const kp_describe_client_quotas_request *m, int16_t version);
 static void describe_client_quotas_request_encode(kp_wr *wr, int16_t version, const kp_describe_client_quotas_request *m);
 
-static void component_data_init(kp_describe_client_quotas_request_component_data *m)
+void kp_describe_client_quotas_request_component_data_init(kp_describe_client_quotas_request_component_data *m)
 {
 	m->entity_type = (kp_str){"", 0};
 	m->match_type = 0;
@@ -76,7 +74,7 @@ static void component_data_encode(kp_wr *wr, int16_t version, const kp_describe_
 	}
 }
 
-static void describe_client_quotas_request_init(kp_describe_client_quotas_request *m)
+void kp_describe_client_quotas_request_init(kp_describe_client_quotas_request *m)
 {
 	m->components = NULL;
 	m->components_count = 0;
@@ -93,7 +91,7 @@ static void describe_client_quotas_request_decode(kp_rd *rd, int16_t version, kp
 		if (cnt > 0) {
 			m->components = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->components), "DescribeClientQuotasRequest.Components");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				component_data_init(&m->components[i]);
+				kp_describe_client_quotas_request_component_data_init(&m->components[i]);
 				component_data_decode(rd, version, &m->components[i]);
 			}
 		}
@@ -151,14 +149,9 @@ static void describe_client_quotas_request_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_describe_client_quotas_request_init(kp_describe_client_quotas_request *m)
-{
-	describe_client_quotas_request_init(m);
-}
-
 int kp_describe_client_quotas_request_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_request *out)
 {
-	describe_client_quotas_request_init(out);
+	kp_describe_client_quotas_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeClientQuotasRequest: unsupported version");
 		return -1;

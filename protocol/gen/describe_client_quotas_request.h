@@ -24,6 +24,8 @@ typedef struct kp_describe_client_quotas_request {
 	bool strict; /* v0+ */
 } kp_describe_client_quotas_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_client_quotas_request_component_data_init(kp_describe_client_quotas_request_component_data *m);
 /* Sets every field to its spec default. */
 void kp_describe_client_quotas_request_init(kp_describe_client_quotas_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for DescribeClientQuotasResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_client_quotas_response.h"
 
-static void entity_data_init(kp_describe_client_quotas_response_entity_data *m);
 static void entity_data_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_response_entity_data *m);
 static size_t entity_data_size(const kp_describe_client_quotas_response_entity_data *m, int16_t version);
 static void entity_data_encode(kp_wr *wr, int16_t version, const kp_describe_client_quotas_response_entity_data *m);
 static const uint32_t entity_data_min[2] = {4, 3};
-static void value_data_init(kp_describe_client_quotas_response_value_data *m);
 static void value_data_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_response_value_data *m);
 static size_t value_data_size(const kp_describe_client_quotas_response_value_data *m, int16_t version);
 static void value_data_encode(kp_wr *wr, int16_t version, const kp_describe_client_quotas_response_value_data *m);
 static const uint32_t value_data_min[2] = {10, 10};
-static void entry_data_init(kp_describe_client_quotas_response_entry_data *m);
 static void entry_data_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_response_entry_data *m);
 static size_t entry_data_size(const kp_describe_client_quotas_response_entry_data *m, int16_t version);
 static void entry_data_encode(kp_wr *wr, int16_t version, const kp_describe_client_quotas_response_entry_data *m);
 static const uint32_t entry_data_min[2] = {8, 3};
-static void describe_client_quotas_response_init(kp_describe_client_quotas_response *m);
 static void describe_client_quotas_response_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_response *m);
 static size_t describe_client_quotas_response_size(const kp_describe_client_quotas_response *m, int16_t version);
 static void describe_client_quotas_response_encode(kp_wr *wr, int16_t version, const kp_describe_client_quotas_response *m);
 
-static void entity_data_init(kp_describe_client_quotas_response_entity_data *m)
+void kp_describe_client_quotas_response_entity_data_init(kp_describe_client_quotas_response_entity_data *m)
 {
 	m->entity_type = (kp_str){"", 0};
 	m->entity_name = (kp_str){"", 0};
@@ -82,7 +78,7 @@ static void entity_data_encode(kp_wr *wr, int16_t version, const kp_describe_cli
 	}
 }
 
-static void value_data_init(kp_describe_client_quotas_response_value_data *m)
+void kp_describe_client_quotas_response_value_data_init(kp_describe_client_quotas_response_value_data *m)
 {
 	m->key = (kp_str){"", 0};
 	m->value = 0.0;
@@ -142,7 +138,7 @@ static void value_data_encode(kp_wr *wr, int16_t version, const kp_describe_clie
 	}
 }
 
-static void entry_data_init(kp_describe_client_quotas_response_entry_data *m)
+void kp_describe_client_quotas_response_entry_data_init(kp_describe_client_quotas_response_entry_data *m)
 {
 	m->entity = NULL;
 	m->entity_count = 0;
@@ -160,7 +156,7 @@ static void entry_data_decode(kp_rd *rd, int16_t version, kp_describe_client_quo
 		if (cnt > 0) {
 			m->entity = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->entity), "EntryData.Entity");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				entity_data_init(&m->entity[i]);
+				kp_describe_client_quotas_response_entity_data_init(&m->entity[i]);
 				entity_data_decode(rd, version, &m->entity[i]);
 			}
 		}
@@ -171,7 +167,7 @@ static void entry_data_decode(kp_rd *rd, int16_t version, kp_describe_client_quo
 		if (cnt > 0) {
 			m->values = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->values), "EntryData.Values");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				value_data_init(&m->values[i]);
+				kp_describe_client_quotas_response_value_data_init(&m->values[i]);
 				value_data_decode(rd, version, &m->values[i]);
 			}
 		}
@@ -236,7 +232,7 @@ static void entry_data_encode(kp_wr *wr, int16_t version, const kp_describe_clie
 	}
 }
 
-static void describe_client_quotas_response_init(kp_describe_client_quotas_response *m)
+void kp_describe_client_quotas_response_init(kp_describe_client_quotas_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -258,7 +254,7 @@ static void describe_client_quotas_response_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->entries = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->entries), "DescribeClientQuotasResponse.Entries");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				entry_data_init(&m->entries[i]);
+				kp_describe_client_quotas_response_entry_data_init(&m->entries[i]);
 				entry_data_decode(rd, version, &m->entries[i]);
 			}
 		}
@@ -315,14 +311,9 @@ static void describe_client_quotas_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_describe_client_quotas_response_init(kp_describe_client_quotas_response *m)
-{
-	describe_client_quotas_response_init(m);
-}
-
 int kp_describe_client_quotas_response_decode(kp_rd *rd, int16_t version, kp_describe_client_quotas_response *out)
 {
-	describe_client_quotas_response_init(out);
+	kp_describe_client_quotas_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeClientQuotasResponse: unsupported version");
 		return -1;

@@ -2,12 +2,11 @@
 /* Codec for DescribeClusterRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_cluster_request.h"
 
-static void describe_cluster_request_init(kp_describe_cluster_request *m);
 static void describe_cluster_request_decode(kp_rd *rd, int16_t version, kp_describe_cluster_request *m);
 static size_t describe_cluster_request_size(const kp_describe_cluster_request *m, int16_t version);
 static void describe_cluster_request_encode(kp_wr *wr, int16_t version, const kp_describe_cluster_request *m);
 
-static void describe_cluster_request_init(kp_describe_cluster_request *m)
+void kp_describe_cluster_request_init(kp_describe_cluster_request *m)
 {
 	m->include_cluster_authorized_operations = false;
 	m->endpoint_type = 1;
@@ -73,14 +72,9 @@ static void describe_cluster_request_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_describe_cluster_request_init(kp_describe_cluster_request *m)
-{
-	describe_cluster_request_init(m);
-}
-
 int kp_describe_cluster_request_decode(kp_rd *rd, int16_t version, kp_describe_cluster_request *out)
 {
-	describe_cluster_request_init(out);
+	kp_describe_cluster_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeClusterRequest: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_describe_cluster_request {
 	int8_t endpoint_type; /* v1+, default 1 */
 } kp_describe_cluster_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_describe_cluster_request_init(kp_describe_cluster_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for DescribeClusterResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_cluster_response.h"
 
-static void describe_cluster_broker_init(kp_describe_cluster_response_describe_cluster_broker *m);
 static void describe_cluster_broker_decode(kp_rd *rd, int16_t version, kp_describe_cluster_response_describe_cluster_broker *m);
 static size_t describe_cluster_broker_size(const kp_describe_cluster_response_describe_cluster_broker *m, int16_t version);
 static void describe_cluster_broker_encode(kp_wr *wr, int16_t version, const kp_describe_cluster_response_describe_cluster_broker *m);
 static const uint32_t describe_cluster_broker_min[2] = {11, 11};
-static void describe_cluster_response_init(kp_describe_cluster_response *m);
 static void describe_cluster_response_decode(kp_rd *rd, int16_t version, kp_describe_cluster_response *m);
 static size_t describe_cluster_response_size(const kp_describe_cluster_response *m, int16_t version);
 static void describe_cluster_response_encode(kp_wr *wr, int16_t version, const kp_describe_cluster_response *m);
 
-static void describe_cluster_broker_init(kp_describe_cluster_response_describe_cluster_broker *m)
+void kp_describe_cluster_response_describe_cluster_broker_init(kp_describe_cluster_response_describe_cluster_broker *m)
 {
 	m->broker_id = 0;
 	m->host = (kp_str){"", 0};
@@ -80,7 +78,7 @@ static void describe_cluster_broker_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void describe_cluster_response_init(kp_describe_cluster_response *m)
+void kp_describe_cluster_response_init(kp_describe_cluster_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -111,7 +109,7 @@ static void describe_cluster_response_decode(kp_rd *rd, int16_t version, kp_desc
 		if (cnt > 0) {
 			m->brokers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->brokers), "DescribeClusterResponse.Brokers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_cluster_broker_init(&m->brokers[i]);
+				kp_describe_cluster_response_describe_cluster_broker_init(&m->brokers[i]);
 				describe_cluster_broker_decode(rd, version, &m->brokers[i]);
 			}
 		}
@@ -193,14 +191,9 @@ static void describe_cluster_response_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_describe_cluster_response_init(kp_describe_cluster_response *m)
-{
-	describe_cluster_response_init(m);
-}
-
 int kp_describe_cluster_response_decode(kp_rd *rd, int16_t version, kp_describe_cluster_response *out)
 {
-	describe_cluster_response_init(out);
+	kp_describe_cluster_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeClusterResponse: unsupported version");
 		return -1;

@@ -31,6 +31,8 @@ typedef struct kp_describe_cluster_response {
 	int32_t cluster_authorized_operations; /* v0+, default -2147483648 */
 } kp_describe_cluster_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_cluster_response_describe_cluster_broker_init(kp_describe_cluster_response_describe_cluster_broker *m);
 /* Sets every field to its spec default. */
 void kp_describe_cluster_response_init(kp_describe_cluster_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

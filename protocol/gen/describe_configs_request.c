@@ -2,17 +2,15 @@
 /* Codec for DescribeConfigsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_configs_request.h"
 
-static void describe_configs_resource_init(kp_describe_configs_request_describe_configs_resource *m);
 static void describe_configs_resource_decode(kp_rd *rd, int16_t version, kp_describe_configs_request_describe_configs_resource *m);
 static size_t describe_configs_resource_size(const kp_describe_configs_request_describe_configs_resource *m, int16_t version);
 static void describe_configs_resource_encode(kp_wr *wr, int16_t version, const kp_describe_configs_request_describe_configs_resource *m);
 static const uint32_t describe_configs_resource_min[5] = {7, 7, 7, 7, 4};
-static void describe_configs_request_init(kp_describe_configs_request *m);
 static void describe_configs_request_decode(kp_rd *rd, int16_t version, kp_describe_configs_request *m);
 static size_t describe_configs_request_size(const kp_describe_configs_request *m, int16_t version);
 static void describe_configs_request_encode(kp_wr *wr, int16_t version, const kp_describe_configs_request *m);
 
-static void describe_configs_resource_init(kp_describe_configs_request_describe_configs_resource *m)
+void kp_describe_configs_request_describe_configs_resource_init(kp_describe_configs_request_describe_configs_resource *m)
 {
 	m->resource_type = 0;
 	m->resource_name = (kp_str){"", 0};
@@ -90,7 +88,7 @@ static void describe_configs_resource_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-static void describe_configs_request_init(kp_describe_configs_request *m)
+void kp_describe_configs_request_init(kp_describe_configs_request *m)
 {
 	m->resources = NULL;
 	m->resources_count = 0;
@@ -108,7 +106,7 @@ static void describe_configs_request_decode(kp_rd *rd, int16_t version, kp_descr
 		if (cnt > 0) {
 			m->resources = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->resources), "DescribeConfigsRequest.Resources");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_configs_resource_init(&m->resources[i]);
+				kp_describe_configs_request_describe_configs_resource_init(&m->resources[i]);
 				describe_configs_resource_decode(rd, version, &m->resources[i]);
 			}
 		}
@@ -189,14 +187,9 @@ static void describe_configs_request_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_describe_configs_request_init(kp_describe_configs_request *m)
-{
-	describe_configs_request_init(m);
-}
-
 int kp_describe_configs_request_decode(kp_rd *rd, int16_t version, kp_describe_configs_request *out)
 {
-	describe_configs_request_init(out);
+	kp_describe_configs_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeConfigsRequest: unsupported version");
 		return -1;

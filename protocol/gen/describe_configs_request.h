@@ -26,6 +26,8 @@ typedef struct kp_describe_configs_request {
 	bool include_documentation; /* v3+, default false */
 } kp_describe_configs_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_configs_request_describe_configs_resource_init(kp_describe_configs_request_describe_configs_resource *m);
 /* Sets every field to its spec default. */
 void kp_describe_configs_request_init(kp_describe_configs_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for DescribeConfigsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_configs_response.h"
 
-static void describe_configs_synonym_init(kp_describe_configs_response_describe_configs_synonym *m);
 static void describe_configs_synonym_decode(kp_rd *rd, int16_t version, kp_describe_configs_response_describe_configs_synonym *m);
 static size_t describe_configs_synonym_size(const kp_describe_configs_response_describe_configs_synonym *m, int16_t version);
 static void describe_configs_synonym_encode(kp_wr *wr, int16_t version, const kp_describe_configs_response_describe_configs_synonym *m);
 static const uint32_t describe_configs_synonym_min[5] = {0, 5, 5, 5, 4};
-static void describe_configs_resource_result_init(kp_describe_configs_response_describe_configs_resource_result *m);
 static void describe_configs_resource_result_decode(kp_rd *rd, int16_t version, kp_describe_configs_response_describe_configs_resource_result *m);
 static size_t describe_configs_resource_result_size(const kp_describe_configs_response_describe_configs_resource_result *m, int16_t version);
 static void describe_configs_resource_result_encode(kp_wr *wr, int16_t version, const kp_describe_configs_response_describe_configs_resource_result *m);
 static const uint32_t describe_configs_resource_result_min[5] = {7, 11, 11, 14, 9};
-static void describe_configs_result_init(kp_describe_configs_response_describe_configs_result *m);
 static void describe_configs_result_decode(kp_rd *rd, int16_t version, kp_describe_configs_response_describe_configs_result *m);
 static size_t describe_configs_result_size(const kp_describe_configs_response_describe_configs_result *m, int16_t version);
 static void describe_configs_result_encode(kp_wr *wr, int16_t version, const kp_describe_configs_response_describe_configs_result *m);
 static const uint32_t describe_configs_result_min[5] = {11, 11, 11, 11, 7};
-static void describe_configs_response_init(kp_describe_configs_response *m);
 static void describe_configs_response_decode(kp_rd *rd, int16_t version, kp_describe_configs_response *m);
 static size_t describe_configs_response_size(const kp_describe_configs_response *m, int16_t version);
 static void describe_configs_response_encode(kp_wr *wr, int16_t version, const kp_describe_configs_response *m);
 
-static void describe_configs_synonym_init(kp_describe_configs_response_describe_configs_synonym *m)
+void kp_describe_configs_response_describe_configs_synonym_init(kp_describe_configs_response_describe_configs_synonym *m)
 {
 	m->name = (kp_str){"", 0};
 	m->value = (kp_str){"", 0};
@@ -86,7 +82,7 @@ static void describe_configs_synonym_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void describe_configs_resource_result_init(kp_describe_configs_response_describe_configs_resource_result *m)
+void kp_describe_configs_response_describe_configs_resource_result_init(kp_describe_configs_response_describe_configs_resource_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->value = (kp_str){"", 0};
@@ -121,7 +117,7 @@ static void describe_configs_resource_result_decode(kp_rd *rd, int16_t version, 
 			if (cnt > 0) {
 				m->synonyms = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->synonyms), "DescribeConfigsResourceResult.Synonyms");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					describe_configs_synonym_init(&m->synonyms[i]);
+					kp_describe_configs_response_describe_configs_synonym_init(&m->synonyms[i]);
 					describe_configs_synonym_decode(rd, version, &m->synonyms[i]);
 				}
 			}
@@ -227,7 +223,7 @@ static void describe_configs_resource_result_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-static void describe_configs_result_init(kp_describe_configs_response_describe_configs_result *m)
+void kp_describe_configs_response_describe_configs_result_init(kp_describe_configs_response_describe_configs_result *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -251,7 +247,7 @@ static void describe_configs_result_decode(kp_rd *rd, int16_t version, kp_descri
 		if (cnt > 0) {
 			m->configs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->configs), "DescribeConfigsResult.Configs");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_configs_resource_result_init(&m->configs[i]);
+				kp_describe_configs_response_describe_configs_resource_result_init(&m->configs[i]);
 				describe_configs_resource_result_decode(rd, version, &m->configs[i]);
 			}
 		}
@@ -318,7 +314,7 @@ static void describe_configs_result_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void describe_configs_response_init(kp_describe_configs_response *m)
+void kp_describe_configs_response_init(kp_describe_configs_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->results = NULL;
@@ -336,7 +332,7 @@ static void describe_configs_response_decode(kp_rd *rd, int16_t version, kp_desc
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "DescribeConfigsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_configs_result_init(&m->results[i]);
+				kp_describe_configs_response_describe_configs_result_init(&m->results[i]);
 				describe_configs_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -393,14 +389,9 @@ static void describe_configs_response_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_describe_configs_response_init(kp_describe_configs_response *m)
-{
-	describe_configs_response_init(m);
-}
-
 int kp_describe_configs_response_decode(kp_rd *rd, int16_t version, kp_describe_configs_response *out)
 {
-	describe_configs_response_init(out);
+	kp_describe_configs_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeConfigsResponse: unsupported version");
 		return -1;

@@ -48,6 +48,10 @@ typedef struct kp_describe_configs_response {
 	int32_t results_count; /* -1 = null */
 } kp_describe_configs_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_configs_response_describe_configs_synonym_init(kp_describe_configs_response_describe_configs_synonym *m);
+void kp_describe_configs_response_describe_configs_resource_result_init(kp_describe_configs_response_describe_configs_resource_result *m);
+void kp_describe_configs_response_describe_configs_result_init(kp_describe_configs_response_describe_configs_result *m);
 /* Sets every field to its spec default. */
 void kp_describe_configs_response_init(kp_describe_configs_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

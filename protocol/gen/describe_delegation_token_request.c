@@ -2,17 +2,15 @@
 /* Codec for DescribeDelegationTokenRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_delegation_token_request.h"
 
-static void describe_delegation_token_owner_init(kp_describe_delegation_token_request_describe_delegation_token_owner *m);
 static void describe_delegation_token_owner_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_request_describe_delegation_token_owner *m);
 static size_t describe_delegation_token_owner_size(const kp_describe_delegation_token_request_describe_delegation_token_owner *m, int16_t version);
 static void describe_delegation_token_owner_encode(kp_wr *wr, int16_t version, const kp_describe_delegation_token_request_describe_delegation_token_owner *m);
 static const uint32_t describe_delegation_token_owner_min[4] = {4, 4, 3, 3};
-static void describe_delegation_token_request_init(kp_describe_delegation_token_request *m);
 static void describe_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_request *m);
 static size_t describe_delegation_token_request_size(const kp_describe_delegation_token_request *m, int16_t version);
 static void describe_delegation_token_request_encode(kp_wr *wr, int16_t version, const kp_describe_delegation_token_request *m);
 
-static void describe_delegation_token_owner_init(kp_describe_delegation_token_request_describe_delegation_token_owner *m)
+void kp_describe_delegation_token_request_describe_delegation_token_owner_init(kp_describe_delegation_token_request_describe_delegation_token_owner *m)
 {
 	m->principal_type = (kp_str){"", 0};
 	m->principal_name = (kp_str){"", 0};
@@ -76,7 +74,7 @@ static void describe_delegation_token_owner_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void describe_delegation_token_request_init(kp_describe_delegation_token_request *m)
+void kp_describe_delegation_token_request_init(kp_describe_delegation_token_request *m)
 {
 	m->owners = NULL;
 	m->owners_count = 0;
@@ -92,7 +90,7 @@ static void describe_delegation_token_request_decode(kp_rd *rd, int16_t version,
 		if (cnt > 0) {
 			m->owners = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->owners), "DescribeDelegationTokenRequest.Owners");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_delegation_token_owner_init(&m->owners[i]);
+				kp_describe_delegation_token_request_describe_delegation_token_owner_init(&m->owners[i]);
 				describe_delegation_token_owner_decode(rd, version, &m->owners[i]);
 			}
 		}
@@ -143,14 +141,9 @@ static void describe_delegation_token_request_encode(kp_wr *wr, int16_t version,
 	}
 }
 
-void kp_describe_delegation_token_request_init(kp_describe_delegation_token_request *m)
-{
-	describe_delegation_token_request_init(m);
-}
-
 int kp_describe_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_request *out)
 {
-	describe_delegation_token_request_init(out);
+	kp_describe_delegation_token_request_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeDelegationTokenRequest: unsupported version");
 		return -1;

@@ -22,6 +22,8 @@ typedef struct kp_describe_delegation_token_request {
 	int32_t owners_count; /* -1 = null */
 } kp_describe_delegation_token_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_delegation_token_request_describe_delegation_token_owner_init(kp_describe_delegation_token_request_describe_delegation_token_owner *m);
 /* Sets every field to its spec default. */
 void kp_describe_delegation_token_request_init(kp_describe_delegation_token_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for DescribeDelegationTokenResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_delegation_token_response.h"
 
-static void described_delegation_token_renewer_init(kp_describe_delegation_token_response_described_delegation_token_renewer *m);
 static void described_delegation_token_renewer_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_response_described_delegation_token_renewer *m);
 static size_t described_delegation_token_renewer_size(const kp_describe_delegation_token_response_described_delegation_token_renewer *m, int16_t version);
 static void described_delegation_token_renewer_encode(kp_wr *wr, int16_t version, const kp_describe_delegation_token_response_described_delegation_token_renewer *m);
 static const uint32_t described_delegation_token_renewer_min[4] = {4, 4, 3, 3};
-static void described_delegation_token_init(kp_describe_delegation_token_response_described_delegation_token *m);
 static void described_delegation_token_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_response_described_delegation_token *m);
 static size_t described_delegation_token_size(const kp_describe_delegation_token_response_described_delegation_token *m, int16_t version);
 static void described_delegation_token_encode(kp_wr *wr, int16_t version, const kp_describe_delegation_token_response_described_delegation_token *m);
 static const uint32_t described_delegation_token_min[4] = {38, 38, 30, 32};
-static void describe_delegation_token_response_init(kp_describe_delegation_token_response *m);
 static void describe_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_response *m);
 static size_t describe_delegation_token_response_size(const kp_describe_delegation_token_response *m, int16_t version);
 static void describe_delegation_token_response_encode(kp_wr *wr, int16_t version, const kp_describe_delegation_token_response *m);
 
-static void described_delegation_token_renewer_init(kp_describe_delegation_token_response_described_delegation_token_renewer *m)
+void kp_describe_delegation_token_response_described_delegation_token_renewer_init(kp_describe_delegation_token_response_described_delegation_token_renewer *m)
 {
 	m->principal_type = (kp_str){"", 0};
 	m->principal_name = (kp_str){"", 0};
@@ -81,7 +78,7 @@ static void described_delegation_token_renewer_encode(kp_wr *wr, int16_t version
 	}
 }
 
-static void described_delegation_token_init(kp_describe_delegation_token_response_described_delegation_token *m)
+void kp_describe_delegation_token_response_described_delegation_token_init(kp_describe_delegation_token_response_described_delegation_token *m)
 {
 	m->principal_type = (kp_str){"", 0};
 	m->principal_name = (kp_str){"", 0};
@@ -119,7 +116,7 @@ static void described_delegation_token_decode(kp_rd *rd, int16_t version, kp_des
 		if (cnt > 0) {
 			m->renewers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->renewers), "DescribedDelegationToken.Renewers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				described_delegation_token_renewer_init(&m->renewers[i]);
+				kp_describe_delegation_token_response_described_delegation_token_renewer_init(&m->renewers[i]);
 				described_delegation_token_renewer_decode(rd, version, &m->renewers[i]);
 			}
 		}
@@ -232,7 +229,7 @@ static void described_delegation_token_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void describe_delegation_token_response_init(kp_describe_delegation_token_response *m)
+void kp_describe_delegation_token_response_init(kp_describe_delegation_token_response *m)
 {
 	m->error_code = 0;
 	m->tokens = NULL;
@@ -251,7 +248,7 @@ static void describe_delegation_token_response_decode(kp_rd *rd, int16_t version
 		if (cnt > 0) {
 			m->tokens = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->tokens), "DescribeDelegationTokenResponse.Tokens");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				described_delegation_token_init(&m->tokens[i]);
+				kp_describe_delegation_token_response_described_delegation_token_init(&m->tokens[i]);
 				described_delegation_token_decode(rd, version, &m->tokens[i]);
 			}
 		}
@@ -311,14 +308,9 @@ static void describe_delegation_token_response_encode(kp_wr *wr, int16_t version
 	}
 }
 
-void kp_describe_delegation_token_response_init(kp_describe_delegation_token_response *m)
-{
-	describe_delegation_token_response_init(m);
-}
-
 int kp_describe_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_describe_delegation_token_response *out)
 {
-	describe_delegation_token_response_init(out);
+	kp_describe_delegation_token_response_init(out);
 	if (version < 0 || version > 3) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeDelegationTokenResponse: unsupported version");
 		return -1;

@@ -39,6 +39,9 @@ typedef struct kp_describe_delegation_token_response {
 	int32_t throttle_time_ms; /* v0+ */
 } kp_describe_delegation_token_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_delegation_token_response_described_delegation_token_renewer_init(kp_describe_delegation_token_response_described_delegation_token_renewer *m);
+void kp_describe_delegation_token_response_described_delegation_token_init(kp_describe_delegation_token_response_described_delegation_token *m);
 /* Sets every field to its spec default. */
 void kp_describe_delegation_token_response_init(kp_describe_delegation_token_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for DescribeGroupsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_groups_request.h"
 
-static void describe_groups_request_init(kp_describe_groups_request *m);
 static void describe_groups_request_decode(kp_rd *rd, int16_t version, kp_describe_groups_request *m);
 static size_t describe_groups_request_size(const kp_describe_groups_request *m, int16_t version);
 static void describe_groups_request_encode(kp_wr *wr, int16_t version, const kp_describe_groups_request *m);
 
-static void describe_groups_request_init(kp_describe_groups_request *m)
+void kp_describe_groups_request_init(kp_describe_groups_request *m)
 {
 	m->groups = NULL;
 	m->groups_count = 0;
@@ -91,14 +90,9 @@ static void describe_groups_request_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_describe_groups_request_init(kp_describe_groups_request *m)
-{
-	describe_groups_request_init(m);
-}
-
 int kp_describe_groups_request_decode(kp_rd *rd, int16_t version, kp_describe_groups_request *out)
 {
-	describe_groups_request_init(out);
+	kp_describe_groups_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeGroupsRequest: unsupported version");
 		return -1;

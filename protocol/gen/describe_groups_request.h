@@ -17,6 +17,7 @@ typedef struct kp_describe_groups_request {
 	bool include_authorized_operations; /* v3+ */
 } kp_describe_groups_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_describe_groups_request_init(kp_describe_groups_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for DescribeGroupsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_groups_response.h"
 
-static void described_group_member_init(kp_describe_groups_response_described_group_member *m);
 static void described_group_member_decode(kp_rd *rd, int16_t version, kp_describe_groups_response_described_group_member *m);
 static size_t described_group_member_size(const kp_describe_groups_response_described_group_member *m, int16_t version);
 static void described_group_member_encode(kp_wr *wr, int16_t version, const kp_describe_groups_response_described_group_member *m);
 static const uint32_t described_group_member_min[6] = {14, 14, 14, 14, 16, 7};
-static void described_group_init(kp_describe_groups_response_described_group *m);
 static void described_group_decode(kp_rd *rd, int16_t version, kp_describe_groups_response_described_group *m);
 static size_t described_group_size(const kp_describe_groups_response_described_group *m, int16_t version);
 static void described_group_encode(kp_wr *wr, int16_t version, const kp_describe_groups_response_described_group *m);
 static const uint32_t described_group_min[6] = {14, 14, 14, 18, 18, 12};
-static void describe_groups_response_init(kp_describe_groups_response *m);
 static void describe_groups_response_decode(kp_rd *rd, int16_t version, kp_describe_groups_response *m);
 static size_t describe_groups_response_size(const kp_describe_groups_response *m, int16_t version);
 static void describe_groups_response_encode(kp_wr *wr, int16_t version, const kp_describe_groups_response *m);
 
-static void described_group_member_init(kp_describe_groups_response_described_group_member *m)
+void kp_describe_groups_response_described_group_member_init(kp_describe_groups_response_described_group_member *m)
 {
 	m->member_id = (kp_str){"", 0};
 	m->group_instance_id = KP_STR_NULL;
@@ -119,7 +116,7 @@ static void described_group_member_encode(kp_wr *wr, int16_t version, const kp_d
 	}
 }
 
-static void described_group_init(kp_describe_groups_response_described_group *m)
+void kp_describe_groups_response_described_group_init(kp_describe_groups_response_described_group *m)
 {
 	m->error_code = 0;
 	m->group_id = (kp_str){"", 0};
@@ -146,7 +143,7 @@ static void described_group_decode(kp_rd *rd, int16_t version, kp_describe_group
 		if (cnt > 0) {
 			m->members = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->members), "DescribedGroup.Members");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				described_group_member_init(&m->members[i]);
+				kp_describe_groups_response_described_group_member_init(&m->members[i]);
 				described_group_member_decode(rd, version, &m->members[i]);
 			}
 		}
@@ -240,7 +237,7 @@ static void described_group_encode(kp_wr *wr, int16_t version, const kp_describe
 	}
 }
 
-static void describe_groups_response_init(kp_describe_groups_response *m)
+void kp_describe_groups_response_init(kp_describe_groups_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->groups = NULL;
@@ -260,7 +257,7 @@ static void describe_groups_response_decode(kp_rd *rd, int16_t version, kp_descr
 		if (cnt > 0) {
 			m->groups = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->groups), "DescribeGroupsResponse.Groups");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				described_group_init(&m->groups[i]);
+				kp_describe_groups_response_described_group_init(&m->groups[i]);
 				described_group_decode(rd, version, &m->groups[i]);
 			}
 		}
@@ -321,14 +318,9 @@ static void describe_groups_response_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_describe_groups_response_init(kp_describe_groups_response *m)
-{
-	describe_groups_response_init(m);
-}
-
 int kp_describe_groups_response_decode(kp_rd *rd, int16_t version, kp_describe_groups_response *out)
 {
-	describe_groups_response_init(out);
+	kp_describe_groups_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeGroupsResponse: unsupported version");
 		return -1;

@@ -39,6 +39,9 @@ typedef struct kp_describe_groups_response {
 	int32_t groups_count; /* -1 = null */
 } kp_describe_groups_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_groups_response_described_group_member_init(kp_describe_groups_response_described_group_member *m);
+void kp_describe_groups_response_described_group_init(kp_describe_groups_response_described_group *m);
 /* Sets every field to its spec default. */
 void kp_describe_groups_response_init(kp_describe_groups_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for DescribeLogDirsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_log_dirs_request.h"
 
-static void describable_log_dir_topic_init(kp_describe_log_dirs_request_describable_log_dir_topic *m);
 static void describable_log_dir_topic_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_request_describable_log_dir_topic *m);
 static size_t describable_log_dir_topic_size(const kp_describe_log_dirs_request_describable_log_dir_topic *m, int16_t version);
 static void describable_log_dir_topic_encode(kp_wr *wr, int16_t version, const kp_describe_log_dirs_request_describable_log_dir_topic *m);
 static const uint32_t describable_log_dir_topic_min[5] = {6, 6, 3, 3, 3};
-static void describe_log_dirs_request_init(kp_describe_log_dirs_request *m);
 static void describe_log_dirs_request_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_request *m);
 static size_t describe_log_dirs_request_size(const kp_describe_log_dirs_request *m, int16_t version);
 static void describe_log_dirs_request_encode(kp_wr *wr, int16_t version, const kp_describe_log_dirs_request *m);
 
-static void describable_log_dir_topic_init(kp_describe_log_dirs_request_describable_log_dir_topic *m)
+void kp_describe_log_dirs_request_describable_log_dir_topic_init(kp_describe_log_dirs_request_describable_log_dir_topic *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -90,7 +88,7 @@ static void describable_log_dir_topic_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-static void describe_log_dirs_request_init(kp_describe_log_dirs_request *m)
+void kp_describe_log_dirs_request_init(kp_describe_log_dirs_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -106,7 +104,7 @@ static void describe_log_dirs_request_decode(kp_rd *rd, int16_t version, kp_desc
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeLogDirsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describable_log_dir_topic_init(&m->topics[i]);
+				kp_describe_log_dirs_request_describable_log_dir_topic_init(&m->topics[i]);
 				describable_log_dir_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -157,14 +155,9 @@ static void describe_log_dirs_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_describe_log_dirs_request_init(kp_describe_log_dirs_request *m)
-{
-	describe_log_dirs_request_init(m);
-}
-
 int kp_describe_log_dirs_request_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_request *out)
 {
-	describe_log_dirs_request_init(out);
+	kp_describe_log_dirs_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeLogDirsRequest: unsupported version");
 		return -1;

@@ -23,6 +23,8 @@ typedef struct kp_describe_log_dirs_request {
 	int32_t topics_count; /* -1 = null */
 } kp_describe_log_dirs_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_log_dirs_request_describable_log_dir_topic_init(kp_describe_log_dirs_request_describable_log_dir_topic *m);
 /* Sets every field to its spec default. */
 void kp_describe_log_dirs_request_init(kp_describe_log_dirs_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for DescribeLogDirsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_log_dirs_response.h"
 
-static void describe_log_dirs_partition_init(kp_describe_log_dirs_response_describe_log_dirs_partition *m);
 static void describe_log_dirs_partition_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_response_describe_log_dirs_partition *m);
 static size_t describe_log_dirs_partition_size(const kp_describe_log_dirs_response_describe_log_dirs_partition *m, int16_t version);
 static void describe_log_dirs_partition_encode(kp_wr *wr, int16_t version, const kp_describe_log_dirs_response_describe_log_dirs_partition *m);
 static const uint32_t describe_log_dirs_partition_min[5] = {21, 21, 22, 22, 22};
-static void describe_log_dirs_topic_init(kp_describe_log_dirs_response_describe_log_dirs_topic *m);
 static void describe_log_dirs_topic_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_response_describe_log_dirs_topic *m);
 static size_t describe_log_dirs_topic_size(const kp_describe_log_dirs_response_describe_log_dirs_topic *m, int16_t version);
 static void describe_log_dirs_topic_encode(kp_wr *wr, int16_t version, const kp_describe_log_dirs_response_describe_log_dirs_topic *m);
 static const uint32_t describe_log_dirs_topic_min[5] = {6, 6, 3, 3, 3};
-static void describe_log_dirs_result_init(kp_describe_log_dirs_response_describe_log_dirs_result *m);
 static void describe_log_dirs_result_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_response_describe_log_dirs_result *m);
 static size_t describe_log_dirs_result_size(const kp_describe_log_dirs_response_describe_log_dirs_result *m, int16_t version);
 static void describe_log_dirs_result_encode(kp_wr *wr, int16_t version, const kp_describe_log_dirs_response_describe_log_dirs_result *m);
 static const uint32_t describe_log_dirs_result_min[5] = {8, 8, 5, 5, 21};
-static void describe_log_dirs_response_init(kp_describe_log_dirs_response *m);
 static void describe_log_dirs_response_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_response *m);
 static size_t describe_log_dirs_response_size(const kp_describe_log_dirs_response *m, int16_t version);
 static void describe_log_dirs_response_encode(kp_wr *wr, int16_t version, const kp_describe_log_dirs_response *m);
 
-static void describe_log_dirs_partition_init(kp_describe_log_dirs_response_describe_log_dirs_partition *m)
+void kp_describe_log_dirs_response_describe_log_dirs_partition_init(kp_describe_log_dirs_response_describe_log_dirs_partition *m)
 {
 	m->partition_index = 0;
 	m->partition_size = INT64_C(0);
@@ -86,7 +82,7 @@ static void describe_log_dirs_partition_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void describe_log_dirs_topic_init(kp_describe_log_dirs_response_describe_log_dirs_topic *m)
+void kp_describe_log_dirs_response_describe_log_dirs_topic_init(kp_describe_log_dirs_response_describe_log_dirs_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -104,7 +100,7 @@ static void describe_log_dirs_topic_decode(kp_rd *rd, int16_t version, kp_descri
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "DescribeLogDirsTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_log_dirs_partition_init(&m->partitions[i]);
+				kp_describe_log_dirs_response_describe_log_dirs_partition_init(&m->partitions[i]);
 				describe_log_dirs_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -165,7 +161,7 @@ static void describe_log_dirs_topic_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void describe_log_dirs_result_init(kp_describe_log_dirs_response_describe_log_dirs_result *m)
+void kp_describe_log_dirs_response_describe_log_dirs_result_init(kp_describe_log_dirs_response_describe_log_dirs_result *m)
 {
 	m->error_code = 0;
 	m->log_dir = (kp_str){"", 0};
@@ -187,7 +183,7 @@ static void describe_log_dirs_result_decode(kp_rd *rd, int16_t version, kp_descr
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeLogDirsResult.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_log_dirs_topic_init(&m->topics[i]);
+				kp_describe_log_dirs_response_describe_log_dirs_topic_init(&m->topics[i]);
 				describe_log_dirs_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -268,7 +264,7 @@ static void describe_log_dirs_result_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void describe_log_dirs_response_init(kp_describe_log_dirs_response *m)
+void kp_describe_log_dirs_response_init(kp_describe_log_dirs_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -290,7 +286,7 @@ static void describe_log_dirs_response_decode(kp_rd *rd, int16_t version, kp_des
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "DescribeLogDirsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_log_dirs_result_init(&m->results[i]);
+				kp_describe_log_dirs_response_describe_log_dirs_result_init(&m->results[i]);
 				describe_log_dirs_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -353,14 +349,9 @@ static void describe_log_dirs_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_describe_log_dirs_response_init(kp_describe_log_dirs_response *m)
-{
-	describe_log_dirs_response_init(m);
-}
-
 int kp_describe_log_dirs_response_decode(kp_rd *rd, int16_t version, kp_describe_log_dirs_response *out)
 {
-	describe_log_dirs_response_init(out);
+	kp_describe_log_dirs_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeLogDirsResponse: unsupported version");
 		return -1;

@@ -43,6 +43,10 @@ typedef struct kp_describe_log_dirs_response {
 	int32_t results_count; /* -1 = null */
 } kp_describe_log_dirs_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_log_dirs_response_describe_log_dirs_partition_init(kp_describe_log_dirs_response_describe_log_dirs_partition *m);
+void kp_describe_log_dirs_response_describe_log_dirs_topic_init(kp_describe_log_dirs_response_describe_log_dirs_topic *m);
+void kp_describe_log_dirs_response_describe_log_dirs_result_init(kp_describe_log_dirs_response_describe_log_dirs_result *m);
 /* Sets every field to its spec default. */
 void kp_describe_log_dirs_response_init(kp_describe_log_dirs_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for DescribeProducersRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_producers_request.h"
 
-static void topic_request_init(kp_describe_producers_request_topic_request *m);
 static void topic_request_decode(kp_rd *rd, int16_t version, kp_describe_producers_request_topic_request *m);
 static size_t topic_request_size(const kp_describe_producers_request_topic_request *m, int16_t version);
 static void topic_request_encode(kp_wr *wr, int16_t version, const kp_describe_producers_request_topic_request *m);
 static const uint32_t topic_request_min[1] = {3};
-static void describe_producers_request_init(kp_describe_producers_request *m);
 static void describe_producers_request_decode(kp_rd *rd, int16_t version, kp_describe_producers_request *m);
 static size_t describe_producers_request_size(const kp_describe_producers_request *m, int16_t version);
 static void describe_producers_request_encode(kp_wr *wr, int16_t version, const kp_describe_producers_request *m);
 
-static void topic_request_init(kp_describe_producers_request_topic_request *m)
+void kp_describe_producers_request_topic_request_init(kp_describe_producers_request_topic_request *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_indexes = NULL;
@@ -90,7 +88,7 @@ static void topic_request_encode(kp_wr *wr, int16_t version, const kp_describe_p
 	}
 }
 
-static void describe_producers_request_init(kp_describe_producers_request *m)
+void kp_describe_producers_request_init(kp_describe_producers_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -106,7 +104,7 @@ static void describe_producers_request_decode(kp_rd *rd, int16_t version, kp_des
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeProducersRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_request_init(&m->topics[i]);
+				kp_describe_producers_request_topic_request_init(&m->topics[i]);
 				topic_request_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -161,14 +159,9 @@ static void describe_producers_request_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_describe_producers_request_init(kp_describe_producers_request *m)
-{
-	describe_producers_request_init(m);
-}
-
 int kp_describe_producers_request_decode(kp_rd *rd, int16_t version, kp_describe_producers_request *out)
 {
-	describe_producers_request_init(out);
+	kp_describe_producers_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeProducersRequest: unsupported version");
 		return -1;

@@ -2,27 +2,23 @@
 /* Codec for DescribeProducersResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_producers_response.h"
 
-static void producer_state_init(kp_describe_producers_response_producer_state *m);
 static void producer_state_decode(kp_rd *rd, int16_t version, kp_describe_producers_response_producer_state *m);
 static size_t producer_state_size(const kp_describe_producers_response_producer_state *m, int16_t version);
 static void producer_state_encode(kp_wr *wr, int16_t version, const kp_describe_producers_response_producer_state *m);
 static const uint32_t producer_state_min[1] = {37};
-static void partition_response_init(kp_describe_producers_response_partition_response *m);
 static void partition_response_decode(kp_rd *rd, int16_t version, kp_describe_producers_response_partition_response *m);
 static size_t partition_response_size(const kp_describe_producers_response_partition_response *m, int16_t version);
 static void partition_response_encode(kp_wr *wr, int16_t version, const kp_describe_producers_response_partition_response *m);
 static const uint32_t partition_response_min[1] = {9};
-static void topic_response_init(kp_describe_producers_response_topic_response *m);
 static void topic_response_decode(kp_rd *rd, int16_t version, kp_describe_producers_response_topic_response *m);
 static size_t topic_response_size(const kp_describe_producers_response_topic_response *m, int16_t version);
 static void topic_response_encode(kp_wr *wr, int16_t version, const kp_describe_producers_response_topic_response *m);
 static const uint32_t topic_response_min[1] = {3};
-static void describe_producers_response_init(kp_describe_producers_response *m);
 static void describe_producers_response_decode(kp_rd *rd, int16_t version, kp_describe_producers_response *m);
 static size_t describe_producers_response_size(const kp_describe_producers_response *m, int16_t version);
 static void describe_producers_response_encode(kp_wr *wr, int16_t version, const kp_describe_producers_response *m);
 
-static void producer_state_init(kp_describe_producers_response_producer_state *m)
+void kp_describe_producers_response_producer_state_init(kp_describe_producers_response_producer_state *m)
 {
 	m->producer_id = INT64_C(0);
 	m->producer_epoch = 0;
@@ -94,7 +90,7 @@ static void producer_state_encode(kp_wr *wr, int16_t version, const kp_describe_
 	}
 }
 
-static void partition_response_init(kp_describe_producers_response_partition_response *m)
+void kp_describe_producers_response_partition_response_init(kp_describe_producers_response_partition_response *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -116,7 +112,7 @@ static void partition_response_decode(kp_rd *rd, int16_t version, kp_describe_pr
 		if (cnt > 0) {
 			m->active_producers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->active_producers), "PartitionResponse.ActiveProducers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				producer_state_init(&m->active_producers[i]);
+				kp_describe_producers_response_producer_state_init(&m->active_producers[i]);
 				producer_state_decode(rd, version, &m->active_producers[i]);
 			}
 		}
@@ -177,7 +173,7 @@ static void partition_response_encode(kp_wr *wr, int16_t version, const kp_descr
 	}
 }
 
-static void topic_response_init(kp_describe_producers_response_topic_response *m)
+void kp_describe_producers_response_topic_response_init(kp_describe_producers_response_topic_response *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -195,7 +191,7 @@ static void topic_response_decode(kp_rd *rd, int16_t version, kp_describe_produc
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicResponse.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_response_init(&m->partitions[i]);
+				kp_describe_producers_response_partition_response_init(&m->partitions[i]);
 				partition_response_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -256,7 +252,7 @@ static void topic_response_encode(kp_wr *wr, int16_t version, const kp_describe_
 	}
 }
 
-static void describe_producers_response_init(kp_describe_producers_response *m)
+void kp_describe_producers_response_init(kp_describe_producers_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -274,7 +270,7 @@ static void describe_producers_response_decode(kp_rd *rd, int16_t version, kp_de
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeProducersResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_response_init(&m->topics[i]);
+				kp_describe_producers_response_topic_response_init(&m->topics[i]);
 				topic_response_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -331,14 +327,9 @@ static void describe_producers_response_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-void kp_describe_producers_response_init(kp_describe_producers_response *m)
-{
-	describe_producers_response_init(m);
-}
-
 int kp_describe_producers_response_decode(kp_rd *rd, int16_t version, kp_describe_producers_response *out)
 {
-	describe_producers_response_init(out);
+	kp_describe_producers_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeProducersResponse: unsupported version");
 		return -1;

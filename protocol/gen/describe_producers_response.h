@@ -43,6 +43,10 @@ typedef struct kp_describe_producers_response {
 	int32_t topics_count; /* -1 = null */
 } kp_describe_producers_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_producers_response_producer_state_init(kp_describe_producers_response_producer_state *m);
+void kp_describe_producers_response_partition_response_init(kp_describe_producers_response_partition_response *m);
+void kp_describe_producers_response_topic_response_init(kp_describe_producers_response_topic_response *m);
 /* Sets every field to its spec default. */
 void kp_describe_producers_response_init(kp_describe_producers_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for DescribeQuorumRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_quorum_request.h"
 
-static void partition_data_init(kp_describe_quorum_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum_request_partition_data *m);
 static size_t partition_data_size(const kp_describe_quorum_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_request_partition_data *m);
 static const uint32_t partition_data_min[3] = {5, 5, 5};
-static void topic_data_init(kp_describe_quorum_request_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum_request_topic_data *m);
 static size_t topic_data_size(const kp_describe_quorum_request_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_request_topic_data *m);
 static const uint32_t topic_data_min[3] = {3, 3, 3};
-static void describe_quorum_request_init(kp_describe_quorum_request *m);
 static void describe_quorum_request_decode(kp_rd *rd, int16_t version, kp_describe_quorum_request *m);
 static size_t describe_quorum_request_size(const kp_describe_quorum_request *m, int16_t version);
 static void describe_quorum_request_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_request *m);
 
-static void partition_data_init(kp_describe_quorum_request_partition_data *m)
+void kp_describe_quorum_request_partition_data_init(kp_describe_quorum_request_partition_data *m)
 {
 	m->partition_index = 0;
 }
@@ -69,7 +66,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_describe_
 	}
 }
 
-static void topic_data_init(kp_describe_quorum_request_topic_data *m)
+void kp_describe_quorum_request_topic_data_init(kp_describe_quorum_request_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -87,7 +84,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum_req
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_describe_quorum_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -148,7 +145,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_describe_quor
 	}
 }
 
-static void describe_quorum_request_init(kp_describe_quorum_request *m)
+void kp_describe_quorum_request_init(kp_describe_quorum_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -164,7 +161,7 @@ static void describe_quorum_request_decode(kp_rd *rd, int16_t version, kp_descri
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeQuorumRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_describe_quorum_request_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -219,14 +216,9 @@ static void describe_quorum_request_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_describe_quorum_request_init(kp_describe_quorum_request *m)
-{
-	describe_quorum_request_init(m);
-}
-
 int kp_describe_quorum_request_decode(kp_rd *rd, int16_t version, kp_describe_quorum_request *out)
 {
-	describe_quorum_request_init(out);
+	kp_describe_quorum_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeQuorumRequest: unsupported version");
 		return -1;

@@ -28,6 +28,9 @@ typedef struct kp_describe_quorum_request {
 	int32_t topics_count; /* -1 = null */
 } kp_describe_quorum_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_quorum_request_partition_data_init(kp_describe_quorum_request_partition_data *m);
+void kp_describe_quorum_request_topic_data_init(kp_describe_quorum_request_topic_data *m);
 /* Sets every field to its spec default. */
 void kp_describe_quorum_request_init(kp_describe_quorum_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

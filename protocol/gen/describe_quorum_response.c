@@ -2,37 +2,31 @@
 /* Codec for DescribeQuorumResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_quorum_response.h"
 
-static void replica_state_init(kp_describe_quorum_response_replica_state *m);
 static void replica_state_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response_replica_state *m);
 static size_t replica_state_size(const kp_describe_quorum_response_replica_state *m, int16_t version);
 static void replica_state_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_response_replica_state *m);
 static const uint32_t replica_state_min[3] = {13, 29, 45};
-static void partition_data_init(kp_describe_quorum_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response_partition_data *m);
 static size_t partition_data_size(const kp_describe_quorum_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_response_partition_data *m);
 static const uint32_t partition_data_min[3] = {25, 25, 26};
-static void topic_data_init(kp_describe_quorum_response_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response_topic_data *m);
 static size_t topic_data_size(const kp_describe_quorum_response_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_response_topic_data *m);
 static const uint32_t topic_data_min[3] = {3, 3, 3};
-static void listener_init(kp_describe_quorum_response_listener *m);
 static void listener_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response_listener *m);
 static size_t listener_size(const kp_describe_quorum_response_listener *m, int16_t version);
 static void listener_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_response_listener *m);
 static const uint32_t listener_min[3] = {1, 1, 5};
-static void node_init(kp_describe_quorum_response_node *m);
 static void node_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response_node *m);
 static size_t node_size(const kp_describe_quorum_response_node *m, int16_t version);
 static void node_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_response_node *m);
 static const uint32_t node_min[3] = {1, 1, 6};
-static void describe_quorum_response_init(kp_describe_quorum_response *m);
 static void describe_quorum_response_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response *m);
 static size_t describe_quorum_response_size(const kp_describe_quorum_response *m, int16_t version);
 static void describe_quorum_response_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_response *m);
 
-static void replica_state_init(kp_describe_quorum_response_replica_state *m)
+void kp_describe_quorum_response_replica_state_init(kp_describe_quorum_response_replica_state *m)
 {
 	m->replica_id = 0;
 	m->replica_directory_id = (kp_uuid){{0}};
@@ -122,7 +116,7 @@ static void replica_state_encode(kp_wr *wr, int16_t version, const kp_describe_q
 	}
 }
 
-static void partition_data_init(kp_describe_quorum_response_partition_data *m)
+void kp_describe_quorum_response_partition_data_init(kp_describe_quorum_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -154,7 +148,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum
 		if (cnt > 0) {
 			m->current_voters = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->current_voters), "PartitionData.CurrentVoters");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				replica_state_init(&m->current_voters[i]);
+				kp_describe_quorum_response_replica_state_init(&m->current_voters[i]);
 				replica_state_decode(rd, version, &m->current_voters[i]);
 			}
 		}
@@ -165,7 +159,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum
 		if (cnt > 0) {
 			m->observers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->observers), "PartitionData.Observers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				replica_state_init(&m->observers[i]);
+				kp_describe_quorum_response_replica_state_init(&m->observers[i]);
 				replica_state_decode(rd, version, &m->observers[i]);
 			}
 		}
@@ -250,7 +244,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_describe_
 	}
 }
 
-static void topic_data_init(kp_describe_quorum_response_topic_data *m)
+void kp_describe_quorum_response_topic_data_init(kp_describe_quorum_response_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -268,7 +262,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_describe_quorum_res
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_describe_quorum_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -329,7 +323,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_describe_quor
 	}
 }
 
-static void listener_init(kp_describe_quorum_response_listener *m)
+void kp_describe_quorum_response_listener_init(kp_describe_quorum_response_listener *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -397,7 +391,7 @@ static void listener_encode(kp_wr *wr, int16_t version, const kp_describe_quorum
 	}
 }
 
-static void node_init(kp_describe_quorum_response_node *m)
+void kp_describe_quorum_response_node_init(kp_describe_quorum_response_node *m)
 {
 	m->node_id = 0;
 	m->listeners = NULL;
@@ -415,7 +409,7 @@ static void node_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response_
 		if (cnt > 0) {
 			m->listeners = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->listeners), "Node.Listeners");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				listener_init(&m->listeners[i]);
+				kp_describe_quorum_response_listener_init(&m->listeners[i]);
 				listener_decode(rd, version, &m->listeners[i]);
 			}
 		}
@@ -472,7 +466,7 @@ static void node_encode(kp_wr *wr, int16_t version, const kp_describe_quorum_res
 	}
 }
 
-static void describe_quorum_response_init(kp_describe_quorum_response *m)
+void kp_describe_quorum_response_init(kp_describe_quorum_response *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -496,7 +490,7 @@ static void describe_quorum_response_decode(kp_rd *rd, int16_t version, kp_descr
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeQuorumResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_describe_quorum_response_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -508,7 +502,7 @@ static void describe_quorum_response_decode(kp_rd *rd, int16_t version, kp_descr
 			if (cnt > 0) {
 				m->nodes = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->nodes), "DescribeQuorumResponse.Nodes");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					node_init(&m->nodes[i]);
+					kp_describe_quorum_response_node_init(&m->nodes[i]);
 					node_decode(rd, version, &m->nodes[i]);
 				}
 			}
@@ -594,14 +588,9 @@ static void describe_quorum_response_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_describe_quorum_response_init(kp_describe_quorum_response *m)
-{
-	describe_quorum_response_init(m);
-}
-
 int kp_describe_quorum_response_decode(kp_rd *rd, int16_t version, kp_describe_quorum_response *out)
 {
-	describe_quorum_response_init(out);
+	kp_describe_quorum_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeQuorumResponse: unsupported version");
 		return -1;

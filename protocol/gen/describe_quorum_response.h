@@ -64,6 +64,12 @@ typedef struct kp_describe_quorum_response {
 	int32_t nodes_count; /* -1 = null */
 } kp_describe_quorum_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_quorum_response_replica_state_init(kp_describe_quorum_response_replica_state *m);
+void kp_describe_quorum_response_partition_data_init(kp_describe_quorum_response_partition_data *m);
+void kp_describe_quorum_response_topic_data_init(kp_describe_quorum_response_topic_data *m);
+void kp_describe_quorum_response_listener_init(kp_describe_quorum_response_listener *m);
+void kp_describe_quorum_response_node_init(kp_describe_quorum_response_node *m);
 /* Sets every field to its spec default. */
 void kp_describe_quorum_response_init(kp_describe_quorum_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

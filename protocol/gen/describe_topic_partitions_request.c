@@ -2,21 +2,18 @@
 /* Codec for DescribeTopicPartitionsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_topic_partitions_request.h"
 
-static void topic_request_init(kp_describe_topic_partitions_request_topic_request *m);
 static void topic_request_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_request_topic_request *m);
 static size_t topic_request_size(const kp_describe_topic_partitions_request_topic_request *m, int16_t version);
 static void topic_request_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_request_topic_request *m);
 static const uint32_t topic_request_min[1] = {2};
-static void cursor_init(kp_describe_topic_partitions_request_cursor *m);
 static void cursor_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_request_cursor *m);
 static size_t cursor_size(const kp_describe_topic_partitions_request_cursor *m, int16_t version);
 static void cursor_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_request_cursor *m);
-static void describe_topic_partitions_request_init(kp_describe_topic_partitions_request *m);
 static void describe_topic_partitions_request_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_request *m);
 static size_t describe_topic_partitions_request_size(const kp_describe_topic_partitions_request *m, int16_t version);
 static void describe_topic_partitions_request_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_request *m);
 
-static void topic_request_init(kp_describe_topic_partitions_request_topic_request *m)
+void kp_describe_topic_partitions_request_topic_request_init(kp_describe_topic_partitions_request_topic_request *m)
 {
 	m->name = (kp_str){"", 0};
 }
@@ -72,7 +69,7 @@ static void topic_request_encode(kp_wr *wr, int16_t version, const kp_describe_t
 	}
 }
 
-static void cursor_init(kp_describe_topic_partitions_request_cursor *m)
+void kp_describe_topic_partitions_request_cursor_init(kp_describe_topic_partitions_request_cursor *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -132,12 +129,12 @@ static void cursor_encode(kp_wr *wr, int16_t version, const kp_describe_topic_pa
 	}
 }
 
-static void describe_topic_partitions_request_init(kp_describe_topic_partitions_request *m)
+void kp_describe_topic_partitions_request_init(kp_describe_topic_partitions_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
 	m->response_partition_limit = 2000;
-	cursor_init(&m->cursor);
+	kp_describe_topic_partitions_request_cursor_init(&m->cursor);
 	m->cursor_present = false;
 }
 
@@ -151,7 +148,7 @@ static void describe_topic_partitions_request_decode(kp_rd *rd, int16_t version,
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeTopicPartitionsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_request_init(&m->topics[i]);
+				kp_describe_topic_partitions_request_topic_request_init(&m->topics[i]);
 				topic_request_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -221,14 +218,9 @@ static void describe_topic_partitions_request_encode(kp_wr *wr, int16_t version,
 	}
 }
 
-void kp_describe_topic_partitions_request_init(kp_describe_topic_partitions_request *m)
-{
-	describe_topic_partitions_request_init(m);
-}
-
 int kp_describe_topic_partitions_request_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_request *out)
 {
-	describe_topic_partitions_request_init(out);
+	kp_describe_topic_partitions_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeTopicPartitionsRequest: unsupported version");
 		return -1;

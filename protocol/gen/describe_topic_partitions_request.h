@@ -30,6 +30,9 @@ typedef struct kp_describe_topic_partitions_request {
 	bool cursor_present; /* false = null */
 } kp_describe_topic_partitions_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_topic_partitions_request_topic_request_init(kp_describe_topic_partitions_request_topic_request *m);
+void kp_describe_topic_partitions_request_cursor_init(kp_describe_topic_partitions_request_cursor *m);
 /* Sets every field to its spec default. */
 void kp_describe_topic_partitions_request_init(kp_describe_topic_partitions_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,26 +2,22 @@
 /* Codec for DescribeTopicPartitionsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_topic_partitions_response.h"
 
-static void describe_topic_partitions_response_partition_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m);
 static void describe_topic_partitions_response_partition_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m);
 static size_t describe_topic_partitions_response_partition_size(const kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m, int16_t version);
 static void describe_topic_partitions_response_partition_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m);
 static const uint32_t describe_topic_partitions_response_partition_min[1] = {20};
-static void describe_topic_partitions_response_topic_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m);
 static void describe_topic_partitions_response_topic_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m);
 static size_t describe_topic_partitions_response_topic_size(const kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m, int16_t version);
 static void describe_topic_partitions_response_topic_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m);
 static const uint32_t describe_topic_partitions_response_topic_min[1] = {26};
-static void cursor_init(kp_describe_topic_partitions_response_cursor *m);
 static void cursor_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_response_cursor *m);
 static size_t cursor_size(const kp_describe_topic_partitions_response_cursor *m, int16_t version);
 static void cursor_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_response_cursor *m);
-static void describe_topic_partitions_response_init(kp_describe_topic_partitions_response *m);
 static void describe_topic_partitions_response_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_response *m);
 static size_t describe_topic_partitions_response_size(const kp_describe_topic_partitions_response *m, int16_t version);
 static void describe_topic_partitions_response_encode(kp_wr *wr, int16_t version, const kp_describe_topic_partitions_response *m);
 
-static void describe_topic_partitions_response_partition_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m)
+void kp_describe_topic_partitions_response_describe_topic_partitions_response_partition_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m)
 {
 	m->error_code = 0;
 	m->partition_index = 0;
@@ -187,7 +183,7 @@ static void describe_topic_partitions_response_partition_encode(kp_wr *wr, int16
 	}
 }
 
-static void describe_topic_partitions_response_topic_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m)
+void kp_describe_topic_partitions_response_describe_topic_partitions_response_topic_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m)
 {
 	m->error_code = 0;
 	m->name = (kp_str){"", 0};
@@ -212,7 +208,7 @@ static void describe_topic_partitions_response_topic_decode(kp_rd *rd, int16_t v
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "DescribeTopicPartitionsResponseTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_topic_partitions_response_partition_init(&m->partitions[i]);
+				kp_describe_topic_partitions_response_describe_topic_partitions_response_partition_init(&m->partitions[i]);
 				describe_topic_partitions_response_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -278,7 +274,7 @@ static void describe_topic_partitions_response_topic_encode(kp_wr *wr, int16_t v
 	}
 }
 
-static void cursor_init(kp_describe_topic_partitions_response_cursor *m)
+void kp_describe_topic_partitions_response_cursor_init(kp_describe_topic_partitions_response_cursor *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -338,12 +334,12 @@ static void cursor_encode(kp_wr *wr, int16_t version, const kp_describe_topic_pa
 	}
 }
 
-static void describe_topic_partitions_response_init(kp_describe_topic_partitions_response *m)
+void kp_describe_topic_partitions_response_init(kp_describe_topic_partitions_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
 	m->topics_count = 0;
-	cursor_init(&m->next_cursor);
+	kp_describe_topic_partitions_response_cursor_init(&m->next_cursor);
 	m->next_cursor_present = false;
 }
 
@@ -358,7 +354,7 @@ static void describe_topic_partitions_response_decode(kp_rd *rd, int16_t version
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "DescribeTopicPartitionsResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_topic_partitions_response_topic_init(&m->topics[i]);
+				kp_describe_topic_partitions_response_describe_topic_partitions_response_topic_init(&m->topics[i]);
 				describe_topic_partitions_response_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -427,14 +423,9 @@ static void describe_topic_partitions_response_encode(kp_wr *wr, int16_t version
 	}
 }
 
-void kp_describe_topic_partitions_response_init(kp_describe_topic_partitions_response *m)
-{
-	describe_topic_partitions_response_init(m);
-}
-
 int kp_describe_topic_partitions_response_decode(kp_rd *rd, int16_t version, kp_describe_topic_partitions_response *out)
 {
-	describe_topic_partitions_response_init(out);
+	kp_describe_topic_partitions_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeTopicPartitionsResponse: unsupported version");
 		return -1;

@@ -54,6 +54,10 @@ typedef struct kp_describe_topic_partitions_response {
 	bool next_cursor_present; /* false = null */
 } kp_describe_topic_partitions_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_topic_partitions_response_describe_topic_partitions_response_partition_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *m);
+void kp_describe_topic_partitions_response_describe_topic_partitions_response_topic_init(kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *m);
+void kp_describe_topic_partitions_response_cursor_init(kp_describe_topic_partitions_response_cursor *m);
 /* Sets every field to its spec default. */
 void kp_describe_topic_partitions_response_init(kp_describe_topic_partitions_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

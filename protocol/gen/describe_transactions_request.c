@@ -2,12 +2,11 @@
 /* Codec for DescribeTransactionsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_transactions_request.h"
 
-static void describe_transactions_request_init(kp_describe_transactions_request *m);
 static void describe_transactions_request_decode(kp_rd *rd, int16_t version, kp_describe_transactions_request *m);
 static size_t describe_transactions_request_size(const kp_describe_transactions_request *m, int16_t version);
 static void describe_transactions_request_encode(kp_wr *wr, int16_t version, const kp_describe_transactions_request *m);
 
-static void describe_transactions_request_init(kp_describe_transactions_request *m)
+void kp_describe_transactions_request_init(kp_describe_transactions_request *m)
 {
 	m->transactional_ids = NULL;
 	m->transactional_ids_count = 0;
@@ -77,14 +76,9 @@ static void describe_transactions_request_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-void kp_describe_transactions_request_init(kp_describe_transactions_request *m)
-{
-	describe_transactions_request_init(m);
-}
-
 int kp_describe_transactions_request_decode(kp_rd *rd, int16_t version, kp_describe_transactions_request *out)
 {
-	describe_transactions_request_init(out);
+	kp_describe_transactions_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeTransactionsRequest: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_describe_transactions_request {
 	int32_t transactional_ids_count; /* -1 = null */
 } kp_describe_transactions_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_describe_transactions_request_init(kp_describe_transactions_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for DescribeTransactionsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_transactions_response.h"
 
-static void topic_data_init(kp_describe_transactions_response_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_describe_transactions_response_topic_data *m);
 static size_t topic_data_size(const kp_describe_transactions_response_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_describe_transactions_response_topic_data *m);
 static const uint32_t topic_data_min[1] = {3};
-static void transaction_state_init(kp_describe_transactions_response_transaction_state *m);
 static void transaction_state_decode(kp_rd *rd, int16_t version, kp_describe_transactions_response_transaction_state *m);
 static size_t transaction_state_size(const kp_describe_transactions_response_transaction_state *m, int16_t version);
 static void transaction_state_encode(kp_wr *wr, int16_t version, const kp_describe_transactions_response_transaction_state *m);
 static const uint32_t transaction_state_min[1] = {28};
-static void describe_transactions_response_init(kp_describe_transactions_response *m);
 static void describe_transactions_response_decode(kp_rd *rd, int16_t version, kp_describe_transactions_response *m);
 static size_t describe_transactions_response_size(const kp_describe_transactions_response *m, int16_t version);
 static void describe_transactions_response_encode(kp_wr *wr, int16_t version, const kp_describe_transactions_response *m);
 
-static void topic_data_init(kp_describe_transactions_response_topic_data *m)
+void kp_describe_transactions_response_topic_data_init(kp_describe_transactions_response_topic_data *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_describe_tran
 	}
 }
 
-static void transaction_state_init(kp_describe_transactions_response_transaction_state *m)
+void kp_describe_transactions_response_transaction_state_init(kp_describe_transactions_response_transaction_state *m)
 {
 	m->error_code = 0;
 	m->transactional_id = (kp_str){"", 0};
@@ -125,7 +122,7 @@ static void transaction_state_decode(kp_rd *rd, int16_t version, kp_describe_tra
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "TransactionState.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_describe_transactions_response_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -202,7 +199,7 @@ static void transaction_state_encode(kp_wr *wr, int16_t version, const kp_descri
 	}
 }
 
-static void describe_transactions_response_init(kp_describe_transactions_response *m)
+void kp_describe_transactions_response_init(kp_describe_transactions_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->transaction_states = NULL;
@@ -220,7 +217,7 @@ static void describe_transactions_response_decode(kp_rd *rd, int16_t version, kp
 		if (cnt > 0) {
 			m->transaction_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->transaction_states), "DescribeTransactionsResponse.TransactionStates");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				transaction_state_init(&m->transaction_states[i]);
+				kp_describe_transactions_response_transaction_state_init(&m->transaction_states[i]);
 				transaction_state_decode(rd, version, &m->transaction_states[i]);
 			}
 		}
@@ -277,14 +274,9 @@ static void describe_transactions_response_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_describe_transactions_response_init(kp_describe_transactions_response *m)
-{
-	describe_transactions_response_init(m);
-}
-
 int kp_describe_transactions_response_decode(kp_rd *rd, int16_t version, kp_describe_transactions_response *out)
 {
-	describe_transactions_response_init(out);
+	kp_describe_transactions_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeTransactionsResponse: unsupported version");
 		return -1;

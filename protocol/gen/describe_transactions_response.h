@@ -37,6 +37,9 @@ typedef struct kp_describe_transactions_response {
 	int32_t transaction_states_count; /* -1 = null */
 } kp_describe_transactions_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_transactions_response_topic_data_init(kp_describe_transactions_response_topic_data *m);
+void kp_describe_transactions_response_transaction_state_init(kp_describe_transactions_response_transaction_state *m);
 /* Sets every field to its spec default. */
 void kp_describe_transactions_response_init(kp_describe_transactions_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

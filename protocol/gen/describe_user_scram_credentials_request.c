@@ -2,17 +2,15 @@
 /* Codec for DescribeUserScramCredentialsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_user_scram_credentials_request.h"
 
-static void user_name_init(kp_describe_user_scram_credentials_request_user_name *m);
 static void user_name_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_request_user_name *m);
 static size_t user_name_size(const kp_describe_user_scram_credentials_request_user_name *m, int16_t version);
 static void user_name_encode(kp_wr *wr, int16_t version, const kp_describe_user_scram_credentials_request_user_name *m);
 static const uint32_t user_name_min[1] = {2};
-static void describe_user_scram_credentials_request_init(kp_describe_user_scram_credentials_request *m);
 static void describe_user_scram_credentials_request_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_request *m);
 static size_t describe_user_scram_credentials_request_size(const kp_describe_user_scram_credentials_request *m, int16_t version);
 static void describe_user_scram_credentials_request_encode(kp_wr *wr, int16_t version, const kp_describe_user_scram_credentials_request *m);
 
-static void user_name_init(kp_describe_user_scram_credentials_request_user_name *m)
+void kp_describe_user_scram_credentials_request_user_name_init(kp_describe_user_scram_credentials_request_user_name *m)
 {
 	m->name = (kp_str){"", 0};
 }
@@ -68,7 +66,7 @@ static void user_name_encode(kp_wr *wr, int16_t version, const kp_describe_user_
 	}
 }
 
-static void describe_user_scram_credentials_request_init(kp_describe_user_scram_credentials_request *m)
+void kp_describe_user_scram_credentials_request_init(kp_describe_user_scram_credentials_request *m)
 {
 	m->users = NULL;
 	m->users_count = 0;
@@ -84,7 +82,7 @@ static void describe_user_scram_credentials_request_decode(kp_rd *rd, int16_t ve
 		if (cnt > 0) {
 			m->users = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->users), "DescribeUserScramCredentialsRequest.Users");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				user_name_init(&m->users[i]);
+				kp_describe_user_scram_credentials_request_user_name_init(&m->users[i]);
 				user_name_decode(rd, version, &m->users[i]);
 			}
 		}
@@ -135,14 +133,9 @@ static void describe_user_scram_credentials_request_encode(kp_wr *wr, int16_t ve
 	}
 }
 
-void kp_describe_user_scram_credentials_request_init(kp_describe_user_scram_credentials_request *m)
-{
-	describe_user_scram_credentials_request_init(m);
-}
-
 int kp_describe_user_scram_credentials_request_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_request *out)
 {
-	describe_user_scram_credentials_request_init(out);
+	kp_describe_user_scram_credentials_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeUserScramCredentialsRequest: unsupported version");
 		return -1;

@@ -21,6 +21,8 @@ typedef struct kp_describe_user_scram_credentials_request {
 	int32_t users_count; /* -1 = null */
 } kp_describe_user_scram_credentials_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_user_scram_credentials_request_user_name_init(kp_describe_user_scram_credentials_request_user_name *m);
 /* Sets every field to its spec default. */
 void kp_describe_user_scram_credentials_request_init(kp_describe_user_scram_credentials_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

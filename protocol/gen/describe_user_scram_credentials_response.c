@@ -2,22 +2,19 @@
 /* Codec for DescribeUserScramCredentialsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "describe_user_scram_credentials_response.h"
 
-static void credential_info_init(kp_describe_user_scram_credentials_response_credential_info *m);
 static void credential_info_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_response_credential_info *m);
 static size_t credential_info_size(const kp_describe_user_scram_credentials_response_credential_info *m, int16_t version);
 static void credential_info_encode(kp_wr *wr, int16_t version, const kp_describe_user_scram_credentials_response_credential_info *m);
 static const uint32_t credential_info_min[1] = {6};
-static void describe_user_scram_credentials_result_init(kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m);
 static void describe_user_scram_credentials_result_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m);
 static size_t describe_user_scram_credentials_result_size(const kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m, int16_t version);
 static void describe_user_scram_credentials_result_encode(kp_wr *wr, int16_t version, const kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m);
 static const uint32_t describe_user_scram_credentials_result_min[1] = {6};
-static void describe_user_scram_credentials_response_init(kp_describe_user_scram_credentials_response *m);
 static void describe_user_scram_credentials_response_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_response *m);
 static size_t describe_user_scram_credentials_response_size(const kp_describe_user_scram_credentials_response *m, int16_t version);
 static void describe_user_scram_credentials_response_encode(kp_wr *wr, int16_t version, const kp_describe_user_scram_credentials_response *m);
 
-static void credential_info_init(kp_describe_user_scram_credentials_response_credential_info *m)
+void kp_describe_user_scram_credentials_response_credential_info_init(kp_describe_user_scram_credentials_response_credential_info *m)
 {
 	m->mechanism = 0;
 	m->iterations = 0;
@@ -73,7 +70,7 @@ static void credential_info_encode(kp_wr *wr, int16_t version, const kp_describe
 	}
 }
 
-static void describe_user_scram_credentials_result_init(kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m)
+void kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result_init(kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m)
 {
 	m->user = (kp_str){"", 0};
 	m->error_code = 0;
@@ -95,7 +92,7 @@ static void describe_user_scram_credentials_result_decode(kp_rd *rd, int16_t ver
 		if (cnt > 0) {
 			m->credential_infos = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->credential_infos), "DescribeUserScramCredentialsResult.CredentialInfos");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				credential_info_init(&m->credential_infos[i]);
+				kp_describe_user_scram_credentials_response_credential_info_init(&m->credential_infos[i]);
 				credential_info_decode(rd, version, &m->credential_infos[i]);
 			}
 		}
@@ -160,7 +157,7 @@ static void describe_user_scram_credentials_result_encode(kp_wr *wr, int16_t ver
 	}
 }
 
-static void describe_user_scram_credentials_response_init(kp_describe_user_scram_credentials_response *m)
+void kp_describe_user_scram_credentials_response_init(kp_describe_user_scram_credentials_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -182,7 +179,7 @@ static void describe_user_scram_credentials_response_decode(kp_rd *rd, int16_t v
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "DescribeUserScramCredentialsResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				describe_user_scram_credentials_result_init(&m->results[i]);
+				kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result_init(&m->results[i]);
 				describe_user_scram_credentials_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -243,14 +240,9 @@ static void describe_user_scram_credentials_response_encode(kp_wr *wr, int16_t v
 	}
 }
 
-void kp_describe_user_scram_credentials_response_init(kp_describe_user_scram_credentials_response *m)
-{
-	describe_user_scram_credentials_response_init(m);
-}
-
 int kp_describe_user_scram_credentials_response_decode(kp_rd *rd, int16_t version, kp_describe_user_scram_credentials_response *out)
 {
-	describe_user_scram_credentials_response_init(out);
+	kp_describe_user_scram_credentials_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "DescribeUserScramCredentialsResponse: unsupported version");
 		return -1;

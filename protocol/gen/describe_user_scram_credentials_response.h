@@ -34,6 +34,9 @@ typedef struct kp_describe_user_scram_credentials_response {
 	int32_t results_count; /* -1 = null */
 } kp_describe_user_scram_credentials_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_describe_user_scram_credentials_response_credential_info_init(kp_describe_user_scram_credentials_response_credential_info *m);
+void kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result_init(kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *m);
 /* Sets every field to its spec default. */
 void kp_describe_user_scram_credentials_response_init(kp_describe_user_scram_credentials_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for ElectLeadersRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "elect_leaders_request.h"
 
-static void topic_partitions_init(kp_elect_leaders_request_topic_partitions *m);
 static void topic_partitions_decode(kp_rd *rd, int16_t version, kp_elect_leaders_request_topic_partitions *m);
 static size_t topic_partitions_size(const kp_elect_leaders_request_topic_partitions *m, int16_t version);
 static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_elect_leaders_request_topic_partitions *m);
 static const uint32_t topic_partitions_min[3] = {6, 6, 3};
-static void elect_leaders_request_init(kp_elect_leaders_request *m);
 static void elect_leaders_request_decode(kp_rd *rd, int16_t version, kp_elect_leaders_request *m);
 static size_t elect_leaders_request_size(const kp_elect_leaders_request *m, int16_t version);
 static void elect_leaders_request_encode(kp_wr *wr, int16_t version, const kp_elect_leaders_request *m);
 
-static void topic_partitions_init(kp_elect_leaders_request_topic_partitions *m)
+void kp_elect_leaders_request_topic_partitions_init(kp_elect_leaders_request_topic_partitions *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -90,7 +88,7 @@ static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_elect_l
 	}
 }
 
-static void elect_leaders_request_init(kp_elect_leaders_request *m)
+void kp_elect_leaders_request_init(kp_elect_leaders_request *m)
 {
 	m->election_type = 0;
 	m->topic_partitions = NULL;
@@ -111,7 +109,7 @@ static void elect_leaders_request_decode(kp_rd *rd, int16_t version, kp_elect_le
 		if (cnt > 0) {
 			m->topic_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_partitions), "ElectLeadersRequest.TopicPartitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_partitions_init(&m->topic_partitions[i]);
+				kp_elect_leaders_request_topic_partitions_init(&m->topic_partitions[i]);
 				topic_partitions_decode(rd, version, &m->topic_partitions[i]);
 			}
 		}
@@ -175,14 +173,9 @@ static void elect_leaders_request_encode(kp_wr *wr, int16_t version, const kp_el
 	}
 }
 
-void kp_elect_leaders_request_init(kp_elect_leaders_request *m)
-{
-	elect_leaders_request_init(m);
-}
-
 int kp_elect_leaders_request_decode(kp_rd *rd, int16_t version, kp_elect_leaders_request *out)
 {
-	elect_leaders_request_init(out);
+	kp_elect_leaders_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ElectLeadersRequest: unsupported version");
 		return -1;

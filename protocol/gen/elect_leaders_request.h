@@ -25,6 +25,8 @@ typedef struct kp_elect_leaders_request {
 	int32_t timeout_ms; /* v0+, default 60000 */
 } kp_elect_leaders_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_elect_leaders_request_topic_partitions_init(kp_elect_leaders_request_topic_partitions *m);
 /* Sets every field to its spec default. */
 void kp_elect_leaders_request_init(kp_elect_leaders_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

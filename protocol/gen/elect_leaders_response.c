@@ -2,22 +2,19 @@
 /* Codec for ElectLeadersResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "elect_leaders_response.h"
 
-static void partition_result_init(kp_elect_leaders_response_partition_result *m);
 static void partition_result_decode(kp_rd *rd, int16_t version, kp_elect_leaders_response_partition_result *m);
 static size_t partition_result_size(const kp_elect_leaders_response_partition_result *m, int16_t version);
 static void partition_result_encode(kp_wr *wr, int16_t version, const kp_elect_leaders_response_partition_result *m);
 static const uint32_t partition_result_min[3] = {8, 8, 8};
-static void replica_election_result_init(kp_elect_leaders_response_replica_election_result *m);
 static void replica_election_result_decode(kp_rd *rd, int16_t version, kp_elect_leaders_response_replica_election_result *m);
 static size_t replica_election_result_size(const kp_elect_leaders_response_replica_election_result *m, int16_t version);
 static void replica_election_result_encode(kp_wr *wr, int16_t version, const kp_elect_leaders_response_replica_election_result *m);
 static const uint32_t replica_election_result_min[3] = {6, 6, 3};
-static void elect_leaders_response_init(kp_elect_leaders_response *m);
 static void elect_leaders_response_decode(kp_rd *rd, int16_t version, kp_elect_leaders_response *m);
 static size_t elect_leaders_response_size(const kp_elect_leaders_response *m, int16_t version);
 static void elect_leaders_response_encode(kp_wr *wr, int16_t version, const kp_elect_leaders_response *m);
 
-static void partition_result_init(kp_elect_leaders_response_partition_result *m)
+void kp_elect_leaders_response_partition_result_init(kp_elect_leaders_response_partition_result *m)
 {
 	m->partition_id = 0;
 	m->error_code = 0;
@@ -77,7 +74,7 @@ static void partition_result_encode(kp_wr *wr, int16_t version, const kp_elect_l
 	}
 }
 
-static void replica_election_result_init(kp_elect_leaders_response_replica_election_result *m)
+void kp_elect_leaders_response_replica_election_result_init(kp_elect_leaders_response_replica_election_result *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partition_result = NULL;
@@ -95,7 +92,7 @@ static void replica_election_result_decode(kp_rd *rd, int16_t version, kp_elect_
 		if (cnt > 0) {
 			m->partition_result = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_result), "ReplicaElectionResult.PartitionResult");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_result_init(&m->partition_result[i]);
+				kp_elect_leaders_response_partition_result_init(&m->partition_result[i]);
 				partition_result_decode(rd, version, &m->partition_result[i]);
 			}
 		}
@@ -156,7 +153,7 @@ static void replica_election_result_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void elect_leaders_response_init(kp_elect_leaders_response *m)
+void kp_elect_leaders_response_init(kp_elect_leaders_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -178,7 +175,7 @@ static void elect_leaders_response_decode(kp_rd *rd, int16_t version, kp_elect_l
 		if (cnt > 0) {
 			m->replica_election_results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->replica_election_results), "ElectLeadersResponse.ReplicaElectionResults");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				replica_election_result_init(&m->replica_election_results[i]);
+				kp_elect_leaders_response_replica_election_result_init(&m->replica_election_results[i]);
 				replica_election_result_decode(rd, version, &m->replica_election_results[i]);
 			}
 		}
@@ -245,14 +242,9 @@ static void elect_leaders_response_encode(kp_wr *wr, int16_t version, const kp_e
 	}
 }
 
-void kp_elect_leaders_response_init(kp_elect_leaders_response *m)
-{
-	elect_leaders_response_init(m);
-}
-
 int kp_elect_leaders_response_decode(kp_rd *rd, int16_t version, kp_elect_leaders_response *out)
 {
-	elect_leaders_response_init(out);
+	kp_elect_leaders_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ElectLeadersResponse: unsupported version");
 		return -1;

@@ -32,6 +32,9 @@ typedef struct kp_elect_leaders_response {
 	int32_t replica_election_results_count; /* -1 = null */
 } kp_elect_leaders_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_elect_leaders_response_partition_result_init(kp_elect_leaders_response_partition_result *m);
+void kp_elect_leaders_response_replica_election_result_init(kp_elect_leaders_response_replica_election_result *m);
 /* Sets every field to its spec default. */
 void kp_elect_leaders_response_init(kp_elect_leaders_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

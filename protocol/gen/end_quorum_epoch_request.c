@@ -2,32 +2,27 @@
 /* Codec for EndQuorumEpochRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "end_quorum_epoch_request.h"
 
-static void replica_info_init(kp_end_quorum_epoch_request_replica_info *m);
 static void replica_info_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_request_replica_info *m);
 static size_t replica_info_size(const kp_end_quorum_epoch_request_replica_info *m, int16_t version);
 static void replica_info_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_request_replica_info *m);
 static const uint32_t replica_info_min[2] = {0, 21};
-static void partition_data_init(kp_end_quorum_epoch_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_request_partition_data *m);
 static size_t partition_data_size(const kp_end_quorum_epoch_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_request_partition_data *m);
 static const uint32_t partition_data_min[2] = {16, 14};
-static void topic_data_init(kp_end_quorum_epoch_request_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_request_topic_data *m);
 static size_t topic_data_size(const kp_end_quorum_epoch_request_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_request_topic_data *m);
 static const uint32_t topic_data_min[2] = {6, 3};
-static void leader_endpoint_init(kp_end_quorum_epoch_request_leader_endpoint *m);
 static void leader_endpoint_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_request_leader_endpoint *m);
 static size_t leader_endpoint_size(const kp_end_quorum_epoch_request_leader_endpoint *m, int16_t version);
 static void leader_endpoint_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_request_leader_endpoint *m);
 static const uint32_t leader_endpoint_min[2] = {0, 5};
-static void end_quorum_epoch_request_init(kp_end_quorum_epoch_request *m);
 static void end_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_request *m);
 static size_t end_quorum_epoch_request_size(const kp_end_quorum_epoch_request *m, int16_t version);
 static void end_quorum_epoch_request_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_request *m);
 
-static void replica_info_init(kp_end_quorum_epoch_request_replica_info *m)
+void kp_end_quorum_epoch_request_replica_info_init(kp_end_quorum_epoch_request_replica_info *m)
 {
 	m->candidate_id = 0;
 	m->candidate_directory_id = (kp_uuid){{0}};
@@ -83,7 +78,7 @@ static void replica_info_encode(kp_wr *wr, int16_t version, const kp_end_quorum_
 	}
 }
 
-static void partition_data_init(kp_end_quorum_epoch_request_partition_data *m)
+void kp_end_quorum_epoch_request_partition_data_init(kp_end_quorum_epoch_request_partition_data *m)
 {
 	m->partition_index = 0;
 	m->leader_id = 0;
@@ -120,7 +115,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoc
 			if (cnt > 0) {
 				m->preferred_candidates = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->preferred_candidates), "PartitionData.PreferredCandidates");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					replica_info_init(&m->preferred_candidates[i]);
+					kp_end_quorum_epoch_request_replica_info_init(&m->preferred_candidates[i]);
 					replica_info_decode(rd, version, &m->preferred_candidates[i]);
 				}
 			}
@@ -200,7 +195,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_end_quoru
 	}
 }
 
-static void topic_data_init(kp_end_quorum_epoch_request_topic_data *m)
+void kp_end_quorum_epoch_request_topic_data_init(kp_end_quorum_epoch_request_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -218,7 +213,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_re
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_end_quorum_epoch_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -279,7 +274,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_end_quorum_ep
 	}
 }
 
-static void leader_endpoint_init(kp_end_quorum_epoch_request_leader_endpoint *m)
+void kp_end_quorum_epoch_request_leader_endpoint_init(kp_end_quorum_epoch_request_leader_endpoint *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -347,7 +342,7 @@ static void leader_endpoint_encode(kp_wr *wr, int16_t version, const kp_end_quor
 	}
 }
 
-static void end_quorum_epoch_request_init(kp_end_quorum_epoch_request *m)
+void kp_end_quorum_epoch_request_init(kp_end_quorum_epoch_request *m)
 {
 	m->cluster_id = KP_STR_NULL;
 	m->topics = NULL;
@@ -367,7 +362,7 @@ static void end_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_end_q
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "EndQuorumEpochRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_end_quorum_epoch_request_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -379,7 +374,7 @@ static void end_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_end_q
 			if (cnt > 0) {
 				m->leader_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->leader_endpoints), "EndQuorumEpochRequest.LeaderEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					leader_endpoint_init(&m->leader_endpoints[i]);
+					kp_end_quorum_epoch_request_leader_endpoint_init(&m->leader_endpoints[i]);
 					leader_endpoint_decode(rd, version, &m->leader_endpoints[i]);
 				}
 			}
@@ -451,14 +446,9 @@ static void end_quorum_epoch_request_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_end_quorum_epoch_request_init(kp_end_quorum_epoch_request *m)
-{
-	end_quorum_epoch_request_init(m);
-}
-
 int kp_end_quorum_epoch_request_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_request *out)
 {
-	end_quorum_epoch_request_init(out);
+	kp_end_quorum_epoch_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "EndQuorumEpochRequest: unsupported version");
 		return -1;

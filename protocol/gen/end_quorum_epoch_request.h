@@ -50,6 +50,11 @@ typedef struct kp_end_quorum_epoch_request {
 	int32_t leader_endpoints_count; /* -1 = null */
 } kp_end_quorum_epoch_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_end_quorum_epoch_request_replica_info_init(kp_end_quorum_epoch_request_replica_info *m);
+void kp_end_quorum_epoch_request_partition_data_init(kp_end_quorum_epoch_request_partition_data *m);
+void kp_end_quorum_epoch_request_topic_data_init(kp_end_quorum_epoch_request_topic_data *m);
+void kp_end_quorum_epoch_request_leader_endpoint_init(kp_end_quorum_epoch_request_leader_endpoint *m);
 /* Sets every field to its spec default. */
 void kp_end_quorum_epoch_request_init(kp_end_quorum_epoch_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for EndQuorumEpochResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "end_quorum_epoch_response.h"
 
-static void partition_data_init(kp_end_quorum_epoch_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_response_partition_data *m);
 static size_t partition_data_size(const kp_end_quorum_epoch_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_response_partition_data *m);
 static const uint32_t partition_data_min[2] = {14, 15};
-static void topic_data_init(kp_end_quorum_epoch_response_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_response_topic_data *m);
 static size_t topic_data_size(const kp_end_quorum_epoch_response_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_response_topic_data *m);
 static const uint32_t topic_data_min[2] = {6, 3};
-static void node_endpoint_init(kp_end_quorum_epoch_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_end_quorum_epoch_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[2] = {0, 8};
-static void end_quorum_epoch_response_init(kp_end_quorum_epoch_response *m);
 static void end_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_response *m);
 static size_t end_quorum_epoch_response_size(const kp_end_quorum_epoch_response *m, int16_t version);
 static void end_quorum_epoch_response_encode(kp_wr *wr, int16_t version, const kp_end_quorum_epoch_response *m);
 
-static void partition_data_init(kp_end_quorum_epoch_response_partition_data *m)
+void kp_end_quorum_epoch_response_partition_data_init(kp_end_quorum_epoch_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -86,7 +82,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_end_quoru
 	}
 }
 
-static void topic_data_init(kp_end_quorum_epoch_response_topic_data *m)
+void kp_end_quorum_epoch_response_topic_data_init(kp_end_quorum_epoch_response_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -104,7 +100,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_re
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_end_quorum_epoch_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -165,7 +161,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_end_quorum_ep
 	}
 }
 
-static void node_endpoint_init(kp_end_quorum_epoch_response_node_endpoint *m)
+void kp_end_quorum_epoch_response_node_endpoint_init(kp_end_quorum_epoch_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -229,7 +225,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_end_quorum
 	}
 }
 
-static void end_quorum_epoch_response_init(kp_end_quorum_epoch_response *m)
+void kp_end_quorum_epoch_response_init(kp_end_quorum_epoch_response *m)
 {
 	m->error_code = 0;
 	m->topics = NULL;
@@ -249,7 +245,7 @@ static void end_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_end_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "EndQuorumEpochResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_end_quorum_epoch_response_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -261,7 +257,7 @@ static void end_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_end_
 			if (cnt > 0) {
 				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "EndQuorumEpochResponse.NodeEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					node_endpoint_init(&m->node_endpoints[i]);
+					kp_end_quorum_epoch_response_node_endpoint_init(&m->node_endpoints[i]);
 					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 				}
 			}
@@ -294,7 +290,7 @@ static void end_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_end_
 					if (cnt > 0) {
 						m->node_endpoints = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->node_endpoints), "EndQuorumEpochResponse.NodeEndpoints");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							node_endpoint_init(&m->node_endpoints[i]);
+							kp_end_quorum_epoch_response_node_endpoint_init(&m->node_endpoints[i]);
 							node_endpoint_decode((&sub), version, &m->node_endpoints[i]);
 						}
 					}
@@ -391,14 +387,9 @@ static void end_quorum_epoch_response_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_end_quorum_epoch_response_init(kp_end_quorum_epoch_response *m)
-{
-	end_quorum_epoch_response_init(m);
-}
-
 int kp_end_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_end_quorum_epoch_response *out)
 {
-	end_quorum_epoch_response_init(out);
+	kp_end_quorum_epoch_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "EndQuorumEpochResponse: unsupported version");
 		return -1;

@@ -2,12 +2,11 @@
 /* Codec for EndTxnRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "end_txn_request.h"
 
-static void end_txn_request_init(kp_end_txn_request *m);
 static void end_txn_request_decode(kp_rd *rd, int16_t version, kp_end_txn_request *m);
 static size_t end_txn_request_size(const kp_end_txn_request *m, int16_t version);
 static void end_txn_request_encode(kp_wr *wr, int16_t version, const kp_end_txn_request *m);
 
-static void end_txn_request_init(kp_end_txn_request *m)
+void kp_end_txn_request_init(kp_end_txn_request *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->producer_id = INT64_C(0);
@@ -75,14 +74,9 @@ static void end_txn_request_encode(kp_wr *wr, int16_t version, const kp_end_txn_
 	}
 }
 
-void kp_end_txn_request_init(kp_end_txn_request *m)
-{
-	end_txn_request_init(m);
-}
-
 int kp_end_txn_request_decode(kp_rd *rd, int16_t version, kp_end_txn_request *out)
 {
-	end_txn_request_init(out);
+	kp_end_txn_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "EndTxnRequest: unsupported version");
 		return -1;

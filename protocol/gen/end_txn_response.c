@@ -2,12 +2,11 @@
 /* Codec for EndTxnResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "end_txn_response.h"
 
-static void end_txn_response_init(kp_end_txn_response *m);
 static void end_txn_response_decode(kp_rd *rd, int16_t version, kp_end_txn_response *m);
 static size_t end_txn_response_size(const kp_end_txn_response *m, int16_t version);
 static void end_txn_response_encode(kp_wr *wr, int16_t version, const kp_end_txn_response *m);
 
-static void end_txn_response_init(kp_end_txn_response *m)
+void kp_end_txn_response_init(kp_end_txn_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -83,14 +82,9 @@ static void end_txn_response_encode(kp_wr *wr, int16_t version, const kp_end_txn
 	}
 }
 
-void kp_end_txn_response_init(kp_end_txn_response *m)
-{
-	end_txn_response_init(m);
-}
-
 int kp_end_txn_response_decode(kp_rd *rd, int16_t version, kp_end_txn_response *out)
 {
-	end_txn_response_init(out);
+	kp_end_txn_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "EndTxnResponse: unsupported version");
 		return -1;

@@ -18,6 +18,7 @@ typedef struct kp_end_txn_response {
 	int16_t producer_epoch; /* v5+, default -1 */
 } kp_end_txn_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_end_txn_response_init(kp_end_txn_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for EnvelopeRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "envelope_request.h"
 
-static void envelope_request_init(kp_envelope_request *m);
 static void envelope_request_decode(kp_rd *rd, int16_t version, kp_envelope_request *m);
 static size_t envelope_request_size(const kp_envelope_request *m, int16_t version);
 static void envelope_request_encode(kp_wr *wr, int16_t version, const kp_envelope_request *m);
 
-static void envelope_request_init(kp_envelope_request *m)
+void kp_envelope_request_init(kp_envelope_request *m)
 {
 	m->request_data = (kp_bytes){NULL, 0};
 	m->request_principal = (kp_bytes){NULL, 0};
@@ -75,14 +74,9 @@ static void envelope_request_encode(kp_wr *wr, int16_t version, const kp_envelop
 	}
 }
 
-void kp_envelope_request_init(kp_envelope_request *m)
-{
-	envelope_request_init(m);
-}
-
 int kp_envelope_request_decode(kp_rd *rd, int16_t version, kp_envelope_request *out)
 {
-	envelope_request_init(out);
+	kp_envelope_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "EnvelopeRequest: unsupported version");
 		return -1;

@@ -17,6 +17,7 @@ typedef struct kp_envelope_request {
 	kp_bytes client_host_address; /* v0+ */
 } kp_envelope_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_envelope_request_init(kp_envelope_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

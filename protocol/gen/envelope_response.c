@@ -2,12 +2,11 @@
 /* Codec for EnvelopeResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "envelope_response.h"
 
-static void envelope_response_init(kp_envelope_response *m);
 static void envelope_response_decode(kp_rd *rd, int16_t version, kp_envelope_response *m);
 static size_t envelope_response_size(const kp_envelope_response *m, int16_t version);
 static void envelope_response_encode(kp_wr *wr, int16_t version, const kp_envelope_response *m);
 
-static void envelope_response_init(kp_envelope_response *m)
+void kp_envelope_response_init(kp_envelope_response *m)
 {
 	m->response_data = KP_BYTES_NULL;
 	m->error_code = 0;
@@ -63,14 +62,9 @@ static void envelope_response_encode(kp_wr *wr, int16_t version, const kp_envelo
 	}
 }
 
-void kp_envelope_response_init(kp_envelope_response *m)
-{
-	envelope_response_init(m);
-}
-
 int kp_envelope_response_decode(kp_rd *rd, int16_t version, kp_envelope_response *out)
 {
-	envelope_response_init(out);
+	kp_envelope_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "EnvelopeResponse: unsupported version");
 		return -1;

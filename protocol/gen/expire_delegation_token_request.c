@@ -2,12 +2,11 @@
 /* Codec for ExpireDelegationTokenRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "expire_delegation_token_request.h"
 
-static void expire_delegation_token_request_init(kp_expire_delegation_token_request *m);
 static void expire_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_expire_delegation_token_request *m);
 static size_t expire_delegation_token_request_size(const kp_expire_delegation_token_request *m, int16_t version);
 static void expire_delegation_token_request_encode(kp_wr *wr, int16_t version, const kp_expire_delegation_token_request *m);
 
-static void expire_delegation_token_request_init(kp_expire_delegation_token_request *m)
+void kp_expire_delegation_token_request_init(kp_expire_delegation_token_request *m)
 {
 	m->hmac = (kp_bytes){NULL, 0};
 	m->expiry_time_period_ms = INT64_C(0);
@@ -67,14 +66,9 @@ static void expire_delegation_token_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_expire_delegation_token_request_init(kp_expire_delegation_token_request *m)
-{
-	expire_delegation_token_request_init(m);
-}
-
 int kp_expire_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_expire_delegation_token_request *out)
 {
-	expire_delegation_token_request_init(out);
+	kp_expire_delegation_token_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ExpireDelegationTokenRequest: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_expire_delegation_token_request {
 	int64_t expiry_time_period_ms; /* v0+ */
 } kp_expire_delegation_token_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_expire_delegation_token_request_init(kp_expire_delegation_token_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for ExpireDelegationTokenResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "expire_delegation_token_response.h"
 
-static void expire_delegation_token_response_init(kp_expire_delegation_token_response *m);
 static void expire_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_expire_delegation_token_response *m);
 static size_t expire_delegation_token_response_size(const kp_expire_delegation_token_response *m, int16_t version);
 static void expire_delegation_token_response_encode(kp_wr *wr, int16_t version, const kp_expire_delegation_token_response *m);
 
-static void expire_delegation_token_response_init(kp_expire_delegation_token_response *m)
+void kp_expire_delegation_token_response_init(kp_expire_delegation_token_response *m)
 {
 	m->error_code = 0;
 	m->expiry_timestamp_ms = INT64_C(0);
@@ -67,14 +66,9 @@ static void expire_delegation_token_response_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-void kp_expire_delegation_token_response_init(kp_expire_delegation_token_response *m)
-{
-	expire_delegation_token_response_init(m);
-}
-
 int kp_expire_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_expire_delegation_token_response *out)
 {
-	expire_delegation_token_response_init(out);
+	kp_expire_delegation_token_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ExpireDelegationTokenResponse: unsupported version");
 		return -1;

@@ -2,32 +2,27 @@
 /* Codec for FetchRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "fetch_request.h"
 
-static void replica_state_init(kp_fetch_request_replica_state *m);
 static void replica_state_decode(kp_rd *rd, int16_t version, kp_fetch_request_replica_state *m);
 static size_t replica_state_size(const kp_fetch_request_replica_state *m, int16_t version);
 static void replica_state_encode(kp_wr *wr, int16_t version, const kp_fetch_request_replica_state *m);
 static bool replica_state_is_default(const kp_fetch_request_replica_state *m);
-static void fetch_partition_init(kp_fetch_request_fetch_partition *m);
 static void fetch_partition_decode(kp_rd *rd, int16_t version, kp_fetch_request_fetch_partition *m);
 static size_t fetch_partition_size(const kp_fetch_request_fetch_partition *m, int16_t version);
 static void fetch_partition_encode(kp_wr *wr, int16_t version, const kp_fetch_request_fetch_partition *m);
 static const uint32_t fetch_partition_min[18] = {16, 16, 16, 16, 16, 24, 24, 24, 24, 28, 28, 28, 33, 33, 33, 33, 33, 33};
-static void fetch_topic_init(kp_fetch_request_fetch_topic *m);
 static void fetch_topic_decode(kp_rd *rd, int16_t version, kp_fetch_request_fetch_topic *m);
 static size_t fetch_topic_size(const kp_fetch_request_fetch_topic *m, int16_t version);
 static void fetch_topic_encode(kp_wr *wr, int16_t version, const kp_fetch_request_fetch_topic *m);
 static const uint32_t fetch_topic_min[18] = {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18};
-static void forgotten_topic_init(kp_fetch_request_forgotten_topic *m);
 static void forgotten_topic_decode(kp_rd *rd, int16_t version, kp_fetch_request_forgotten_topic *m);
 static size_t forgotten_topic_size(const kp_fetch_request_forgotten_topic *m, int16_t version);
 static void forgotten_topic_encode(kp_wr *wr, int16_t version, const kp_fetch_request_forgotten_topic *m);
 static const uint32_t forgotten_topic_min[18] = {0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18};
-static void fetch_request_init(kp_fetch_request *m);
 static void fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *m);
 static size_t fetch_request_size(const kp_fetch_request *m, int16_t version);
 static void fetch_request_encode(kp_wr *wr, int16_t version, const kp_fetch_request *m);
 
-static void replica_state_init(kp_fetch_request_replica_state *m)
+void kp_fetch_request_replica_state_init(kp_fetch_request_replica_state *m)
 {
 	m->replica_id = -1;
 	m->replica_epoch = INT64_C(-1);
@@ -93,7 +88,7 @@ static bool replica_state_is_default(const kp_fetch_request_replica_state *m)
 	return true;
 }
 
-static void fetch_partition_init(kp_fetch_request_fetch_partition *m)
+void kp_fetch_request_fetch_partition_init(kp_fetch_request_fetch_partition *m)
 {
 	m->partition = 0;
 	m->current_leader_epoch = -1;
@@ -231,7 +226,7 @@ static void fetch_partition_encode(kp_wr *wr, int16_t version, const kp_fetch_re
 	}
 }
 
-static void fetch_topic_init(kp_fetch_request_fetch_topic *m)
+void kp_fetch_request_fetch_topic_init(kp_fetch_request_fetch_topic *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -255,7 +250,7 @@ static void fetch_topic_decode(kp_rd *rd, int16_t version, kp_fetch_request_fetc
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "FetchTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				fetch_partition_init(&m->partitions[i]);
+				kp_fetch_request_fetch_partition_init(&m->partitions[i]);
 				fetch_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -326,7 +321,7 @@ static void fetch_topic_encode(kp_wr *wr, int16_t version, const kp_fetch_reques
 	}
 }
 
-static void forgotten_topic_init(kp_fetch_request_forgotten_topic *m)
+void kp_fetch_request_forgotten_topic_init(kp_fetch_request_forgotten_topic *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -420,11 +415,11 @@ static void forgotten_topic_encode(kp_wr *wr, int16_t version, const kp_fetch_re
 	}
 }
 
-static void fetch_request_init(kp_fetch_request *m)
+void kp_fetch_request_init(kp_fetch_request *m)
 {
 	m->cluster_id = KP_STR_NULL;
 	m->replica_id = -1;
-	replica_state_init(&m->replica_state);
+	kp_fetch_request_replica_state_init(&m->replica_state);
 	m->max_wait_ms = 0;
 	m->min_bytes = 0;
 	m->max_bytes = 2147483647;
@@ -471,7 +466,7 @@ static void fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *m
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "FetchRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				fetch_topic_init(&m->topics[i]);
+				kp_fetch_request_fetch_topic_init(&m->topics[i]);
 				fetch_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -483,7 +478,7 @@ static void fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *m
 			if (cnt > 0) {
 				m->forgotten_topics_data = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->forgotten_topics_data), "FetchRequest.ForgottenTopicsData");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					forgotten_topic_init(&m->forgotten_topics_data[i]);
+					kp_fetch_request_forgotten_topic_init(&m->forgotten_topics_data[i]);
 					forgotten_topic_decode(rd, version, &m->forgotten_topics_data[i]);
 				}
 			}
@@ -690,14 +685,9 @@ static void fetch_request_encode(kp_wr *wr, int16_t version, const kp_fetch_requ
 	}
 }
 
-void kp_fetch_request_init(kp_fetch_request *m)
-{
-	fetch_request_init(m);
-}
-
 int kp_fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *out)
 {
-	fetch_request_init(out);
+	kp_fetch_request_init(out);
 	if (version < 0 || version > 17) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "FetchRequest: unsupported version");
 		return -1;

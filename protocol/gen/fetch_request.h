@@ -61,6 +61,11 @@ typedef struct kp_fetch_request {
 	kp_str rack_id; /* v11+, default  */
 } kp_fetch_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_fetch_request_replica_state_init(kp_fetch_request_replica_state *m);
+void kp_fetch_request_fetch_partition_init(kp_fetch_request_fetch_partition *m);
+void kp_fetch_request_fetch_topic_init(kp_fetch_request_fetch_topic *m);
+void kp_fetch_request_forgotten_topic_init(kp_fetch_request_forgotten_topic *m);
 /* Sets every field to its spec default. */
 void kp_fetch_request_init(kp_fetch_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

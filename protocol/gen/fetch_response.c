@@ -2,47 +2,39 @@
 /* Codec for FetchResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "fetch_response.h"
 
-static void epoch_end_offset_init(kp_fetch_response_epoch_end_offset *m);
 static void epoch_end_offset_decode(kp_rd *rd, int16_t version, kp_fetch_response_epoch_end_offset *m);
 static size_t epoch_end_offset_size(const kp_fetch_response_epoch_end_offset *m, int16_t version);
 static void epoch_end_offset_encode(kp_wr *wr, int16_t version, const kp_fetch_response_epoch_end_offset *m);
 static bool epoch_end_offset_is_default(const kp_fetch_response_epoch_end_offset *m);
-static void leader_id_and_epoch_init(kp_fetch_response_leader_id_and_epoch *m);
 static void leader_id_and_epoch_decode(kp_rd *rd, int16_t version, kp_fetch_response_leader_id_and_epoch *m);
 static size_t leader_id_and_epoch_size(const kp_fetch_response_leader_id_and_epoch *m, int16_t version);
 static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_fetch_response_leader_id_and_epoch *m);
 static bool leader_id_and_epoch_is_default(const kp_fetch_response_leader_id_and_epoch *m);
-static void snapshot_id_init(kp_fetch_response_snapshot_id *m);
 static void snapshot_id_decode(kp_rd *rd, int16_t version, kp_fetch_response_snapshot_id *m);
 static size_t snapshot_id_size(const kp_fetch_response_snapshot_id *m, int16_t version);
 static void snapshot_id_encode(kp_wr *wr, int16_t version, const kp_fetch_response_snapshot_id *m);
 static bool snapshot_id_is_default(const kp_fetch_response_snapshot_id *m);
-static void aborted_transaction_init(kp_fetch_response_aborted_transaction *m);
 static void aborted_transaction_decode(kp_rd *rd, int16_t version, kp_fetch_response_aborted_transaction *m);
 static size_t aborted_transaction_size(const kp_fetch_response_aborted_transaction *m, int16_t version);
 static void aborted_transaction_encode(kp_wr *wr, int16_t version, const kp_fetch_response_aborted_transaction *m);
 static const uint32_t aborted_transaction_min[18] = {0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17};
-static void partition_data_init(kp_fetch_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_fetch_response_partition_data *m);
 static size_t partition_data_size(const kp_fetch_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_fetch_response_partition_data *m);
 static const uint32_t partition_data_min[18] = {18, 18, 18, 18, 30, 38, 38, 38, 38, 38, 38, 42, 37, 37, 37, 37, 37, 37};
-static void fetchable_topic_response_init(kp_fetch_response_fetchable_topic_response *m);
 static void fetchable_topic_response_decode(kp_rd *rd, int16_t version, kp_fetch_response_fetchable_topic_response *m);
 static size_t fetchable_topic_response_size(const kp_fetch_response_fetchable_topic_response *m, int16_t version);
 static void fetchable_topic_response_encode(kp_wr *wr, int16_t version, const kp_fetch_response_fetchable_topic_response *m);
 static const uint32_t fetchable_topic_response_min[18] = {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18};
-static void node_endpoint_init(kp_fetch_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_fetch_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_fetch_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_fetch_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[18] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 11, 11};
-static void fetch_response_init(kp_fetch_response *m);
 static void fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response *m);
 static size_t fetch_response_size(const kp_fetch_response *m, int16_t version);
 static void fetch_response_encode(kp_wr *wr, int16_t version, const kp_fetch_response *m);
 
-static void epoch_end_offset_init(kp_fetch_response_epoch_end_offset *m)
+void kp_fetch_response_epoch_end_offset_init(kp_fetch_response_epoch_end_offset *m)
 {
 	m->epoch = -1;
 	m->end_offset = INT64_C(-1);
@@ -108,7 +100,7 @@ static bool epoch_end_offset_is_default(const kp_fetch_response_epoch_end_offset
 	return true;
 }
 
-static void leader_id_and_epoch_init(kp_fetch_response_leader_id_and_epoch *m)
+void kp_fetch_response_leader_id_and_epoch_init(kp_fetch_response_leader_id_and_epoch *m)
 {
 	m->leader_id = -1;
 	m->leader_epoch = -1;
@@ -174,7 +166,7 @@ static bool leader_id_and_epoch_is_default(const kp_fetch_response_leader_id_and
 	return true;
 }
 
-static void snapshot_id_init(kp_fetch_response_snapshot_id *m)
+void kp_fetch_response_snapshot_id_init(kp_fetch_response_snapshot_id *m)
 {
 	m->end_offset = INT64_C(-1);
 	m->epoch = -1;
@@ -240,7 +232,7 @@ static bool snapshot_id_is_default(const kp_fetch_response_snapshot_id *m)
 	return true;
 }
 
-static void aborted_transaction_init(kp_fetch_response_aborted_transaction *m)
+void kp_fetch_response_aborted_transaction_init(kp_fetch_response_aborted_transaction *m)
 {
 	m->producer_id = INT64_C(0);
 	m->first_offset = INT64_C(0);
@@ -296,16 +288,16 @@ static void aborted_transaction_encode(kp_wr *wr, int16_t version, const kp_fetc
 	}
 }
 
-static void partition_data_init(kp_fetch_response_partition_data *m)
+void kp_fetch_response_partition_data_init(kp_fetch_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
 	m->high_watermark = INT64_C(0);
 	m->last_stable_offset = INT64_C(-1);
 	m->log_start_offset = INT64_C(-1);
-	epoch_end_offset_init(&m->diverging_epoch);
-	leader_id_and_epoch_init(&m->current_leader);
-	snapshot_id_init(&m->snapshot_id);
+	kp_fetch_response_epoch_end_offset_init(&m->diverging_epoch);
+	kp_fetch_response_leader_id_and_epoch_init(&m->current_leader);
+	kp_fetch_response_snapshot_id_init(&m->snapshot_id);
 	m->aborted_transactions = NULL;
 	m->aborted_transactions_count = 0;
 	m->preferred_read_replica = -1;
@@ -341,7 +333,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_fetch_response_
 			if (cnt > 0) {
 				m->aborted_transactions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->aborted_transactions), "PartitionData.AbortedTransactions");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					aborted_transaction_init(&m->aborted_transactions[i]);
+					kp_fetch_response_aborted_transaction_init(&m->aborted_transactions[i]);
 					aborted_transaction_decode(rd, version, &m->aborted_transactions[i]);
 				}
 			}
@@ -547,7 +539,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_fetch_res
 	}
 }
 
-static void fetchable_topic_response_init(kp_fetch_response_fetchable_topic_response *m)
+void kp_fetch_response_fetchable_topic_response_init(kp_fetch_response_fetchable_topic_response *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -571,7 +563,7 @@ static void fetchable_topic_response_decode(kp_rd *rd, int16_t version, kp_fetch
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "FetchableTopicResponse.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_fetch_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -642,7 +634,7 @@ static void fetchable_topic_response_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void node_endpoint_init(kp_fetch_response_node_endpoint *m)
+void kp_fetch_response_node_endpoint_init(kp_fetch_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -710,7 +702,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_fetch_resp
 	}
 }
 
-static void fetch_response_init(kp_fetch_response *m)
+void kp_fetch_response_init(kp_fetch_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -740,7 +732,7 @@ static void fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response 
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "FetchResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				fetchable_topic_response_init(&m->responses[i]);
+				kp_fetch_response_fetchable_topic_response_init(&m->responses[i]);
 				fetchable_topic_response_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -752,7 +744,7 @@ static void fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response 
 			if (cnt > 0) {
 				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "FetchResponse.NodeEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					node_endpoint_init(&m->node_endpoints[i]);
+					kp_fetch_response_node_endpoint_init(&m->node_endpoints[i]);
 					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 				}
 			}
@@ -785,7 +777,7 @@ static void fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response 
 					if (cnt > 0) {
 						m->node_endpoints = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->node_endpoints), "FetchResponse.NodeEndpoints");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							node_endpoint_init(&m->node_endpoints[i]);
+							kp_fetch_response_node_endpoint_init(&m->node_endpoints[i]);
 							node_endpoint_decode((&sub), version, &m->node_endpoints[i]);
 						}
 					}
@@ -902,14 +894,9 @@ static void fetch_response_encode(kp_wr *wr, int16_t version, const kp_fetch_res
 	}
 }
 
-void kp_fetch_response_init(kp_fetch_response *m)
-{
-	fetch_response_init(m);
-}
-
 int kp_fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response *out)
 {
-	fetch_response_init(out);
+	kp_fetch_response_init(out);
 	if (version < 0 || version > 17) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "FetchResponse: unsupported version");
 		return -1;

@@ -2,26 +2,22 @@
 /* Codec for FetchSnapshotRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "fetch_snapshot_request.h"
 
-static void snapshot_id_init(kp_fetch_snapshot_request_snapshot_id *m);
 static void snapshot_id_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_request_snapshot_id *m);
 static size_t snapshot_id_size(const kp_fetch_snapshot_request_snapshot_id *m, int16_t version);
 static void snapshot_id_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_request_snapshot_id *m);
-static void partition_snapshot_init(kp_fetch_snapshot_request_partition_snapshot *m);
 static void partition_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_request_partition_snapshot *m);
 static size_t partition_snapshot_size(const kp_fetch_snapshot_request_partition_snapshot *m, int16_t version);
 static void partition_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_request_partition_snapshot *m);
 static const uint32_t partition_snapshot_min[2] = {30, 30};
-static void topic_snapshot_init(kp_fetch_snapshot_request_topic_snapshot *m);
 static void topic_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_request_topic_snapshot *m);
 static size_t topic_snapshot_size(const kp_fetch_snapshot_request_topic_snapshot *m, int16_t version);
 static void topic_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_request_topic_snapshot *m);
 static const uint32_t topic_snapshot_min[2] = {3, 3};
-static void fetch_snapshot_request_init(kp_fetch_snapshot_request *m);
 static void fetch_snapshot_request_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_request *m);
 static size_t fetch_snapshot_request_size(const kp_fetch_snapshot_request *m, int16_t version);
 static void fetch_snapshot_request_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_request *m);
 
-static void snapshot_id_init(kp_fetch_snapshot_request_snapshot_id *m)
+void kp_fetch_snapshot_request_snapshot_id_init(kp_fetch_snapshot_request_snapshot_id *m)
 {
 	m->end_offset = INT64_C(0);
 	m->epoch = 0;
@@ -77,11 +73,11 @@ static void snapshot_id_encode(kp_wr *wr, int16_t version, const kp_fetch_snapsh
 	}
 }
 
-static void partition_snapshot_init(kp_fetch_snapshot_request_partition_snapshot *m)
+void kp_fetch_snapshot_request_partition_snapshot_init(kp_fetch_snapshot_request_partition_snapshot *m)
 {
 	m->partition = 0;
 	m->current_leader_epoch = 0;
-	snapshot_id_init(&m->snapshot_id);
+	kp_fetch_snapshot_request_snapshot_id_init(&m->snapshot_id);
 	m->position = INT64_C(0);
 	m->replica_directory_id = (kp_uuid){{0}};
 }
@@ -185,7 +181,7 @@ static void partition_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch
 	}
 }
 
-static void topic_snapshot_init(kp_fetch_snapshot_request_topic_snapshot *m)
+void kp_fetch_snapshot_request_topic_snapshot_init(kp_fetch_snapshot_request_topic_snapshot *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -203,7 +199,7 @@ static void topic_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicSnapshot.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_snapshot_init(&m->partitions[i]);
+				kp_fetch_snapshot_request_partition_snapshot_init(&m->partitions[i]);
 				partition_snapshot_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -264,7 +260,7 @@ static void topic_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch_sna
 	}
 }
 
-static void fetch_snapshot_request_init(kp_fetch_snapshot_request *m)
+void kp_fetch_snapshot_request_init(kp_fetch_snapshot_request *m)
 {
 	m->cluster_id = KP_STR_NULL;
 	m->replica_id = -1;
@@ -285,7 +281,7 @@ static void fetch_snapshot_request_decode(kp_rd *rd, int16_t version, kp_fetch_s
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "FetchSnapshotRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_snapshot_init(&m->topics[i]);
+				kp_fetch_snapshot_request_topic_snapshot_init(&m->topics[i]);
 				topic_snapshot_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -374,14 +370,9 @@ static void fetch_snapshot_request_encode(kp_wr *wr, int16_t version, const kp_f
 	}
 }
 
-void kp_fetch_snapshot_request_init(kp_fetch_snapshot_request *m)
-{
-	fetch_snapshot_request_init(m);
-}
-
 int kp_fetch_snapshot_request_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_request *out)
 {
-	fetch_snapshot_request_init(out);
+	kp_fetch_snapshot_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "FetchSnapshotRequest: unsupported version");
 		return -1;

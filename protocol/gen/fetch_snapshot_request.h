@@ -41,6 +41,10 @@ typedef struct kp_fetch_snapshot_request {
 	int32_t topics_count; /* -1 = null */
 } kp_fetch_snapshot_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_fetch_snapshot_request_snapshot_id_init(kp_fetch_snapshot_request_snapshot_id *m);
+void kp_fetch_snapshot_request_partition_snapshot_init(kp_fetch_snapshot_request_partition_snapshot *m);
+void kp_fetch_snapshot_request_topic_snapshot_init(kp_fetch_snapshot_request_topic_snapshot *m);
 /* Sets every field to its spec default. */
 void kp_fetch_snapshot_request_init(kp_fetch_snapshot_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

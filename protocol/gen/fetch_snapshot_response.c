@@ -2,36 +2,30 @@
 /* Codec for FetchSnapshotResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "fetch_snapshot_response.h"
 
-static void snapshot_id_init(kp_fetch_snapshot_response_snapshot_id *m);
 static void snapshot_id_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response_snapshot_id *m);
 static size_t snapshot_id_size(const kp_fetch_snapshot_response_snapshot_id *m, int16_t version);
 static void snapshot_id_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_response_snapshot_id *m);
-static void leader_id_and_epoch_init(kp_fetch_snapshot_response_leader_id_and_epoch *m);
 static void leader_id_and_epoch_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response_leader_id_and_epoch *m);
 static size_t leader_id_and_epoch_size(const kp_fetch_snapshot_response_leader_id_and_epoch *m, int16_t version);
 static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_response_leader_id_and_epoch *m);
 static bool leader_id_and_epoch_is_default(const kp_fetch_snapshot_response_leader_id_and_epoch *m);
-static void partition_snapshot_init(kp_fetch_snapshot_response_partition_snapshot *m);
 static void partition_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response_partition_snapshot *m);
 static size_t partition_snapshot_size(const kp_fetch_snapshot_response_partition_snapshot *m, int16_t version);
 static void partition_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_response_partition_snapshot *m);
 static const uint32_t partition_snapshot_min[2] = {37, 37};
-static void topic_snapshot_init(kp_fetch_snapshot_response_topic_snapshot *m);
 static void topic_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response_topic_snapshot *m);
 static size_t topic_snapshot_size(const kp_fetch_snapshot_response_topic_snapshot *m, int16_t version);
 static void topic_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_response_topic_snapshot *m);
 static const uint32_t topic_snapshot_min[2] = {3, 3};
-static void node_endpoint_init(kp_fetch_snapshot_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_fetch_snapshot_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[2] = {1, 8};
-static void fetch_snapshot_response_init(kp_fetch_snapshot_response *m);
 static void fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response *m);
 static size_t fetch_snapshot_response_size(const kp_fetch_snapshot_response *m, int16_t version);
 static void fetch_snapshot_response_encode(kp_wr *wr, int16_t version, const kp_fetch_snapshot_response *m);
 
-static void snapshot_id_init(kp_fetch_snapshot_response_snapshot_id *m)
+void kp_fetch_snapshot_response_snapshot_id_init(kp_fetch_snapshot_response_snapshot_id *m)
 {
 	m->end_offset = INT64_C(0);
 	m->epoch = 0;
@@ -87,7 +81,7 @@ static void snapshot_id_encode(kp_wr *wr, int16_t version, const kp_fetch_snapsh
 	}
 }
 
-static void leader_id_and_epoch_init(kp_fetch_snapshot_response_leader_id_and_epoch *m)
+void kp_fetch_snapshot_response_leader_id_and_epoch_init(kp_fetch_snapshot_response_leader_id_and_epoch *m)
 {
 	m->leader_id = 0;
 	m->leader_epoch = 0;
@@ -153,12 +147,12 @@ static bool leader_id_and_epoch_is_default(const kp_fetch_snapshot_response_lead
 	return true;
 }
 
-static void partition_snapshot_init(kp_fetch_snapshot_response_partition_snapshot *m)
+void kp_fetch_snapshot_response_partition_snapshot_init(kp_fetch_snapshot_response_partition_snapshot *m)
 {
 	m->index = 0;
 	m->error_code = 0;
-	snapshot_id_init(&m->snapshot_id);
-	leader_id_and_epoch_init(&m->current_leader);
+	kp_fetch_snapshot_response_snapshot_id_init(&m->snapshot_id);
+	kp_fetch_snapshot_response_leader_id_and_epoch_init(&m->current_leader);
 	m->size = INT64_C(0);
 	m->position = INT64_C(0);
 	m->unaligned_records = KP_BYTES_NULL;
@@ -260,7 +254,7 @@ static void partition_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch
 	}
 }
 
-static void topic_snapshot_init(kp_fetch_snapshot_response_topic_snapshot *m)
+void kp_fetch_snapshot_response_topic_snapshot_init(kp_fetch_snapshot_response_topic_snapshot *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -278,7 +272,7 @@ static void topic_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicSnapshot.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_snapshot_init(&m->partitions[i]);
+				kp_fetch_snapshot_response_partition_snapshot_init(&m->partitions[i]);
 				partition_snapshot_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -339,7 +333,7 @@ static void topic_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch_sna
 	}
 }
 
-static void node_endpoint_init(kp_fetch_snapshot_response_node_endpoint *m)
+void kp_fetch_snapshot_response_node_endpoint_init(kp_fetch_snapshot_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -403,7 +397,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_fetch_snap
 	}
 }
 
-static void fetch_snapshot_response_init(kp_fetch_snapshot_response *m)
+void kp_fetch_snapshot_response_init(kp_fetch_snapshot_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -425,7 +419,7 @@ static void fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "FetchSnapshotResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_snapshot_init(&m->topics[i]);
+				kp_fetch_snapshot_response_topic_snapshot_init(&m->topics[i]);
 				topic_snapshot_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -437,7 +431,7 @@ static void fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_
 			if (cnt > 0) {
 				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "FetchSnapshotResponse.NodeEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					node_endpoint_init(&m->node_endpoints[i]);
+					kp_fetch_snapshot_response_node_endpoint_init(&m->node_endpoints[i]);
 					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 				}
 			}
@@ -470,7 +464,7 @@ static void fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_
 					if (cnt > 0) {
 						m->node_endpoints = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->node_endpoints), "FetchSnapshotResponse.NodeEndpoints");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							node_endpoint_init(&m->node_endpoints[i]);
+							kp_fetch_snapshot_response_node_endpoint_init(&m->node_endpoints[i]);
 							node_endpoint_decode((&sub), version, &m->node_endpoints[i]);
 						}
 					}
@@ -569,14 +563,9 @@ static void fetch_snapshot_response_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_fetch_snapshot_response_init(kp_fetch_snapshot_response *m)
-{
-	fetch_snapshot_response_init(m);
-}
-
 int kp_fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_snapshot_response *out)
 {
-	fetch_snapshot_response_init(out);
+	kp_fetch_snapshot_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "FetchSnapshotResponse: unsupported version");
 		return -1;

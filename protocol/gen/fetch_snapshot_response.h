@@ -57,6 +57,12 @@ typedef struct kp_fetch_snapshot_response {
 	int32_t node_endpoints_count; /* -1 = null */
 } kp_fetch_snapshot_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_fetch_snapshot_response_snapshot_id_init(kp_fetch_snapshot_response_snapshot_id *m);
+void kp_fetch_snapshot_response_leader_id_and_epoch_init(kp_fetch_snapshot_response_leader_id_and_epoch *m);
+void kp_fetch_snapshot_response_partition_snapshot_init(kp_fetch_snapshot_response_partition_snapshot *m);
+void kp_fetch_snapshot_response_topic_snapshot_init(kp_fetch_snapshot_response_topic_snapshot *m);
+void kp_fetch_snapshot_response_node_endpoint_init(kp_fetch_snapshot_response_node_endpoint *m);
 /* Sets every field to its spec default. */
 void kp_fetch_snapshot_response_init(kp_fetch_snapshot_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for FindCoordinatorRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "find_coordinator_request.h"
 
-static void find_coordinator_request_init(kp_find_coordinator_request *m);
 static void find_coordinator_request_decode(kp_rd *rd, int16_t version, kp_find_coordinator_request *m);
 static size_t find_coordinator_request_size(const kp_find_coordinator_request *m, int16_t version);
 static void find_coordinator_request_encode(kp_wr *wr, int16_t version, const kp_find_coordinator_request *m);
 
-static void find_coordinator_request_init(kp_find_coordinator_request *m)
+void kp_find_coordinator_request_init(kp_find_coordinator_request *m)
 {
 	m->key = (kp_str){"", 0};
 	m->key_type = 0;
@@ -119,14 +118,9 @@ static void find_coordinator_request_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_find_coordinator_request_init(kp_find_coordinator_request *m)
-{
-	find_coordinator_request_init(m);
-}
-
 int kp_find_coordinator_request_decode(kp_rd *rd, int16_t version, kp_find_coordinator_request *out)
 {
-	find_coordinator_request_init(out);
+	kp_find_coordinator_request_init(out);
 	if (version < 0 || version > 6) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "FindCoordinatorRequest: unsupported version");
 		return -1;

@@ -18,6 +18,7 @@ typedef struct kp_find_coordinator_request {
 	int32_t coordinator_keys_count; /* -1 = null */
 } kp_find_coordinator_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_find_coordinator_request_init(kp_find_coordinator_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

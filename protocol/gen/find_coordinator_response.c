@@ -2,17 +2,15 @@
 /* Codec for FindCoordinatorResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "find_coordinator_response.h"
 
-static void coordinator_init(kp_find_coordinator_response_coordinator *m);
 static void coordinator_decode(kp_rd *rd, int16_t version, kp_find_coordinator_response_coordinator *m);
 static size_t coordinator_size(const kp_find_coordinator_response_coordinator *m, int16_t version);
 static void coordinator_encode(kp_wr *wr, int16_t version, const kp_find_coordinator_response_coordinator *m);
 static const uint32_t coordinator_min[7] = {0, 0, 0, 1, 14, 14, 14};
-static void find_coordinator_response_init(kp_find_coordinator_response *m);
 static void find_coordinator_response_decode(kp_rd *rd, int16_t version, kp_find_coordinator_response *m);
 static size_t find_coordinator_response_size(const kp_find_coordinator_response *m, int16_t version);
 static void find_coordinator_response_encode(kp_wr *wr, int16_t version, const kp_find_coordinator_response *m);
 
-static void coordinator_init(kp_find_coordinator_response_coordinator *m)
+void kp_find_coordinator_response_coordinator_init(kp_find_coordinator_response_coordinator *m)
 {
 	m->key = (kp_str){"", 0};
 	m->node_id = 0;
@@ -92,7 +90,7 @@ static void coordinator_encode(kp_wr *wr, int16_t version, const kp_find_coordin
 	}
 }
 
-static void find_coordinator_response_init(kp_find_coordinator_response *m)
+void kp_find_coordinator_response_init(kp_find_coordinator_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -133,7 +131,7 @@ static void find_coordinator_response_decode(kp_rd *rd, int16_t version, kp_find
 			if (cnt > 0) {
 				m->coordinators = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->coordinators), "FindCoordinatorResponse.Coordinators");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					coordinator_init(&m->coordinators[i]);
+					kp_find_coordinator_response_coordinator_init(&m->coordinators[i]);
 					coordinator_decode(rd, version, &m->coordinators[i]);
 				}
 			}
@@ -257,14 +255,9 @@ static void find_coordinator_response_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_find_coordinator_response_init(kp_find_coordinator_response *m)
-{
-	find_coordinator_response_init(m);
-}
-
 int kp_find_coordinator_response_decode(kp_rd *rd, int16_t version, kp_find_coordinator_response *out)
 {
-	find_coordinator_response_init(out);
+	kp_find_coordinator_response_init(out);
 	if (version < 0 || version > 6) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "FindCoordinatorResponse: unsupported version");
 		return -1;

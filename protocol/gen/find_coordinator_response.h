@@ -32,6 +32,8 @@ typedef struct kp_find_coordinator_response {
 	int32_t coordinators_count; /* -1 = null */
 } kp_find_coordinator_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_find_coordinator_response_coordinator_init(kp_find_coordinator_response_coordinator *m);
 /* Sets every field to its spec default. */
 void kp_find_coordinator_response_init(kp_find_coordinator_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

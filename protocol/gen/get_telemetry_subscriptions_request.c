@@ -2,12 +2,11 @@
 /* Codec for GetTelemetrySubscriptionsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "get_telemetry_subscriptions_request.h"
 
-static void get_telemetry_subscriptions_request_init(kp_get_telemetry_subscriptions_request *m);
 static void get_telemetry_subscriptions_request_decode(kp_rd *rd, int16_t version, kp_get_telemetry_subscriptions_request *m);
 static size_t get_telemetry_subscriptions_request_size(const kp_get_telemetry_subscriptions_request *m, int16_t version);
 static void get_telemetry_subscriptions_request_encode(kp_wr *wr, int16_t version, const kp_get_telemetry_subscriptions_request *m);
 
-static void get_telemetry_subscriptions_request_init(kp_get_telemetry_subscriptions_request *m)
+void kp_get_telemetry_subscriptions_request_init(kp_get_telemetry_subscriptions_request *m)
 {
 	m->client_instance_id = (kp_uuid){{0}};
 }
@@ -59,14 +58,9 @@ static void get_telemetry_subscriptions_request_encode(kp_wr *wr, int16_t versio
 	}
 }
 
-void kp_get_telemetry_subscriptions_request_init(kp_get_telemetry_subscriptions_request *m)
-{
-	get_telemetry_subscriptions_request_init(m);
-}
-
 int kp_get_telemetry_subscriptions_request_decode(kp_rd *rd, int16_t version, kp_get_telemetry_subscriptions_request *out)
 {
-	get_telemetry_subscriptions_request_init(out);
+	kp_get_telemetry_subscriptions_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "GetTelemetrySubscriptionsRequest: unsupported version");
 		return -1;

@@ -15,6 +15,7 @@ typedef struct kp_get_telemetry_subscriptions_request {
 	kp_uuid client_instance_id; /* v0+ */
 } kp_get_telemetry_subscriptions_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_get_telemetry_subscriptions_request_init(kp_get_telemetry_subscriptions_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

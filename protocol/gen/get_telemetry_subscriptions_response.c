@@ -2,12 +2,11 @@
 /* Codec for GetTelemetrySubscriptionsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "get_telemetry_subscriptions_response.h"
 
-static void get_telemetry_subscriptions_response_init(kp_get_telemetry_subscriptions_response *m);
 static void get_telemetry_subscriptions_response_decode(kp_rd *rd, int16_t version, kp_get_telemetry_subscriptions_response *m);
 static size_t get_telemetry_subscriptions_response_size(const kp_get_telemetry_subscriptions_response *m, int16_t version);
 static void get_telemetry_subscriptions_response_encode(kp_wr *wr, int16_t version, const kp_get_telemetry_subscriptions_response *m);
 
-static void get_telemetry_subscriptions_response_init(kp_get_telemetry_subscriptions_response *m)
+void kp_get_telemetry_subscriptions_response_init(kp_get_telemetry_subscriptions_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -127,14 +126,9 @@ static void get_telemetry_subscriptions_response_encode(kp_wr *wr, int16_t versi
 	}
 }
 
-void kp_get_telemetry_subscriptions_response_init(kp_get_telemetry_subscriptions_response *m)
-{
-	get_telemetry_subscriptions_response_init(m);
-}
-
 int kp_get_telemetry_subscriptions_response_decode(kp_rd *rd, int16_t version, kp_get_telemetry_subscriptions_response *out)
 {
-	get_telemetry_subscriptions_response_init(out);
+	kp_get_telemetry_subscriptions_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "GetTelemetrySubscriptionsResponse: unsupported version");
 		return -1;

@@ -25,6 +25,7 @@ typedef struct kp_get_telemetry_subscriptions_response {
 	int32_t requested_metrics_count; /* -1 = null */
 } kp_get_telemetry_subscriptions_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_get_telemetry_subscriptions_response_init(kp_get_telemetry_subscriptions_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

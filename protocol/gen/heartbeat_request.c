@@ -2,12 +2,11 @@
 /* Codec for HeartbeatRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "heartbeat_request.h"
 
-static void heartbeat_request_init(kp_heartbeat_request *m);
 static void heartbeat_request_decode(kp_rd *rd, int16_t version, kp_heartbeat_request *m);
 static size_t heartbeat_request_size(const kp_heartbeat_request *m, int16_t version);
 static void heartbeat_request_encode(kp_wr *wr, int16_t version, const kp_heartbeat_request *m);
 
-static void heartbeat_request_init(kp_heartbeat_request *m)
+void kp_heartbeat_request_init(kp_heartbeat_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->generation_id = 0;
@@ -93,14 +92,9 @@ static void heartbeat_request_encode(kp_wr *wr, int16_t version, const kp_heartb
 	}
 }
 
-void kp_heartbeat_request_init(kp_heartbeat_request *m)
-{
-	heartbeat_request_init(m);
-}
-
 int kp_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_heartbeat_request *out)
 {
-	heartbeat_request_init(out);
+	kp_heartbeat_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "HeartbeatRequest: unsupported version");
 		return -1;

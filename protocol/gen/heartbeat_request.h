@@ -18,6 +18,7 @@ typedef struct kp_heartbeat_request {
 	kp_str group_instance_id; /* v3+, nullable v3+, default null */
 } kp_heartbeat_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_heartbeat_request_init(kp_heartbeat_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

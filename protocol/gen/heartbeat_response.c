@@ -2,12 +2,11 @@
 /* Codec for HeartbeatResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "heartbeat_response.h"
 
-static void heartbeat_response_init(kp_heartbeat_response *m);
 static void heartbeat_response_decode(kp_rd *rd, int16_t version, kp_heartbeat_response *m);
 static size_t heartbeat_response_size(const kp_heartbeat_response *m, int16_t version);
 static void heartbeat_response_encode(kp_wr *wr, int16_t version, const kp_heartbeat_response *m);
 
-static void heartbeat_response_init(kp_heartbeat_response *m)
+void kp_heartbeat_response_init(kp_heartbeat_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -69,14 +68,9 @@ static void heartbeat_response_encode(kp_wr *wr, int16_t version, const kp_heart
 	}
 }
 
-void kp_heartbeat_response_init(kp_heartbeat_response *m)
-{
-	heartbeat_response_init(m);
-}
-
 int kp_heartbeat_response_decode(kp_rd *rd, int16_t version, kp_heartbeat_response *out)
 {
-	heartbeat_response_init(out);
+	kp_heartbeat_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "HeartbeatResponse: unsupported version");
 		return -1;

@@ -16,6 +16,7 @@ typedef struct kp_heartbeat_response {
 	int16_t error_code; /* v0+ */
 } kp_heartbeat_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_heartbeat_response_init(kp_heartbeat_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -32,6 +32,9 @@ typedef struct kp_incremental_alter_configs_request {
 	bool validate_only; /* v0+ */
 } kp_incremental_alter_configs_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_incremental_alter_configs_request_alterable_config_init(kp_incremental_alter_configs_request_alterable_config *m);
+void kp_incremental_alter_configs_request_alter_configs_resource_init(kp_incremental_alter_configs_request_alter_configs_resource *m);
 /* Sets every field to its spec default. */
 void kp_incremental_alter_configs_request_init(kp_incremental_alter_configs_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

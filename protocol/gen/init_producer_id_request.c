@@ -2,12 +2,11 @@
 /* Codec for InitProducerIdRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "init_producer_id_request.h"
 
-static void init_producer_id_request_init(kp_init_producer_id_request *m);
 static void init_producer_id_request_decode(kp_rd *rd, int16_t version, kp_init_producer_id_request *m);
 static size_t init_producer_id_request_size(const kp_init_producer_id_request *m, int16_t version);
 static void init_producer_id_request_encode(kp_wr *wr, int16_t version, const kp_init_producer_id_request *m);
 
-static void init_producer_id_request_init(kp_init_producer_id_request *m)
+void kp_init_producer_id_request_init(kp_init_producer_id_request *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->transaction_timeout_ms = 0;
@@ -91,14 +90,9 @@ static void init_producer_id_request_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_init_producer_id_request_init(kp_init_producer_id_request *m)
-{
-	init_producer_id_request_init(m);
-}
-
 int kp_init_producer_id_request_decode(kp_rd *rd, int16_t version, kp_init_producer_id_request *out)
 {
-	init_producer_id_request_init(out);
+	kp_init_producer_id_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "InitProducerIdRequest: unsupported version");
 		return -1;

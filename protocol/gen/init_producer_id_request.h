@@ -18,6 +18,7 @@ typedef struct kp_init_producer_id_request {
 	int16_t producer_epoch; /* v3+, default -1 */
 } kp_init_producer_id_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_init_producer_id_request_init(kp_init_producer_id_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for InitProducerIdResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "init_producer_id_response.h"
 
-static void init_producer_id_response_init(kp_init_producer_id_response *m);
 static void init_producer_id_response_decode(kp_rd *rd, int16_t version, kp_init_producer_id_response *m);
 static size_t init_producer_id_response_size(const kp_init_producer_id_response *m, int16_t version);
 static void init_producer_id_response_encode(kp_wr *wr, int16_t version, const kp_init_producer_id_response *m);
 
-static void init_producer_id_response_init(kp_init_producer_id_response *m)
+void kp_init_producer_id_response_init(kp_init_producer_id_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -71,14 +70,9 @@ static void init_producer_id_response_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_init_producer_id_response_init(kp_init_producer_id_response *m)
-{
-	init_producer_id_response_init(m);
-}
-
 int kp_init_producer_id_response_decode(kp_rd *rd, int16_t version, kp_init_producer_id_response *out)
 {
-	init_producer_id_response_init(out);
+	kp_init_producer_id_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "InitProducerIdResponse: unsupported version");
 		return -1;

@@ -2,22 +2,19 @@
 /* Codec for InitializeShareGroupStateRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "initialize_share_group_state_request.h"
 
-static void partition_data_init(kp_initialize_share_group_state_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_request_partition_data *m);
 static size_t partition_data_size(const kp_initialize_share_group_state_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_initialize_share_group_state_request_partition_data *m);
 static const uint32_t partition_data_min[1] = {17};
-static void initialize_state_data_init(kp_initialize_share_group_state_request_initialize_state_data *m);
 static void initialize_state_data_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_request_initialize_state_data *m);
 static size_t initialize_state_data_size(const kp_initialize_share_group_state_request_initialize_state_data *m, int16_t version);
 static void initialize_state_data_encode(kp_wr *wr, int16_t version, const kp_initialize_share_group_state_request_initialize_state_data *m);
 static const uint32_t initialize_state_data_min[1] = {18};
-static void initialize_share_group_state_request_init(kp_initialize_share_group_state_request *m);
 static void initialize_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_request *m);
 static size_t initialize_share_group_state_request_size(const kp_initialize_share_group_state_request *m, int16_t version);
 static void initialize_share_group_state_request_encode(kp_wr *wr, int16_t version, const kp_initialize_share_group_state_request *m);
 
-static void partition_data_init(kp_initialize_share_group_state_request_partition_data *m)
+void kp_initialize_share_group_state_request_partition_data_init(kp_initialize_share_group_state_request_partition_data *m)
 {
 	m->partition = 0;
 	m->state_epoch = 0;
@@ -77,7 +74,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_initializ
 	}
 }
 
-static void initialize_state_data_init(kp_initialize_share_group_state_request_initialize_state_data *m)
+void kp_initialize_share_group_state_request_initialize_state_data_init(kp_initialize_share_group_state_request_initialize_state_data *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void initialize_state_data_decode(kp_rd *rd, int16_t version, kp_initiali
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "InitializeStateData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_initialize_share_group_state_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -152,7 +149,7 @@ static void initialize_state_data_encode(kp_wr *wr, int16_t version, const kp_in
 	}
 }
 
-static void initialize_share_group_state_request_init(kp_initialize_share_group_state_request *m)
+void kp_initialize_share_group_state_request_init(kp_initialize_share_group_state_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -170,7 +167,7 @@ static void initialize_share_group_state_request_decode(kp_rd *rd, int16_t versi
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "InitializeShareGroupStateRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				initialize_state_data_init(&m->topics[i]);
+				kp_initialize_share_group_state_request_initialize_state_data_init(&m->topics[i]);
 				initialize_state_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -231,14 +228,9 @@ static void initialize_share_group_state_request_encode(kp_wr *wr, int16_t versi
 	}
 }
 
-void kp_initialize_share_group_state_request_init(kp_initialize_share_group_state_request *m)
-{
-	initialize_share_group_state_request_init(m);
-}
-
 int kp_initialize_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_request *out)
 {
-	initialize_share_group_state_request_init(out);
+	kp_initialize_share_group_state_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "InitializeShareGroupStateRequest: unsupported version");
 		return -1;

@@ -2,22 +2,19 @@
 /* Codec for InitializeShareGroupStateResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "initialize_share_group_state_response.h"
 
-static void partition_result_init(kp_initialize_share_group_state_response_partition_result *m);
 static void partition_result_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_response_partition_result *m);
 static size_t partition_result_size(const kp_initialize_share_group_state_response_partition_result *m, int16_t version);
 static void partition_result_encode(kp_wr *wr, int16_t version, const kp_initialize_share_group_state_response_partition_result *m);
 static const uint32_t partition_result_min[1] = {8};
-static void initialize_state_result_init(kp_initialize_share_group_state_response_initialize_state_result *m);
 static void initialize_state_result_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_response_initialize_state_result *m);
 static size_t initialize_state_result_size(const kp_initialize_share_group_state_response_initialize_state_result *m, int16_t version);
 static void initialize_state_result_encode(kp_wr *wr, int16_t version, const kp_initialize_share_group_state_response_initialize_state_result *m);
 static const uint32_t initialize_state_result_min[1] = {18};
-static void initialize_share_group_state_response_init(kp_initialize_share_group_state_response *m);
 static void initialize_share_group_state_response_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_response *m);
 static size_t initialize_share_group_state_response_size(const kp_initialize_share_group_state_response *m, int16_t version);
 static void initialize_share_group_state_response_encode(kp_wr *wr, int16_t version, const kp_initialize_share_group_state_response *m);
 
-static void partition_result_init(kp_initialize_share_group_state_response_partition_result *m)
+void kp_initialize_share_group_state_response_partition_result_init(kp_initialize_share_group_state_response_partition_result *m)
 {
 	m->partition = 0;
 	m->error_code = 0;
@@ -77,7 +74,7 @@ static void partition_result_encode(kp_wr *wr, int16_t version, const kp_initial
 	}
 }
 
-static void initialize_state_result_init(kp_initialize_share_group_state_response_initialize_state_result *m)
+void kp_initialize_share_group_state_response_initialize_state_result_init(kp_initialize_share_group_state_response_initialize_state_result *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -95,7 +92,7 @@ static void initialize_state_result_decode(kp_rd *rd, int16_t version, kp_initia
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "InitializeStateResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_result_init(&m->partitions[i]);
+				kp_initialize_share_group_state_response_partition_result_init(&m->partitions[i]);
 				partition_result_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -152,7 +149,7 @@ static void initialize_state_result_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void initialize_share_group_state_response_init(kp_initialize_share_group_state_response *m)
+void kp_initialize_share_group_state_response_init(kp_initialize_share_group_state_response *m)
 {
 	m->results = NULL;
 	m->results_count = 0;
@@ -168,7 +165,7 @@ static void initialize_share_group_state_response_decode(kp_rd *rd, int16_t vers
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "InitializeShareGroupStateResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				initialize_state_result_init(&m->results[i]);
+				kp_initialize_share_group_state_response_initialize_state_result_init(&m->results[i]);
 				initialize_state_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -223,14 +220,9 @@ static void initialize_share_group_state_response_encode(kp_wr *wr, int16_t vers
 	}
 }
 
-void kp_initialize_share_group_state_response_init(kp_initialize_share_group_state_response *m)
-{
-	initialize_share_group_state_response_init(m);
-}
-
 int kp_initialize_share_group_state_response_decode(kp_rd *rd, int16_t version, kp_initialize_share_group_state_response *out)
 {
-	initialize_share_group_state_response_init(out);
+	kp_initialize_share_group_state_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "InitializeShareGroupStateResponse: unsupported version");
 		return -1;

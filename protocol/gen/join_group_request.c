@@ -2,17 +2,15 @@
 /* Codec for JoinGroupRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "join_group_request.h"
 
-static void join_group_request_protocol_init(kp_join_group_request_join_group_request_protocol *m);
 static void join_group_request_protocol_decode(kp_rd *rd, int16_t version, kp_join_group_request_join_group_request_protocol *m);
 static size_t join_group_request_protocol_size(const kp_join_group_request_join_group_request_protocol *m, int16_t version);
 static void join_group_request_protocol_encode(kp_wr *wr, int16_t version, const kp_join_group_request_join_group_request_protocol *m);
 static const uint32_t join_group_request_protocol_min[10] = {6, 6, 6, 6, 6, 6, 3, 3, 3, 3};
-static void join_group_request_init(kp_join_group_request *m);
 static void join_group_request_decode(kp_rd *rd, int16_t version, kp_join_group_request *m);
 static size_t join_group_request_size(const kp_join_group_request *m, int16_t version);
 static void join_group_request_encode(kp_wr *wr, int16_t version, const kp_join_group_request *m);
 
-static void join_group_request_protocol_init(kp_join_group_request_join_group_request_protocol *m)
+void kp_join_group_request_join_group_request_protocol_init(kp_join_group_request_join_group_request_protocol *m)
 {
 	m->name = (kp_str){"", 0};
 	m->metadata = (kp_bytes){NULL, 0};
@@ -76,7 +74,7 @@ static void join_group_request_protocol_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void join_group_request_init(kp_join_group_request *m)
+void kp_join_group_request_init(kp_join_group_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->session_timeout_ms = 0;
@@ -109,7 +107,7 @@ static void join_group_request_decode(kp_rd *rd, int16_t version, kp_join_group_
 		if (cnt > 0) {
 			m->protocols = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->protocols), "JoinGroupRequest.Protocols");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				join_group_request_protocol_init(&m->protocols[i]);
+				kp_join_group_request_join_group_request_protocol_init(&m->protocols[i]);
 				join_group_request_protocol_decode(rd, version, &m->protocols[i]);
 			}
 		}
@@ -217,14 +215,9 @@ static void join_group_request_encode(kp_wr *wr, int16_t version, const kp_join_
 	}
 }
 
-void kp_join_group_request_init(kp_join_group_request *m)
-{
-	join_group_request_init(m);
-}
-
 int kp_join_group_request_decode(kp_rd *rd, int16_t version, kp_join_group_request *out)
 {
-	join_group_request_init(out);
+	kp_join_group_request_init(out);
 	if (version < 0 || version > 9) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "JoinGroupRequest: unsupported version");
 		return -1;

@@ -29,6 +29,8 @@ typedef struct kp_join_group_request {
 	kp_str reason; /* v8+, nullable v8+, default null */
 } kp_join_group_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_join_group_request_join_group_request_protocol_init(kp_join_group_request_join_group_request_protocol *m);
 /* Sets every field to its spec default. */
 void kp_join_group_request_init(kp_join_group_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for JoinGroupResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "join_group_response.h"
 
-static void join_group_response_member_init(kp_join_group_response_join_group_response_member *m);
 static void join_group_response_member_decode(kp_rd *rd, int16_t version, kp_join_group_response_join_group_response_member *m);
 static size_t join_group_response_member_size(const kp_join_group_response_join_group_response_member *m, int16_t version);
 static void join_group_response_member_encode(kp_wr *wr, int16_t version, const kp_join_group_response_join_group_response_member *m);
 static const uint32_t join_group_response_member_min[10] = {6, 6, 6, 6, 6, 8, 4, 4, 4, 4};
-static void join_group_response_init(kp_join_group_response *m);
 static void join_group_response_decode(kp_rd *rd, int16_t version, kp_join_group_response *m);
 static size_t join_group_response_size(const kp_join_group_response *m, int16_t version);
 static void join_group_response_encode(kp_wr *wr, int16_t version, const kp_join_group_response *m);
 
-static void join_group_response_member_init(kp_join_group_response_join_group_response_member *m)
+void kp_join_group_response_join_group_response_member_init(kp_join_group_response_join_group_response_member *m)
 {
 	m->member_id = (kp_str){"", 0};
 	m->group_instance_id = KP_STR_NULL;
@@ -90,7 +88,7 @@ static void join_group_response_member_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void join_group_response_init(kp_join_group_response *m)
+void kp_join_group_response_init(kp_join_group_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -128,7 +126,7 @@ static void join_group_response_decode(kp_rd *rd, int16_t version, kp_join_group
 		if (cnt > 0) {
 			m->members = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->members), "JoinGroupResponse.Members");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				join_group_response_member_init(&m->members[i]);
+				kp_join_group_response_join_group_response_member_init(&m->members[i]);
 				join_group_response_member_decode(rd, version, &m->members[i]);
 			}
 		}
@@ -231,14 +229,9 @@ static void join_group_response_encode(kp_wr *wr, int16_t version, const kp_join
 	}
 }
 
-void kp_join_group_response_init(kp_join_group_response *m)
-{
-	join_group_response_init(m);
-}
-
 int kp_join_group_response_decode(kp_rd *rd, int16_t version, kp_join_group_response *out)
 {
-	join_group_response_init(out);
+	kp_join_group_response_init(out);
 	if (version < 0 || version > 9) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "JoinGroupResponse: unsupported version");
 		return -1;

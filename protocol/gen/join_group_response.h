@@ -31,6 +31,8 @@ typedef struct kp_join_group_response {
 	int32_t members_count; /* -1 = null */
 } kp_join_group_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_join_group_response_join_group_response_member_init(kp_join_group_response_join_group_response_member *m);
 /* Sets every field to its spec default. */
 void kp_join_group_response_init(kp_join_group_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

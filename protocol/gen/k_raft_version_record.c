@@ -2,12 +2,11 @@
 /* Codec for KRaftVersionRecord: init/decode/size/encode per struct, version rules folded in. */
 #include "k_raft_version_record.h"
 
-static void k_raft_version_record_init(kp_k_raft_version_record *m);
 static void k_raft_version_record_decode(kp_rd *rd, int16_t version, kp_k_raft_version_record *m);
 static size_t k_raft_version_record_size(const kp_k_raft_version_record *m, int16_t version);
 static void k_raft_version_record_encode(kp_wr *wr, int16_t version, const kp_k_raft_version_record *m);
 
-static void k_raft_version_record_init(kp_k_raft_version_record *m)
+void kp_k_raft_version_record_init(kp_k_raft_version_record *m)
 {
 	m->version = 0;
 	m->k_raft_version = 0;
@@ -63,14 +62,9 @@ static void k_raft_version_record_encode(kp_wr *wr, int16_t version, const kp_k_
 	}
 }
 
-void kp_k_raft_version_record_init(kp_k_raft_version_record *m)
-{
-	k_raft_version_record_init(m);
-}
-
 int kp_k_raft_version_record_decode(kp_rd *rd, int16_t version, kp_k_raft_version_record *out)
 {
-	k_raft_version_record_init(out);
+	kp_k_raft_version_record_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "KRaftVersionRecord: unsupported version");
 		return -1;

@@ -15,6 +15,7 @@ typedef struct kp_k_raft_version_record {
 	int16_t k_raft_version; /* v0+ */
 } kp_k_raft_version_record;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_k_raft_version_record_init(kp_k_raft_version_record *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

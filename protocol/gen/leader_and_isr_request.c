@@ -2,27 +2,23 @@
 /* Codec for LeaderAndIsrRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "leader_and_isr_request.h"
 
-static void leader_and_isr_partition_state_init(kp_leader_and_isr_request_leader_and_isr_partition_state *m);
 static void leader_and_isr_partition_state_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_request_leader_and_isr_partition_state *m);
 static size_t leader_and_isr_partition_state_size(const kp_leader_and_isr_request_leader_and_isr_partition_state *m, int16_t version);
 static void leader_and_isr_partition_state_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_request_leader_and_isr_partition_state *m);
 static const uint32_t leader_and_isr_partition_state_min[8] = {30, 31, 29, 37, 26, 26, 27, 27};
-static void leader_and_isr_topic_state_init(kp_leader_and_isr_request_leader_and_isr_topic_state *m);
 static void leader_and_isr_topic_state_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_request_leader_and_isr_topic_state *m);
 static size_t leader_and_isr_topic_state_size(const kp_leader_and_isr_request_leader_and_isr_topic_state *m, int16_t version);
 static void leader_and_isr_topic_state_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_request_leader_and_isr_topic_state *m);
 static const uint32_t leader_and_isr_topic_state_min[8] = {0, 0, 6, 6, 3, 19, 19, 19};
-static void leader_and_isr_live_leader_init(kp_leader_and_isr_request_leader_and_isr_live_leader *m);
 static void leader_and_isr_live_leader_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_request_leader_and_isr_live_leader *m);
 static size_t leader_and_isr_live_leader_size(const kp_leader_and_isr_request_leader_and_isr_live_leader *m, int16_t version);
 static void leader_and_isr_live_leader_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_request_leader_and_isr_live_leader *m);
 static const uint32_t leader_and_isr_live_leader_min[8] = {10, 10, 10, 10, 10, 10, 10, 10};
-static void leader_and_isr_request_init(kp_leader_and_isr_request *m);
 static void leader_and_isr_request_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_request *m);
 static size_t leader_and_isr_request_size(const kp_leader_and_isr_request *m, int16_t version);
 static void leader_and_isr_request_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_request *m);
 
-static void leader_and_isr_partition_state_init(kp_leader_and_isr_request_leader_and_isr_partition_state *m)
+void kp_leader_and_isr_request_leader_and_isr_partition_state_init(kp_leader_and_isr_request_leader_and_isr_partition_state *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -228,7 +224,7 @@ static void leader_and_isr_partition_state_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-static void leader_and_isr_topic_state_init(kp_leader_and_isr_request_leader_and_isr_topic_state *m)
+void kp_leader_and_isr_request_leader_and_isr_topic_state_init(kp_leader_and_isr_request_leader_and_isr_topic_state *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -250,7 +246,7 @@ static void leader_and_isr_topic_state_decode(kp_rd *rd, int16_t version, kp_lea
 		if (cnt > 0) {
 			m->partition_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_states), "LeaderAndIsrTopicState.PartitionStates");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				leader_and_isr_partition_state_init(&m->partition_states[i]);
+				kp_leader_and_isr_request_leader_and_isr_partition_state_init(&m->partition_states[i]);
 				leader_and_isr_partition_state_decode(rd, version, &m->partition_states[i]);
 			}
 		}
@@ -317,7 +313,7 @@ static void leader_and_isr_topic_state_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void leader_and_isr_live_leader_init(kp_leader_and_isr_request_leader_and_isr_live_leader *m)
+void kp_leader_and_isr_request_leader_and_isr_live_leader_init(kp_leader_and_isr_request_leader_and_isr_live_leader *m)
 {
 	m->broker_id = 0;
 	m->host_name = (kp_str){"", 0};
@@ -381,7 +377,7 @@ static void leader_and_isr_live_leader_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void leader_and_isr_request_init(kp_leader_and_isr_request *m)
+void kp_leader_and_isr_request_init(kp_leader_and_isr_request *m)
 {
 	m->controller_id = 0;
 	m->is_k_raft_controller = false;
@@ -418,7 +414,7 @@ static void leader_and_isr_request_decode(kp_rd *rd, int16_t version, kp_leader_
 			if (cnt > 0) {
 				m->ungrouped_partition_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->ungrouped_partition_states), "LeaderAndIsrRequest.UngroupedPartitionStates");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					leader_and_isr_partition_state_init(&m->ungrouped_partition_states[i]);
+					kp_leader_and_isr_request_leader_and_isr_partition_state_init(&m->ungrouped_partition_states[i]);
 					leader_and_isr_partition_state_decode(rd, version, &m->ungrouped_partition_states[i]);
 				}
 			}
@@ -431,7 +427,7 @@ static void leader_and_isr_request_decode(kp_rd *rd, int16_t version, kp_leader_
 			if (cnt > 0) {
 				m->topic_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_states), "LeaderAndIsrRequest.TopicStates");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					leader_and_isr_topic_state_init(&m->topic_states[i]);
+					kp_leader_and_isr_request_leader_and_isr_topic_state_init(&m->topic_states[i]);
 					leader_and_isr_topic_state_decode(rd, version, &m->topic_states[i]);
 				}
 			}
@@ -443,7 +439,7 @@ static void leader_and_isr_request_decode(kp_rd *rd, int16_t version, kp_leader_
 		if (cnt > 0) {
 			m->live_leaders = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->live_leaders), "LeaderAndIsrRequest.LiveLeaders");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				leader_and_isr_live_leader_init(&m->live_leaders[i]);
+				kp_leader_and_isr_request_leader_and_isr_live_leader_init(&m->live_leaders[i]);
 				leader_and_isr_live_leader_decode(rd, version, &m->live_leaders[i]);
 			}
 		}
@@ -564,14 +560,9 @@ static void leader_and_isr_request_encode(kp_wr *wr, int16_t version, const kp_l
 	}
 }
 
-void kp_leader_and_isr_request_init(kp_leader_and_isr_request *m)
-{
-	leader_and_isr_request_init(m);
-}
-
 int kp_leader_and_isr_request_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_request *out)
 {
-	leader_and_isr_request_init(out);
+	kp_leader_and_isr_request_init(out);
 	if (version < 0 || version > 7) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "LeaderAndIsrRequest: unsupported version");
 		return -1;

@@ -60,6 +60,10 @@ typedef struct kp_leader_and_isr_request {
 	int32_t live_leaders_count; /* -1 = null */
 } kp_leader_and_isr_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_leader_and_isr_request_leader_and_isr_partition_state_init(kp_leader_and_isr_request_leader_and_isr_partition_state *m);
+void kp_leader_and_isr_request_leader_and_isr_topic_state_init(kp_leader_and_isr_request_leader_and_isr_topic_state *m);
+void kp_leader_and_isr_request_leader_and_isr_live_leader_init(kp_leader_and_isr_request_leader_and_isr_live_leader *m);
 /* Sets every field to its spec default. */
 void kp_leader_and_isr_request_init(kp_leader_and_isr_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

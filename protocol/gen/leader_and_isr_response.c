@@ -2,22 +2,19 @@
 /* Codec for LeaderAndIsrResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "leader_and_isr_response.h"
 
-static void leader_and_isr_partition_error_init(kp_leader_and_isr_response_leader_and_isr_partition_error *m);
 static void leader_and_isr_partition_error_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_response_leader_and_isr_partition_error *m);
 static size_t leader_and_isr_partition_error_size(const kp_leader_and_isr_response_leader_and_isr_partition_error *m, int16_t version);
 static void leader_and_isr_partition_error_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_response_leader_and_isr_partition_error *m);
 static const uint32_t leader_and_isr_partition_error_min[8] = {8, 8, 8, 8, 8, 7, 7, 7};
-static void leader_and_isr_topic_error_init(kp_leader_and_isr_response_leader_and_isr_topic_error *m);
 static void leader_and_isr_topic_error_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_response_leader_and_isr_topic_error *m);
 static size_t leader_and_isr_topic_error_size(const kp_leader_and_isr_response_leader_and_isr_topic_error *m, int16_t version);
 static void leader_and_isr_topic_error_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_response_leader_and_isr_topic_error *m);
 static const uint32_t leader_and_isr_topic_error_min[8] = {0, 0, 0, 0, 1, 18, 18, 18};
-static void leader_and_isr_response_init(kp_leader_and_isr_response *m);
 static void leader_and_isr_response_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_response *m);
 static size_t leader_and_isr_response_size(const kp_leader_and_isr_response *m, int16_t version);
 static void leader_and_isr_response_encode(kp_wr *wr, int16_t version, const kp_leader_and_isr_response *m);
 
-static void leader_and_isr_partition_error_init(kp_leader_and_isr_response_leader_and_isr_partition_error *m)
+void kp_leader_and_isr_response_leader_and_isr_partition_error_init(kp_leader_and_isr_response_leader_and_isr_partition_error *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -87,7 +84,7 @@ static void leader_and_isr_partition_error_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-static void leader_and_isr_topic_error_init(kp_leader_and_isr_response_leader_and_isr_topic_error *m)
+void kp_leader_and_isr_response_leader_and_isr_topic_error_init(kp_leader_and_isr_response_leader_and_isr_topic_error *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partition_errors = NULL;
@@ -105,7 +102,7 @@ static void leader_and_isr_topic_error_decode(kp_rd *rd, int16_t version, kp_lea
 		if (cnt > 0) {
 			m->partition_errors = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_errors), "LeaderAndIsrTopicError.PartitionErrors");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				leader_and_isr_partition_error_init(&m->partition_errors[i]);
+				kp_leader_and_isr_response_leader_and_isr_partition_error_init(&m->partition_errors[i]);
 				leader_and_isr_partition_error_decode(rd, version, &m->partition_errors[i]);
 			}
 		}
@@ -162,7 +159,7 @@ static void leader_and_isr_topic_error_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void leader_and_isr_response_init(kp_leader_and_isr_response *m)
+void kp_leader_and_isr_response_init(kp_leader_and_isr_response *m)
 {
 	m->error_code = 0;
 	m->partition_errors = NULL;
@@ -183,7 +180,7 @@ static void leader_and_isr_response_decode(kp_rd *rd, int16_t version, kp_leader
 			if (cnt > 0) {
 				m->partition_errors = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_errors), "LeaderAndIsrResponse.PartitionErrors");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					leader_and_isr_partition_error_init(&m->partition_errors[i]);
+					kp_leader_and_isr_response_leader_and_isr_partition_error_init(&m->partition_errors[i]);
 					leader_and_isr_partition_error_decode(rd, version, &m->partition_errors[i]);
 				}
 			}
@@ -196,7 +193,7 @@ static void leader_and_isr_response_decode(kp_rd *rd, int16_t version, kp_leader
 			if (cnt > 0) {
 				m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "LeaderAndIsrResponse.Topics");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					leader_and_isr_topic_error_init(&m->topics[i]);
+					kp_leader_and_isr_response_leader_and_isr_topic_error_init(&m->topics[i]);
 					leader_and_isr_topic_error_decode(rd, version, &m->topics[i]);
 				}
 			}
@@ -280,14 +277,9 @@ static void leader_and_isr_response_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_leader_and_isr_response_init(kp_leader_and_isr_response *m)
-{
-	leader_and_isr_response_init(m);
-}
-
 int kp_leader_and_isr_response_decode(kp_rd *rd, int16_t version, kp_leader_and_isr_response *out)
 {
-	leader_and_isr_response_init(out);
+	kp_leader_and_isr_response_init(out);
 	if (version < 0 || version > 7) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "LeaderAndIsrResponse: unsupported version");
 		return -1;

@@ -33,6 +33,9 @@ typedef struct kp_leader_and_isr_response {
 	int32_t topics_count; /* -1 = null */
 } kp_leader_and_isr_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_leader_and_isr_response_leader_and_isr_partition_error_init(kp_leader_and_isr_response_leader_and_isr_partition_error *m);
+void kp_leader_and_isr_response_leader_and_isr_topic_error_init(kp_leader_and_isr_response_leader_and_isr_topic_error *m);
 /* Sets every field to its spec default. */
 void kp_leader_and_isr_response_init(kp_leader_and_isr_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

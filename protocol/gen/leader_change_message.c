@@ -2,17 +2,15 @@
 /* Codec for LeaderChangeMessage: init/decode/size/encode per struct, version rules folded in. */
 #include "leader_change_message.h"
 
-static void voter_init(kp_leader_change_message_voter *m);
 static void voter_decode(kp_rd *rd, int16_t version, kp_leader_change_message_voter *m);
 static size_t voter_size(const kp_leader_change_message_voter *m, int16_t version);
 static void voter_encode(kp_wr *wr, int16_t version, const kp_leader_change_message_voter *m);
 static const uint32_t voter_min[2] = {5, 21};
-static void leader_change_message_init(kp_leader_change_message *m);
 static void leader_change_message_decode(kp_rd *rd, int16_t version, kp_leader_change_message *m);
 static size_t leader_change_message_size(const kp_leader_change_message *m, int16_t version);
 static void leader_change_message_encode(kp_wr *wr, int16_t version, const kp_leader_change_message *m);
 
-static void voter_init(kp_leader_change_message_voter *m)
+void kp_leader_change_message_voter_init(kp_leader_change_message_voter *m)
 {
 	m->voter_id = 0;
 	m->voter_directory_id = (kp_uuid){{0}};
@@ -78,7 +76,7 @@ static void voter_encode(kp_wr *wr, int16_t version, const kp_leader_change_mess
 	}
 }
 
-static void leader_change_message_init(kp_leader_change_message *m)
+void kp_leader_change_message_init(kp_leader_change_message *m)
 {
 	m->version = 0;
 	m->leader_id = 0;
@@ -100,7 +98,7 @@ static void leader_change_message_decode(kp_rd *rd, int16_t version, kp_leader_c
 		if (cnt > 0) {
 			m->voters = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->voters), "LeaderChangeMessage.Voters");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				voter_init(&m->voters[i]);
+				kp_leader_change_message_voter_init(&m->voters[i]);
 				voter_decode(rd, version, &m->voters[i]);
 			}
 		}
@@ -111,7 +109,7 @@ static void leader_change_message_decode(kp_rd *rd, int16_t version, kp_leader_c
 		if (cnt > 0) {
 			m->granting_voters = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->granting_voters), "LeaderChangeMessage.GrantingVoters");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				voter_init(&m->granting_voters[i]);
+				kp_leader_change_message_voter_init(&m->granting_voters[i]);
 				voter_decode(rd, version, &m->granting_voters[i]);
 			}
 		}
@@ -180,14 +178,9 @@ static void leader_change_message_encode(kp_wr *wr, int16_t version, const kp_le
 	}
 }
 
-void kp_leader_change_message_init(kp_leader_change_message *m)
-{
-	leader_change_message_init(m);
-}
-
 int kp_leader_change_message_decode(kp_rd *rd, int16_t version, kp_leader_change_message *out)
 {
-	leader_change_message_init(out);
+	kp_leader_change_message_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "LeaderChangeMessage: unsupported version");
 		return -1;

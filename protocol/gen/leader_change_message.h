@@ -25,6 +25,8 @@ typedef struct kp_leader_change_message {
 	int32_t granting_voters_count; /* -1 = null */
 } kp_leader_change_message;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_leader_change_message_voter_init(kp_leader_change_message_voter *m);
 /* Sets every field to its spec default. */
 void kp_leader_change_message_init(kp_leader_change_message *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for LeaveGroupRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "leave_group_request.h"
 
-static void member_identity_init(kp_leave_group_request_member_identity *m);
 static void member_identity_decode(kp_rd *rd, int16_t version, kp_leave_group_request_member_identity *m);
 static size_t member_identity_size(const kp_leave_group_request_member_identity *m, int16_t version);
 static void member_identity_encode(kp_wr *wr, int16_t version, const kp_leave_group_request_member_identity *m);
 static const uint32_t member_identity_min[6] = {0, 0, 0, 4, 3, 4};
-static void leave_group_request_init(kp_leave_group_request *m);
 static void leave_group_request_decode(kp_rd *rd, int16_t version, kp_leave_group_request *m);
 static size_t leave_group_request_size(const kp_leave_group_request *m, int16_t version);
 static void leave_group_request_encode(kp_wr *wr, int16_t version, const kp_leave_group_request *m);
 
-static void member_identity_init(kp_leave_group_request_member_identity *m)
+void kp_leave_group_request_member_identity_init(kp_leave_group_request_member_identity *m)
 {
 	m->member_id = (kp_str){"", 0};
 	m->group_instance_id = KP_STR_NULL;
@@ -86,7 +84,7 @@ static void member_identity_encode(kp_wr *wr, int16_t version, const kp_leave_gr
 	}
 }
 
-static void leave_group_request_init(kp_leave_group_request *m)
+void kp_leave_group_request_init(kp_leave_group_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->member_id = (kp_str){"", 0};
@@ -109,7 +107,7 @@ static void leave_group_request_decode(kp_rd *rd, int16_t version, kp_leave_grou
 			if (cnt > 0) {
 				m->members = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->members), "LeaveGroupRequest.Members");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					member_identity_init(&m->members[i]);
+					kp_leave_group_request_member_identity_init(&m->members[i]);
 					member_identity_decode(rd, version, &m->members[i]);
 				}
 			}
@@ -193,14 +191,9 @@ static void leave_group_request_encode(kp_wr *wr, int16_t version, const kp_leav
 	}
 }
 
-void kp_leave_group_request_init(kp_leave_group_request *m)
-{
-	leave_group_request_init(m);
-}
-
 int kp_leave_group_request_decode(kp_rd *rd, int16_t version, kp_leave_group_request *out)
 {
-	leave_group_request_init(out);
+	kp_leave_group_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "LeaveGroupRequest: unsupported version");
 		return -1;

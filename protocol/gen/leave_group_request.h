@@ -25,6 +25,8 @@ typedef struct kp_leave_group_request {
 	int32_t members_count; /* -1 = null */
 } kp_leave_group_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_leave_group_request_member_identity_init(kp_leave_group_request_member_identity *m);
 /* Sets every field to its spec default. */
 void kp_leave_group_request_init(kp_leave_group_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for LeaveGroupResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "leave_group_response.h"
 
-static void member_response_init(kp_leave_group_response_member_response *m);
 static void member_response_decode(kp_rd *rd, int16_t version, kp_leave_group_response_member_response *m);
 static size_t member_response_size(const kp_leave_group_response_member_response *m, int16_t version);
 static void member_response_encode(kp_wr *wr, int16_t version, const kp_leave_group_response_member_response *m);
 static const uint32_t member_response_min[6] = {0, 0, 0, 6, 5, 5};
-static void leave_group_response_init(kp_leave_group_response *m);
 static void leave_group_response_decode(kp_rd *rd, int16_t version, kp_leave_group_response *m);
 static size_t leave_group_response_size(const kp_leave_group_response *m, int16_t version);
 static void leave_group_response_encode(kp_wr *wr, int16_t version, const kp_leave_group_response *m);
 
-static void member_response_init(kp_leave_group_response_member_response *m)
+void kp_leave_group_response_member_response_init(kp_leave_group_response_member_response *m)
 {
 	m->member_id = (kp_str){"", 0};
 	m->group_instance_id = (kp_str){"", 0};
@@ -76,7 +74,7 @@ static void member_response_encode(kp_wr *wr, int16_t version, const kp_leave_gr
 	}
 }
 
-static void leave_group_response_init(kp_leave_group_response *m)
+void kp_leave_group_response_init(kp_leave_group_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -99,7 +97,7 @@ static void leave_group_response_decode(kp_rd *rd, int16_t version, kp_leave_gro
 			if (cnt > 0) {
 				m->members = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->members), "LeaveGroupResponse.Members");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					member_response_init(&m->members[i]);
+					kp_leave_group_response_member_response_init(&m->members[i]);
 					member_response_decode(rd, version, &m->members[i]);
 				}
 			}
@@ -171,14 +169,9 @@ static void leave_group_response_encode(kp_wr *wr, int16_t version, const kp_lea
 	}
 }
 
-void kp_leave_group_response_init(kp_leave_group_response *m)
-{
-	leave_group_response_init(m);
-}
-
 int kp_leave_group_response_decode(kp_rd *rd, int16_t version, kp_leave_group_response *out)
 {
-	leave_group_response_init(out);
+	kp_leave_group_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "LeaveGroupResponse: unsupported version");
 		return -1;

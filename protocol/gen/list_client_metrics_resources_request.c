@@ -2,12 +2,11 @@
 /* Codec for ListClientMetricsResourcesRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "list_client_metrics_resources_request.h"
 
-static void list_client_metrics_resources_request_init(kp_list_client_metrics_resources_request *m);
 static void list_client_metrics_resources_request_decode(kp_rd *rd, int16_t version, kp_list_client_metrics_resources_request *m);
 static size_t list_client_metrics_resources_request_size(const kp_list_client_metrics_resources_request *m, int16_t version);
 static void list_client_metrics_resources_request_encode(kp_wr *wr, int16_t version, const kp_list_client_metrics_resources_request *m);
 
-static void list_client_metrics_resources_request_init(kp_list_client_metrics_resources_request *m)
+void kp_list_client_metrics_resources_request_init(kp_list_client_metrics_resources_request *m)
 {
 	(void)m;
 }
@@ -56,14 +55,9 @@ static void list_client_metrics_resources_request_encode(kp_wr *wr, int16_t vers
 	}
 }
 
-void kp_list_client_metrics_resources_request_init(kp_list_client_metrics_resources_request *m)
-{
-	list_client_metrics_resources_request_init(m);
-}
-
 int kp_list_client_metrics_resources_request_decode(kp_rd *rd, int16_t version, kp_list_client_metrics_resources_request *out)
 {
-	list_client_metrics_resources_request_init(out);
+	kp_list_client_metrics_resources_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListClientMetricsResourcesRequest: unsupported version");
 		return -1;

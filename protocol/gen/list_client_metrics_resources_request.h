@@ -15,6 +15,7 @@ typedef struct kp_list_client_metrics_resources_request {
 	char unused_; /* no fields in any version */
 } kp_list_client_metrics_resources_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_list_client_metrics_resources_request_init(kp_list_client_metrics_resources_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

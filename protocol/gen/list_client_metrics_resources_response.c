@@ -2,17 +2,15 @@
 /* Codec for ListClientMetricsResourcesResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "list_client_metrics_resources_response.h"
 
-static void client_metrics_resource_init(kp_list_client_metrics_resources_response_client_metrics_resource *m);
 static void client_metrics_resource_decode(kp_rd *rd, int16_t version, kp_list_client_metrics_resources_response_client_metrics_resource *m);
 static size_t client_metrics_resource_size(const kp_list_client_metrics_resources_response_client_metrics_resource *m, int16_t version);
 static void client_metrics_resource_encode(kp_wr *wr, int16_t version, const kp_list_client_metrics_resources_response_client_metrics_resource *m);
 static const uint32_t client_metrics_resource_min[1] = {2};
-static void list_client_metrics_resources_response_init(kp_list_client_metrics_resources_response *m);
 static void list_client_metrics_resources_response_decode(kp_rd *rd, int16_t version, kp_list_client_metrics_resources_response *m);
 static size_t list_client_metrics_resources_response_size(const kp_list_client_metrics_resources_response *m, int16_t version);
 static void list_client_metrics_resources_response_encode(kp_wr *wr, int16_t version, const kp_list_client_metrics_resources_response *m);
 
-static void client_metrics_resource_init(kp_list_client_metrics_resources_response_client_metrics_resource *m)
+void kp_list_client_metrics_resources_response_client_metrics_resource_init(kp_list_client_metrics_resources_response_client_metrics_resource *m)
 {
 	m->name = (kp_str){"", 0};
 }
@@ -68,7 +66,7 @@ static void client_metrics_resource_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void list_client_metrics_resources_response_init(kp_list_client_metrics_resources_response *m)
+void kp_list_client_metrics_resources_response_init(kp_list_client_metrics_resources_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -88,7 +86,7 @@ static void list_client_metrics_resources_response_decode(kp_rd *rd, int16_t ver
 		if (cnt > 0) {
 			m->client_metrics_resources = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->client_metrics_resources), "ListClientMetricsResourcesResponse.ClientMetricsResources");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				client_metrics_resource_init(&m->client_metrics_resources[i]);
+				kp_list_client_metrics_resources_response_client_metrics_resource_init(&m->client_metrics_resources[i]);
 				client_metrics_resource_decode(rd, version, &m->client_metrics_resources[i]);
 			}
 		}
@@ -147,14 +145,9 @@ static void list_client_metrics_resources_response_encode(kp_wr *wr, int16_t ver
 	}
 }
 
-void kp_list_client_metrics_resources_response_init(kp_list_client_metrics_resources_response *m)
-{
-	list_client_metrics_resources_response_init(m);
-}
-
 int kp_list_client_metrics_resources_response_decode(kp_rd *rd, int16_t version, kp_list_client_metrics_resources_response *out)
 {
-	list_client_metrics_resources_response_init(out);
+	kp_list_client_metrics_resources_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListClientMetricsResourcesResponse: unsupported version");
 		return -1;

@@ -23,6 +23,8 @@ typedef struct kp_list_client_metrics_resources_response {
 	int32_t client_metrics_resources_count; /* -1 = null */
 } kp_list_client_metrics_resources_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_client_metrics_resources_response_client_metrics_resource_init(kp_list_client_metrics_resources_response_client_metrics_resource *m);
 /* Sets every field to its spec default. */
 void kp_list_client_metrics_resources_response_init(kp_list_client_metrics_resources_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for ListGroupsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "list_groups_request.h"
 
-static void list_groups_request_init(kp_list_groups_request *m);
 static void list_groups_request_decode(kp_rd *rd, int16_t version, kp_list_groups_request *m);
 static size_t list_groups_request_size(const kp_list_groups_request *m, int16_t version);
 static void list_groups_request_encode(kp_wr *wr, int16_t version, const kp_list_groups_request *m);
 
-static void list_groups_request_init(kp_list_groups_request *m)
+void kp_list_groups_request_init(kp_list_groups_request *m)
 {
 	m->states_filter = NULL;
 	m->states_filter_count = 0;
@@ -119,14 +118,9 @@ static void list_groups_request_encode(kp_wr *wr, int16_t version, const kp_list
 	}
 }
 
-void kp_list_groups_request_init(kp_list_groups_request *m)
-{
-	list_groups_request_init(m);
-}
-
 int kp_list_groups_request_decode(kp_rd *rd, int16_t version, kp_list_groups_request *out)
 {
-	list_groups_request_init(out);
+	kp_list_groups_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListGroupsRequest: unsupported version");
 		return -1;

@@ -18,6 +18,7 @@ typedef struct kp_list_groups_request {
 	int32_t types_filter_count; /* -1 = null */
 } kp_list_groups_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_list_groups_request_init(kp_list_groups_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for ListGroupsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "list_groups_response.h"
 
-static void listed_group_init(kp_list_groups_response_listed_group *m);
 static void listed_group_decode(kp_rd *rd, int16_t version, kp_list_groups_response_listed_group *m);
 static size_t listed_group_size(const kp_list_groups_response_listed_group *m, int16_t version);
 static void listed_group_encode(kp_wr *wr, int16_t version, const kp_list_groups_response_listed_group *m);
 static const uint32_t listed_group_min[6] = {4, 4, 4, 3, 4, 5};
-static void list_groups_response_init(kp_list_groups_response *m);
 static void list_groups_response_decode(kp_rd *rd, int16_t version, kp_list_groups_response *m);
 static size_t list_groups_response_size(const kp_list_groups_response *m, int16_t version);
 static void list_groups_response_encode(kp_wr *wr, int16_t version, const kp_list_groups_response *m);
 
-static void listed_group_init(kp_list_groups_response_listed_group *m)
+void kp_list_groups_response_listed_group_init(kp_list_groups_response_listed_group *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->protocol_type = (kp_str){"", 0};
@@ -104,7 +102,7 @@ static void listed_group_encode(kp_wr *wr, int16_t version, const kp_list_groups
 	}
 }
 
-static void list_groups_response_init(kp_list_groups_response *m)
+void kp_list_groups_response_init(kp_list_groups_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -126,7 +124,7 @@ static void list_groups_response_decode(kp_rd *rd, int16_t version, kp_list_grou
 		if (cnt > 0) {
 			m->groups = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->groups), "ListGroupsResponse.Groups");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				listed_group_init(&m->groups[i]);
+				kp_list_groups_response_listed_group_init(&m->groups[i]);
 				listed_group_decode(rd, version, &m->groups[i]);
 			}
 		}
@@ -189,14 +187,9 @@ static void list_groups_response_encode(kp_wr *wr, int16_t version, const kp_lis
 	}
 }
 
-void kp_list_groups_response_init(kp_list_groups_response *m)
-{
-	list_groups_response_init(m);
-}
-
 int kp_list_groups_response_decode(kp_rd *rd, int16_t version, kp_list_groups_response *out)
 {
-	list_groups_response_init(out);
+	kp_list_groups_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListGroupsResponse: unsupported version");
 		return -1;

@@ -26,6 +26,8 @@ typedef struct kp_list_groups_response {
 	int32_t groups_count; /* -1 = null */
 } kp_list_groups_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_groups_response_listed_group_init(kp_list_groups_response_listed_group *m);
 /* Sets every field to its spec default. */
 void kp_list_groups_response_init(kp_list_groups_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

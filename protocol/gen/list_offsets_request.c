@@ -2,22 +2,19 @@
 /* Codec for ListOffsetsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "list_offsets_request.h"
 
-static void list_offsets_partition_init(kp_list_offsets_request_list_offsets_partition *m);
 static void list_offsets_partition_decode(kp_rd *rd, int16_t version, kp_list_offsets_request_list_offsets_partition *m);
 static size_t list_offsets_partition_size(const kp_list_offsets_request_list_offsets_partition *m, int16_t version);
 static void list_offsets_partition_encode(kp_wr *wr, int16_t version, const kp_list_offsets_request_list_offsets_partition *m);
 static const uint32_t list_offsets_partition_min[11] = {16, 12, 12, 12, 16, 16, 17, 17, 17, 17, 17};
-static void list_offsets_topic_init(kp_list_offsets_request_list_offsets_topic *m);
 static void list_offsets_topic_decode(kp_rd *rd, int16_t version, kp_list_offsets_request_list_offsets_topic *m);
 static size_t list_offsets_topic_size(const kp_list_offsets_request_list_offsets_topic *m, int16_t version);
 static void list_offsets_topic_encode(kp_wr *wr, int16_t version, const kp_list_offsets_request_list_offsets_topic *m);
 static const uint32_t list_offsets_topic_min[11] = {6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3};
-static void list_offsets_request_init(kp_list_offsets_request *m);
 static void list_offsets_request_decode(kp_rd *rd, int16_t version, kp_list_offsets_request *m);
 static size_t list_offsets_request_size(const kp_list_offsets_request *m, int16_t version);
 static void list_offsets_request_encode(kp_wr *wr, int16_t version, const kp_list_offsets_request *m);
 
-static void list_offsets_partition_init(kp_list_offsets_request_list_offsets_partition *m)
+void kp_list_offsets_request_list_offsets_partition_init(kp_list_offsets_request_list_offsets_partition *m)
 {
 	m->partition_index = 0;
 	m->current_leader_epoch = -1;
@@ -97,7 +94,7 @@ static void list_offsets_partition_encode(kp_wr *wr, int16_t version, const kp_l
 	}
 }
 
-static void list_offsets_topic_init(kp_list_offsets_request_list_offsets_topic *m)
+void kp_list_offsets_request_list_offsets_topic_init(kp_list_offsets_request_list_offsets_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -115,7 +112,7 @@ static void list_offsets_topic_decode(kp_rd *rd, int16_t version, kp_list_offset
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ListOffsetsTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				list_offsets_partition_init(&m->partitions[i]);
+				kp_list_offsets_request_list_offsets_partition_init(&m->partitions[i]);
 				list_offsets_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -176,7 +173,7 @@ static void list_offsets_topic_encode(kp_wr *wr, int16_t version, const kp_list_
 	}
 }
 
-static void list_offsets_request_init(kp_list_offsets_request *m)
+void kp_list_offsets_request_init(kp_list_offsets_request *m)
 {
 	m->replica_id = 0;
 	m->isolation_level = 0;
@@ -199,7 +196,7 @@ static void list_offsets_request_decode(kp_rd *rd, int16_t version, kp_list_offs
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ListOffsetsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				list_offsets_topic_init(&m->topics[i]);
+				kp_list_offsets_request_list_offsets_topic_init(&m->topics[i]);
 				list_offsets_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -275,14 +272,9 @@ static void list_offsets_request_encode(kp_wr *wr, int16_t version, const kp_lis
 	}
 }
 
-void kp_list_offsets_request_init(kp_list_offsets_request *m)
-{
-	list_offsets_request_init(m);
-}
-
 int kp_list_offsets_request_decode(kp_rd *rd, int16_t version, kp_list_offsets_request *out)
 {
-	list_offsets_request_init(out);
+	kp_list_offsets_request_init(out);
 	if (version < 0 || version > 10) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListOffsetsRequest: unsupported version");
 		return -1;

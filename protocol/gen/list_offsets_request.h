@@ -34,6 +34,9 @@ typedef struct kp_list_offsets_request {
 	int32_t timeout_ms; /* v10+ */
 } kp_list_offsets_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_offsets_request_list_offsets_partition_init(kp_list_offsets_request_list_offsets_partition *m);
+void kp_list_offsets_request_list_offsets_topic_init(kp_list_offsets_request_list_offsets_topic *m);
 /* Sets every field to its spec default. */
 void kp_list_offsets_request_init(kp_list_offsets_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for ListOffsetsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "list_offsets_response.h"
 
-static void list_offsets_partition_response_init(kp_list_offsets_response_list_offsets_partition_response *m);
 static void list_offsets_partition_response_decode(kp_rd *rd, int16_t version, kp_list_offsets_response_list_offsets_partition_response *m);
 static size_t list_offsets_partition_response_size(const kp_list_offsets_response_list_offsets_partition_response *m, int16_t version);
 static void list_offsets_partition_response_encode(kp_wr *wr, int16_t version, const kp_list_offsets_response_list_offsets_partition_response *m);
 static const uint32_t list_offsets_partition_response_min[11] = {10, 22, 22, 22, 26, 26, 27, 27, 27, 27, 27};
-static void list_offsets_topic_response_init(kp_list_offsets_response_list_offsets_topic_response *m);
 static void list_offsets_topic_response_decode(kp_rd *rd, int16_t version, kp_list_offsets_response_list_offsets_topic_response *m);
 static size_t list_offsets_topic_response_size(const kp_list_offsets_response_list_offsets_topic_response *m, int16_t version);
 static void list_offsets_topic_response_encode(kp_wr *wr, int16_t version, const kp_list_offsets_response_list_offsets_topic_response *m);
 static const uint32_t list_offsets_topic_response_min[11] = {6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3};
-static void list_offsets_response_init(kp_list_offsets_response *m);
 static void list_offsets_response_decode(kp_rd *rd, int16_t version, kp_list_offsets_response *m);
 static size_t list_offsets_response_size(const kp_list_offsets_response *m, int16_t version);
 static void list_offsets_response_encode(kp_wr *wr, int16_t version, const kp_list_offsets_response *m);
 
-static void list_offsets_partition_response_init(kp_list_offsets_response_list_offsets_partition_response *m)
+void kp_list_offsets_response_list_offsets_partition_response_init(kp_list_offsets_response_list_offsets_partition_response *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -147,7 +144,7 @@ static void list_offsets_partition_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void list_offsets_topic_response_init(kp_list_offsets_response_list_offsets_topic_response *m)
+void kp_list_offsets_response_list_offsets_topic_response_init(kp_list_offsets_response_list_offsets_topic_response *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -165,7 +162,7 @@ static void list_offsets_topic_response_decode(kp_rd *rd, int16_t version, kp_li
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ListOffsetsTopicResponse.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				list_offsets_partition_response_init(&m->partitions[i]);
+				kp_list_offsets_response_list_offsets_partition_response_init(&m->partitions[i]);
 				list_offsets_partition_response_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -226,7 +223,7 @@ static void list_offsets_topic_response_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void list_offsets_response_init(kp_list_offsets_response *m)
+void kp_list_offsets_response_init(kp_list_offsets_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -246,7 +243,7 @@ static void list_offsets_response_decode(kp_rd *rd, int16_t version, kp_list_off
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ListOffsetsResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				list_offsets_topic_response_init(&m->topics[i]);
+				kp_list_offsets_response_list_offsets_topic_response_init(&m->topics[i]);
 				list_offsets_topic_response_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -307,14 +304,9 @@ static void list_offsets_response_encode(kp_wr *wr, int16_t version, const kp_li
 	}
 }
 
-void kp_list_offsets_response_init(kp_list_offsets_response *m)
-{
-	list_offsets_response_init(m);
-}
-
 int kp_list_offsets_response_decode(kp_rd *rd, int16_t version, kp_list_offsets_response *out)
 {
-	list_offsets_response_init(out);
+	kp_list_offsets_response_init(out);
 	if (version < 0 || version > 10) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListOffsetsResponse: unsupported version");
 		return -1;

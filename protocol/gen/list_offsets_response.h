@@ -35,6 +35,9 @@ typedef struct kp_list_offsets_response {
 	int32_t topics_count; /* -1 = null */
 } kp_list_offsets_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_offsets_response_list_offsets_partition_response_init(kp_list_offsets_response_list_offsets_partition_response *m);
+void kp_list_offsets_response_list_offsets_topic_response_init(kp_list_offsets_response_list_offsets_topic_response *m);
 /* Sets every field to its spec default. */
 void kp_list_offsets_response_init(kp_list_offsets_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

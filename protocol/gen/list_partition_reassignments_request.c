@@ -2,17 +2,15 @@
 /* Codec for ListPartitionReassignmentsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "list_partition_reassignments_request.h"
 
-static void list_partition_reassignments_topics_init(kp_list_partition_reassignments_request_list_partition_reassignments_topics *m);
 static void list_partition_reassignments_topics_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_request_list_partition_reassignments_topics *m);
 static size_t list_partition_reassignments_topics_size(const kp_list_partition_reassignments_request_list_partition_reassignments_topics *m, int16_t version);
 static void list_partition_reassignments_topics_encode(kp_wr *wr, int16_t version, const kp_list_partition_reassignments_request_list_partition_reassignments_topics *m);
 static const uint32_t list_partition_reassignments_topics_min[1] = {3};
-static void list_partition_reassignments_request_init(kp_list_partition_reassignments_request *m);
 static void list_partition_reassignments_request_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_request *m);
 static size_t list_partition_reassignments_request_size(const kp_list_partition_reassignments_request *m, int16_t version);
 static void list_partition_reassignments_request_encode(kp_wr *wr, int16_t version, const kp_list_partition_reassignments_request *m);
 
-static void list_partition_reassignments_topics_init(kp_list_partition_reassignments_request_list_partition_reassignments_topics *m)
+void kp_list_partition_reassignments_request_list_partition_reassignments_topics_init(kp_list_partition_reassignments_request_list_partition_reassignments_topics *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_indexes = NULL;
@@ -90,7 +88,7 @@ static void list_partition_reassignments_topics_encode(kp_wr *wr, int16_t versio
 	}
 }
 
-static void list_partition_reassignments_request_init(kp_list_partition_reassignments_request *m)
+void kp_list_partition_reassignments_request_init(kp_list_partition_reassignments_request *m)
 {
 	m->timeout_ms = 60000;
 	m->topics = NULL;
@@ -108,7 +106,7 @@ static void list_partition_reassignments_request_decode(kp_rd *rd, int16_t versi
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ListPartitionReassignmentsRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				list_partition_reassignments_topics_init(&m->topics[i]);
+				kp_list_partition_reassignments_request_list_partition_reassignments_topics_init(&m->topics[i]);
 				list_partition_reassignments_topics_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -161,14 +159,9 @@ static void list_partition_reassignments_request_encode(kp_wr *wr, int16_t versi
 	}
 }
 
-void kp_list_partition_reassignments_request_init(kp_list_partition_reassignments_request *m)
-{
-	list_partition_reassignments_request_init(m);
-}
-
 int kp_list_partition_reassignments_request_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_request *out)
 {
-	list_partition_reassignments_request_init(out);
+	kp_list_partition_reassignments_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListPartitionReassignmentsRequest: unsupported version");
 		return -1;

@@ -24,6 +24,8 @@ typedef struct kp_list_partition_reassignments_request {
 	int32_t topics_count; /* -1 = null */
 } kp_list_partition_reassignments_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_partition_reassignments_request_list_partition_reassignments_topics_init(kp_list_partition_reassignments_request_list_partition_reassignments_topics *m);
 /* Sets every field to its spec default. */
 void kp_list_partition_reassignments_request_init(kp_list_partition_reassignments_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,22 +2,19 @@
 /* Codec for ListPartitionReassignmentsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "list_partition_reassignments_response.h"
 
-static void ongoing_partition_reassignment_init(kp_list_partition_reassignments_response_ongoing_partition_reassignment *m);
 static void ongoing_partition_reassignment_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_response_ongoing_partition_reassignment *m);
 static size_t ongoing_partition_reassignment_size(const kp_list_partition_reassignments_response_ongoing_partition_reassignment *m, int16_t version);
 static void ongoing_partition_reassignment_encode(kp_wr *wr, int16_t version, const kp_list_partition_reassignments_response_ongoing_partition_reassignment *m);
 static const uint32_t ongoing_partition_reassignment_min[1] = {8};
-static void ongoing_topic_reassignment_init(kp_list_partition_reassignments_response_ongoing_topic_reassignment *m);
 static void ongoing_topic_reassignment_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_response_ongoing_topic_reassignment *m);
 static size_t ongoing_topic_reassignment_size(const kp_list_partition_reassignments_response_ongoing_topic_reassignment *m, int16_t version);
 static void ongoing_topic_reassignment_encode(kp_wr *wr, int16_t version, const kp_list_partition_reassignments_response_ongoing_topic_reassignment *m);
 static const uint32_t ongoing_topic_reassignment_min[1] = {3};
-static void list_partition_reassignments_response_init(kp_list_partition_reassignments_response *m);
 static void list_partition_reassignments_response_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_response *m);
 static size_t list_partition_reassignments_response_size(const kp_list_partition_reassignments_response *m, int16_t version);
 static void list_partition_reassignments_response_encode(kp_wr *wr, int16_t version, const kp_list_partition_reassignments_response *m);
 
-static void ongoing_partition_reassignment_init(kp_list_partition_reassignments_response_ongoing_partition_reassignment *m)
+void kp_list_partition_reassignments_response_ongoing_partition_reassignment_init(kp_list_partition_reassignments_response_ongoing_partition_reassignment *m)
 {
 	m->partition_index = 0;
 	m->replicas = NULL;
@@ -135,7 +132,7 @@ static void ongoing_partition_reassignment_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-static void ongoing_topic_reassignment_init(kp_list_partition_reassignments_response_ongoing_topic_reassignment *m)
+void kp_list_partition_reassignments_response_ongoing_topic_reassignment_init(kp_list_partition_reassignments_response_ongoing_topic_reassignment *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -153,7 +150,7 @@ static void ongoing_topic_reassignment_decode(kp_rd *rd, int16_t version, kp_lis
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OngoingTopicReassignment.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				ongoing_partition_reassignment_init(&m->partitions[i]);
+				kp_list_partition_reassignments_response_ongoing_partition_reassignment_init(&m->partitions[i]);
 				ongoing_partition_reassignment_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -214,7 +211,7 @@ static void ongoing_topic_reassignment_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void list_partition_reassignments_response_init(kp_list_partition_reassignments_response *m)
+void kp_list_partition_reassignments_response_init(kp_list_partition_reassignments_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -236,7 +233,7 @@ static void list_partition_reassignments_response_decode(kp_rd *rd, int16_t vers
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ListPartitionReassignmentsResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				ongoing_topic_reassignment_init(&m->topics[i]);
+				kp_list_partition_reassignments_response_ongoing_topic_reassignment_init(&m->topics[i]);
 				ongoing_topic_reassignment_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -297,14 +294,9 @@ static void list_partition_reassignments_response_encode(kp_wr *wr, int16_t vers
 	}
 }
 
-void kp_list_partition_reassignments_response_init(kp_list_partition_reassignments_response *m)
-{
-	list_partition_reassignments_response_init(m);
-}
-
 int kp_list_partition_reassignments_response_decode(kp_rd *rd, int16_t version, kp_list_partition_reassignments_response *out)
 {
-	list_partition_reassignments_response_init(out);
+	kp_list_partition_reassignments_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListPartitionReassignmentsResponse: unsupported version");
 		return -1;

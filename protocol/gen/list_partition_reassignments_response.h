@@ -37,6 +37,9 @@ typedef struct kp_list_partition_reassignments_response {
 	int32_t topics_count; /* -1 = null */
 } kp_list_partition_reassignments_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_partition_reassignments_response_ongoing_partition_reassignment_init(kp_list_partition_reassignments_response_ongoing_partition_reassignment *m);
+void kp_list_partition_reassignments_response_ongoing_topic_reassignment_init(kp_list_partition_reassignments_response_ongoing_topic_reassignment *m);
 /* Sets every field to its spec default. */
 void kp_list_partition_reassignments_response_init(kp_list_partition_reassignments_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

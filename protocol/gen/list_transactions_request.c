@@ -2,12 +2,11 @@
 /* Codec for ListTransactionsRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "list_transactions_request.h"
 
-static void list_transactions_request_init(kp_list_transactions_request *m);
 static void list_transactions_request_decode(kp_rd *rd, int16_t version, kp_list_transactions_request *m);
 static size_t list_transactions_request_size(const kp_list_transactions_request *m, int16_t version);
 static void list_transactions_request_encode(kp_wr *wr, int16_t version, const kp_list_transactions_request *m);
 
-static void list_transactions_request_init(kp_list_transactions_request *m)
+void kp_list_transactions_request_init(kp_list_transactions_request *m)
 {
 	m->state_filters = NULL;
 	m->state_filters_count = 0;
@@ -113,14 +112,9 @@ static void list_transactions_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_list_transactions_request_init(kp_list_transactions_request *m)
-{
-	list_transactions_request_init(m);
-}
-
 int kp_list_transactions_request_decode(kp_rd *rd, int16_t version, kp_list_transactions_request *out)
 {
-	list_transactions_request_init(out);
+	kp_list_transactions_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListTransactionsRequest: unsupported version");
 		return -1;

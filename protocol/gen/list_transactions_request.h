@@ -19,6 +19,7 @@ typedef struct kp_list_transactions_request {
 	int64_t duration_filter; /* v1+, default -1 */
 } kp_list_transactions_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_list_transactions_request_init(kp_list_transactions_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for ListTransactionsResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "list_transactions_response.h"
 
-static void transaction_state_init(kp_list_transactions_response_transaction_state *m);
 static void transaction_state_decode(kp_rd *rd, int16_t version, kp_list_transactions_response_transaction_state *m);
 static size_t transaction_state_size(const kp_list_transactions_response_transaction_state *m, int16_t version);
 static void transaction_state_encode(kp_wr *wr, int16_t version, const kp_list_transactions_response_transaction_state *m);
 static const uint32_t transaction_state_min[2] = {11, 11};
-static void list_transactions_response_init(kp_list_transactions_response *m);
 static void list_transactions_response_decode(kp_rd *rd, int16_t version, kp_list_transactions_response *m);
 static size_t list_transactions_response_size(const kp_list_transactions_response *m, int16_t version);
 static void list_transactions_response_encode(kp_wr *wr, int16_t version, const kp_list_transactions_response *m);
 
-static void transaction_state_init(kp_list_transactions_response_transaction_state *m)
+void kp_list_transactions_response_transaction_state_init(kp_list_transactions_response_transaction_state *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->producer_id = INT64_C(0);
@@ -80,7 +78,7 @@ static void transaction_state_encode(kp_wr *wr, int16_t version, const kp_list_t
 	}
 }
 
-static void list_transactions_response_init(kp_list_transactions_response *m)
+void kp_list_transactions_response_init(kp_list_transactions_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -112,7 +110,7 @@ static void list_transactions_response_decode(kp_rd *rd, int16_t version, kp_lis
 		if (cnt > 0) {
 			m->transaction_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->transaction_states), "ListTransactionsResponse.TransactionStates");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				transaction_state_init(&m->transaction_states[i]);
+				kp_list_transactions_response_transaction_state_init(&m->transaction_states[i]);
 				transaction_state_decode(rd, version, &m->transaction_states[i]);
 			}
 		}
@@ -181,14 +179,9 @@ static void list_transactions_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_list_transactions_response_init(kp_list_transactions_response *m)
-{
-	list_transactions_response_init(m);
-}
-
 int kp_list_transactions_response_decode(kp_rd *rd, int16_t version, kp_list_transactions_response *out)
 {
-	list_transactions_response_init(out);
+	kp_list_transactions_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ListTransactionsResponse: unsupported version");
 		return -1;

@@ -27,6 +27,8 @@ typedef struct kp_list_transactions_response {
 	int32_t transaction_states_count; /* -1 = null */
 } kp_list_transactions_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_list_transactions_response_transaction_state_init(kp_list_transactions_response_transaction_state *m);
 /* Sets every field to its spec default. */
 void kp_list_transactions_response_init(kp_list_transactions_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

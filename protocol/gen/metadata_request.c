@@ -2,17 +2,15 @@
 /* Codec for MetadataRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "metadata_request.h"
 
-static void metadata_request_topic_init(kp_metadata_request_metadata_request_topic *m);
 static void metadata_request_topic_decode(kp_rd *rd, int16_t version, kp_metadata_request_metadata_request_topic *m);
 static size_t metadata_request_topic_size(const kp_metadata_request_metadata_request_topic *m, int16_t version);
 static void metadata_request_topic_encode(kp_wr *wr, int16_t version, const kp_metadata_request_metadata_request_topic *m);
 static const uint32_t metadata_request_topic_min[13] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 18, 18, 18};
-static void metadata_request_init(kp_metadata_request *m);
 static void metadata_request_decode(kp_rd *rd, int16_t version, kp_metadata_request *m);
 static size_t metadata_request_size(const kp_metadata_request *m, int16_t version);
 static void metadata_request_encode(kp_wr *wr, int16_t version, const kp_metadata_request *m);
 
-static void metadata_request_topic_init(kp_metadata_request_metadata_request_topic *m)
+void kp_metadata_request_metadata_request_topic_init(kp_metadata_request_metadata_request_topic *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->name = (kp_str){"", 0};
@@ -78,7 +76,7 @@ static void metadata_request_topic_encode(kp_wr *wr, int16_t version, const kp_m
 	}
 }
 
-static void metadata_request_init(kp_metadata_request *m)
+void kp_metadata_request_init(kp_metadata_request *m)
 {
 	m->topics = NULL;
 	m->topics_count = 0;
@@ -97,7 +95,7 @@ static void metadata_request_decode(kp_rd *rd, int16_t version, kp_metadata_requ
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "MetadataRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				metadata_request_topic_init(&m->topics[i]);
+				kp_metadata_request_metadata_request_topic_init(&m->topics[i]);
 				metadata_request_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -191,14 +189,9 @@ static void metadata_request_encode(kp_wr *wr, int16_t version, const kp_metadat
 	}
 }
 
-void kp_metadata_request_init(kp_metadata_request *m)
-{
-	metadata_request_init(m);
-}
-
 int kp_metadata_request_decode(kp_rd *rd, int16_t version, kp_metadata_request *out)
 {
-	metadata_request_init(out);
+	kp_metadata_request_init(out);
 	if (version < 0 || version > 12) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "MetadataRequest: unsupported version");
 		return -1;

@@ -25,6 +25,8 @@ typedef struct kp_metadata_request {
 	bool include_topic_authorized_operations; /* v8+ */
 } kp_metadata_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_metadata_request_metadata_request_topic_init(kp_metadata_request_metadata_request_topic *m);
 /* Sets every field to its spec default. */
 void kp_metadata_request_init(kp_metadata_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

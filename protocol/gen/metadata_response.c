@@ -2,27 +2,23 @@
 /* Codec for MetadataResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "metadata_response.h"
 
-static void metadata_response_broker_init(kp_metadata_response_metadata_response_broker *m);
 static void metadata_response_broker_decode(kp_rd *rd, int16_t version, kp_metadata_response_metadata_response_broker *m);
 static size_t metadata_response_broker_size(const kp_metadata_response_metadata_response_broker *m, int16_t version);
 static void metadata_response_broker_encode(kp_wr *wr, int16_t version, const kp_metadata_response_metadata_response_broker *m);
 static const uint32_t metadata_response_broker_min[13] = {10, 12, 12, 12, 12, 12, 12, 12, 12, 11, 11, 11, 11};
-static void metadata_response_partition_init(kp_metadata_response_metadata_response_partition *m);
 static void metadata_response_partition_decode(kp_rd *rd, int16_t version, kp_metadata_response_metadata_response_partition *m);
 static size_t metadata_response_partition_size(const kp_metadata_response_metadata_response_partition *m, int16_t version);
 static void metadata_response_partition_encode(kp_wr *wr, int16_t version, const kp_metadata_response_metadata_response_partition *m);
 static const uint32_t metadata_response_partition_min[13] = {18, 18, 18, 18, 18, 22, 22, 26, 26, 18, 18, 18, 18};
-static void metadata_response_topic_init(kp_metadata_response_metadata_response_topic *m);
 static void metadata_response_topic_decode(kp_rd *rd, int16_t version, kp_metadata_response_metadata_response_topic *m);
 static size_t metadata_response_topic_size(const kp_metadata_response_metadata_response_topic *m, int16_t version);
 static void metadata_response_topic_encode(kp_wr *wr, int16_t version, const kp_metadata_response_metadata_response_topic *m);
 static const uint32_t metadata_response_topic_min[13] = {8, 9, 9, 9, 9, 9, 9, 9, 13, 10, 26, 26, 26};
-static void metadata_response_init(kp_metadata_response *m);
 static void metadata_response_decode(kp_rd *rd, int16_t version, kp_metadata_response *m);
 static size_t metadata_response_size(const kp_metadata_response *m, int16_t version);
 static void metadata_response_encode(kp_wr *wr, int16_t version, const kp_metadata_response *m);
 
-static void metadata_response_broker_init(kp_metadata_response_metadata_response_broker *m)
+void kp_metadata_response_metadata_response_broker_init(kp_metadata_response_metadata_response_broker *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -100,7 +96,7 @@ static void metadata_response_broker_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void metadata_response_partition_init(kp_metadata_response_metadata_response_partition *m)
+void kp_metadata_response_metadata_response_partition_init(kp_metadata_response_metadata_response_partition *m)
 {
 	m->error_code = 0;
 	m->partition_index = 0;
@@ -242,7 +238,7 @@ static void metadata_response_partition_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void metadata_response_topic_init(kp_metadata_response_metadata_response_topic *m)
+void kp_metadata_response_metadata_response_topic_init(kp_metadata_response_metadata_response_topic *m)
 {
 	m->error_code = 0;
 	m->name = (kp_str){"", 0};
@@ -271,7 +267,7 @@ static void metadata_response_topic_decode(kp_rd *rd, int16_t version, kp_metada
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "MetadataResponseTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				metadata_response_partition_init(&m->partitions[i]);
+				kp_metadata_response_metadata_response_partition_init(&m->partitions[i]);
 				metadata_response_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -359,7 +355,7 @@ static void metadata_response_topic_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void metadata_response_init(kp_metadata_response *m)
+void kp_metadata_response_init(kp_metadata_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->brokers = NULL;
@@ -384,7 +380,7 @@ static void metadata_response_decode(kp_rd *rd, int16_t version, kp_metadata_res
 		if (cnt > 0) {
 			m->brokers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->brokers), "MetadataResponse.Brokers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				metadata_response_broker_init(&m->brokers[i]);
+				kp_metadata_response_metadata_response_broker_init(&m->brokers[i]);
 				metadata_response_broker_decode(rd, version, &m->brokers[i]);
 			}
 		}
@@ -401,7 +397,7 @@ static void metadata_response_decode(kp_rd *rd, int16_t version, kp_metadata_res
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "MetadataResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				metadata_response_topic_init(&m->topics[i]);
+				kp_metadata_response_metadata_response_topic_init(&m->topics[i]);
 				metadata_response_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -501,14 +497,9 @@ static void metadata_response_encode(kp_wr *wr, int16_t version, const kp_metada
 	}
 }
 
-void kp_metadata_response_init(kp_metadata_response *m)
-{
-	metadata_response_init(m);
-}
-
 int kp_metadata_response_decode(kp_rd *rd, int16_t version, kp_metadata_response *out)
 {
-	metadata_response_init(out);
+	kp_metadata_response_init(out);
 	if (version < 0 || version > 12) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "MetadataResponse: unsupported version");
 		return -1;

@@ -55,6 +55,10 @@ typedef struct kp_metadata_response {
 	int32_t cluster_authorized_operations; /* v8-10, default -2147483648 */
 } kp_metadata_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_metadata_response_metadata_response_broker_init(kp_metadata_response_metadata_response_broker *m);
+void kp_metadata_response_metadata_response_partition_init(kp_metadata_response_metadata_response_partition *m);
+void kp_metadata_response_metadata_response_topic_init(kp_metadata_response_metadata_response_topic *m);
 /* Sets every field to its spec default. */
 void kp_metadata_response_init(kp_metadata_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

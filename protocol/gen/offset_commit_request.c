@@ -2,22 +2,19 @@
 /* Codec for OffsetCommitRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_commit_request.h"
 
-static void offset_commit_request_partition_init(kp_offset_commit_request_offset_commit_request_partition *m);
 static void offset_commit_request_partition_decode(kp_rd *rd, int16_t version, kp_offset_commit_request_offset_commit_request_partition *m);
 static size_t offset_commit_request_partition_size(const kp_offset_commit_request_offset_commit_request_partition *m, int16_t version);
 static void offset_commit_request_partition_encode(kp_wr *wr, int16_t version, const kp_offset_commit_request_offset_commit_request_partition *m);
 static const uint32_t offset_commit_request_partition_min[10] = {14, 22, 14, 14, 14, 14, 18, 18, 18, 18};
-static void offset_commit_request_topic_init(kp_offset_commit_request_offset_commit_request_topic *m);
 static void offset_commit_request_topic_decode(kp_rd *rd, int16_t version, kp_offset_commit_request_offset_commit_request_topic *m);
 static size_t offset_commit_request_topic_size(const kp_offset_commit_request_offset_commit_request_topic *m, int16_t version);
 static void offset_commit_request_topic_encode(kp_wr *wr, int16_t version, const kp_offset_commit_request_offset_commit_request_topic *m);
 static const uint32_t offset_commit_request_topic_min[10] = {6, 6, 6, 6, 6, 6, 6, 6, 3, 3};
-static void offset_commit_request_init(kp_offset_commit_request *m);
 static void offset_commit_request_decode(kp_rd *rd, int16_t version, kp_offset_commit_request *m);
 static size_t offset_commit_request_size(const kp_offset_commit_request *m, int16_t version);
 static void offset_commit_request_encode(kp_wr *wr, int16_t version, const kp_offset_commit_request *m);
 
-static void offset_commit_request_partition_init(kp_offset_commit_request_offset_commit_request_partition *m)
+void kp_offset_commit_request_offset_commit_request_partition_init(kp_offset_commit_request_offset_commit_request_partition *m)
 {
 	m->partition_index = 0;
 	m->committed_offset = INT64_C(0);
@@ -101,7 +98,7 @@ static void offset_commit_request_partition_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void offset_commit_request_topic_init(kp_offset_commit_request_offset_commit_request_topic *m)
+void kp_offset_commit_request_offset_commit_request_topic_init(kp_offset_commit_request_offset_commit_request_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -119,7 +116,7 @@ static void offset_commit_request_topic_decode(kp_rd *rd, int16_t version, kp_of
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetCommitRequestTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_commit_request_partition_init(&m->partitions[i]);
+				kp_offset_commit_request_offset_commit_request_partition_init(&m->partitions[i]);
 				offset_commit_request_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -180,7 +177,7 @@ static void offset_commit_request_topic_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void offset_commit_request_init(kp_offset_commit_request *m)
+void kp_offset_commit_request_init(kp_offset_commit_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->generation_id_or_member_epoch = -1;
@@ -214,7 +211,7 @@ static void offset_commit_request_decode(kp_rd *rd, int16_t version, kp_offset_c
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetCommitRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_commit_request_topic_init(&m->topics[i]);
+				kp_offset_commit_request_offset_commit_request_topic_init(&m->topics[i]);
 				offset_commit_request_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -311,14 +308,9 @@ static void offset_commit_request_encode(kp_wr *wr, int16_t version, const kp_of
 	}
 }
 
-void kp_offset_commit_request_init(kp_offset_commit_request *m)
-{
-	offset_commit_request_init(m);
-}
-
 int kp_offset_commit_request_decode(kp_rd *rd, int16_t version, kp_offset_commit_request *out)
 {
-	offset_commit_request_init(out);
+	kp_offset_commit_request_init(out);
 	if (version < 0 || version > 9) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetCommitRequest: unsupported version");
 		return -1;

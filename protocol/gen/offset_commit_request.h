@@ -37,6 +37,9 @@ typedef struct kp_offset_commit_request {
 	int32_t topics_count; /* -1 = null */
 } kp_offset_commit_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_offset_commit_request_offset_commit_request_partition_init(kp_offset_commit_request_offset_commit_request_partition *m);
+void kp_offset_commit_request_offset_commit_request_topic_init(kp_offset_commit_request_offset_commit_request_topic *m);
 /* Sets every field to its spec default. */
 void kp_offset_commit_request_init(kp_offset_commit_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

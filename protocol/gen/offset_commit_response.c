@@ -2,22 +2,19 @@
 /* Codec for OffsetCommitResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_commit_response.h"
 
-static void offset_commit_response_partition_init(kp_offset_commit_response_offset_commit_response_partition *m);
 static void offset_commit_response_partition_decode(kp_rd *rd, int16_t version, kp_offset_commit_response_offset_commit_response_partition *m);
 static size_t offset_commit_response_partition_size(const kp_offset_commit_response_offset_commit_response_partition *m, int16_t version);
 static void offset_commit_response_partition_encode(kp_wr *wr, int16_t version, const kp_offset_commit_response_offset_commit_response_partition *m);
 static const uint32_t offset_commit_response_partition_min[10] = {6, 6, 6, 6, 6, 6, 6, 6, 7, 7};
-static void offset_commit_response_topic_init(kp_offset_commit_response_offset_commit_response_topic *m);
 static void offset_commit_response_topic_decode(kp_rd *rd, int16_t version, kp_offset_commit_response_offset_commit_response_topic *m);
 static size_t offset_commit_response_topic_size(const kp_offset_commit_response_offset_commit_response_topic *m, int16_t version);
 static void offset_commit_response_topic_encode(kp_wr *wr, int16_t version, const kp_offset_commit_response_offset_commit_response_topic *m);
 static const uint32_t offset_commit_response_topic_min[10] = {6, 6, 6, 6, 6, 6, 6, 6, 3, 3};
-static void offset_commit_response_init(kp_offset_commit_response *m);
 static void offset_commit_response_decode(kp_rd *rd, int16_t version, kp_offset_commit_response *m);
 static size_t offset_commit_response_size(const kp_offset_commit_response *m, int16_t version);
 static void offset_commit_response_encode(kp_wr *wr, int16_t version, const kp_offset_commit_response *m);
 
-static void offset_commit_response_partition_init(kp_offset_commit_response_offset_commit_response_partition *m)
+void kp_offset_commit_response_offset_commit_response_partition_init(kp_offset_commit_response_offset_commit_response_partition *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -73,7 +70,7 @@ static void offset_commit_response_partition_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-static void offset_commit_response_topic_init(kp_offset_commit_response_offset_commit_response_topic *m)
+void kp_offset_commit_response_offset_commit_response_topic_init(kp_offset_commit_response_offset_commit_response_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -91,7 +88,7 @@ static void offset_commit_response_topic_decode(kp_rd *rd, int16_t version, kp_o
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetCommitResponseTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_commit_response_partition_init(&m->partitions[i]);
+				kp_offset_commit_response_offset_commit_response_partition_init(&m->partitions[i]);
 				offset_commit_response_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -152,7 +149,7 @@ static void offset_commit_response_topic_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void offset_commit_response_init(kp_offset_commit_response *m)
+void kp_offset_commit_response_init(kp_offset_commit_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -172,7 +169,7 @@ static void offset_commit_response_decode(kp_rd *rd, int16_t version, kp_offset_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetCommitResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_commit_response_topic_init(&m->topics[i]);
+				kp_offset_commit_response_offset_commit_response_topic_init(&m->topics[i]);
 				offset_commit_response_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -233,14 +230,9 @@ static void offset_commit_response_encode(kp_wr *wr, int16_t version, const kp_o
 	}
 }
 
-void kp_offset_commit_response_init(kp_offset_commit_response *m)
-{
-	offset_commit_response_init(m);
-}
-
 int kp_offset_commit_response_decode(kp_rd *rd, int16_t version, kp_offset_commit_response *out)
 {
-	offset_commit_response_init(out);
+	kp_offset_commit_response_init(out);
 	if (version < 0 || version > 9) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetCommitResponse: unsupported version");
 		return -1;

@@ -2,22 +2,19 @@
 /* Codec for OffsetDeleteRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_delete_request.h"
 
-static void offset_delete_request_partition_init(kp_offset_delete_request_offset_delete_request_partition *m);
 static void offset_delete_request_partition_decode(kp_rd *rd, int16_t version, kp_offset_delete_request_offset_delete_request_partition *m);
 static size_t offset_delete_request_partition_size(const kp_offset_delete_request_offset_delete_request_partition *m, int16_t version);
 static void offset_delete_request_partition_encode(kp_wr *wr, int16_t version, const kp_offset_delete_request_offset_delete_request_partition *m);
 static const uint32_t offset_delete_request_partition_min[1] = {4};
-static void offset_delete_request_topic_init(kp_offset_delete_request_offset_delete_request_topic *m);
 static void offset_delete_request_topic_decode(kp_rd *rd, int16_t version, kp_offset_delete_request_offset_delete_request_topic *m);
 static size_t offset_delete_request_topic_size(const kp_offset_delete_request_offset_delete_request_topic *m, int16_t version);
 static void offset_delete_request_topic_encode(kp_wr *wr, int16_t version, const kp_offset_delete_request_offset_delete_request_topic *m);
 static const uint32_t offset_delete_request_topic_min[1] = {6};
-static void offset_delete_request_init(kp_offset_delete_request *m);
 static void offset_delete_request_decode(kp_rd *rd, int16_t version, kp_offset_delete_request *m);
 static size_t offset_delete_request_size(const kp_offset_delete_request *m, int16_t version);
 static void offset_delete_request_encode(kp_wr *wr, int16_t version, const kp_offset_delete_request *m);
 
-static void offset_delete_request_partition_init(kp_offset_delete_request_offset_delete_request_partition *m)
+void kp_offset_delete_request_offset_delete_request_partition_init(kp_offset_delete_request_offset_delete_request_partition *m)
 {
 	m->partition_index = 0;
 }
@@ -45,7 +42,7 @@ static void offset_delete_request_partition_encode(kp_wr *wr, int16_t version, c
 	kp_wr_i32(wr, m->partition_index);
 }
 
-static void offset_delete_request_topic_init(kp_offset_delete_request_offset_delete_request_topic *m)
+void kp_offset_delete_request_offset_delete_request_topic_init(kp_offset_delete_request_offset_delete_request_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -63,7 +60,7 @@ static void offset_delete_request_topic_decode(kp_rd *rd, int16_t version, kp_of
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetDeleteRequestTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_delete_request_partition_init(&m->partitions[i]);
+				kp_offset_delete_request_offset_delete_request_partition_init(&m->partitions[i]);
 				offset_delete_request_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -100,7 +97,7 @@ static void offset_delete_request_topic_encode(kp_wr *wr, int16_t version, const
 		offset_delete_request_partition_encode(wr, version, &m->partitions[i]);
 }
 
-static void offset_delete_request_init(kp_offset_delete_request *m)
+void kp_offset_delete_request_init(kp_offset_delete_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -118,7 +115,7 @@ static void offset_delete_request_decode(kp_rd *rd, int16_t version, kp_offset_d
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetDeleteRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_delete_request_topic_init(&m->topics[i]);
+				kp_offset_delete_request_offset_delete_request_topic_init(&m->topics[i]);
 				offset_delete_request_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -155,14 +152,9 @@ static void offset_delete_request_encode(kp_wr *wr, int16_t version, const kp_of
 		offset_delete_request_topic_encode(wr, version, &m->topics[i]);
 }
 
-void kp_offset_delete_request_init(kp_offset_delete_request *m)
-{
-	offset_delete_request_init(m);
-}
-
 int kp_offset_delete_request_decode(kp_rd *rd, int16_t version, kp_offset_delete_request *out)
 {
-	offset_delete_request_init(out);
+	kp_offset_delete_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetDeleteRequest: unsupported version");
 		return -1;

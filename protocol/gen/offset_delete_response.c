@@ -2,22 +2,19 @@
 /* Codec for OffsetDeleteResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_delete_response.h"
 
-static void offset_delete_response_partition_init(kp_offset_delete_response_offset_delete_response_partition *m);
 static void offset_delete_response_partition_decode(kp_rd *rd, int16_t version, kp_offset_delete_response_offset_delete_response_partition *m);
 static size_t offset_delete_response_partition_size(const kp_offset_delete_response_offset_delete_response_partition *m, int16_t version);
 static void offset_delete_response_partition_encode(kp_wr *wr, int16_t version, const kp_offset_delete_response_offset_delete_response_partition *m);
 static const uint32_t offset_delete_response_partition_min[1] = {6};
-static void offset_delete_response_topic_init(kp_offset_delete_response_offset_delete_response_topic *m);
 static void offset_delete_response_topic_decode(kp_rd *rd, int16_t version, kp_offset_delete_response_offset_delete_response_topic *m);
 static size_t offset_delete_response_topic_size(const kp_offset_delete_response_offset_delete_response_topic *m, int16_t version);
 static void offset_delete_response_topic_encode(kp_wr *wr, int16_t version, const kp_offset_delete_response_offset_delete_response_topic *m);
 static const uint32_t offset_delete_response_topic_min[1] = {6};
-static void offset_delete_response_init(kp_offset_delete_response *m);
 static void offset_delete_response_decode(kp_rd *rd, int16_t version, kp_offset_delete_response *m);
 static size_t offset_delete_response_size(const kp_offset_delete_response *m, int16_t version);
 static void offset_delete_response_encode(kp_wr *wr, int16_t version, const kp_offset_delete_response *m);
 
-static void offset_delete_response_partition_init(kp_offset_delete_response_offset_delete_response_partition *m)
+void kp_offset_delete_response_offset_delete_response_partition_init(kp_offset_delete_response_offset_delete_response_partition *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -49,7 +46,7 @@ static void offset_delete_response_partition_encode(kp_wr *wr, int16_t version, 
 	kp_wr_i16(wr, m->error_code);
 }
 
-static void offset_delete_response_topic_init(kp_offset_delete_response_offset_delete_response_topic *m)
+void kp_offset_delete_response_offset_delete_response_topic_init(kp_offset_delete_response_offset_delete_response_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -67,7 +64,7 @@ static void offset_delete_response_topic_decode(kp_rd *rd, int16_t version, kp_o
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetDeleteResponseTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_delete_response_partition_init(&m->partitions[i]);
+				kp_offset_delete_response_offset_delete_response_partition_init(&m->partitions[i]);
 				offset_delete_response_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -104,7 +101,7 @@ static void offset_delete_response_topic_encode(kp_wr *wr, int16_t version, cons
 		offset_delete_response_partition_encode(wr, version, &m->partitions[i]);
 }
 
-static void offset_delete_response_init(kp_offset_delete_response *m)
+void kp_offset_delete_response_init(kp_offset_delete_response *m)
 {
 	m->error_code = 0;
 	m->throttle_time_ms = 0;
@@ -124,7 +121,7 @@ static void offset_delete_response_decode(kp_rd *rd, int16_t version, kp_offset_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetDeleteResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_delete_response_topic_init(&m->topics[i]);
+				kp_offset_delete_response_offset_delete_response_topic_init(&m->topics[i]);
 				offset_delete_response_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -159,14 +156,9 @@ static void offset_delete_response_encode(kp_wr *wr, int16_t version, const kp_o
 		offset_delete_response_topic_encode(wr, version, &m->topics[i]);
 }
 
-void kp_offset_delete_response_init(kp_offset_delete_response *m)
-{
-	offset_delete_response_init(m);
-}
-
 int kp_offset_delete_response_decode(kp_rd *rd, int16_t version, kp_offset_delete_response *out)
 {
-	offset_delete_response_init(out);
+	kp_offset_delete_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetDeleteResponse: unsupported version");
 		return -1;

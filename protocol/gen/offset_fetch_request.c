@@ -2,27 +2,23 @@
 /* Codec for OffsetFetchRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_fetch_request.h"
 
-static void offset_fetch_request_topic_init(kp_offset_fetch_request_offset_fetch_request_topic *m);
 static void offset_fetch_request_topic_decode(kp_rd *rd, int16_t version, kp_offset_fetch_request_offset_fetch_request_topic *m);
 static size_t offset_fetch_request_topic_size(const kp_offset_fetch_request_offset_fetch_request_topic *m, int16_t version);
 static void offset_fetch_request_topic_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_request_offset_fetch_request_topic *m);
 static const uint32_t offset_fetch_request_topic_min[10] = {6, 6, 6, 6, 6, 6, 3, 3, 1, 1};
-static void offset_fetch_request_topics_init(kp_offset_fetch_request_offset_fetch_request_topics *m);
 static void offset_fetch_request_topics_decode(kp_rd *rd, int16_t version, kp_offset_fetch_request_offset_fetch_request_topics *m);
 static size_t offset_fetch_request_topics_size(const kp_offset_fetch_request_offset_fetch_request_topics *m, int16_t version);
 static void offset_fetch_request_topics_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_request_offset_fetch_request_topics *m);
 static const uint32_t offset_fetch_request_topics_min[10] = {0, 0, 0, 0, 0, 0, 1, 1, 3, 3};
-static void offset_fetch_request_group_init(kp_offset_fetch_request_offset_fetch_request_group *m);
 static void offset_fetch_request_group_decode(kp_rd *rd, int16_t version, kp_offset_fetch_request_offset_fetch_request_group *m);
 static size_t offset_fetch_request_group_size(const kp_offset_fetch_request_offset_fetch_request_group *m, int16_t version);
 static void offset_fetch_request_group_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_request_offset_fetch_request_group *m);
 static const uint32_t offset_fetch_request_group_min[10] = {0, 0, 0, 0, 0, 0, 1, 1, 3, 8};
-static void offset_fetch_request_init(kp_offset_fetch_request *m);
 static void offset_fetch_request_decode(kp_rd *rd, int16_t version, kp_offset_fetch_request *m);
 static size_t offset_fetch_request_size(const kp_offset_fetch_request *m, int16_t version);
 static void offset_fetch_request_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_request *m);
 
-static void offset_fetch_request_topic_init(kp_offset_fetch_request_offset_fetch_request_topic *m)
+void kp_offset_fetch_request_offset_fetch_request_topic_init(kp_offset_fetch_request_offset_fetch_request_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_indexes = NULL;
@@ -100,7 +96,7 @@ static void offset_fetch_request_topic_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void offset_fetch_request_topics_init(kp_offset_fetch_request_offset_fetch_request_topics *m)
+void kp_offset_fetch_request_offset_fetch_request_topics_init(kp_offset_fetch_request_offset_fetch_request_topics *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_indexes = NULL;
@@ -178,7 +174,7 @@ static void offset_fetch_request_topics_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void offset_fetch_request_group_init(kp_offset_fetch_request_offset_fetch_request_group *m)
+void kp_offset_fetch_request_offset_fetch_request_group_init(kp_offset_fetch_request_offset_fetch_request_group *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->member_id = KP_STR_NULL;
@@ -204,7 +200,7 @@ static void offset_fetch_request_group_decode(kp_rd *rd, int16_t version, kp_off
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetFetchRequestGroup.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_fetch_request_topics_init(&m->topics[i]);
+				kp_offset_fetch_request_offset_fetch_request_topics_init(&m->topics[i]);
 				offset_fetch_request_topics_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -277,7 +273,7 @@ static void offset_fetch_request_group_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void offset_fetch_request_init(kp_offset_fetch_request *m)
+void kp_offset_fetch_request_init(kp_offset_fetch_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -301,7 +297,7 @@ static void offset_fetch_request_decode(kp_rd *rd, int16_t version, kp_offset_fe
 			if (cnt > 0) {
 				m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetFetchRequest.Topics");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					offset_fetch_request_topic_init(&m->topics[i]);
+					kp_offset_fetch_request_offset_fetch_request_topic_init(&m->topics[i]);
 					offset_fetch_request_topic_decode(rd, version, &m->topics[i]);
 				}
 			}
@@ -314,7 +310,7 @@ static void offset_fetch_request_decode(kp_rd *rd, int16_t version, kp_offset_fe
 			if (cnt > 0) {
 				m->groups = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->groups), "OffsetFetchRequest.Groups");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					offset_fetch_request_group_init(&m->groups[i]);
+					kp_offset_fetch_request_offset_fetch_request_group_init(&m->groups[i]);
 					offset_fetch_request_group_decode(rd, version, &m->groups[i]);
 				}
 			}
@@ -423,14 +419,9 @@ static void offset_fetch_request_encode(kp_wr *wr, int16_t version, const kp_off
 	}
 }
 
-void kp_offset_fetch_request_init(kp_offset_fetch_request *m)
-{
-	offset_fetch_request_init(m);
-}
-
 int kp_offset_fetch_request_decode(kp_rd *rd, int16_t version, kp_offset_fetch_request *out)
 {
-	offset_fetch_request_init(out);
+	kp_offset_fetch_request_init(out);
 	if (version < 0 || version > 9) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetFetchRequest: unsupported version");
 		return -1;

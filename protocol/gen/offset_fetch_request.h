@@ -43,6 +43,10 @@ typedef struct kp_offset_fetch_request {
 	bool require_stable; /* v7+, default false */
 } kp_offset_fetch_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_offset_fetch_request_offset_fetch_request_topic_init(kp_offset_fetch_request_offset_fetch_request_topic *m);
+void kp_offset_fetch_request_offset_fetch_request_topics_init(kp_offset_fetch_request_offset_fetch_request_topics *m);
+void kp_offset_fetch_request_offset_fetch_request_group_init(kp_offset_fetch_request_offset_fetch_request_group *m);
 /* Sets every field to its spec default. */
 void kp_offset_fetch_request_init(kp_offset_fetch_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

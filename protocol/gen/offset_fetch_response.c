@@ -2,37 +2,31 @@
 /* Codec for OffsetFetchResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_fetch_response.h"
 
-static void offset_fetch_response_partition_init(kp_offset_fetch_response_offset_fetch_response_partition *m);
 static void offset_fetch_response_partition_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response_offset_fetch_response_partition *m);
 static size_t offset_fetch_response_partition_size(const kp_offset_fetch_response_offset_fetch_response_partition *m, int16_t version);
 static void offset_fetch_response_partition_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_response_offset_fetch_response_partition *m);
 static const uint32_t offset_fetch_response_partition_min[10] = {16, 16, 16, 16, 16, 20, 20, 20, 1, 1};
-static void offset_fetch_response_topic_init(kp_offset_fetch_response_offset_fetch_response_topic *m);
 static void offset_fetch_response_topic_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response_offset_fetch_response_topic *m);
 static size_t offset_fetch_response_topic_size(const kp_offset_fetch_response_offset_fetch_response_topic *m, int16_t version);
 static void offset_fetch_response_topic_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_response_offset_fetch_response_topic *m);
 static const uint32_t offset_fetch_response_topic_min[10] = {6, 6, 6, 6, 6, 6, 3, 3, 1, 1};
-static void offset_fetch_response_partitions_init(kp_offset_fetch_response_offset_fetch_response_partitions *m);
 static void offset_fetch_response_partitions_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response_offset_fetch_response_partitions *m);
 static size_t offset_fetch_response_partitions_size(const kp_offset_fetch_response_offset_fetch_response_partitions *m, int16_t version);
 static void offset_fetch_response_partitions_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_response_offset_fetch_response_partitions *m);
 static const uint32_t offset_fetch_response_partitions_min[10] = {0, 0, 0, 0, 0, 0, 1, 1, 20, 20};
-static void offset_fetch_response_topics_init(kp_offset_fetch_response_offset_fetch_response_topics *m);
 static void offset_fetch_response_topics_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response_offset_fetch_response_topics *m);
 static size_t offset_fetch_response_topics_size(const kp_offset_fetch_response_offset_fetch_response_topics *m, int16_t version);
 static void offset_fetch_response_topics_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_response_offset_fetch_response_topics *m);
 static const uint32_t offset_fetch_response_topics_min[10] = {0, 0, 0, 0, 0, 0, 1, 1, 3, 3};
-static void offset_fetch_response_group_init(kp_offset_fetch_response_offset_fetch_response_group *m);
 static void offset_fetch_response_group_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response_offset_fetch_response_group *m);
 static size_t offset_fetch_response_group_size(const kp_offset_fetch_response_offset_fetch_response_group *m, int16_t version);
 static void offset_fetch_response_group_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_response_offset_fetch_response_group *m);
 static const uint32_t offset_fetch_response_group_min[10] = {0, 0, 0, 0, 0, 0, 1, 1, 5, 5};
-static void offset_fetch_response_init(kp_offset_fetch_response *m);
 static void offset_fetch_response_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response *m);
 static size_t offset_fetch_response_size(const kp_offset_fetch_response *m, int16_t version);
 static void offset_fetch_response_encode(kp_wr *wr, int16_t version, const kp_offset_fetch_response *m);
 
-static void offset_fetch_response_partition_init(kp_offset_fetch_response_offset_fetch_response_partition *m)
+void kp_offset_fetch_response_offset_fetch_response_partition_init(kp_offset_fetch_response_offset_fetch_response_partition *m)
 {
 	m->partition_index = 0;
 	m->committed_offset = INT64_C(0);
@@ -106,7 +100,7 @@ static void offset_fetch_response_partition_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void offset_fetch_response_topic_init(kp_offset_fetch_response_offset_fetch_response_topic *m)
+void kp_offset_fetch_response_offset_fetch_response_topic_init(kp_offset_fetch_response_offset_fetch_response_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -124,7 +118,7 @@ static void offset_fetch_response_topic_decode(kp_rd *rd, int16_t version, kp_of
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetFetchResponseTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_fetch_response_partition_init(&m->partitions[i]);
+				kp_offset_fetch_response_offset_fetch_response_partition_init(&m->partitions[i]);
 				offset_fetch_response_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -185,7 +179,7 @@ static void offset_fetch_response_topic_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void offset_fetch_response_partitions_init(kp_offset_fetch_response_offset_fetch_response_partitions *m)
+void kp_offset_fetch_response_offset_fetch_response_partitions_init(kp_offset_fetch_response_offset_fetch_response_partitions *m)
 {
 	m->partition_index = 0;
 	m->committed_offset = INT64_C(0);
@@ -253,7 +247,7 @@ static void offset_fetch_response_partitions_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-static void offset_fetch_response_topics_init(kp_offset_fetch_response_offset_fetch_response_topics *m)
+void kp_offset_fetch_response_offset_fetch_response_topics_init(kp_offset_fetch_response_offset_fetch_response_topics *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -271,7 +265,7 @@ static void offset_fetch_response_topics_decode(kp_rd *rd, int16_t version, kp_o
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetFetchResponseTopics.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_fetch_response_partitions_init(&m->partitions[i]);
+				kp_offset_fetch_response_offset_fetch_response_partitions_init(&m->partitions[i]);
 				offset_fetch_response_partitions_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -332,7 +326,7 @@ static void offset_fetch_response_topics_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void offset_fetch_response_group_init(kp_offset_fetch_response_offset_fetch_response_group *m)
+void kp_offset_fetch_response_offset_fetch_response_group_init(kp_offset_fetch_response_offset_fetch_response_group *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -351,7 +345,7 @@ static void offset_fetch_response_group_decode(kp_rd *rd, int16_t version, kp_of
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetFetchResponseGroup.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_fetch_response_topics_init(&m->topics[i]);
+				kp_offset_fetch_response_offset_fetch_response_topics_init(&m->topics[i]);
 				offset_fetch_response_topics_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -415,7 +409,7 @@ static void offset_fetch_response_group_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void offset_fetch_response_init(kp_offset_fetch_response *m)
+void kp_offset_fetch_response_init(kp_offset_fetch_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -439,7 +433,7 @@ static void offset_fetch_response_decode(kp_rd *rd, int16_t version, kp_offset_f
 			if (cnt > 0) {
 				m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetFetchResponse.Topics");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					offset_fetch_response_topic_init(&m->topics[i]);
+					kp_offset_fetch_response_offset_fetch_response_topic_init(&m->topics[i]);
 					offset_fetch_response_topic_decode(rd, version, &m->topics[i]);
 				}
 			}
@@ -455,7 +449,7 @@ static void offset_fetch_response_decode(kp_rd *rd, int16_t version, kp_offset_f
 			if (cnt > 0) {
 				m->groups = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->groups), "OffsetFetchResponse.Groups");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					offset_fetch_response_group_init(&m->groups[i]);
+					kp_offset_fetch_response_offset_fetch_response_group_init(&m->groups[i]);
 					offset_fetch_response_group_decode(rd, version, &m->groups[i]);
 				}
 			}
@@ -549,14 +543,9 @@ static void offset_fetch_response_encode(kp_wr *wr, int16_t version, const kp_of
 	}
 }
 
-void kp_offset_fetch_response_init(kp_offset_fetch_response *m)
-{
-	offset_fetch_response_init(m);
-}
-
 int kp_offset_fetch_response_decode(kp_rd *rd, int16_t version, kp_offset_fetch_response *out)
 {
-	offset_fetch_response_init(out);
+	kp_offset_fetch_response_init(out);
 	if (version < 0 || version > 9) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetFetchResponse: unsupported version");
 		return -1;

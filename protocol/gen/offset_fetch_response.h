@@ -60,6 +60,12 @@ typedef struct kp_offset_fetch_response {
 	int32_t groups_count; /* -1 = null */
 } kp_offset_fetch_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_offset_fetch_response_offset_fetch_response_partition_init(kp_offset_fetch_response_offset_fetch_response_partition *m);
+void kp_offset_fetch_response_offset_fetch_response_topic_init(kp_offset_fetch_response_offset_fetch_response_topic *m);
+void kp_offset_fetch_response_offset_fetch_response_partitions_init(kp_offset_fetch_response_offset_fetch_response_partitions *m);
+void kp_offset_fetch_response_offset_fetch_response_topics_init(kp_offset_fetch_response_offset_fetch_response_topics *m);
+void kp_offset_fetch_response_offset_fetch_response_group_init(kp_offset_fetch_response_offset_fetch_response_group *m);
 /* Sets every field to its spec default. */
 void kp_offset_fetch_response_init(kp_offset_fetch_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

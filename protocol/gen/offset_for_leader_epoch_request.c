@@ -2,22 +2,19 @@
 /* Codec for OffsetForLeaderEpochRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_for_leader_epoch_request.h"
 
-static void offset_for_leader_partition_init(kp_offset_for_leader_epoch_request_offset_for_leader_partition *m);
 static void offset_for_leader_partition_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_request_offset_for_leader_partition *m);
 static size_t offset_for_leader_partition_size(const kp_offset_for_leader_epoch_request_offset_for_leader_partition *m, int16_t version);
 static void offset_for_leader_partition_encode(kp_wr *wr, int16_t version, const kp_offset_for_leader_epoch_request_offset_for_leader_partition *m);
 static const uint32_t offset_for_leader_partition_min[5] = {8, 8, 12, 12, 13};
-static void offset_for_leader_topic_init(kp_offset_for_leader_epoch_request_offset_for_leader_topic *m);
 static void offset_for_leader_topic_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_request_offset_for_leader_topic *m);
 static size_t offset_for_leader_topic_size(const kp_offset_for_leader_epoch_request_offset_for_leader_topic *m, int16_t version);
 static void offset_for_leader_topic_encode(kp_wr *wr, int16_t version, const kp_offset_for_leader_epoch_request_offset_for_leader_topic *m);
 static const uint32_t offset_for_leader_topic_min[5] = {6, 6, 6, 6, 3};
-static void offset_for_leader_epoch_request_init(kp_offset_for_leader_epoch_request *m);
 static void offset_for_leader_epoch_request_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_request *m);
 static size_t offset_for_leader_epoch_request_size(const kp_offset_for_leader_epoch_request *m, int16_t version);
 static void offset_for_leader_epoch_request_encode(kp_wr *wr, int16_t version, const kp_offset_for_leader_epoch_request *m);
 
-static void offset_for_leader_partition_init(kp_offset_for_leader_epoch_request_offset_for_leader_partition *m)
+void kp_offset_for_leader_epoch_request_offset_for_leader_partition_init(kp_offset_for_leader_epoch_request_offset_for_leader_partition *m)
 {
 	m->partition = 0;
 	m->current_leader_epoch = -1;
@@ -83,7 +80,7 @@ static void offset_for_leader_partition_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void offset_for_leader_topic_init(kp_offset_for_leader_epoch_request_offset_for_leader_topic *m)
+void kp_offset_for_leader_epoch_request_offset_for_leader_topic_init(kp_offset_for_leader_epoch_request_offset_for_leader_topic *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -101,7 +98,7 @@ static void offset_for_leader_topic_decode(kp_rd *rd, int16_t version, kp_offset
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetForLeaderTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_for_leader_partition_init(&m->partitions[i]);
+				kp_offset_for_leader_epoch_request_offset_for_leader_partition_init(&m->partitions[i]);
 				offset_for_leader_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -162,7 +159,7 @@ static void offset_for_leader_topic_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-static void offset_for_leader_epoch_request_init(kp_offset_for_leader_epoch_request *m)
+void kp_offset_for_leader_epoch_request_init(kp_offset_for_leader_epoch_request *m)
 {
 	m->replica_id = -2;
 	m->topics = NULL;
@@ -182,7 +179,7 @@ static void offset_for_leader_epoch_request_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetForLeaderEpochRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_for_leader_topic_init(&m->topics[i]);
+				kp_offset_for_leader_epoch_request_offset_for_leader_topic_init(&m->topics[i]);
 				offset_for_leader_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -243,14 +240,9 @@ static void offset_for_leader_epoch_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_offset_for_leader_epoch_request_init(kp_offset_for_leader_epoch_request *m)
-{
-	offset_for_leader_epoch_request_init(m);
-}
-
 int kp_offset_for_leader_epoch_request_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_request *out)
 {
-	offset_for_leader_epoch_request_init(out);
+	kp_offset_for_leader_epoch_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetForLeaderEpochRequest: unsupported version");
 		return -1;

@@ -2,22 +2,19 @@
 /* Codec for OffsetForLeaderEpochResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "offset_for_leader_epoch_response.h"
 
-static void epoch_end_offset_init(kp_offset_for_leader_epoch_response_epoch_end_offset *m);
 static void epoch_end_offset_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_response_epoch_end_offset *m);
 static size_t epoch_end_offset_size(const kp_offset_for_leader_epoch_response_epoch_end_offset *m, int16_t version);
 static void epoch_end_offset_encode(kp_wr *wr, int16_t version, const kp_offset_for_leader_epoch_response_epoch_end_offset *m);
 static const uint32_t epoch_end_offset_min[5] = {14, 18, 18, 18, 19};
-static void offset_for_leader_topic_result_init(kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m);
 static void offset_for_leader_topic_result_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m);
 static size_t offset_for_leader_topic_result_size(const kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m, int16_t version);
 static void offset_for_leader_topic_result_encode(kp_wr *wr, int16_t version, const kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m);
 static const uint32_t offset_for_leader_topic_result_min[5] = {6, 6, 6, 6, 3};
-static void offset_for_leader_epoch_response_init(kp_offset_for_leader_epoch_response *m);
 static void offset_for_leader_epoch_response_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_response *m);
 static size_t offset_for_leader_epoch_response_size(const kp_offset_for_leader_epoch_response *m, int16_t version);
 static void offset_for_leader_epoch_response_encode(kp_wr *wr, int16_t version, const kp_offset_for_leader_epoch_response *m);
 
-static void epoch_end_offset_init(kp_offset_for_leader_epoch_response_epoch_end_offset *m)
+void kp_offset_for_leader_epoch_response_epoch_end_offset_init(kp_offset_for_leader_epoch_response_epoch_end_offset *m)
 {
 	m->error_code = 0;
 	m->partition = 0;
@@ -87,7 +84,7 @@ static void epoch_end_offset_encode(kp_wr *wr, int16_t version, const kp_offset_
 	}
 }
 
-static void offset_for_leader_topic_result_init(kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m)
+void kp_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m)
 {
 	m->topic = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -105,7 +102,7 @@ static void offset_for_leader_topic_result_decode(kp_rd *rd, int16_t version, kp
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "OffsetForLeaderTopicResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				epoch_end_offset_init(&m->partitions[i]);
+				kp_offset_for_leader_epoch_response_epoch_end_offset_init(&m->partitions[i]);
 				epoch_end_offset_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -166,7 +163,7 @@ static void offset_for_leader_topic_result_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-static void offset_for_leader_epoch_response_init(kp_offset_for_leader_epoch_response *m)
+void kp_offset_for_leader_epoch_response_init(kp_offset_for_leader_epoch_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->topics = NULL;
@@ -186,7 +183,7 @@ static void offset_for_leader_epoch_response_decode(kp_rd *rd, int16_t version, 
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "OffsetForLeaderEpochResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				offset_for_leader_topic_result_init(&m->topics[i]);
+				kp_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(&m->topics[i]);
 				offset_for_leader_topic_result_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -247,14 +244,9 @@ static void offset_for_leader_epoch_response_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-void kp_offset_for_leader_epoch_response_init(kp_offset_for_leader_epoch_response *m)
-{
-	offset_for_leader_epoch_response_init(m);
-}
-
 int kp_offset_for_leader_epoch_response_decode(kp_rd *rd, int16_t version, kp_offset_for_leader_epoch_response *out)
 {
-	offset_for_leader_epoch_response_init(out);
+	kp_offset_for_leader_epoch_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "OffsetForLeaderEpochResponse: unsupported version");
 		return -1;

@@ -32,6 +32,9 @@ typedef struct kp_offset_for_leader_epoch_response {
 	int32_t topics_count; /* -1 = null */
 } kp_offset_for_leader_epoch_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_offset_for_leader_epoch_response_epoch_end_offset_init(kp_offset_for_leader_epoch_response_epoch_end_offset *m);
+void kp_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *m);
 /* Sets every field to its spec default. */
 void kp_offset_for_leader_epoch_response_init(kp_offset_for_leader_epoch_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

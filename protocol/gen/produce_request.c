@@ -2,22 +2,19 @@
 /* Codec for ProduceRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "produce_request.h"
 
-static void partition_produce_data_init(kp_produce_request_partition_produce_data *m);
 static void partition_produce_data_decode(kp_rd *rd, int16_t version, kp_produce_request_partition_produce_data *m);
 static size_t partition_produce_data_size(const kp_produce_request_partition_produce_data *m, int16_t version);
 static void partition_produce_data_encode(kp_wr *wr, int16_t version, const kp_produce_request_partition_produce_data *m);
 static const uint32_t partition_produce_data_min[12] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 6, 6, 6};
-static void topic_produce_data_init(kp_produce_request_topic_produce_data *m);
 static void topic_produce_data_decode(kp_rd *rd, int16_t version, kp_produce_request_topic_produce_data *m);
 static size_t topic_produce_data_size(const kp_produce_request_topic_produce_data *m, int16_t version);
 static void topic_produce_data_encode(kp_wr *wr, int16_t version, const kp_produce_request_topic_produce_data *m);
 static const uint32_t topic_produce_data_min[12] = {6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3};
-static void produce_request_init(kp_produce_request *m);
 static void produce_request_decode(kp_rd *rd, int16_t version, kp_produce_request *m);
 static size_t produce_request_size(const kp_produce_request *m, int16_t version);
 static void produce_request_encode(kp_wr *wr, int16_t version, const kp_produce_request *m);
 
-static void partition_produce_data_init(kp_produce_request_partition_produce_data *m)
+void kp_produce_request_partition_produce_data_init(kp_produce_request_partition_produce_data *m)
 {
 	m->index = 0;
 	m->records = KP_BYTES_NULL;
@@ -73,7 +70,7 @@ static void partition_produce_data_encode(kp_wr *wr, int16_t version, const kp_p
 	}
 }
 
-static void topic_produce_data_init(kp_produce_request_topic_produce_data *m)
+void kp_produce_request_topic_produce_data_init(kp_produce_request_topic_produce_data *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_data = NULL;
@@ -91,7 +88,7 @@ static void topic_produce_data_decode(kp_rd *rd, int16_t version, kp_produce_req
 		if (cnt > 0) {
 			m->partition_data = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_data), "TopicProduceData.PartitionData");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_produce_data_init(&m->partition_data[i]);
+				kp_produce_request_partition_produce_data_init(&m->partition_data[i]);
 				partition_produce_data_decode(rd, version, &m->partition_data[i]);
 			}
 		}
@@ -152,7 +149,7 @@ static void topic_produce_data_encode(kp_wr *wr, int16_t version, const kp_produ
 	}
 }
 
-static void produce_request_init(kp_produce_request *m)
+void kp_produce_request_init(kp_produce_request *m)
 {
 	m->transactional_id = KP_STR_NULL;
 	m->acks = 0;
@@ -176,7 +173,7 @@ static void produce_request_decode(kp_rd *rd, int16_t version, kp_produce_reques
 		if (cnt > 0) {
 			m->topic_data = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_data), "ProduceRequest.TopicData");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_produce_data_init(&m->topic_data[i]);
+				kp_produce_request_topic_produce_data_init(&m->topic_data[i]);
 				topic_produce_data_decode(rd, version, &m->topic_data[i]);
 			}
 		}
@@ -249,14 +246,9 @@ static void produce_request_encode(kp_wr *wr, int16_t version, const kp_produce_
 	}
 }
 
-void kp_produce_request_init(kp_produce_request *m)
-{
-	produce_request_init(m);
-}
-
 int kp_produce_request_decode(kp_rd *rd, int16_t version, kp_produce_request *out)
 {
-	produce_request_init(out);
+	kp_produce_request_init(out);
 	if (version < 0 || version > 11) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ProduceRequest: unsupported version");
 		return -1;

@@ -32,6 +32,9 @@ typedef struct kp_produce_request {
 	int32_t topic_data_count; /* -1 = null */
 } kp_produce_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_produce_request_partition_produce_data_init(kp_produce_request_partition_produce_data *m);
+void kp_produce_request_topic_produce_data_init(kp_produce_request_topic_produce_data *m);
 /* Sets every field to its spec default. */
 void kp_produce_request_init(kp_produce_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,37 +2,31 @@
 /* Codec for ProduceResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "produce_response.h"
 
-static void batch_index_and_error_message_init(kp_produce_response_batch_index_and_error_message *m);
 static void batch_index_and_error_message_decode(kp_rd *rd, int16_t version, kp_produce_response_batch_index_and_error_message *m);
 static size_t batch_index_and_error_message_size(const kp_produce_response_batch_index_and_error_message *m, int16_t version);
 static void batch_index_and_error_message_encode(kp_wr *wr, int16_t version, const kp_produce_response_batch_index_and_error_message *m);
 static const uint32_t batch_index_and_error_message_min[12] = {0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6};
-static void leader_id_and_epoch_init(kp_produce_response_leader_id_and_epoch *m);
 static void leader_id_and_epoch_decode(kp_rd *rd, int16_t version, kp_produce_response_leader_id_and_epoch *m);
 static size_t leader_id_and_epoch_size(const kp_produce_response_leader_id_and_epoch *m, int16_t version);
 static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_produce_response_leader_id_and_epoch *m);
 static bool leader_id_and_epoch_is_default(const kp_produce_response_leader_id_and_epoch *m);
-static void partition_produce_response_init(kp_produce_response_partition_produce_response *m);
 static void partition_produce_response_decode(kp_rd *rd, int16_t version, kp_produce_response_partition_produce_response *m);
 static size_t partition_produce_response_size(const kp_produce_response_partition_produce_response *m, int16_t version);
 static void partition_produce_response_encode(kp_wr *wr, int16_t version, const kp_produce_response_partition_produce_response *m);
 static const uint32_t partition_produce_response_min[12] = {14, 14, 22, 22, 22, 30, 30, 30, 36, 33, 33, 33};
-static void topic_produce_response_init(kp_produce_response_topic_produce_response *m);
 static void topic_produce_response_decode(kp_rd *rd, int16_t version, kp_produce_response_topic_produce_response *m);
 static size_t topic_produce_response_size(const kp_produce_response_topic_produce_response *m, int16_t version);
 static void topic_produce_response_encode(kp_wr *wr, int16_t version, const kp_produce_response_topic_produce_response *m);
 static const uint32_t topic_produce_response_min[12] = {6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3};
-static void node_endpoint_init(kp_produce_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_produce_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_produce_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_produce_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 11, 11};
-static void produce_response_init(kp_produce_response *m);
 static void produce_response_decode(kp_rd *rd, int16_t version, kp_produce_response *m);
 static size_t produce_response_size(const kp_produce_response *m, int16_t version);
 static void produce_response_encode(kp_wr *wr, int16_t version, const kp_produce_response *m);
 
-static void batch_index_and_error_message_init(kp_produce_response_batch_index_and_error_message *m)
+void kp_produce_response_batch_index_and_error_message_init(kp_produce_response_batch_index_and_error_message *m)
 {
 	m->batch_index = 0;
 	m->batch_index_error_message = KP_STR_NULL;
@@ -88,7 +82,7 @@ static void batch_index_and_error_message_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-static void leader_id_and_epoch_init(kp_produce_response_leader_id_and_epoch *m)
+void kp_produce_response_leader_id_and_epoch_init(kp_produce_response_leader_id_and_epoch *m)
 {
 	m->leader_id = -1;
 	m->leader_epoch = -1;
@@ -154,7 +148,7 @@ static bool leader_id_and_epoch_is_default(const kp_produce_response_leader_id_a
 	return true;
 }
 
-static void partition_produce_response_init(kp_produce_response_partition_produce_response *m)
+void kp_produce_response_partition_produce_response_init(kp_produce_response_partition_produce_response *m)
 {
 	m->index = 0;
 	m->error_code = 0;
@@ -164,7 +158,7 @@ static void partition_produce_response_init(kp_produce_response_partition_produc
 	m->record_errors = NULL;
 	m->record_errors_count = 0;
 	m->error_message = KP_STR_NULL;
-	leader_id_and_epoch_init(&m->current_leader);
+	kp_produce_response_leader_id_and_epoch_init(&m->current_leader);
 }
 
 static void partition_produce_response_decode(kp_rd *rd, int16_t version, kp_produce_response_partition_produce_response *m)
@@ -187,7 +181,7 @@ static void partition_produce_response_decode(kp_rd *rd, int16_t version, kp_pro
 			if (cnt > 0) {
 				m->record_errors = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->record_errors), "PartitionProduceResponse.RecordErrors");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					batch_index_and_error_message_init(&m->record_errors[i]);
+					kp_produce_response_batch_index_and_error_message_init(&m->record_errors[i]);
 					batch_index_and_error_message_decode(rd, version, &m->record_errors[i]);
 				}
 			}
@@ -325,7 +319,7 @@ static void partition_produce_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void topic_produce_response_init(kp_produce_response_topic_produce_response *m)
+void kp_produce_response_topic_produce_response_init(kp_produce_response_topic_produce_response *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_responses = NULL;
@@ -343,7 +337,7 @@ static void topic_produce_response_decode(kp_rd *rd, int16_t version, kp_produce
 		if (cnt > 0) {
 			m->partition_responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_responses), "TopicProduceResponse.PartitionResponses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_produce_response_init(&m->partition_responses[i]);
+				kp_produce_response_partition_produce_response_init(&m->partition_responses[i]);
 				partition_produce_response_decode(rd, version, &m->partition_responses[i]);
 			}
 		}
@@ -404,7 +398,7 @@ static void topic_produce_response_encode(kp_wr *wr, int16_t version, const kp_p
 	}
 }
 
-static void node_endpoint_init(kp_produce_response_node_endpoint *m)
+void kp_produce_response_node_endpoint_init(kp_produce_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -472,7 +466,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_produce_re
 	}
 }
 
-static void produce_response_init(kp_produce_response *m)
+void kp_produce_response_init(kp_produce_response *m)
 {
 	m->responses = NULL;
 	m->responses_count = 0;
@@ -491,7 +485,7 @@ static void produce_response_decode(kp_rd *rd, int16_t version, kp_produce_respo
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "ProduceResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_produce_response_init(&m->responses[i]);
+				kp_produce_response_topic_produce_response_init(&m->responses[i]);
 				topic_produce_response_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -506,7 +500,7 @@ static void produce_response_decode(kp_rd *rd, int16_t version, kp_produce_respo
 			if (cnt > 0) {
 				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "ProduceResponse.NodeEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					node_endpoint_init(&m->node_endpoints[i]);
+					kp_produce_response_node_endpoint_init(&m->node_endpoints[i]);
 					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 				}
 			}
@@ -539,7 +533,7 @@ static void produce_response_decode(kp_rd *rd, int16_t version, kp_produce_respo
 					if (cnt > 0) {
 						m->node_endpoints = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->node_endpoints), "ProduceResponse.NodeEndpoints");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							node_endpoint_init(&m->node_endpoints[i]);
+							kp_produce_response_node_endpoint_init(&m->node_endpoints[i]);
 							node_endpoint_decode((&sub), version, &m->node_endpoints[i]);
 						}
 					}
@@ -640,14 +634,9 @@ static void produce_response_encode(kp_wr *wr, int16_t version, const kp_produce
 	}
 }
 
-void kp_produce_response_init(kp_produce_response *m)
-{
-	produce_response_init(m);
-}
-
 int kp_produce_response_decode(kp_rd *rd, int16_t version, kp_produce_response *out)
 {
-	produce_response_init(out);
+	kp_produce_response_init(out);
 	if (version < 0 || version > 11) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ProduceResponse: unsupported version");
 		return -1;

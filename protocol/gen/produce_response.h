@@ -59,6 +59,12 @@ typedef struct kp_produce_response {
 	int32_t node_endpoints_count; /* -1 = null */
 } kp_produce_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_produce_response_batch_index_and_error_message_init(kp_produce_response_batch_index_and_error_message *m);
+void kp_produce_response_leader_id_and_epoch_init(kp_produce_response_leader_id_and_epoch *m);
+void kp_produce_response_partition_produce_response_init(kp_produce_response_partition_produce_response *m);
+void kp_produce_response_topic_produce_response_init(kp_produce_response_topic_produce_response *m);
+void kp_produce_response_node_endpoint_init(kp_produce_response_node_endpoint *m);
 /* Sets every field to its spec default. */
 void kp_produce_response_init(kp_produce_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

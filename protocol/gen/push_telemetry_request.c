@@ -2,12 +2,11 @@
 /* Codec for PushTelemetryRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "push_telemetry_request.h"
 
-static void push_telemetry_request_init(kp_push_telemetry_request *m);
 static void push_telemetry_request_decode(kp_rd *rd, int16_t version, kp_push_telemetry_request *m);
 static size_t push_telemetry_request_size(const kp_push_telemetry_request *m, int16_t version);
 static void push_telemetry_request_encode(kp_wr *wr, int16_t version, const kp_push_telemetry_request *m);
 
-static void push_telemetry_request_init(kp_push_telemetry_request *m)
+void kp_push_telemetry_request_init(kp_push_telemetry_request *m)
 {
 	m->client_instance_id = (kp_uuid){{0}};
 	m->subscription_id = 0;
@@ -79,14 +78,9 @@ static void push_telemetry_request_encode(kp_wr *wr, int16_t version, const kp_p
 	}
 }
 
-void kp_push_telemetry_request_init(kp_push_telemetry_request *m)
-{
-	push_telemetry_request_init(m);
-}
-
 int kp_push_telemetry_request_decode(kp_rd *rd, int16_t version, kp_push_telemetry_request *out)
 {
-	push_telemetry_request_init(out);
+	kp_push_telemetry_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "PushTelemetryRequest: unsupported version");
 		return -1;

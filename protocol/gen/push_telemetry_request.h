@@ -19,6 +19,7 @@ typedef struct kp_push_telemetry_request {
 	kp_bytes metrics; /* v0+ */
 } kp_push_telemetry_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_push_telemetry_request_init(kp_push_telemetry_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

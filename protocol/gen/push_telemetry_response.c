@@ -2,12 +2,11 @@
 /* Codec for PushTelemetryResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "push_telemetry_response.h"
 
-static void push_telemetry_response_init(kp_push_telemetry_response *m);
 static void push_telemetry_response_decode(kp_rd *rd, int16_t version, kp_push_telemetry_response *m);
 static size_t push_telemetry_response_size(const kp_push_telemetry_response *m, int16_t version);
 static void push_telemetry_response_encode(kp_wr *wr, int16_t version, const kp_push_telemetry_response *m);
 
-static void push_telemetry_response_init(kp_push_telemetry_response *m)
+void kp_push_telemetry_response_init(kp_push_telemetry_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -63,14 +62,9 @@ static void push_telemetry_response_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_push_telemetry_response_init(kp_push_telemetry_response *m)
-{
-	push_telemetry_response_init(m);
-}
-
 int kp_push_telemetry_response_decode(kp_rd *rd, int16_t version, kp_push_telemetry_response *out)
 {
-	push_telemetry_response_init(out);
+	kp_push_telemetry_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "PushTelemetryResponse: unsupported version");
 		return -1;

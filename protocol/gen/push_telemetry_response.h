@@ -16,6 +16,7 @@ typedef struct kp_push_telemetry_response {
 	int16_t error_code; /* v0+ */
 } kp_push_telemetry_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_push_telemetry_response_init(kp_push_telemetry_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

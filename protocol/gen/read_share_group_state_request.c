@@ -2,22 +2,19 @@
 /* Codec for ReadShareGroupStateRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "read_share_group_state_request.h"
 
-static void partition_data_init(kp_read_share_group_state_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_request_partition_data *m);
 static size_t partition_data_size(const kp_read_share_group_state_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_request_partition_data *m);
 static const uint32_t partition_data_min[1] = {9};
-static void read_state_data_init(kp_read_share_group_state_request_read_state_data *m);
 static void read_state_data_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_request_read_state_data *m);
 static size_t read_state_data_size(const kp_read_share_group_state_request_read_state_data *m, int16_t version);
 static void read_state_data_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_request_read_state_data *m);
 static const uint32_t read_state_data_min[1] = {18};
-static void read_share_group_state_request_init(kp_read_share_group_state_request *m);
 static void read_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_request *m);
 static size_t read_share_group_state_request_size(const kp_read_share_group_state_request *m, int16_t version);
 static void read_share_group_state_request_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_request *m);
 
-static void partition_data_init(kp_read_share_group_state_request_partition_data *m)
+void kp_read_share_group_state_request_partition_data_init(kp_read_share_group_state_request_partition_data *m)
 {
 	m->partition = 0;
 	m->leader_epoch = 0;
@@ -73,7 +70,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_read_shar
 	}
 }
 
-static void read_state_data_init(kp_read_share_group_state_request_read_state_data *m)
+void kp_read_share_group_state_request_read_state_data_init(kp_read_share_group_state_request_read_state_data *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -91,7 +88,7 @@ static void read_state_data_decode(kp_rd *rd, int16_t version, kp_read_share_gro
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ReadStateData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_read_share_group_state_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -148,7 +145,7 @@ static void read_state_data_encode(kp_wr *wr, int16_t version, const kp_read_sha
 	}
 }
 
-static void read_share_group_state_request_init(kp_read_share_group_state_request *m)
+void kp_read_share_group_state_request_init(kp_read_share_group_state_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -166,7 +163,7 @@ static void read_share_group_state_request_decode(kp_rd *rd, int16_t version, kp
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ReadShareGroupStateRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				read_state_data_init(&m->topics[i]);
+				kp_read_share_group_state_request_read_state_data_init(&m->topics[i]);
 				read_state_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -227,14 +224,9 @@ static void read_share_group_state_request_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_read_share_group_state_request_init(kp_read_share_group_state_request *m)
-{
-	read_share_group_state_request_init(m);
-}
-
 int kp_read_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_request *out)
 {
-	read_share_group_state_request_init(out);
+	kp_read_share_group_state_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ReadShareGroupStateRequest: unsupported version");
 		return -1;

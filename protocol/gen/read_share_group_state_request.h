@@ -30,6 +30,9 @@ typedef struct kp_read_share_group_state_request {
 	int32_t topics_count; /* -1 = null */
 } kp_read_share_group_state_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_read_share_group_state_request_partition_data_init(kp_read_share_group_state_request_partition_data *m);
+void kp_read_share_group_state_request_read_state_data_init(kp_read_share_group_state_request_read_state_data *m);
 /* Sets every field to its spec default. */
 void kp_read_share_group_state_request_init(kp_read_share_group_state_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

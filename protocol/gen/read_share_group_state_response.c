@@ -2,27 +2,23 @@
 /* Codec for ReadShareGroupStateResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "read_share_group_state_response.h"
 
-static void state_batch_init(kp_read_share_group_state_response_state_batch *m);
 static void state_batch_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_response_state_batch *m);
 static size_t state_batch_size(const kp_read_share_group_state_response_state_batch *m, int16_t version);
 static void state_batch_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_response_state_batch *m);
 static const uint32_t state_batch_min[1] = {20};
-static void partition_result_init(kp_read_share_group_state_response_partition_result *m);
 static void partition_result_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_response_partition_result *m);
 static size_t partition_result_size(const kp_read_share_group_state_response_partition_result *m, int16_t version);
 static void partition_result_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_response_partition_result *m);
 static const uint32_t partition_result_min[1] = {21};
-static void read_state_result_init(kp_read_share_group_state_response_read_state_result *m);
 static void read_state_result_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_response_read_state_result *m);
 static size_t read_state_result_size(const kp_read_share_group_state_response_read_state_result *m, int16_t version);
 static void read_state_result_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_response_read_state_result *m);
 static const uint32_t read_state_result_min[1] = {18};
-static void read_share_group_state_response_init(kp_read_share_group_state_response *m);
 static void read_share_group_state_response_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_response *m);
 static size_t read_share_group_state_response_size(const kp_read_share_group_state_response *m, int16_t version);
 static void read_share_group_state_response_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_response *m);
 
-static void state_batch_init(kp_read_share_group_state_response_state_batch *m)
+void kp_read_share_group_state_response_state_batch_init(kp_read_share_group_state_response_state_batch *m)
 {
 	m->first_offset = INT64_C(0);
 	m->last_offset = INT64_C(0);
@@ -86,7 +82,7 @@ static void state_batch_encode(kp_wr *wr, int16_t version, const kp_read_share_g
 	}
 }
 
-static void partition_result_init(kp_read_share_group_state_response_partition_result *m)
+void kp_read_share_group_state_response_partition_result_init(kp_read_share_group_state_response_partition_result *m)
 {
 	m->partition = 0;
 	m->error_code = 0;
@@ -112,7 +108,7 @@ static void partition_result_decode(kp_rd *rd, int16_t version, kp_read_share_gr
 		if (cnt > 0) {
 			m->state_batches = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->state_batches), "PartitionResult.StateBatches");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				state_batch_init(&m->state_batches[i]);
+				kp_read_share_group_state_response_state_batch_init(&m->state_batches[i]);
 				state_batch_decode(rd, version, &m->state_batches[i]);
 			}
 		}
@@ -177,7 +173,7 @@ static void partition_result_encode(kp_wr *wr, int16_t version, const kp_read_sh
 	}
 }
 
-static void read_state_result_init(kp_read_share_group_state_response_read_state_result *m)
+void kp_read_share_group_state_response_read_state_result_init(kp_read_share_group_state_response_read_state_result *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -195,7 +191,7 @@ static void read_state_result_decode(kp_rd *rd, int16_t version, kp_read_share_g
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ReadStateResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_result_init(&m->partitions[i]);
+				kp_read_share_group_state_response_partition_result_init(&m->partitions[i]);
 				partition_result_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -252,7 +248,7 @@ static void read_state_result_encode(kp_wr *wr, int16_t version, const kp_read_s
 	}
 }
 
-static void read_share_group_state_response_init(kp_read_share_group_state_response *m)
+void kp_read_share_group_state_response_init(kp_read_share_group_state_response *m)
 {
 	m->results = NULL;
 	m->results_count = 0;
@@ -268,7 +264,7 @@ static void read_share_group_state_response_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "ReadShareGroupStateResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				read_state_result_init(&m->results[i]);
+				kp_read_share_group_state_response_read_state_result_init(&m->results[i]);
 				read_state_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -323,14 +319,9 @@ static void read_share_group_state_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_read_share_group_state_response_init(kp_read_share_group_state_response *m)
-{
-	read_share_group_state_response_init(m);
-}
-
 int kp_read_share_group_state_response_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_response *out)
 {
-	read_share_group_state_response_init(out);
+	kp_read_share_group_state_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ReadShareGroupStateResponse: unsupported version");
 		return -1;

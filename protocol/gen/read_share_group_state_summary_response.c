@@ -2,22 +2,19 @@
 /* Codec for ReadShareGroupStateSummaryResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "read_share_group_state_summary_response.h"
 
-static void partition_result_init(kp_read_share_group_state_summary_response_partition_result *m);
 static void partition_result_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_summary_response_partition_result *m);
 static size_t partition_result_size(const kp_read_share_group_state_summary_response_partition_result *m, int16_t version);
 static void partition_result_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_summary_response_partition_result *m);
 static const uint32_t partition_result_min[1] = {20};
-static void read_state_summary_result_init(kp_read_share_group_state_summary_response_read_state_summary_result *m);
 static void read_state_summary_result_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_summary_response_read_state_summary_result *m);
 static size_t read_state_summary_result_size(const kp_read_share_group_state_summary_response_read_state_summary_result *m, int16_t version);
 static void read_state_summary_result_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_summary_response_read_state_summary_result *m);
 static const uint32_t read_state_summary_result_min[1] = {18};
-static void read_share_group_state_summary_response_init(kp_read_share_group_state_summary_response *m);
 static void read_share_group_state_summary_response_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_summary_response *m);
 static size_t read_share_group_state_summary_response_size(const kp_read_share_group_state_summary_response *m, int16_t version);
 static void read_share_group_state_summary_response_encode(kp_wr *wr, int16_t version, const kp_read_share_group_state_summary_response *m);
 
-static void partition_result_init(kp_read_share_group_state_summary_response_partition_result *m)
+void kp_read_share_group_state_summary_response_partition_result_init(kp_read_share_group_state_summary_response_partition_result *m)
 {
 	m->partition = 0;
 	m->error_code = 0;
@@ -85,7 +82,7 @@ static void partition_result_encode(kp_wr *wr, int16_t version, const kp_read_sh
 	}
 }
 
-static void read_state_summary_result_init(kp_read_share_group_state_summary_response_read_state_summary_result *m)
+void kp_read_share_group_state_summary_response_read_state_summary_result_init(kp_read_share_group_state_summary_response_read_state_summary_result *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -103,7 +100,7 @@ static void read_state_summary_result_decode(kp_rd *rd, int16_t version, kp_read
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ReadStateSummaryResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_result_init(&m->partitions[i]);
+				kp_read_share_group_state_summary_response_partition_result_init(&m->partitions[i]);
 				partition_result_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -160,7 +157,7 @@ static void read_state_summary_result_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-static void read_share_group_state_summary_response_init(kp_read_share_group_state_summary_response *m)
+void kp_read_share_group_state_summary_response_init(kp_read_share_group_state_summary_response *m)
 {
 	m->results = NULL;
 	m->results_count = 0;
@@ -176,7 +173,7 @@ static void read_share_group_state_summary_response_decode(kp_rd *rd, int16_t ve
 		if (cnt > 0) {
 			m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "ReadShareGroupStateSummaryResponse.Results");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				read_state_summary_result_init(&m->results[i]);
+				kp_read_share_group_state_summary_response_read_state_summary_result_init(&m->results[i]);
 				read_state_summary_result_decode(rd, version, &m->results[i]);
 			}
 		}
@@ -231,14 +228,9 @@ static void read_share_group_state_summary_response_encode(kp_wr *wr, int16_t ve
 	}
 }
 
-void kp_read_share_group_state_summary_response_init(kp_read_share_group_state_summary_response *m)
-{
-	read_share_group_state_summary_response_init(m);
-}
-
 int kp_read_share_group_state_summary_response_decode(kp_rd *rd, int16_t version, kp_read_share_group_state_summary_response *out)
 {
-	read_share_group_state_summary_response_init(out);
+	kp_read_share_group_state_summary_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ReadShareGroupStateSummaryResponse: unsupported version");
 		return -1;

@@ -32,6 +32,9 @@ typedef struct kp_read_share_group_state_summary_response {
 	int32_t results_count; /* -1 = null */
 } kp_read_share_group_state_summary_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_read_share_group_state_summary_response_partition_result_init(kp_read_share_group_state_summary_response_partition_result *m);
+void kp_read_share_group_state_summary_response_read_state_summary_result_init(kp_read_share_group_state_summary_response_read_state_summary_result *m);
 /* Sets every field to its spec default. */
 void kp_read_share_group_state_summary_response_init(kp_read_share_group_state_summary_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

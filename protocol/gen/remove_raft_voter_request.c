@@ -2,12 +2,11 @@
 /* Codec for RemoveRaftVoterRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "remove_raft_voter_request.h"
 
-static void remove_raft_voter_request_init(kp_remove_raft_voter_request *m);
 static void remove_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_remove_raft_voter_request *m);
 static size_t remove_raft_voter_request_size(const kp_remove_raft_voter_request *m, int16_t version);
 static void remove_raft_voter_request_encode(kp_wr *wr, int16_t version, const kp_remove_raft_voter_request *m);
 
-static void remove_raft_voter_request_init(kp_remove_raft_voter_request *m)
+void kp_remove_raft_voter_request_init(kp_remove_raft_voter_request *m)
 {
 	m->cluster_id = (kp_str){"", 0};
 	m->voter_id = 0;
@@ -67,14 +66,9 @@ static void remove_raft_voter_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_remove_raft_voter_request_init(kp_remove_raft_voter_request *m)
-{
-	remove_raft_voter_request_init(m);
-}
-
 int kp_remove_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_remove_raft_voter_request *out)
 {
-	remove_raft_voter_request_init(out);
+	kp_remove_raft_voter_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "RemoveRaftVoterRequest: unsupported version");
 		return -1;

@@ -17,6 +17,7 @@ typedef struct kp_remove_raft_voter_request {
 	kp_uuid voter_directory_id; /* v0+ */
 } kp_remove_raft_voter_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_remove_raft_voter_request_init(kp_remove_raft_voter_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for RemoveRaftVoterResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "remove_raft_voter_response.h"
 
-static void remove_raft_voter_response_init(kp_remove_raft_voter_response *m);
 static void remove_raft_voter_response_decode(kp_rd *rd, int16_t version, kp_remove_raft_voter_response *m);
 static size_t remove_raft_voter_response_size(const kp_remove_raft_voter_response *m, int16_t version);
 static void remove_raft_voter_response_encode(kp_wr *wr, int16_t version, const kp_remove_raft_voter_response *m);
 
-static void remove_raft_voter_response_init(kp_remove_raft_voter_response *m)
+void kp_remove_raft_voter_response_init(kp_remove_raft_voter_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -67,14 +66,9 @@ static void remove_raft_voter_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_remove_raft_voter_response_init(kp_remove_raft_voter_response *m)
-{
-	remove_raft_voter_response_init(m);
-}
-
 int kp_remove_raft_voter_response_decode(kp_rd *rd, int16_t version, kp_remove_raft_voter_response *out)
 {
-	remove_raft_voter_response_init(out);
+	kp_remove_raft_voter_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "RemoveRaftVoterResponse: unsupported version");
 		return -1;

@@ -17,6 +17,7 @@ typedef struct kp_remove_raft_voter_response {
 	kp_str error_message; /* v0+, nullable v0+ */
 } kp_remove_raft_voter_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_remove_raft_voter_response_init(kp_remove_raft_voter_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

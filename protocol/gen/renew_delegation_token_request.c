@@ -2,12 +2,11 @@
 /* Codec for RenewDelegationTokenRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "renew_delegation_token_request.h"
 
-static void renew_delegation_token_request_init(kp_renew_delegation_token_request *m);
 static void renew_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_renew_delegation_token_request *m);
 static size_t renew_delegation_token_request_size(const kp_renew_delegation_token_request *m, int16_t version);
 static void renew_delegation_token_request_encode(kp_wr *wr, int16_t version, const kp_renew_delegation_token_request *m);
 
-static void renew_delegation_token_request_init(kp_renew_delegation_token_request *m)
+void kp_renew_delegation_token_request_init(kp_renew_delegation_token_request *m)
 {
 	m->hmac = (kp_bytes){NULL, 0};
 	m->renew_period_ms = INT64_C(0);
@@ -67,14 +66,9 @@ static void renew_delegation_token_request_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-void kp_renew_delegation_token_request_init(kp_renew_delegation_token_request *m)
-{
-	renew_delegation_token_request_init(m);
-}
-
 int kp_renew_delegation_token_request_decode(kp_rd *rd, int16_t version, kp_renew_delegation_token_request *out)
 {
-	renew_delegation_token_request_init(out);
+	kp_renew_delegation_token_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "RenewDelegationTokenRequest: unsupported version");
 		return -1;

@@ -2,12 +2,11 @@
 /* Codec for RenewDelegationTokenResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "renew_delegation_token_response.h"
 
-static void renew_delegation_token_response_init(kp_renew_delegation_token_response *m);
 static void renew_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_renew_delegation_token_response *m);
 static size_t renew_delegation_token_response_size(const kp_renew_delegation_token_response *m, int16_t version);
 static void renew_delegation_token_response_encode(kp_wr *wr, int16_t version, const kp_renew_delegation_token_response *m);
 
-static void renew_delegation_token_response_init(kp_renew_delegation_token_response *m)
+void kp_renew_delegation_token_response_init(kp_renew_delegation_token_response *m)
 {
 	m->error_code = 0;
 	m->expiry_timestamp_ms = INT64_C(0);
@@ -67,14 +66,9 @@ static void renew_delegation_token_response_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_renew_delegation_token_response_init(kp_renew_delegation_token_response *m)
-{
-	renew_delegation_token_response_init(m);
-}
-
 int kp_renew_delegation_token_response_decode(kp_rd *rd, int16_t version, kp_renew_delegation_token_response *out)
 {
-	renew_delegation_token_response_init(out);
+	kp_renew_delegation_token_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "RenewDelegationTokenResponse: unsupported version");
 		return -1;

@@ -17,6 +17,7 @@ typedef struct kp_renew_delegation_token_response {
 	int32_t throttle_time_ms; /* v0+ */
 } kp_renew_delegation_token_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_renew_delegation_token_response_init(kp_renew_delegation_token_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

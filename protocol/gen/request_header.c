@@ -2,12 +2,11 @@
 /* Codec for RequestHeader: init/decode/size/encode per struct, version rules folded in. */
 #include "request_header.h"
 
-static void request_header_init(kp_request_header *m);
 static void request_header_decode(kp_rd *rd, int16_t version, kp_request_header *m);
 static size_t request_header_size(const kp_request_header *m, int16_t version);
 static void request_header_encode(kp_wr *wr, int16_t version, const kp_request_header *m);
 
-static void request_header_init(kp_request_header *m)
+void kp_request_header_init(kp_request_header *m)
 {
 	m->request_api_key = 0;
 	m->request_api_version = 0;
@@ -81,14 +80,9 @@ static void request_header_encode(kp_wr *wr, int16_t version, const kp_request_h
 	}
 }
 
-void kp_request_header_init(kp_request_header *m)
-{
-	request_header_init(m);
-}
-
 int kp_request_header_decode(kp_rd *rd, int16_t version, kp_request_header *out)
 {
-	request_header_init(out);
+	kp_request_header_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "RequestHeader: unsupported version");
 		return -1;

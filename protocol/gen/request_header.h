@@ -17,6 +17,7 @@ typedef struct kp_request_header {
 	kp_str client_id; /* v1+, nullable v1+ */
 } kp_request_header;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_request_header_init(kp_request_header *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

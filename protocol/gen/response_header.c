@@ -2,12 +2,11 @@
 /* Codec for ResponseHeader: init/decode/size/encode per struct, version rules folded in. */
 #include "response_header.h"
 
-static void response_header_init(kp_response_header *m);
 static void response_header_decode(kp_rd *rd, int16_t version, kp_response_header *m);
 static size_t response_header_size(const kp_response_header *m, int16_t version);
 static void response_header_encode(kp_wr *wr, int16_t version, const kp_response_header *m);
 
-static void response_header_init(kp_response_header *m)
+void kp_response_header_init(kp_response_header *m)
 {
 	m->correlation_id = 0;
 }
@@ -59,14 +58,9 @@ static void response_header_encode(kp_wr *wr, int16_t version, const kp_response
 	}
 }
 
-void kp_response_header_init(kp_response_header *m)
-{
-	response_header_init(m);
-}
-
 int kp_response_header_decode(kp_rd *rd, int16_t version, kp_response_header *out)
 {
-	response_header_init(out);
+	kp_response_header_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ResponseHeader: unsupported version");
 		return -1;

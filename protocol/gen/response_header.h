@@ -14,6 +14,7 @@ typedef struct kp_response_header {
 	int32_t correlation_id; /* v0+ */
 } kp_response_header;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_response_header_init(kp_response_header *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

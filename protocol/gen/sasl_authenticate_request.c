@@ -2,12 +2,11 @@
 /* Codec for SaslAuthenticateRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "sasl_authenticate_request.h"
 
-static void sasl_authenticate_request_init(kp_sasl_authenticate_request *m);
 static void sasl_authenticate_request_decode(kp_rd *rd, int16_t version, kp_sasl_authenticate_request *m);
 static size_t sasl_authenticate_request_size(const kp_sasl_authenticate_request *m, int16_t version);
 static void sasl_authenticate_request_encode(kp_wr *wr, int16_t version, const kp_sasl_authenticate_request *m);
 
-static void sasl_authenticate_request_init(kp_sasl_authenticate_request *m)
+void kp_sasl_authenticate_request_init(kp_sasl_authenticate_request *m)
 {
 	m->auth_bytes = (kp_bytes){NULL, 0};
 }
@@ -63,14 +62,9 @@ static void sasl_authenticate_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_sasl_authenticate_request_init(kp_sasl_authenticate_request *m)
-{
-	sasl_authenticate_request_init(m);
-}
-
 int kp_sasl_authenticate_request_decode(kp_rd *rd, int16_t version, kp_sasl_authenticate_request *out)
 {
-	sasl_authenticate_request_init(out);
+	kp_sasl_authenticate_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SaslAuthenticateRequest: unsupported version");
 		return -1;

@@ -2,12 +2,11 @@
 /* Codec for SaslAuthenticateResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "sasl_authenticate_response.h"
 
-static void sasl_authenticate_response_init(kp_sasl_authenticate_response *m);
 static void sasl_authenticate_response_decode(kp_rd *rd, int16_t version, kp_sasl_authenticate_response *m);
 static size_t sasl_authenticate_response_size(const kp_sasl_authenticate_response *m, int16_t version);
 static void sasl_authenticate_response_encode(kp_wr *wr, int16_t version, const kp_sasl_authenticate_response *m);
 
-static void sasl_authenticate_response_init(kp_sasl_authenticate_response *m)
+void kp_sasl_authenticate_response_init(kp_sasl_authenticate_response *m)
 {
 	m->error_code = 0;
 	m->error_message = (kp_str){"", 0};
@@ -81,14 +80,9 @@ static void sasl_authenticate_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_sasl_authenticate_response_init(kp_sasl_authenticate_response *m)
-{
-	sasl_authenticate_response_init(m);
-}
-
 int kp_sasl_authenticate_response_decode(kp_rd *rd, int16_t version, kp_sasl_authenticate_response *out)
 {
-	sasl_authenticate_response_init(out);
+	kp_sasl_authenticate_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SaslAuthenticateResponse: unsupported version");
 		return -1;

@@ -18,6 +18,7 @@ typedef struct kp_sasl_authenticate_response {
 	int64_t session_lifetime_ms; /* v1+, default 0 */
 } kp_sasl_authenticate_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_sasl_authenticate_response_init(kp_sasl_authenticate_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

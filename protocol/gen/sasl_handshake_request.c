@@ -2,12 +2,11 @@
 /* Codec for SaslHandshakeRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "sasl_handshake_request.h"
 
-static void sasl_handshake_request_init(kp_sasl_handshake_request *m);
 static void sasl_handshake_request_decode(kp_rd *rd, int16_t version, kp_sasl_handshake_request *m);
 static size_t sasl_handshake_request_size(const kp_sasl_handshake_request *m, int16_t version);
 static void sasl_handshake_request_encode(kp_wr *wr, int16_t version, const kp_sasl_handshake_request *m);
 
-static void sasl_handshake_request_init(kp_sasl_handshake_request *m)
+void kp_sasl_handshake_request_init(kp_sasl_handshake_request *m)
 {
 	m->mechanism = (kp_str){"", 0};
 }
@@ -39,14 +38,9 @@ static void sasl_handshake_request_encode(kp_wr *wr, int16_t version, const kp_s
 	kp_wr_string(wr, false, m->mechanism);
 }
 
-void kp_sasl_handshake_request_init(kp_sasl_handshake_request *m)
-{
-	sasl_handshake_request_init(m);
-}
-
 int kp_sasl_handshake_request_decode(kp_rd *rd, int16_t version, kp_sasl_handshake_request *out)
 {
-	sasl_handshake_request_init(out);
+	kp_sasl_handshake_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SaslHandshakeRequest: unsupported version");
 		return -1;

@@ -15,6 +15,7 @@ typedef struct kp_sasl_handshake_request {
 	kp_str mechanism; /* v0+ */
 } kp_sasl_handshake_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_sasl_handshake_request_init(kp_sasl_handshake_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for SaslHandshakeResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "sasl_handshake_response.h"
 
-static void sasl_handshake_response_init(kp_sasl_handshake_response *m);
 static void sasl_handshake_response_decode(kp_rd *rd, int16_t version, kp_sasl_handshake_response *m);
 static size_t sasl_handshake_response_size(const kp_sasl_handshake_response *m, int16_t version);
 static void sasl_handshake_response_encode(kp_wr *wr, int16_t version, const kp_sasl_handshake_response *m);
 
-static void sasl_handshake_response_init(kp_sasl_handshake_response *m)
+void kp_sasl_handshake_response_init(kp_sasl_handshake_response *m)
 {
 	m->error_code = 0;
 	m->mechanisms = NULL;
@@ -57,14 +56,9 @@ static void sasl_handshake_response_encode(kp_wr *wr, int16_t version, const kp_
 		kp_wr_string(wr, false, m->mechanisms[i]);
 }
 
-void kp_sasl_handshake_response_init(kp_sasl_handshake_response *m)
-{
-	sasl_handshake_response_init(m);
-}
-
 int kp_sasl_handshake_response_decode(kp_rd *rd, int16_t version, kp_sasl_handshake_response *out)
 {
-	sasl_handshake_response_init(out);
+	kp_sasl_handshake_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SaslHandshakeResponse: unsupported version");
 		return -1;

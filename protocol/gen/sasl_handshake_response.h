@@ -17,6 +17,7 @@ typedef struct kp_sasl_handshake_response {
 	int32_t mechanisms_count; /* -1 = null */
 } kp_sasl_handshake_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_sasl_handshake_response_init(kp_sasl_handshake_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for ShareAcknowledgeRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "share_acknowledge_request.h"
 
-static void acknowledgement_batch_init(kp_share_acknowledge_request_acknowledgement_batch *m);
 static void acknowledgement_batch_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_request_acknowledgement_batch *m);
 static size_t acknowledgement_batch_size(const kp_share_acknowledge_request_acknowledgement_batch *m, int16_t version);
 static void acknowledgement_batch_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_request_acknowledgement_batch *m);
 static const uint32_t acknowledgement_batch_min[1] = {18};
-static void acknowledge_partition_init(kp_share_acknowledge_request_acknowledge_partition *m);
 static void acknowledge_partition_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_request_acknowledge_partition *m);
 static size_t acknowledge_partition_size(const kp_share_acknowledge_request_acknowledge_partition *m, int16_t version);
 static void acknowledge_partition_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_request_acknowledge_partition *m);
 static const uint32_t acknowledge_partition_min[1] = {6};
-static void acknowledge_topic_init(kp_share_acknowledge_request_acknowledge_topic *m);
 static void acknowledge_topic_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_request_acknowledge_topic *m);
 static size_t acknowledge_topic_size(const kp_share_acknowledge_request_acknowledge_topic *m, int16_t version);
 static void acknowledge_topic_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_request_acknowledge_topic *m);
 static const uint32_t acknowledge_topic_min[1] = {18};
-static void share_acknowledge_request_init(kp_share_acknowledge_request *m);
 static void share_acknowledge_request_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_request *m);
 static size_t share_acknowledge_request_size(const kp_share_acknowledge_request *m, int16_t version);
 static void share_acknowledge_request_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_request *m);
 
-static void acknowledgement_batch_init(kp_share_acknowledge_request_acknowledgement_batch *m)
+void kp_share_acknowledge_request_acknowledgement_batch_init(kp_share_acknowledge_request_acknowledgement_batch *m)
 {
 	m->first_offset = INT64_C(0);
 	m->last_offset = INT64_C(0);
@@ -100,7 +96,7 @@ static void acknowledgement_batch_encode(kp_wr *wr, int16_t version, const kp_sh
 	}
 }
 
-static void acknowledge_partition_init(kp_share_acknowledge_request_acknowledge_partition *m)
+void kp_share_acknowledge_request_acknowledge_partition_init(kp_share_acknowledge_request_acknowledge_partition *m)
 {
 	m->partition_index = 0;
 	m->acknowledgement_batches = NULL;
@@ -118,7 +114,7 @@ static void acknowledge_partition_decode(kp_rd *rd, int16_t version, kp_share_ac
 		if (cnt > 0) {
 			m->acknowledgement_batches = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->acknowledgement_batches), "AcknowledgePartition.AcknowledgementBatches");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acknowledgement_batch_init(&m->acknowledgement_batches[i]);
+				kp_share_acknowledge_request_acknowledgement_batch_init(&m->acknowledgement_batches[i]);
 				acknowledgement_batch_decode(rd, version, &m->acknowledgement_batches[i]);
 			}
 		}
@@ -175,7 +171,7 @@ static void acknowledge_partition_encode(kp_wr *wr, int16_t version, const kp_sh
 	}
 }
 
-static void acknowledge_topic_init(kp_share_acknowledge_request_acknowledge_topic *m)
+void kp_share_acknowledge_request_acknowledge_topic_init(kp_share_acknowledge_request_acknowledge_topic *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -193,7 +189,7 @@ static void acknowledge_topic_decode(kp_rd *rd, int16_t version, kp_share_acknow
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "AcknowledgeTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acknowledge_partition_init(&m->partitions[i]);
+				kp_share_acknowledge_request_acknowledge_partition_init(&m->partitions[i]);
 				acknowledge_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -250,7 +246,7 @@ static void acknowledge_topic_encode(kp_wr *wr, int16_t version, const kp_share_
 	}
 }
 
-static void share_acknowledge_request_init(kp_share_acknowledge_request *m)
+void kp_share_acknowledge_request_init(kp_share_acknowledge_request *m)
 {
 	m->group_id = KP_STR_NULL;
 	m->member_id = (kp_str){"", 0};
@@ -272,7 +268,7 @@ static void share_acknowledge_request_decode(kp_rd *rd, int16_t version, kp_shar
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ShareAcknowledgeRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acknowledge_topic_init(&m->topics[i]);
+				kp_share_acknowledge_request_acknowledge_topic_init(&m->topics[i]);
 				acknowledge_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -333,14 +329,9 @@ static void share_acknowledge_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_share_acknowledge_request_init(kp_share_acknowledge_request *m)
-{
-	share_acknowledge_request_init(m);
-}
-
 int kp_share_acknowledge_request_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_request *out)
 {
-	share_acknowledge_request_init(out);
+	kp_share_acknowledge_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareAcknowledgeRequest: unsupported version");
 		return -1;

@@ -41,6 +41,10 @@ typedef struct kp_share_acknowledge_request {
 	int32_t topics_count; /* -1 = null */
 } kp_share_acknowledge_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_share_acknowledge_request_acknowledgement_batch_init(kp_share_acknowledge_request_acknowledgement_batch *m);
+void kp_share_acknowledge_request_acknowledge_partition_init(kp_share_acknowledge_request_acknowledge_partition *m);
+void kp_share_acknowledge_request_acknowledge_topic_init(kp_share_acknowledge_request_acknowledge_topic *m);
 /* Sets every field to its spec default. */
 void kp_share_acknowledge_request_init(kp_share_acknowledge_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

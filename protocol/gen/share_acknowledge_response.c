@@ -2,31 +2,26 @@
 /* Codec for ShareAcknowledgeResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "share_acknowledge_response.h"
 
-static void leader_id_and_epoch_init(kp_share_acknowledge_response_leader_id_and_epoch *m);
 static void leader_id_and_epoch_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response_leader_id_and_epoch *m);
 static size_t leader_id_and_epoch_size(const kp_share_acknowledge_response_leader_id_and_epoch *m, int16_t version);
 static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_response_leader_id_and_epoch *m);
-static void partition_data_init(kp_share_acknowledge_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response_partition_data *m);
 static size_t partition_data_size(const kp_share_acknowledge_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_response_partition_data *m);
 static const uint32_t partition_data_min[1] = {17};
-static void share_acknowledge_topic_response_init(kp_share_acknowledge_response_share_acknowledge_topic_response *m);
 static void share_acknowledge_topic_response_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response_share_acknowledge_topic_response *m);
 static size_t share_acknowledge_topic_response_size(const kp_share_acknowledge_response_share_acknowledge_topic_response *m, int16_t version);
 static void share_acknowledge_topic_response_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_response_share_acknowledge_topic_response *m);
 static const uint32_t share_acknowledge_topic_response_min[1] = {18};
-static void node_endpoint_init(kp_share_acknowledge_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_share_acknowledge_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[1] = {11};
-static void share_acknowledge_response_init(kp_share_acknowledge_response *m);
 static void share_acknowledge_response_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response *m);
 static size_t share_acknowledge_response_size(const kp_share_acknowledge_response *m, int16_t version);
 static void share_acknowledge_response_encode(kp_wr *wr, int16_t version, const kp_share_acknowledge_response *m);
 
-static void leader_id_and_epoch_init(kp_share_acknowledge_response_leader_id_and_epoch *m)
+void kp_share_acknowledge_response_leader_id_and_epoch_init(kp_share_acknowledge_response_leader_id_and_epoch *m)
 {
 	m->leader_id = 0;
 	m->leader_epoch = 0;
@@ -82,12 +77,12 @@ static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_shar
 	}
 }
 
-static void partition_data_init(kp_share_acknowledge_response_partition_data *m)
+void kp_share_acknowledge_response_partition_data_init(kp_share_acknowledge_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
 	m->error_message = KP_STR_NULL;
-	leader_id_and_epoch_init(&m->current_leader);
+	kp_share_acknowledge_response_leader_id_and_epoch_init(&m->current_leader);
 }
 
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response_partition_data *m)
@@ -146,7 +141,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_share_ack
 	}
 }
 
-static void share_acknowledge_topic_response_init(kp_share_acknowledge_response_share_acknowledge_topic_response *m)
+void kp_share_acknowledge_response_share_acknowledge_topic_response_init(kp_share_acknowledge_response_share_acknowledge_topic_response *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -164,7 +159,7 @@ static void share_acknowledge_topic_response_decode(kp_rd *rd, int16_t version, 
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ShareAcknowledgeTopicResponse.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_share_acknowledge_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -221,7 +216,7 @@ static void share_acknowledge_topic_response_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-static void node_endpoint_init(kp_share_acknowledge_response_node_endpoint *m)
+void kp_share_acknowledge_response_node_endpoint_init(kp_share_acknowledge_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -289,7 +284,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_share_ackn
 	}
 }
 
-static void share_acknowledge_response_init(kp_share_acknowledge_response *m)
+void kp_share_acknowledge_response_init(kp_share_acknowledge_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -313,7 +308,7 @@ static void share_acknowledge_response_decode(kp_rd *rd, int16_t version, kp_sha
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "ShareAcknowledgeResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				share_acknowledge_topic_response_init(&m->responses[i]);
+				kp_share_acknowledge_response_share_acknowledge_topic_response_init(&m->responses[i]);
 				share_acknowledge_topic_response_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -324,7 +319,7 @@ static void share_acknowledge_response_decode(kp_rd *rd, int16_t version, kp_sha
 		if (cnt > 0) {
 			m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "ShareAcknowledgeResponse.NodeEndpoints");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				node_endpoint_init(&m->node_endpoints[i]);
+				kp_share_acknowledge_response_node_endpoint_init(&m->node_endpoints[i]);
 				node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 			}
 		}
@@ -395,14 +390,9 @@ static void share_acknowledge_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_share_acknowledge_response_init(kp_share_acknowledge_response *m)
-{
-	share_acknowledge_response_init(m);
-}
-
 int kp_share_acknowledge_response_decode(kp_rd *rd, int16_t version, kp_share_acknowledge_response *out)
 {
-	share_acknowledge_response_init(out);
+	kp_share_acknowledge_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareAcknowledgeResponse: unsupported version");
 		return -1;

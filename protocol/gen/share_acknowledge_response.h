@@ -50,6 +50,11 @@ typedef struct kp_share_acknowledge_response {
 	int32_t node_endpoints_count; /* -1 = null */
 } kp_share_acknowledge_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_share_acknowledge_response_leader_id_and_epoch_init(kp_share_acknowledge_response_leader_id_and_epoch *m);
+void kp_share_acknowledge_response_partition_data_init(kp_share_acknowledge_response_partition_data *m);
+void kp_share_acknowledge_response_share_acknowledge_topic_response_init(kp_share_acknowledge_response_share_acknowledge_topic_response *m);
+void kp_share_acknowledge_response_node_endpoint_init(kp_share_acknowledge_response_node_endpoint *m);
 /* Sets every field to its spec default. */
 void kp_share_acknowledge_response_init(kp_share_acknowledge_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,32 +2,27 @@
 /* Codec for ShareFetchRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "share_fetch_request.h"
 
-static void acknowledgement_batch_init(kp_share_fetch_request_acknowledgement_batch *m);
 static void acknowledgement_batch_decode(kp_rd *rd, int16_t version, kp_share_fetch_request_acknowledgement_batch *m);
 static size_t acknowledgement_batch_size(const kp_share_fetch_request_acknowledgement_batch *m, int16_t version);
 static void acknowledgement_batch_encode(kp_wr *wr, int16_t version, const kp_share_fetch_request_acknowledgement_batch *m);
 static const uint32_t acknowledgement_batch_min[1] = {18};
-static void fetch_partition_init(kp_share_fetch_request_fetch_partition *m);
 static void fetch_partition_decode(kp_rd *rd, int16_t version, kp_share_fetch_request_fetch_partition *m);
 static size_t fetch_partition_size(const kp_share_fetch_request_fetch_partition *m, int16_t version);
 static void fetch_partition_encode(kp_wr *wr, int16_t version, const kp_share_fetch_request_fetch_partition *m);
 static const uint32_t fetch_partition_min[1] = {10};
-static void fetch_topic_init(kp_share_fetch_request_fetch_topic *m);
 static void fetch_topic_decode(kp_rd *rd, int16_t version, kp_share_fetch_request_fetch_topic *m);
 static size_t fetch_topic_size(const kp_share_fetch_request_fetch_topic *m, int16_t version);
 static void fetch_topic_encode(kp_wr *wr, int16_t version, const kp_share_fetch_request_fetch_topic *m);
 static const uint32_t fetch_topic_min[1] = {18};
-static void forgotten_topic_init(kp_share_fetch_request_forgotten_topic *m);
 static void forgotten_topic_decode(kp_rd *rd, int16_t version, kp_share_fetch_request_forgotten_topic *m);
 static size_t forgotten_topic_size(const kp_share_fetch_request_forgotten_topic *m, int16_t version);
 static void forgotten_topic_encode(kp_wr *wr, int16_t version, const kp_share_fetch_request_forgotten_topic *m);
 static const uint32_t forgotten_topic_min[1] = {18};
-static void share_fetch_request_init(kp_share_fetch_request *m);
 static void share_fetch_request_decode(kp_rd *rd, int16_t version, kp_share_fetch_request *m);
 static size_t share_fetch_request_size(const kp_share_fetch_request *m, int16_t version);
 static void share_fetch_request_encode(kp_wr *wr, int16_t version, const kp_share_fetch_request *m);
 
-static void acknowledgement_batch_init(kp_share_fetch_request_acknowledgement_batch *m)
+void kp_share_fetch_request_acknowledgement_batch_init(kp_share_fetch_request_acknowledgement_batch *m)
 {
 	m->first_offset = INT64_C(0);
 	m->last_offset = INT64_C(0);
@@ -105,7 +100,7 @@ static void acknowledgement_batch_encode(kp_wr *wr, int16_t version, const kp_sh
 	}
 }
 
-static void fetch_partition_init(kp_share_fetch_request_fetch_partition *m)
+void kp_share_fetch_request_fetch_partition_init(kp_share_fetch_request_fetch_partition *m)
 {
 	m->partition_index = 0;
 	m->partition_max_bytes = 0;
@@ -125,7 +120,7 @@ static void fetch_partition_decode(kp_rd *rd, int16_t version, kp_share_fetch_re
 		if (cnt > 0) {
 			m->acknowledgement_batches = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->acknowledgement_batches), "FetchPartition.AcknowledgementBatches");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acknowledgement_batch_init(&m->acknowledgement_batches[i]);
+				kp_share_fetch_request_acknowledgement_batch_init(&m->acknowledgement_batches[i]);
 				acknowledgement_batch_decode(rd, version, &m->acknowledgement_batches[i]);
 			}
 		}
@@ -184,7 +179,7 @@ static void fetch_partition_encode(kp_wr *wr, int16_t version, const kp_share_fe
 	}
 }
 
-static void fetch_topic_init(kp_share_fetch_request_fetch_topic *m)
+void kp_share_fetch_request_fetch_topic_init(kp_share_fetch_request_fetch_topic *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -202,7 +197,7 @@ static void fetch_topic_decode(kp_rd *rd, int16_t version, kp_share_fetch_reques
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "FetchTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				fetch_partition_init(&m->partitions[i]);
+				kp_share_fetch_request_fetch_partition_init(&m->partitions[i]);
 				fetch_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -259,7 +254,7 @@ static void fetch_topic_encode(kp_wr *wr, int16_t version, const kp_share_fetch_
 	}
 }
 
-static void forgotten_topic_init(kp_share_fetch_request_forgotten_topic *m)
+void kp_share_fetch_request_forgotten_topic_init(kp_share_fetch_request_forgotten_topic *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -333,7 +328,7 @@ static void forgotten_topic_encode(kp_wr *wr, int16_t version, const kp_share_fe
 	}
 }
 
-static void share_fetch_request_init(kp_share_fetch_request *m)
+void kp_share_fetch_request_init(kp_share_fetch_request *m)
 {
 	m->group_id = KP_STR_NULL;
 	m->member_id = (kp_str){"", 0};
@@ -363,7 +358,7 @@ static void share_fetch_request_decode(kp_rd *rd, int16_t version, kp_share_fetc
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "ShareFetchRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				fetch_topic_init(&m->topics[i]);
+				kp_share_fetch_request_fetch_topic_init(&m->topics[i]);
 				fetch_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -374,7 +369,7 @@ static void share_fetch_request_decode(kp_rd *rd, int16_t version, kp_share_fetc
 		if (cnt > 0) {
 			m->forgotten_topics_data = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->forgotten_topics_data), "ShareFetchRequest.ForgottenTopicsData");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				forgotten_topic_init(&m->forgotten_topics_data[i]);
+				kp_share_fetch_request_forgotten_topic_init(&m->forgotten_topics_data[i]);
 				forgotten_topic_decode(rd, version, &m->forgotten_topics_data[i]);
 			}
 		}
@@ -451,14 +446,9 @@ static void share_fetch_request_encode(kp_wr *wr, int16_t version, const kp_shar
 	}
 }
 
-void kp_share_fetch_request_init(kp_share_fetch_request *m)
-{
-	share_fetch_request_init(m);
-}
-
 int kp_share_fetch_request_decode(kp_rd *rd, int16_t version, kp_share_fetch_request *out)
 {
-	share_fetch_request_init(out);
+	kp_share_fetch_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareFetchRequest: unsupported version");
 		return -1;

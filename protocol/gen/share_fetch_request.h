@@ -54,6 +54,11 @@ typedef struct kp_share_fetch_request {
 	int32_t forgotten_topics_data_count; /* -1 = null */
 } kp_share_fetch_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_share_fetch_request_acknowledgement_batch_init(kp_share_fetch_request_acknowledgement_batch *m);
+void kp_share_fetch_request_fetch_partition_init(kp_share_fetch_request_fetch_partition *m);
+void kp_share_fetch_request_fetch_topic_init(kp_share_fetch_request_fetch_topic *m);
+void kp_share_fetch_request_forgotten_topic_init(kp_share_fetch_request_forgotten_topic *m);
 /* Sets every field to its spec default. */
 void kp_share_fetch_request_init(kp_share_fetch_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,36 +2,30 @@
 /* Codec for ShareFetchResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "share_fetch_response.h"
 
-static void leader_id_and_epoch_init(kp_share_fetch_response_leader_id_and_epoch *m);
 static void leader_id_and_epoch_decode(kp_rd *rd, int16_t version, kp_share_fetch_response_leader_id_and_epoch *m);
 static size_t leader_id_and_epoch_size(const kp_share_fetch_response_leader_id_and_epoch *m, int16_t version);
 static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_share_fetch_response_leader_id_and_epoch *m);
-static void acquired_records_init(kp_share_fetch_response_acquired_records *m);
 static void acquired_records_decode(kp_rd *rd, int16_t version, kp_share_fetch_response_acquired_records *m);
 static size_t acquired_records_size(const kp_share_fetch_response_acquired_records *m, int16_t version);
 static void acquired_records_encode(kp_wr *wr, int16_t version, const kp_share_fetch_response_acquired_records *m);
 static const uint32_t acquired_records_min[1] = {19};
-static void partition_data_init(kp_share_fetch_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_share_fetch_response_partition_data *m);
 static size_t partition_data_size(const kp_share_fetch_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_share_fetch_response_partition_data *m);
 static const uint32_t partition_data_min[1] = {22};
-static void share_fetchable_topic_response_init(kp_share_fetch_response_share_fetchable_topic_response *m);
 static void share_fetchable_topic_response_decode(kp_rd *rd, int16_t version, kp_share_fetch_response_share_fetchable_topic_response *m);
 static size_t share_fetchable_topic_response_size(const kp_share_fetch_response_share_fetchable_topic_response *m, int16_t version);
 static void share_fetchable_topic_response_encode(kp_wr *wr, int16_t version, const kp_share_fetch_response_share_fetchable_topic_response *m);
 static const uint32_t share_fetchable_topic_response_min[1] = {18};
-static void node_endpoint_init(kp_share_fetch_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_share_fetch_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_share_fetch_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_share_fetch_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[1] = {11};
-static void share_fetch_response_init(kp_share_fetch_response *m);
 static void share_fetch_response_decode(kp_rd *rd, int16_t version, kp_share_fetch_response *m);
 static size_t share_fetch_response_size(const kp_share_fetch_response *m, int16_t version);
 static void share_fetch_response_encode(kp_wr *wr, int16_t version, const kp_share_fetch_response *m);
 
-static void leader_id_and_epoch_init(kp_share_fetch_response_leader_id_and_epoch *m)
+void kp_share_fetch_response_leader_id_and_epoch_init(kp_share_fetch_response_leader_id_and_epoch *m)
 {
 	m->leader_id = 0;
 	m->leader_epoch = 0;
@@ -87,7 +81,7 @@ static void leader_id_and_epoch_encode(kp_wr *wr, int16_t version, const kp_shar
 	}
 }
 
-static void acquired_records_init(kp_share_fetch_response_acquired_records *m)
+void kp_share_fetch_response_acquired_records_init(kp_share_fetch_response_acquired_records *m)
 {
 	m->first_offset = INT64_C(0);
 	m->last_offset = INT64_C(0);
@@ -147,14 +141,14 @@ static void acquired_records_encode(kp_wr *wr, int16_t version, const kp_share_f
 	}
 }
 
-static void partition_data_init(kp_share_fetch_response_partition_data *m)
+void kp_share_fetch_response_partition_data_init(kp_share_fetch_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
 	m->error_message = KP_STR_NULL;
 	m->acknowledge_error_code = 0;
 	m->acknowledge_error_message = KP_STR_NULL;
-	leader_id_and_epoch_init(&m->current_leader);
+	kp_share_fetch_response_leader_id_and_epoch_init(&m->current_leader);
 	m->records = KP_BYTES_NULL;
 	m->acquired_records = NULL;
 	m->acquired_records_count = 0;
@@ -177,7 +171,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_share_fetch_res
 		if (cnt > 0) {
 			m->acquired_records = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->acquired_records), "PartitionData.AcquiredRecords");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				acquired_records_init(&m->acquired_records[i]);
+				kp_share_fetch_response_acquired_records_init(&m->acquired_records[i]);
 				acquired_records_decode(rd, version, &m->acquired_records[i]);
 			}
 		}
@@ -246,7 +240,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_share_fet
 	}
 }
 
-static void share_fetchable_topic_response_init(kp_share_fetch_response_share_fetchable_topic_response *m)
+void kp_share_fetch_response_share_fetchable_topic_response_init(kp_share_fetch_response_share_fetchable_topic_response *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -264,7 +258,7 @@ static void share_fetchable_topic_response_decode(kp_rd *rd, int16_t version, kp
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "ShareFetchableTopicResponse.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_share_fetch_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -321,7 +315,7 @@ static void share_fetchable_topic_response_encode(kp_wr *wr, int16_t version, co
 	}
 }
 
-static void node_endpoint_init(kp_share_fetch_response_node_endpoint *m)
+void kp_share_fetch_response_node_endpoint_init(kp_share_fetch_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -389,7 +383,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_share_fetc
 	}
 }
 
-static void share_fetch_response_init(kp_share_fetch_response *m)
+void kp_share_fetch_response_init(kp_share_fetch_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -413,7 +407,7 @@ static void share_fetch_response_decode(kp_rd *rd, int16_t version, kp_share_fet
 		if (cnt > 0) {
 			m->responses = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->responses), "ShareFetchResponse.Responses");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				share_fetchable_topic_response_init(&m->responses[i]);
+				kp_share_fetch_response_share_fetchable_topic_response_init(&m->responses[i]);
 				share_fetchable_topic_response_decode(rd, version, &m->responses[i]);
 			}
 		}
@@ -424,7 +418,7 @@ static void share_fetch_response_decode(kp_rd *rd, int16_t version, kp_share_fet
 		if (cnt > 0) {
 			m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "ShareFetchResponse.NodeEndpoints");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				node_endpoint_init(&m->node_endpoints[i]);
+				kp_share_fetch_response_node_endpoint_init(&m->node_endpoints[i]);
 				node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 			}
 		}
@@ -495,14 +489,9 @@ static void share_fetch_response_encode(kp_wr *wr, int16_t version, const kp_sha
 	}
 }
 
-void kp_share_fetch_response_init(kp_share_fetch_response *m)
-{
-	share_fetch_response_init(m);
-}
-
 int kp_share_fetch_response_decode(kp_rd *rd, int16_t version, kp_share_fetch_response *out)
 {
-	share_fetch_response_init(out);
+	kp_share_fetch_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareFetchResponse: unsupported version");
 		return -1;

@@ -62,6 +62,12 @@ typedef struct kp_share_fetch_response {
 	int32_t node_endpoints_count; /* -1 = null */
 } kp_share_fetch_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_share_fetch_response_leader_id_and_epoch_init(kp_share_fetch_response_leader_id_and_epoch *m);
+void kp_share_fetch_response_acquired_records_init(kp_share_fetch_response_acquired_records *m);
+void kp_share_fetch_response_partition_data_init(kp_share_fetch_response_partition_data *m);
+void kp_share_fetch_response_share_fetchable_topic_response_init(kp_share_fetch_response_share_fetchable_topic_response *m);
+void kp_share_fetch_response_node_endpoint_init(kp_share_fetch_response_node_endpoint *m);
 /* Sets every field to its spec default. */
 void kp_share_fetch_response_init(kp_share_fetch_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

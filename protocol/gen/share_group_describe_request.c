@@ -2,12 +2,11 @@
 /* Codec for ShareGroupDescribeRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "share_group_describe_request.h"
 
-static void share_group_describe_request_init(kp_share_group_describe_request *m);
 static void share_group_describe_request_decode(kp_rd *rd, int16_t version, kp_share_group_describe_request *m);
 static size_t share_group_describe_request_size(const kp_share_group_describe_request *m, int16_t version);
 static void share_group_describe_request_encode(kp_wr *wr, int16_t version, const kp_share_group_describe_request *m);
 
-static void share_group_describe_request_init(kp_share_group_describe_request *m)
+void kp_share_group_describe_request_init(kp_share_group_describe_request *m)
 {
 	m->group_ids = NULL;
 	m->group_ids_count = 0;
@@ -81,14 +80,9 @@ static void share_group_describe_request_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-void kp_share_group_describe_request_init(kp_share_group_describe_request *m)
-{
-	share_group_describe_request_init(m);
-}
-
 int kp_share_group_describe_request_decode(kp_rd *rd, int16_t version, kp_share_group_describe_request *out)
 {
-	share_group_describe_request_init(out);
+	kp_share_group_describe_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareGroupDescribeRequest: unsupported version");
 		return -1;

@@ -17,6 +17,7 @@ typedef struct kp_share_group_describe_request {
 	bool include_authorized_operations; /* v0+ */
 } kp_share_group_describe_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_share_group_describe_request_init(kp_share_group_describe_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

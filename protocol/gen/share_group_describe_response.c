@@ -2,31 +2,26 @@
 /* Codec for ShareGroupDescribeResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "share_group_describe_response.h"
 
-static void topic_partitions_init(kp_share_group_describe_response_topic_partitions *m);
 static void topic_partitions_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response_topic_partitions *m);
 static size_t topic_partitions_size(const kp_share_group_describe_response_topic_partitions *m, int16_t version);
 static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_share_group_describe_response_topic_partitions *m);
 static const uint32_t topic_partitions_min[1] = {19};
-static void assignment_init(kp_share_group_describe_response_assignment *m);
 static void assignment_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response_assignment *m);
 static size_t assignment_size(const kp_share_group_describe_response_assignment *m, int16_t version);
 static void assignment_encode(kp_wr *wr, int16_t version, const kp_share_group_describe_response_assignment *m);
-static void member_init(kp_share_group_describe_response_member *m);
 static void member_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response_member *m);
 static size_t member_size(const kp_share_group_describe_response_member *m, int16_t version);
 static void member_encode(kp_wr *wr, int16_t version, const kp_share_group_describe_response_member *m);
 static const uint32_t member_min[1] = {12};
-static void described_group_init(kp_share_group_describe_response_described_group *m);
 static void described_group_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response_described_group *m);
 static size_t described_group_size(const kp_share_group_describe_response_described_group *m, int16_t version);
 static void described_group_encode(kp_wr *wr, int16_t version, const kp_share_group_describe_response_described_group *m);
 static const uint32_t described_group_min[1] = {20};
-static void share_group_describe_response_init(kp_share_group_describe_response *m);
 static void share_group_describe_response_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response *m);
 static size_t share_group_describe_response_size(const kp_share_group_describe_response *m, int16_t version);
 static void share_group_describe_response_encode(kp_wr *wr, int16_t version, const kp_share_group_describe_response *m);
 
-static void topic_partitions_init(kp_share_group_describe_response_topic_partitions *m)
+void kp_share_group_describe_response_topic_partitions_init(kp_share_group_describe_response_topic_partitions *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->topic_name = (kp_str){"", 0};
@@ -108,7 +103,7 @@ static void topic_partitions_encode(kp_wr *wr, int16_t version, const kp_share_g
 	}
 }
 
-static void assignment_init(kp_share_group_describe_response_assignment *m)
+void kp_share_group_describe_response_assignment_init(kp_share_group_describe_response_assignment *m)
 {
 	m->topic_partitions = NULL;
 	m->topic_partitions_count = 0;
@@ -124,7 +119,7 @@ static void assignment_decode(kp_rd *rd, int16_t version, kp_share_group_describ
 		if (cnt > 0) {
 			m->topic_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_partitions), "Assignment.TopicPartitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_partitions_init(&m->topic_partitions[i]);
+				kp_share_group_describe_response_topic_partitions_init(&m->topic_partitions[i]);
 				topic_partitions_decode(rd, version, &m->topic_partitions[i]);
 			}
 		}
@@ -179,7 +174,7 @@ static void assignment_encode(kp_wr *wr, int16_t version, const kp_share_group_d
 	}
 }
 
-static void member_init(kp_share_group_describe_response_member *m)
+void kp_share_group_describe_response_member_init(kp_share_group_describe_response_member *m)
 {
 	m->member_id = (kp_str){"", 0};
 	m->rack_id = KP_STR_NULL;
@@ -188,7 +183,7 @@ static void member_init(kp_share_group_describe_response_member *m)
 	m->client_host = (kp_str){"", 0};
 	m->subscribed_topic_names = NULL;
 	m->subscribed_topic_names_count = 0;
-	assignment_init(&m->assignment);
+	kp_share_group_describe_response_assignment_init(&m->assignment);
 }
 
 static void member_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response_member *m)
@@ -285,7 +280,7 @@ static void member_encode(kp_wr *wr, int16_t version, const kp_share_group_descr
 	}
 }
 
-static void described_group_init(kp_share_group_describe_response_described_group *m)
+void kp_share_group_describe_response_described_group_init(kp_share_group_describe_response_described_group *m)
 {
 	m->error_code = 0;
 	m->error_message = KP_STR_NULL;
@@ -316,7 +311,7 @@ static void described_group_decode(kp_rd *rd, int16_t version, kp_share_group_de
 		if (cnt > 0) {
 			m->members = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->members), "DescribedGroup.Members");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				member_init(&m->members[i]);
+				kp_share_group_describe_response_member_init(&m->members[i]);
 				member_decode(rd, version, &m->members[i]);
 			}
 		}
@@ -400,7 +395,7 @@ static void described_group_encode(kp_wr *wr, int16_t version, const kp_share_gr
 	}
 }
 
-static void share_group_describe_response_init(kp_share_group_describe_response *m)
+void kp_share_group_describe_response_init(kp_share_group_describe_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->groups = NULL;
@@ -418,7 +413,7 @@ static void share_group_describe_response_decode(kp_rd *rd, int16_t version, kp_
 		if (cnt > 0) {
 			m->groups = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->groups), "ShareGroupDescribeResponse.Groups");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				described_group_init(&m->groups[i]);
+				kp_share_group_describe_response_described_group_init(&m->groups[i]);
 				described_group_decode(rd, version, &m->groups[i]);
 			}
 		}
@@ -475,14 +470,9 @@ static void share_group_describe_response_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-void kp_share_group_describe_response_init(kp_share_group_describe_response *m)
-{
-	share_group_describe_response_init(m);
-}
-
 int kp_share_group_describe_response_decode(kp_rd *rd, int16_t version, kp_share_group_describe_response *out)
 {
-	share_group_describe_response_init(out);
+	kp_share_group_describe_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareGroupDescribeResponse: unsupported version");
 		return -1;

@@ -2,12 +2,11 @@
 /* Codec for ShareGroupHeartbeatRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "share_group_heartbeat_request.h"
 
-static void share_group_heartbeat_request_init(kp_share_group_heartbeat_request *m);
 static void share_group_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_share_group_heartbeat_request *m);
 static size_t share_group_heartbeat_request_size(const kp_share_group_heartbeat_request *m, int16_t version);
 static void share_group_heartbeat_request_encode(kp_wr *wr, int16_t version, const kp_share_group_heartbeat_request *m);
 
-static void share_group_heartbeat_request_init(kp_share_group_heartbeat_request *m)
+void kp_share_group_heartbeat_request_init(kp_share_group_heartbeat_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->member_id = (kp_str){"", 0};
@@ -97,14 +96,9 @@ static void share_group_heartbeat_request_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-void kp_share_group_heartbeat_request_init(kp_share_group_heartbeat_request *m)
-{
-	share_group_heartbeat_request_init(m);
-}
-
 int kp_share_group_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_share_group_heartbeat_request *out)
 {
-	share_group_heartbeat_request_init(out);
+	kp_share_group_heartbeat_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "ShareGroupHeartbeatRequest: unsupported version");
 		return -1;

@@ -20,6 +20,7 @@ typedef struct kp_share_group_heartbeat_request {
 	int32_t subscribed_topic_names_count; /* -1 = null */
 } kp_share_group_heartbeat_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_share_group_heartbeat_request_init(kp_share_group_heartbeat_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for SnapshotFooterRecord: init/decode/size/encode per struct, version rules folded in. */
 #include "snapshot_footer_record.h"
 
-static void snapshot_footer_record_init(kp_snapshot_footer_record *m);
 static void snapshot_footer_record_decode(kp_rd *rd, int16_t version, kp_snapshot_footer_record *m);
 static size_t snapshot_footer_record_size(const kp_snapshot_footer_record *m, int16_t version);
 static void snapshot_footer_record_encode(kp_wr *wr, int16_t version, const kp_snapshot_footer_record *m);
 
-static void snapshot_footer_record_init(kp_snapshot_footer_record *m)
+void kp_snapshot_footer_record_init(kp_snapshot_footer_record *m)
 {
 	m->version = 0;
 }
@@ -59,14 +58,9 @@ static void snapshot_footer_record_encode(kp_wr *wr, int16_t version, const kp_s
 	}
 }
 
-void kp_snapshot_footer_record_init(kp_snapshot_footer_record *m)
-{
-	snapshot_footer_record_init(m);
-}
-
 int kp_snapshot_footer_record_decode(kp_rd *rd, int16_t version, kp_snapshot_footer_record *out)
 {
-	snapshot_footer_record_init(out);
+	kp_snapshot_footer_record_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SnapshotFooterRecord: unsupported version");
 		return -1;

@@ -14,6 +14,7 @@ typedef struct kp_snapshot_footer_record {
 	int16_t version; /* v0+ */
 } kp_snapshot_footer_record;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_snapshot_footer_record_init(kp_snapshot_footer_record *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for SnapshotHeaderRecord: init/decode/size/encode per struct, version rules folded in. */
 #include "snapshot_header_record.h"
 
-static void snapshot_header_record_init(kp_snapshot_header_record *m);
 static void snapshot_header_record_decode(kp_rd *rd, int16_t version, kp_snapshot_header_record *m);
 static size_t snapshot_header_record_size(const kp_snapshot_header_record *m, int16_t version);
 static void snapshot_header_record_encode(kp_wr *wr, int16_t version, const kp_snapshot_header_record *m);
 
-static void snapshot_header_record_init(kp_snapshot_header_record *m)
+void kp_snapshot_header_record_init(kp_snapshot_header_record *m)
 {
 	m->version = 0;
 	m->last_contained_log_timestamp = INT64_C(0);
@@ -63,14 +62,9 @@ static void snapshot_header_record_encode(kp_wr *wr, int16_t version, const kp_s
 	}
 }
 
-void kp_snapshot_header_record_init(kp_snapshot_header_record *m)
-{
-	snapshot_header_record_init(m);
-}
-
 int kp_snapshot_header_record_decode(kp_rd *rd, int16_t version, kp_snapshot_header_record *out)
 {
-	snapshot_header_record_init(out);
+	kp_snapshot_header_record_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SnapshotHeaderRecord: unsupported version");
 		return -1;

@@ -15,6 +15,7 @@ typedef struct kp_snapshot_header_record {
 	int64_t last_contained_log_timestamp; /* v0+ */
 } kp_snapshot_header_record;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_snapshot_header_record_init(kp_snapshot_header_record *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

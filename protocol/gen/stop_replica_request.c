@@ -2,32 +2,27 @@
 /* Codec for StopReplicaRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "stop_replica_request.h"
 
-static void stop_replica_partition_v0_init(kp_stop_replica_request_stop_replica_partition_v0 *m);
 static void stop_replica_partition_v0_decode(kp_rd *rd, int16_t version, kp_stop_replica_request_stop_replica_partition_v0 *m);
 static size_t stop_replica_partition_v0_size(const kp_stop_replica_request_stop_replica_partition_v0 *m, int16_t version);
 static void stop_replica_partition_v0_encode(kp_wr *wr, int16_t version, const kp_stop_replica_request_stop_replica_partition_v0 *m);
 static const uint32_t stop_replica_partition_v0_min[5] = {6, 0, 1, 1, 1};
-static void stop_replica_topic_v1_init(kp_stop_replica_request_stop_replica_topic_v1 *m);
 static void stop_replica_topic_v1_decode(kp_rd *rd, int16_t version, kp_stop_replica_request_stop_replica_topic_v1 *m);
 static size_t stop_replica_topic_v1_size(const kp_stop_replica_request_stop_replica_topic_v1 *m, int16_t version);
 static void stop_replica_topic_v1_encode(kp_wr *wr, int16_t version, const kp_stop_replica_request_stop_replica_topic_v1 *m);
 static const uint32_t stop_replica_topic_v1_min[5] = {0, 6, 3, 1, 1};
-static void stop_replica_partition_state_init(kp_stop_replica_request_stop_replica_partition_state *m);
 static void stop_replica_partition_state_decode(kp_rd *rd, int16_t version, kp_stop_replica_request_stop_replica_partition_state *m);
 static size_t stop_replica_partition_state_size(const kp_stop_replica_request_stop_replica_partition_state *m, int16_t version);
 static void stop_replica_partition_state_encode(kp_wr *wr, int16_t version, const kp_stop_replica_request_stop_replica_partition_state *m);
 static const uint32_t stop_replica_partition_state_min[5] = {0, 0, 1, 10, 10};
-static void stop_replica_topic_state_init(kp_stop_replica_request_stop_replica_topic_state *m);
 static void stop_replica_topic_state_decode(kp_rd *rd, int16_t version, kp_stop_replica_request_stop_replica_topic_state *m);
 static size_t stop_replica_topic_state_size(const kp_stop_replica_request_stop_replica_topic_state *m, int16_t version);
 static void stop_replica_topic_state_encode(kp_wr *wr, int16_t version, const kp_stop_replica_request_stop_replica_topic_state *m);
 static const uint32_t stop_replica_topic_state_min[5] = {0, 0, 1, 3, 3};
-static void stop_replica_request_init(kp_stop_replica_request *m);
 static void stop_replica_request_decode(kp_rd *rd, int16_t version, kp_stop_replica_request *m);
 static size_t stop_replica_request_size(const kp_stop_replica_request *m, int16_t version);
 static void stop_replica_request_encode(kp_wr *wr, int16_t version, const kp_stop_replica_request *m);
 
-static void stop_replica_partition_v0_init(kp_stop_replica_request_stop_replica_partition_v0 *m)
+void kp_stop_replica_request_stop_replica_partition_v0_init(kp_stop_replica_request_stop_replica_partition_v0 *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -63,7 +58,7 @@ static void stop_replica_partition_v0_encode(kp_wr *wr, int16_t version, const k
 	kp_wr_i32(wr, m->partition_index);
 }
 
-static void stop_replica_topic_v1_init(kp_stop_replica_request_stop_replica_topic_v1 *m)
+void kp_stop_replica_request_stop_replica_topic_v1_init(kp_stop_replica_request_stop_replica_topic_v1 *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_indexes = NULL;
@@ -141,7 +136,7 @@ static void stop_replica_topic_v1_encode(kp_wr *wr, int16_t version, const kp_st
 	}
 }
 
-static void stop_replica_partition_state_init(kp_stop_replica_request_stop_replica_partition_state *m)
+void kp_stop_replica_request_stop_replica_partition_state_init(kp_stop_replica_request_stop_replica_partition_state *m)
 {
 	m->partition_index = 0;
 	m->leader_epoch = -1;
@@ -201,7 +196,7 @@ static void stop_replica_partition_state_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void stop_replica_topic_state_init(kp_stop_replica_request_stop_replica_topic_state *m)
+void kp_stop_replica_request_stop_replica_topic_state_init(kp_stop_replica_request_stop_replica_topic_state *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_states = NULL;
@@ -219,7 +214,7 @@ static void stop_replica_topic_state_decode(kp_rd *rd, int16_t version, kp_stop_
 		if (cnt > 0) {
 			m->partition_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_states), "StopReplicaTopicState.PartitionStates");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				stop_replica_partition_state_init(&m->partition_states[i]);
+				kp_stop_replica_request_stop_replica_partition_state_init(&m->partition_states[i]);
 				stop_replica_partition_state_decode(rd, version, &m->partition_states[i]);
 			}
 		}
@@ -280,7 +275,7 @@ static void stop_replica_topic_state_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void stop_replica_request_init(kp_stop_replica_request *m)
+void kp_stop_replica_request_init(kp_stop_replica_request *m)
 {
 	m->controller_id = 0;
 	m->is_k_raft_controller = false;
@@ -317,7 +312,7 @@ static void stop_replica_request_decode(kp_rd *rd, int16_t version, kp_stop_repl
 			if (cnt > 0) {
 				m->ungrouped_partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->ungrouped_partitions), "StopReplicaRequest.UngroupedPartitions");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					stop_replica_partition_v0_init(&m->ungrouped_partitions[i]);
+					kp_stop_replica_request_stop_replica_partition_v0_init(&m->ungrouped_partitions[i]);
 					stop_replica_partition_v0_decode(rd, version, &m->ungrouped_partitions[i]);
 				}
 			}
@@ -330,7 +325,7 @@ static void stop_replica_request_decode(kp_rd *rd, int16_t version, kp_stop_repl
 			if (cnt > 0) {
 				m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "StopReplicaRequest.Topics");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					stop_replica_topic_v1_init(&m->topics[i]);
+					kp_stop_replica_request_stop_replica_topic_v1_init(&m->topics[i]);
 					stop_replica_topic_v1_decode(rd, version, &m->topics[i]);
 				}
 			}
@@ -343,7 +338,7 @@ static void stop_replica_request_decode(kp_rd *rd, int16_t version, kp_stop_repl
 			if (cnt > 0) {
 				m->topic_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_states), "StopReplicaRequest.TopicStates");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					stop_replica_topic_state_init(&m->topic_states[i]);
+					kp_stop_replica_request_stop_replica_topic_state_init(&m->topic_states[i]);
 					stop_replica_topic_state_decode(rd, version, &m->topic_states[i]);
 				}
 			}
@@ -473,14 +468,9 @@ static void stop_replica_request_encode(kp_wr *wr, int16_t version, const kp_sto
 	}
 }
 
-void kp_stop_replica_request_init(kp_stop_replica_request *m)
-{
-	stop_replica_request_init(m);
-}
-
 int kp_stop_replica_request_decode(kp_rd *rd, int16_t version, kp_stop_replica_request *out)
 {
-	stop_replica_request_init(out);
+	kp_stop_replica_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "StopReplicaRequest: unsupported version");
 		return -1;

@@ -52,6 +52,11 @@ typedef struct kp_stop_replica_request {
 	int32_t topic_states_count; /* -1 = null */
 } kp_stop_replica_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_stop_replica_request_stop_replica_partition_v0_init(kp_stop_replica_request_stop_replica_partition_v0 *m);
+void kp_stop_replica_request_stop_replica_topic_v1_init(kp_stop_replica_request_stop_replica_topic_v1 *m);
+void kp_stop_replica_request_stop_replica_partition_state_init(kp_stop_replica_request_stop_replica_partition_state *m);
+void kp_stop_replica_request_stop_replica_topic_state_init(kp_stop_replica_request_stop_replica_topic_state *m);
 /* Sets every field to its spec default. */
 void kp_stop_replica_request_init(kp_stop_replica_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for StopReplicaResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "stop_replica_response.h"
 
-static void stop_replica_partition_error_init(kp_stop_replica_response_stop_replica_partition_error *m);
 static void stop_replica_partition_error_decode(kp_rd *rd, int16_t version, kp_stop_replica_response_stop_replica_partition_error *m);
 static size_t stop_replica_partition_error_size(const kp_stop_replica_response_stop_replica_partition_error *m, int16_t version);
 static void stop_replica_partition_error_encode(kp_wr *wr, int16_t version, const kp_stop_replica_response_stop_replica_partition_error *m);
 static const uint32_t stop_replica_partition_error_min[5] = {8, 8, 8, 8, 8};
-static void stop_replica_response_init(kp_stop_replica_response *m);
 static void stop_replica_response_decode(kp_rd *rd, int16_t version, kp_stop_replica_response *m);
 static size_t stop_replica_response_size(const kp_stop_replica_response *m, int16_t version);
 static void stop_replica_response_encode(kp_wr *wr, int16_t version, const kp_stop_replica_response *m);
 
-static void stop_replica_partition_error_init(kp_stop_replica_response_stop_replica_partition_error *m)
+void kp_stop_replica_response_stop_replica_partition_error_init(kp_stop_replica_response_stop_replica_partition_error *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -76,7 +74,7 @@ static void stop_replica_partition_error_encode(kp_wr *wr, int16_t version, cons
 	}
 }
 
-static void stop_replica_response_init(kp_stop_replica_response *m)
+void kp_stop_replica_response_init(kp_stop_replica_response *m)
 {
 	m->error_code = 0;
 	m->partition_errors = NULL;
@@ -94,7 +92,7 @@ static void stop_replica_response_decode(kp_rd *rd, int16_t version, kp_stop_rep
 		if (cnt > 0) {
 			m->partition_errors = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_errors), "StopReplicaResponse.PartitionErrors");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				stop_replica_partition_error_init(&m->partition_errors[i]);
+				kp_stop_replica_response_stop_replica_partition_error_init(&m->partition_errors[i]);
 				stop_replica_partition_error_decode(rd, version, &m->partition_errors[i]);
 			}
 		}
@@ -151,14 +149,9 @@ static void stop_replica_response_encode(kp_wr *wr, int16_t version, const kp_st
 	}
 }
 
-void kp_stop_replica_response_init(kp_stop_replica_response *m)
-{
-	stop_replica_response_init(m);
-}
-
 int kp_stop_replica_response_decode(kp_rd *rd, int16_t version, kp_stop_replica_response *out)
 {
-	stop_replica_response_init(out);
+	kp_stop_replica_response_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "StopReplicaResponse: unsupported version");
 		return -1;

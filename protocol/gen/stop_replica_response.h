@@ -24,6 +24,8 @@ typedef struct kp_stop_replica_response {
 	int32_t partition_errors_count; /* -1 = null */
 } kp_stop_replica_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_stop_replica_response_stop_replica_partition_error_init(kp_stop_replica_response_stop_replica_partition_error *m);
 /* Sets every field to its spec default. */
 void kp_stop_replica_response_init(kp_stop_replica_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for SyncGroupRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "sync_group_request.h"
 
-static void sync_group_request_assignment_init(kp_sync_group_request_sync_group_request_assignment *m);
 static void sync_group_request_assignment_decode(kp_rd *rd, int16_t version, kp_sync_group_request_sync_group_request_assignment *m);
 static size_t sync_group_request_assignment_size(const kp_sync_group_request_sync_group_request_assignment *m, int16_t version);
 static void sync_group_request_assignment_encode(kp_wr *wr, int16_t version, const kp_sync_group_request_sync_group_request_assignment *m);
 static const uint32_t sync_group_request_assignment_min[6] = {6, 6, 6, 6, 3, 3};
-static void sync_group_request_init(kp_sync_group_request *m);
 static void sync_group_request_decode(kp_rd *rd, int16_t version, kp_sync_group_request *m);
 static size_t sync_group_request_size(const kp_sync_group_request *m, int16_t version);
 static void sync_group_request_encode(kp_wr *wr, int16_t version, const kp_sync_group_request *m);
 
-static void sync_group_request_assignment_init(kp_sync_group_request_sync_group_request_assignment *m)
+void kp_sync_group_request_sync_group_request_assignment_init(kp_sync_group_request_sync_group_request_assignment *m)
 {
 	m->member_id = (kp_str){"", 0};
 	m->assignment = (kp_bytes){NULL, 0};
@@ -76,7 +74,7 @@ static void sync_group_request_assignment_encode(kp_wr *wr, int16_t version, con
 	}
 }
 
-static void sync_group_request_init(kp_sync_group_request *m)
+void kp_sync_group_request_init(kp_sync_group_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->generation_id = 0;
@@ -110,7 +108,7 @@ static void sync_group_request_decode(kp_rd *rd, int16_t version, kp_sync_group_
 		if (cnt > 0) {
 			m->assignments = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->assignments), "SyncGroupRequest.Assignments");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				sync_group_request_assignment_init(&m->assignments[i]);
+				kp_sync_group_request_sync_group_request_assignment_init(&m->assignments[i]);
 				sync_group_request_assignment_decode(rd, version, &m->assignments[i]);
 			}
 		}
@@ -213,14 +211,9 @@ static void sync_group_request_encode(kp_wr *wr, int16_t version, const kp_sync_
 	}
 }
 
-void kp_sync_group_request_init(kp_sync_group_request *m)
-{
-	sync_group_request_init(m);
-}
-
 int kp_sync_group_request_decode(kp_rd *rd, int16_t version, kp_sync_group_request *out)
 {
-	sync_group_request_init(out);
+	kp_sync_group_request_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SyncGroupRequest: unsupported version");
 		return -1;

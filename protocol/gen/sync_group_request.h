@@ -28,6 +28,8 @@ typedef struct kp_sync_group_request {
 	int32_t assignments_count; /* -1 = null */
 } kp_sync_group_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_sync_group_request_sync_group_request_assignment_init(kp_sync_group_request_sync_group_request_assignment *m);
 /* Sets every field to its spec default. */
 void kp_sync_group_request_init(kp_sync_group_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,12 +2,11 @@
 /* Codec for SyncGroupResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "sync_group_response.h"
 
-static void sync_group_response_init(kp_sync_group_response *m);
 static void sync_group_response_decode(kp_rd *rd, int16_t version, kp_sync_group_response *m);
 static size_t sync_group_response_size(const kp_sync_group_response *m, int16_t version);
 static void sync_group_response_encode(kp_wr *wr, int16_t version, const kp_sync_group_response *m);
 
-static void sync_group_response_init(kp_sync_group_response *m)
+void kp_sync_group_response_init(kp_sync_group_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -105,14 +104,9 @@ static void sync_group_response_encode(kp_wr *wr, int16_t version, const kp_sync
 	}
 }
 
-void kp_sync_group_response_init(kp_sync_group_response *m)
-{
-	sync_group_response_init(m);
-}
-
 int kp_sync_group_response_decode(kp_rd *rd, int16_t version, kp_sync_group_response *out)
 {
-	sync_group_response_init(out);
+	kp_sync_group_response_init(out);
 	if (version < 0 || version > 5) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "SyncGroupResponse: unsupported version");
 		return -1;

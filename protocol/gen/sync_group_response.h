@@ -19,6 +19,7 @@ typedef struct kp_sync_group_response {
 	kp_bytes assignment; /* v0+ */
 } kp_sync_group_response;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_sync_group_response_init(kp_sync_group_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

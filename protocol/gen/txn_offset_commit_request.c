@@ -2,22 +2,19 @@
 /* Codec for TxnOffsetCommitRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "txn_offset_commit_request.h"
 
-static void txn_offset_commit_request_partition_init(kp_txn_offset_commit_request_txn_offset_commit_request_partition *m);
 static void txn_offset_commit_request_partition_decode(kp_rd *rd, int16_t version, kp_txn_offset_commit_request_txn_offset_commit_request_partition *m);
 static size_t txn_offset_commit_request_partition_size(const kp_txn_offset_commit_request_txn_offset_commit_request_partition *m, int16_t version);
 static void txn_offset_commit_request_partition_encode(kp_wr *wr, int16_t version, const kp_txn_offset_commit_request_txn_offset_commit_request_partition *m);
 static const uint32_t txn_offset_commit_request_partition_min[5] = {14, 14, 18, 18, 18};
-static void txn_offset_commit_request_topic_init(kp_txn_offset_commit_request_txn_offset_commit_request_topic *m);
 static void txn_offset_commit_request_topic_decode(kp_rd *rd, int16_t version, kp_txn_offset_commit_request_txn_offset_commit_request_topic *m);
 static size_t txn_offset_commit_request_topic_size(const kp_txn_offset_commit_request_txn_offset_commit_request_topic *m, int16_t version);
 static void txn_offset_commit_request_topic_encode(kp_wr *wr, int16_t version, const kp_txn_offset_commit_request_txn_offset_commit_request_topic *m);
 static const uint32_t txn_offset_commit_request_topic_min[5] = {6, 6, 6, 3, 3};
-static void txn_offset_commit_request_init(kp_txn_offset_commit_request *m);
 static void txn_offset_commit_request_decode(kp_rd *rd, int16_t version, kp_txn_offset_commit_request *m);
 static size_t txn_offset_commit_request_size(const kp_txn_offset_commit_request *m, int16_t version);
 static void txn_offset_commit_request_encode(kp_wr *wr, int16_t version, const kp_txn_offset_commit_request *m);
 
-static void txn_offset_commit_request_partition_init(kp_txn_offset_commit_request_txn_offset_commit_request_partition *m)
+void kp_txn_offset_commit_request_txn_offset_commit_request_partition_init(kp_txn_offset_commit_request_txn_offset_commit_request_partition *m)
 {
 	m->partition_index = 0;
 	m->committed_offset = INT64_C(0);
@@ -87,7 +84,7 @@ static void txn_offset_commit_request_partition_encode(kp_wr *wr, int16_t versio
 	}
 }
 
-static void txn_offset_commit_request_topic_init(kp_txn_offset_commit_request_txn_offset_commit_request_topic *m)
+void kp_txn_offset_commit_request_txn_offset_commit_request_topic_init(kp_txn_offset_commit_request_txn_offset_commit_request_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -105,7 +102,7 @@ static void txn_offset_commit_request_topic_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TxnOffsetCommitRequestTopic.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				txn_offset_commit_request_partition_init(&m->partitions[i]);
+				kp_txn_offset_commit_request_txn_offset_commit_request_partition_init(&m->partitions[i]);
 				txn_offset_commit_request_partition_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -166,7 +163,7 @@ static void txn_offset_commit_request_topic_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void txn_offset_commit_request_init(kp_txn_offset_commit_request *m)
+void kp_txn_offset_commit_request_init(kp_txn_offset_commit_request *m)
 {
 	m->transactional_id = (kp_str){"", 0};
 	m->group_id = (kp_str){"", 0};
@@ -202,7 +199,7 @@ static void txn_offset_commit_request_decode(kp_rd *rd, int16_t version, kp_txn_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "TxnOffsetCommitRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				txn_offset_commit_request_topic_init(&m->topics[i]);
+				kp_txn_offset_commit_request_txn_offset_commit_request_topic_init(&m->topics[i]);
 				txn_offset_commit_request_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -311,14 +308,9 @@ static void txn_offset_commit_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_txn_offset_commit_request_init(kp_txn_offset_commit_request *m)
-{
-	txn_offset_commit_request_init(m);
-}
-
 int kp_txn_offset_commit_request_decode(kp_rd *rd, int16_t version, kp_txn_offset_commit_request *out)
 {
-	txn_offset_commit_request_init(out);
+	kp_txn_offset_commit_request_init(out);
 	if (version < 0 || version > 4) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "TxnOffsetCommitRequest: unsupported version");
 		return -1;

@@ -30,6 +30,9 @@ typedef struct kp_txn_offset_commit_response {
 	int32_t topics_count; /* -1 = null */
 } kp_txn_offset_commit_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_txn_offset_commit_response_txn_offset_commit_response_partition_init(kp_txn_offset_commit_response_txn_offset_commit_response_partition *m);
+void kp_txn_offset_commit_response_txn_offset_commit_response_topic_init(kp_txn_offset_commit_response_txn_offset_commit_response_topic *m);
 /* Sets every field to its spec default. */
 void kp_txn_offset_commit_response_init(kp_txn_offset_commit_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

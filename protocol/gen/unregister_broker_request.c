@@ -2,12 +2,11 @@
 /* Codec for UnregisterBrokerRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "unregister_broker_request.h"
 
-static void unregister_broker_request_init(kp_unregister_broker_request *m);
 static void unregister_broker_request_decode(kp_rd *rd, int16_t version, kp_unregister_broker_request *m);
 static size_t unregister_broker_request_size(const kp_unregister_broker_request *m, int16_t version);
 static void unregister_broker_request_encode(kp_wr *wr, int16_t version, const kp_unregister_broker_request *m);
 
-static void unregister_broker_request_init(kp_unregister_broker_request *m)
+void kp_unregister_broker_request_init(kp_unregister_broker_request *m)
 {
 	m->broker_id = 0;
 }
@@ -59,14 +58,9 @@ static void unregister_broker_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_unregister_broker_request_init(kp_unregister_broker_request *m)
-{
-	unregister_broker_request_init(m);
-}
-
 int kp_unregister_broker_request_decode(kp_rd *rd, int16_t version, kp_unregister_broker_request *out)
 {
-	unregister_broker_request_init(out);
+	kp_unregister_broker_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UnregisterBrokerRequest: unsupported version");
 		return -1;

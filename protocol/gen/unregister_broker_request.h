@@ -15,6 +15,7 @@ typedef struct kp_unregister_broker_request {
 	int32_t broker_id; /* v0+ */
 } kp_unregister_broker_request;
 
+/* Set every field to its spec default (use on array elements you build). */
 /* Sets every field to its spec default. */
 void kp_unregister_broker_request_init(kp_unregister_broker_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

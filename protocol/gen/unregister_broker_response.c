@@ -2,12 +2,11 @@
 /* Codec for UnregisterBrokerResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "unregister_broker_response.h"
 
-static void unregister_broker_response_init(kp_unregister_broker_response *m);
 static void unregister_broker_response_decode(kp_rd *rd, int16_t version, kp_unregister_broker_response *m);
 static size_t unregister_broker_response_size(const kp_unregister_broker_response *m, int16_t version);
 static void unregister_broker_response_encode(kp_wr *wr, int16_t version, const kp_unregister_broker_response *m);
 
-static void unregister_broker_response_init(kp_unregister_broker_response *m)
+void kp_unregister_broker_response_init(kp_unregister_broker_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -67,14 +66,9 @@ static void unregister_broker_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_unregister_broker_response_init(kp_unregister_broker_response *m)
-{
-	unregister_broker_response_init(m);
-}
-
 int kp_unregister_broker_response_decode(kp_rd *rd, int16_t version, kp_unregister_broker_response *out)
 {
-	unregister_broker_response_init(out);
+	kp_unregister_broker_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UnregisterBrokerResponse: unsupported version");
 		return -1;

@@ -2,17 +2,15 @@
 /* Codec for UpdateFeaturesRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "update_features_request.h"
 
-static void feature_update_key_init(kp_update_features_request_feature_update_key *m);
 static void feature_update_key_decode(kp_rd *rd, int16_t version, kp_update_features_request_feature_update_key *m);
 static size_t feature_update_key_size(const kp_update_features_request_feature_update_key *m, int16_t version);
 static void feature_update_key_encode(kp_wr *wr, int16_t version, const kp_update_features_request_feature_update_key *m);
 static const uint32_t feature_update_key_min[3] = {5, 5, 5};
-static void update_features_request_init(kp_update_features_request *m);
 static void update_features_request_decode(kp_rd *rd, int16_t version, kp_update_features_request *m);
 static size_t update_features_request_size(const kp_update_features_request *m, int16_t version);
 static void update_features_request_encode(kp_wr *wr, int16_t version, const kp_update_features_request *m);
 
-static void feature_update_key_init(kp_update_features_request_feature_update_key *m)
+void kp_update_features_request_feature_update_key_init(kp_update_features_request_feature_update_key *m)
 {
 	m->feature = (kp_str){"", 0};
 	m->max_version_level = 0;
@@ -100,7 +98,7 @@ static void feature_update_key_encode(kp_wr *wr, int16_t version, const kp_updat
 	}
 }
 
-static void update_features_request_init(kp_update_features_request *m)
+void kp_update_features_request_init(kp_update_features_request *m)
 {
 	m->timeout_ms = 60000;
 	m->feature_updates = NULL;
@@ -119,7 +117,7 @@ static void update_features_request_decode(kp_rd *rd, int16_t version, kp_update
 		if (cnt > 0) {
 			m->feature_updates = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->feature_updates), "UpdateFeaturesRequest.FeatureUpdates");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				feature_update_key_init(&m->feature_updates[i]);
+				kp_update_features_request_feature_update_key_init(&m->feature_updates[i]);
 				feature_update_key_decode(rd, version, &m->feature_updates[i]);
 			}
 		}
@@ -189,14 +187,9 @@ static void update_features_request_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_update_features_request_init(kp_update_features_request *m)
-{
-	update_features_request_init(m);
-}
-
 int kp_update_features_request_decode(kp_rd *rd, int16_t version, kp_update_features_request *out)
 {
-	update_features_request_init(out);
+	kp_update_features_request_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UpdateFeaturesRequest: unsupported version");
 		return -1;

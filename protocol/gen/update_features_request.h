@@ -26,6 +26,8 @@ typedef struct kp_update_features_request {
 	bool validate_only; /* v1+, default false */
 } kp_update_features_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_update_features_request_feature_update_key_init(kp_update_features_request_feature_update_key *m);
 /* Sets every field to its spec default. */
 void kp_update_features_request_init(kp_update_features_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

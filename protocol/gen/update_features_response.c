@@ -2,17 +2,15 @@
 /* Codec for UpdateFeaturesResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "update_features_response.h"
 
-static void updatable_feature_result_init(kp_update_features_response_updatable_feature_result *m);
 static void updatable_feature_result_decode(kp_rd *rd, int16_t version, kp_update_features_response_updatable_feature_result *m);
 static size_t updatable_feature_result_size(const kp_update_features_response_updatable_feature_result *m, int16_t version);
 static void updatable_feature_result_encode(kp_wr *wr, int16_t version, const kp_update_features_response_updatable_feature_result *m);
 static const uint32_t updatable_feature_result_min[3] = {5, 5, 5};
-static void update_features_response_init(kp_update_features_response *m);
 static void update_features_response_decode(kp_rd *rd, int16_t version, kp_update_features_response *m);
 static size_t update_features_response_size(const kp_update_features_response *m, int16_t version);
 static void update_features_response_encode(kp_wr *wr, int16_t version, const kp_update_features_response *m);
 
-static void updatable_feature_result_init(kp_update_features_response_updatable_feature_result *m)
+void kp_update_features_response_updatable_feature_result_init(kp_update_features_response_updatable_feature_result *m)
 {
 	m->feature = (kp_str){"", 0};
 	m->error_code = 0;
@@ -76,7 +74,7 @@ static void updatable_feature_result_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void update_features_response_init(kp_update_features_response *m)
+void kp_update_features_response_init(kp_update_features_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
@@ -99,7 +97,7 @@ static void update_features_response_decode(kp_rd *rd, int16_t version, kp_updat
 			if (cnt > 0) {
 				m->results = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->results), "UpdateFeaturesResponse.Results");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					updatable_feature_result_init(&m->results[i]);
+					kp_update_features_response_updatable_feature_result_init(&m->results[i]);
 					updatable_feature_result_decode(rd, version, &m->results[i]);
 				}
 			}
@@ -165,14 +163,9 @@ static void update_features_response_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_update_features_response_init(kp_update_features_response *m)
-{
-	update_features_response_init(m);
-}
-
 int kp_update_features_response_decode(kp_rd *rd, int16_t version, kp_update_features_response *out)
 {
-	update_features_response_init(out);
+	kp_update_features_response_init(out);
 	if (version < 0 || version > 2) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UpdateFeaturesResponse: unsupported version");
 		return -1;

@@ -26,6 +26,8 @@ typedef struct kp_update_features_response {
 	int32_t results_count; /* -1 = null */
 } kp_update_features_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_update_features_response_updatable_feature_result_init(kp_update_features_response_updatable_feature_result *m);
 /* Sets every field to its spec default. */
 void kp_update_features_response_init(kp_update_features_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

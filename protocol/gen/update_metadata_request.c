@@ -2,32 +2,27 @@
 /* Codec for UpdateMetadataRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "update_metadata_request.h"
 
-static void update_metadata_partition_state_init(kp_update_metadata_request_update_metadata_partition_state *m);
 static void update_metadata_partition_state_decode(kp_rd *rd, int16_t version, kp_update_metadata_request_update_metadata_partition_state *m);
 static size_t update_metadata_partition_state_size(const kp_update_metadata_request_update_metadata_partition_state *m, int16_t version);
 static void update_metadata_partition_state_encode(kp_wr *wr, int16_t version, const kp_update_metadata_request_update_metadata_partition_state *m);
 static const uint32_t update_metadata_partition_state_min[9] = {30, 30, 30, 30, 34, 32, 24, 24, 24};
-static void update_metadata_topic_state_init(kp_update_metadata_request_update_metadata_topic_state *m);
 static void update_metadata_topic_state_decode(kp_rd *rd, int16_t version, kp_update_metadata_request_update_metadata_topic_state *m);
 static size_t update_metadata_topic_state_size(const kp_update_metadata_request_update_metadata_topic_state *m, int16_t version);
 static void update_metadata_topic_state_encode(kp_wr *wr, int16_t version, const kp_update_metadata_request_update_metadata_topic_state *m);
 static const uint32_t update_metadata_topic_state_min[9] = {0, 0, 0, 0, 0, 6, 3, 19, 19};
-static void update_metadata_endpoint_init(kp_update_metadata_request_update_metadata_endpoint *m);
 static void update_metadata_endpoint_decode(kp_rd *rd, int16_t version, kp_update_metadata_request_update_metadata_endpoint *m);
 static size_t update_metadata_endpoint_size(const kp_update_metadata_request_update_metadata_endpoint *m, int16_t version);
 static void update_metadata_endpoint_encode(kp_wr *wr, int16_t version, const kp_update_metadata_request_update_metadata_endpoint *m);
 static const uint32_t update_metadata_endpoint_min[9] = {0, 8, 8, 10, 10, 10, 9, 9, 9};
-static void update_metadata_broker_init(kp_update_metadata_request_update_metadata_broker *m);
 static void update_metadata_broker_decode(kp_rd *rd, int16_t version, kp_update_metadata_request_update_metadata_broker *m);
 static size_t update_metadata_broker_size(const kp_update_metadata_request_update_metadata_broker *m, int16_t version);
 static void update_metadata_broker_encode(kp_wr *wr, int16_t version, const kp_update_metadata_request_update_metadata_broker *m);
 static const uint32_t update_metadata_broker_min[9] = {10, 8, 10, 10, 10, 10, 7, 7, 7};
-static void update_metadata_request_init(kp_update_metadata_request *m);
 static void update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update_metadata_request *m);
 static size_t update_metadata_request_size(const kp_update_metadata_request *m, int16_t version);
 static void update_metadata_request_encode(kp_wr *wr, int16_t version, const kp_update_metadata_request *m);
 
-static void update_metadata_partition_state_init(kp_update_metadata_request_update_metadata_partition_state *m)
+void kp_update_metadata_request_update_metadata_partition_state_init(kp_update_metadata_request_update_metadata_partition_state *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partition_index = 0;
@@ -181,7 +176,7 @@ static void update_metadata_partition_state_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-static void update_metadata_topic_state_init(kp_update_metadata_request_update_metadata_topic_state *m)
+void kp_update_metadata_request_update_metadata_topic_state_init(kp_update_metadata_request_update_metadata_topic_state *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->topic_id = (kp_uuid){{0}};
@@ -203,7 +198,7 @@ static void update_metadata_topic_state_decode(kp_rd *rd, int16_t version, kp_up
 		if (cnt > 0) {
 			m->partition_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partition_states), "UpdateMetadataTopicState.PartitionStates");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				update_metadata_partition_state_init(&m->partition_states[i]);
+				kp_update_metadata_request_update_metadata_partition_state_init(&m->partition_states[i]);
 				update_metadata_partition_state_decode(rd, version, &m->partition_states[i]);
 			}
 		}
@@ -270,7 +265,7 @@ static void update_metadata_topic_state_encode(kp_wr *wr, int16_t version, const
 	}
 }
 
-static void update_metadata_endpoint_init(kp_update_metadata_request_update_metadata_endpoint *m)
+void kp_update_metadata_request_update_metadata_endpoint_init(kp_update_metadata_request_update_metadata_endpoint *m)
 {
 	m->port = 0;
 	m->host = (kp_str){"", 0};
@@ -348,7 +343,7 @@ static void update_metadata_endpoint_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-static void update_metadata_broker_init(kp_update_metadata_request_update_metadata_broker *m)
+void kp_update_metadata_request_update_metadata_broker_init(kp_update_metadata_request_update_metadata_broker *m)
 {
 	m->id = 0;
 	m->v0_host = (kp_str){"", 0};
@@ -376,7 +371,7 @@ static void update_metadata_broker_decode(kp_rd *rd, int16_t version, kp_update_
 			if (cnt > 0) {
 				m->endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->endpoints), "UpdateMetadataBroker.Endpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					update_metadata_endpoint_init(&m->endpoints[i]);
+					kp_update_metadata_request_update_metadata_endpoint_init(&m->endpoints[i]);
 					update_metadata_endpoint_decode(rd, version, &m->endpoints[i]);
 				}
 			}
@@ -463,7 +458,7 @@ static void update_metadata_broker_encode(kp_wr *wr, int16_t version, const kp_u
 	}
 }
 
-static void update_metadata_request_init(kp_update_metadata_request *m)
+void kp_update_metadata_request_init(kp_update_metadata_request *m)
 {
 	m->controller_id = 0;
 	m->is_k_raft_controller = false;
@@ -500,7 +495,7 @@ static void update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update
 			if (cnt > 0) {
 				m->ungrouped_partition_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->ungrouped_partition_states), "UpdateMetadataRequest.UngroupedPartitionStates");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					update_metadata_partition_state_init(&m->ungrouped_partition_states[i]);
+					kp_update_metadata_request_update_metadata_partition_state_init(&m->ungrouped_partition_states[i]);
 					update_metadata_partition_state_decode(rd, version, &m->ungrouped_partition_states[i]);
 				}
 			}
@@ -513,7 +508,7 @@ static void update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update
 			if (cnt > 0) {
 				m->topic_states = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topic_states), "UpdateMetadataRequest.TopicStates");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					update_metadata_topic_state_init(&m->topic_states[i]);
+					kp_update_metadata_request_update_metadata_topic_state_init(&m->topic_states[i]);
 					update_metadata_topic_state_decode(rd, version, &m->topic_states[i]);
 				}
 			}
@@ -525,7 +520,7 @@ static void update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update
 		if (cnt > 0) {
 			m->live_brokers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->live_brokers), "UpdateMetadataRequest.LiveBrokers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				update_metadata_broker_init(&m->live_brokers[i]);
+				kp_update_metadata_request_update_metadata_broker_init(&m->live_brokers[i]);
 				update_metadata_broker_decode(rd, version, &m->live_brokers[i]);
 			}
 		}
@@ -680,14 +675,9 @@ static void update_metadata_request_encode(kp_wr *wr, int16_t version, const kp_
 	}
 }
 
-void kp_update_metadata_request_init(kp_update_metadata_request *m)
-{
-	update_metadata_request_init(m);
-}
-
 int kp_update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update_metadata_request *out)
 {
-	update_metadata_request_init(out);
+	kp_update_metadata_request_init(out);
 	if (version < 0 || version > 8) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UpdateMetadataRequest: unsupported version");
 		return -1;

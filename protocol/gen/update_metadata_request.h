@@ -67,6 +67,11 @@ typedef struct kp_update_metadata_request {
 	int32_t live_brokers_count; /* -1 = null */
 } kp_update_metadata_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_update_metadata_request_update_metadata_partition_state_init(kp_update_metadata_request_update_metadata_partition_state *m);
+void kp_update_metadata_request_update_metadata_topic_state_init(kp_update_metadata_request_update_metadata_topic_state *m);
+void kp_update_metadata_request_update_metadata_endpoint_init(kp_update_metadata_request_update_metadata_endpoint *m);
+void kp_update_metadata_request_update_metadata_broker_init(kp_update_metadata_request_update_metadata_broker *m);
 /* Sets every field to its spec default. */
 void kp_update_metadata_request_init(kp_update_metadata_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

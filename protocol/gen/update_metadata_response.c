@@ -2,12 +2,11 @@
 /* Codec for UpdateMetadataResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "update_metadata_response.h"
 
-static void update_metadata_response_init(kp_update_metadata_response *m);
 static void update_metadata_response_decode(kp_rd *rd, int16_t version, kp_update_metadata_response *m);
 static size_t update_metadata_response_size(const kp_update_metadata_response *m, int16_t version);
 static void update_metadata_response_encode(kp_wr *wr, int16_t version, const kp_update_metadata_response *m);
 
-static void update_metadata_response_init(kp_update_metadata_response *m)
+void kp_update_metadata_response_init(kp_update_metadata_response *m)
 {
 	m->error_code = 0;
 }
@@ -59,14 +58,9 @@ static void update_metadata_response_encode(kp_wr *wr, int16_t version, const kp
 	}
 }
 
-void kp_update_metadata_response_init(kp_update_metadata_response *m)
-{
-	update_metadata_response_init(m);
-}
-
 int kp_update_metadata_response_decode(kp_rd *rd, int16_t version, kp_update_metadata_response *out)
 {
-	update_metadata_response_init(out);
+	kp_update_metadata_response_init(out);
 	if (version < 0 || version > 8) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UpdateMetadataResponse: unsupported version");
 		return -1;

@@ -2,21 +2,18 @@
 /* Codec for UpdateRaftVoterRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "update_raft_voter_request.h"
 
-static void listener_init(kp_update_raft_voter_request_listener *m);
 static void listener_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_request_listener *m);
 static size_t listener_size(const kp_update_raft_voter_request_listener *m, int16_t version);
 static void listener_encode(kp_wr *wr, int16_t version, const kp_update_raft_voter_request_listener *m);
 static const uint32_t listener_min[1] = {5};
-static void k_raft_version_feature_init(kp_update_raft_voter_request_k_raft_version_feature *m);
 static void k_raft_version_feature_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_request_k_raft_version_feature *m);
 static size_t k_raft_version_feature_size(const kp_update_raft_voter_request_k_raft_version_feature *m, int16_t version);
 static void k_raft_version_feature_encode(kp_wr *wr, int16_t version, const kp_update_raft_voter_request_k_raft_version_feature *m);
-static void update_raft_voter_request_init(kp_update_raft_voter_request *m);
 static void update_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_request *m);
 static size_t update_raft_voter_request_size(const kp_update_raft_voter_request *m, int16_t version);
 static void update_raft_voter_request_encode(kp_wr *wr, int16_t version, const kp_update_raft_voter_request *m);
 
-static void listener_init(kp_update_raft_voter_request_listener *m)
+void kp_update_raft_voter_request_listener_init(kp_update_raft_voter_request_listener *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -84,7 +81,7 @@ static void listener_encode(kp_wr *wr, int16_t version, const kp_update_raft_vot
 	}
 }
 
-static void k_raft_version_feature_init(kp_update_raft_voter_request_k_raft_version_feature *m)
+void kp_update_raft_voter_request_k_raft_version_feature_init(kp_update_raft_voter_request_k_raft_version_feature *m)
 {
 	m->min_supported_version = 0;
 	m->max_supported_version = 0;
@@ -140,7 +137,7 @@ static void k_raft_version_feature_encode(kp_wr *wr, int16_t version, const kp_u
 	}
 }
 
-static void update_raft_voter_request_init(kp_update_raft_voter_request *m)
+void kp_update_raft_voter_request_init(kp_update_raft_voter_request *m)
 {
 	m->cluster_id = (kp_str){"", 0};
 	m->current_leader_epoch = 0;
@@ -148,7 +145,7 @@ static void update_raft_voter_request_init(kp_update_raft_voter_request *m)
 	m->voter_directory_id = (kp_uuid){{0}};
 	m->listeners = NULL;
 	m->listeners_count = 0;
-	k_raft_version_feature_init(&m->k_raft_version_feature);
+	kp_update_raft_voter_request_k_raft_version_feature_init(&m->k_raft_version_feature);
 }
 
 static void update_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_request *m)
@@ -165,7 +162,7 @@ static void update_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_upda
 		if (cnt > 0) {
 			m->listeners = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->listeners), "UpdateRaftVoterRequest.Listeners");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				listener_init(&m->listeners[i]);
+				kp_update_raft_voter_request_listener_init(&m->listeners[i]);
 				listener_decode(rd, version, &m->listeners[i]);
 			}
 		}
@@ -231,14 +228,9 @@ static void update_raft_voter_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_update_raft_voter_request_init(kp_update_raft_voter_request *m)
-{
-	update_raft_voter_request_init(m);
-}
-
 int kp_update_raft_voter_request_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_request *out)
 {
-	update_raft_voter_request_init(out);
+	kp_update_raft_voter_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UpdateRaftVoterRequest: unsupported version");
 		return -1;

@@ -34,6 +34,9 @@ typedef struct kp_update_raft_voter_request {
 	kp_update_raft_voter_request_k_raft_version_feature k_raft_version_feature; /* v0+ */
 } kp_update_raft_voter_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_update_raft_voter_request_listener_init(kp_update_raft_voter_request_listener *m);
+void kp_update_raft_voter_request_k_raft_version_feature_init(kp_update_raft_voter_request_k_raft_version_feature *m);
 /* Sets every field to its spec default. */
 void kp_update_raft_voter_request_init(kp_update_raft_voter_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,17 +2,15 @@
 /* Codec for UpdateRaftVoterResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "update_raft_voter_response.h"
 
-static void current_leader_init(kp_update_raft_voter_response_current_leader *m);
 static void current_leader_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_response_current_leader *m);
 static size_t current_leader_size(const kp_update_raft_voter_response_current_leader *m, int16_t version);
 static void current_leader_encode(kp_wr *wr, int16_t version, const kp_update_raft_voter_response_current_leader *m);
 static bool current_leader_is_default(const kp_update_raft_voter_response_current_leader *m);
-static void update_raft_voter_response_init(kp_update_raft_voter_response *m);
 static void update_raft_voter_response_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_response *m);
 static size_t update_raft_voter_response_size(const kp_update_raft_voter_response *m, int16_t version);
 static void update_raft_voter_response_encode(kp_wr *wr, int16_t version, const kp_update_raft_voter_response *m);
 
-static void current_leader_init(kp_update_raft_voter_response_current_leader *m)
+void kp_update_raft_voter_response_current_leader_init(kp_update_raft_voter_response_current_leader *m)
 {
 	m->leader_id = -1;
 	m->leader_epoch = -1;
@@ -94,11 +92,11 @@ static bool current_leader_is_default(const kp_update_raft_voter_response_curren
 	return true;
 }
 
-static void update_raft_voter_response_init(kp_update_raft_voter_response *m)
+void kp_update_raft_voter_response_init(kp_update_raft_voter_response *m)
 {
 	m->throttle_time_ms = 0;
 	m->error_code = 0;
-	current_leader_init(&m->current_leader);
+	kp_update_raft_voter_response_current_leader_init(&m->current_leader);
 }
 
 static void update_raft_voter_response_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_response *m)
@@ -181,14 +179,9 @@ static void update_raft_voter_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_update_raft_voter_response_init(kp_update_raft_voter_response *m)
-{
-	update_raft_voter_response_init(m);
-}
-
 int kp_update_raft_voter_response_decode(kp_rd *rd, int16_t version, kp_update_raft_voter_response *out)
 {
-	update_raft_voter_response_init(out);
+	kp_update_raft_voter_response_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "UpdateRaftVoterResponse: unsupported version");
 		return -1;

@@ -25,6 +25,8 @@ typedef struct kp_update_raft_voter_response {
 	kp_update_raft_voter_response_current_leader current_leader; /* v0+, tag 0 v0+ */
 } kp_update_raft_voter_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_update_raft_voter_response_current_leader_init(kp_update_raft_voter_response_current_leader *m);
 /* Sets every field to its spec default. */
 void kp_update_raft_voter_response_init(kp_update_raft_voter_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

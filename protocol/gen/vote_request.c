@@ -2,22 +2,19 @@
 /* Codec for VoteRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "vote_request.h"
 
-static void partition_data_init(kp_vote_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_vote_request_partition_data *m);
 static size_t partition_data_size(const kp_vote_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_vote_request_partition_data *m);
 static const uint32_t partition_data_min[2] = {25, 57};
-static void topic_data_init(kp_vote_request_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_vote_request_topic_data *m);
 static size_t topic_data_size(const kp_vote_request_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_vote_request_topic_data *m);
 static const uint32_t topic_data_min[2] = {3, 3};
-static void vote_request_init(kp_vote_request *m);
 static void vote_request_decode(kp_rd *rd, int16_t version, kp_vote_request *m);
 static size_t vote_request_size(const kp_vote_request *m, int16_t version);
 static void vote_request_encode(kp_wr *wr, int16_t version, const kp_vote_request *m);
 
-static void partition_data_init(kp_vote_request_partition_data *m)
+void kp_vote_request_partition_data_init(kp_vote_request_partition_data *m)
 {
 	m->partition_index = 0;
 	m->candidate_epoch = 0;
@@ -105,7 +102,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_vote_requ
 	}
 }
 
-static void topic_data_init(kp_vote_request_topic_data *m)
+void kp_vote_request_topic_data_init(kp_vote_request_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -123,7 +120,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_vote_request_topic_
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_vote_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -184,7 +181,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_vote_request_
 	}
 }
 
-static void vote_request_init(kp_vote_request *m)
+void kp_vote_request_init(kp_vote_request *m)
 {
 	m->cluster_id = KP_STR_NULL;
 	m->voter_id = -1;
@@ -206,7 +203,7 @@ static void vote_request_decode(kp_rd *rd, int16_t version, kp_vote_request *m)
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "VoteRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_vote_request_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -269,14 +266,9 @@ static void vote_request_encode(kp_wr *wr, int16_t version, const kp_vote_reques
 	}
 }
 
-void kp_vote_request_init(kp_vote_request *m)
-{
-	vote_request_init(m);
-}
-
 int kp_vote_request_decode(kp_rd *rd, int16_t version, kp_vote_request *out)
 {
-	vote_request_init(out);
+	kp_vote_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "VoteRequest: unsupported version");
 		return -1;

@@ -2,27 +2,23 @@
 /* Codec for VoteResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "vote_response.h"
 
-static void partition_data_init(kp_vote_response_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_vote_response_partition_data *m);
 static size_t partition_data_size(const kp_vote_response_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_vote_response_partition_data *m);
 static const uint32_t partition_data_min[2] = {16, 16};
-static void topic_data_init(kp_vote_response_topic_data *m);
 static void topic_data_decode(kp_rd *rd, int16_t version, kp_vote_response_topic_data *m);
 static size_t topic_data_size(const kp_vote_response_topic_data *m, int16_t version);
 static void topic_data_encode(kp_wr *wr, int16_t version, const kp_vote_response_topic_data *m);
 static const uint32_t topic_data_min[2] = {3, 3};
-static void node_endpoint_init(kp_vote_response_node_endpoint *m);
 static void node_endpoint_decode(kp_rd *rd, int16_t version, kp_vote_response_node_endpoint *m);
 static size_t node_endpoint_size(const kp_vote_response_node_endpoint *m, int16_t version);
 static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_vote_response_node_endpoint *m);
 static const uint32_t node_endpoint_min[2] = {1, 8};
-static void vote_response_init(kp_vote_response *m);
 static void vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *m);
 static size_t vote_response_size(const kp_vote_response *m, int16_t version);
 static void vote_response_encode(kp_wr *wr, int16_t version, const kp_vote_response *m);
 
-static void partition_data_init(kp_vote_response_partition_data *m)
+void kp_vote_response_partition_data_init(kp_vote_response_partition_data *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -90,7 +86,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_vote_resp
 	}
 }
 
-static void topic_data_init(kp_vote_response_topic_data *m)
+void kp_vote_response_topic_data_init(kp_vote_response_topic_data *m)
 {
 	m->topic_name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -108,7 +104,7 @@ static void topic_data_decode(kp_rd *rd, int16_t version, kp_vote_response_topic
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "TopicData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_vote_response_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -169,7 +165,7 @@ static void topic_data_encode(kp_wr *wr, int16_t version, const kp_vote_response
 	}
 }
 
-static void node_endpoint_init(kp_vote_response_node_endpoint *m)
+void kp_vote_response_node_endpoint_init(kp_vote_response_node_endpoint *m)
 {
 	m->node_id = 0;
 	m->host = (kp_str){"", 0};
@@ -233,7 +229,7 @@ static void node_endpoint_encode(kp_wr *wr, int16_t version, const kp_vote_respo
 	}
 }
 
-static void vote_response_init(kp_vote_response *m)
+void kp_vote_response_init(kp_vote_response *m)
 {
 	m->error_code = 0;
 	m->topics = NULL;
@@ -253,7 +249,7 @@ static void vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *m
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "VoteResponse.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				topic_data_init(&m->topics[i]);
+				kp_vote_response_topic_data_init(&m->topics[i]);
 				topic_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -265,7 +261,7 @@ static void vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *m
 			if (cnt > 0) {
 				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "VoteResponse.NodeEndpoints");
 				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					node_endpoint_init(&m->node_endpoints[i]);
+					kp_vote_response_node_endpoint_init(&m->node_endpoints[i]);
 					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
 				}
 			}
@@ -298,7 +294,7 @@ static void vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *m
 					if (cnt > 0) {
 						m->node_endpoints = kp_rd_alloc((&sub), (size_t)cnt, sizeof(*m->node_endpoints), "VoteResponse.NodeEndpoints");
 						for (int32_t i = 0; i < cnt && !(&sub)->err; i++) {
-							node_endpoint_init(&m->node_endpoints[i]);
+							kp_vote_response_node_endpoint_init(&m->node_endpoints[i]);
 							node_endpoint_decode((&sub), version, &m->node_endpoints[i]);
 						}
 					}
@@ -395,14 +391,9 @@ static void vote_response_encode(kp_wr *wr, int16_t version, const kp_vote_respo
 	}
 }
 
-void kp_vote_response_init(kp_vote_response *m)
-{
-	vote_response_init(m);
-}
-
 int kp_vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *out)
 {
-	vote_response_init(out);
+	kp_vote_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "VoteResponse: unsupported version");
 		return -1;

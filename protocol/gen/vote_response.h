@@ -42,6 +42,10 @@ typedef struct kp_vote_response {
 	int32_t node_endpoints_count; /* -1 = null */
 } kp_vote_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_vote_response_partition_data_init(kp_vote_response_partition_data *m);
+void kp_vote_response_topic_data_init(kp_vote_response_topic_data *m);
+void kp_vote_response_node_endpoint_init(kp_vote_response_node_endpoint *m);
 /* Sets every field to its spec default. */
 void kp_vote_response_init(kp_vote_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

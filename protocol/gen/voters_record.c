@@ -2,26 +2,22 @@
 /* Codec for VotersRecord: init/decode/size/encode per struct, version rules folded in. */
 #include "voters_record.h"
 
-static void endpoint_init(kp_voters_record_endpoint *m);
 static void endpoint_decode(kp_rd *rd, int16_t version, kp_voters_record_endpoint *m);
 static size_t endpoint_size(const kp_voters_record_endpoint *m, int16_t version);
 static void endpoint_encode(kp_wr *wr, int16_t version, const kp_voters_record_endpoint *m);
 static const uint32_t endpoint_min[1] = {5};
-static void k_raft_version_feature_init(kp_voters_record_k_raft_version_feature *m);
 static void k_raft_version_feature_decode(kp_rd *rd, int16_t version, kp_voters_record_k_raft_version_feature *m);
 static size_t k_raft_version_feature_size(const kp_voters_record_k_raft_version_feature *m, int16_t version);
 static void k_raft_version_feature_encode(kp_wr *wr, int16_t version, const kp_voters_record_k_raft_version_feature *m);
-static void voter_init(kp_voters_record_voter *m);
 static void voter_decode(kp_rd *rd, int16_t version, kp_voters_record_voter *m);
 static size_t voter_size(const kp_voters_record_voter *m, int16_t version);
 static void voter_encode(kp_wr *wr, int16_t version, const kp_voters_record_voter *m);
 static const uint32_t voter_min[1] = {27};
-static void voters_record_init(kp_voters_record *m);
 static void voters_record_decode(kp_rd *rd, int16_t version, kp_voters_record *m);
 static size_t voters_record_size(const kp_voters_record *m, int16_t version);
 static void voters_record_encode(kp_wr *wr, int16_t version, const kp_voters_record *m);
 
-static void endpoint_init(kp_voters_record_endpoint *m)
+void kp_voters_record_endpoint_init(kp_voters_record_endpoint *m)
 {
 	m->name = (kp_str){"", 0};
 	m->host = (kp_str){"", 0};
@@ -89,7 +85,7 @@ static void endpoint_encode(kp_wr *wr, int16_t version, const kp_voters_record_e
 	}
 }
 
-static void k_raft_version_feature_init(kp_voters_record_k_raft_version_feature *m)
+void kp_voters_record_k_raft_version_feature_init(kp_voters_record_k_raft_version_feature *m)
 {
 	m->min_supported_version = 0;
 	m->max_supported_version = 0;
@@ -145,13 +141,13 @@ static void k_raft_version_feature_encode(kp_wr *wr, int16_t version, const kp_v
 	}
 }
 
-static void voter_init(kp_voters_record_voter *m)
+void kp_voters_record_voter_init(kp_voters_record_voter *m)
 {
 	m->voter_id = 0;
 	m->voter_directory_id = (kp_uuid){{0}};
 	m->endpoints = NULL;
 	m->endpoints_count = 0;
-	k_raft_version_feature_init(&m->k_raft_version_feature);
+	kp_voters_record_k_raft_version_feature_init(&m->k_raft_version_feature);
 }
 
 static void voter_decode(kp_rd *rd, int16_t version, kp_voters_record_voter *m)
@@ -166,7 +162,7 @@ static void voter_decode(kp_rd *rd, int16_t version, kp_voters_record_voter *m)
 		if (cnt > 0) {
 			m->endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->endpoints), "Voter.Endpoints");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				endpoint_init(&m->endpoints[i]);
+				kp_voters_record_endpoint_init(&m->endpoints[i]);
 				endpoint_decode(rd, version, &m->endpoints[i]);
 			}
 		}
@@ -228,7 +224,7 @@ static void voter_encode(kp_wr *wr, int16_t version, const kp_voters_record_vote
 	}
 }
 
-static void voters_record_init(kp_voters_record *m)
+void kp_voters_record_init(kp_voters_record *m)
 {
 	m->version = 0;
 	m->voters = NULL;
@@ -246,7 +242,7 @@ static void voters_record_decode(kp_rd *rd, int16_t version, kp_voters_record *m
 		if (cnt > 0) {
 			m->voters = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->voters), "VotersRecord.Voters");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				voter_init(&m->voters[i]);
+				kp_voters_record_voter_init(&m->voters[i]);
 				voter_decode(rd, version, &m->voters[i]);
 			}
 		}
@@ -303,14 +299,9 @@ static void voters_record_encode(kp_wr *wr, int16_t version, const kp_voters_rec
 	}
 }
 
-void kp_voters_record_init(kp_voters_record *m)
-{
-	voters_record_init(m);
-}
-
 int kp_voters_record_decode(kp_rd *rd, int16_t version, kp_voters_record *out)
 {
-	voters_record_init(out);
+	kp_voters_record_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "VotersRecord: unsupported version");
 		return -1;

@@ -38,6 +38,10 @@ typedef struct kp_voters_record {
 	int32_t voters_count; /* -1 = null */
 } kp_voters_record;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_voters_record_endpoint_init(kp_voters_record_endpoint *m);
+void kp_voters_record_k_raft_version_feature_init(kp_voters_record_k_raft_version_feature *m);
+void kp_voters_record_voter_init(kp_voters_record_voter *m);
 /* Sets every field to its spec default. */
 void kp_voters_record_init(kp_voters_record *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

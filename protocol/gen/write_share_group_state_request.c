@@ -2,27 +2,23 @@
 /* Codec for WriteShareGroupStateRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "write_share_group_state_request.h"
 
-static void state_batch_init(kp_write_share_group_state_request_state_batch *m);
 static void state_batch_decode(kp_rd *rd, int16_t version, kp_write_share_group_state_request_state_batch *m);
 static size_t state_batch_size(const kp_write_share_group_state_request_state_batch *m, int16_t version);
 static void state_batch_encode(kp_wr *wr, int16_t version, const kp_write_share_group_state_request_state_batch *m);
 static const uint32_t state_batch_min[1] = {20};
-static void partition_data_init(kp_write_share_group_state_request_partition_data *m);
 static void partition_data_decode(kp_rd *rd, int16_t version, kp_write_share_group_state_request_partition_data *m);
 static size_t partition_data_size(const kp_write_share_group_state_request_partition_data *m, int16_t version);
 static void partition_data_encode(kp_wr *wr, int16_t version, const kp_write_share_group_state_request_partition_data *m);
 static const uint32_t partition_data_min[1] = {22};
-static void write_state_data_init(kp_write_share_group_state_request_write_state_data *m);
 static void write_state_data_decode(kp_rd *rd, int16_t version, kp_write_share_group_state_request_write_state_data *m);
 static size_t write_state_data_size(const kp_write_share_group_state_request_write_state_data *m, int16_t version);
 static void write_state_data_encode(kp_wr *wr, int16_t version, const kp_write_share_group_state_request_write_state_data *m);
 static const uint32_t write_state_data_min[1] = {18};
-static void write_share_group_state_request_init(kp_write_share_group_state_request *m);
 static void write_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_write_share_group_state_request *m);
 static size_t write_share_group_state_request_size(const kp_write_share_group_state_request *m, int16_t version);
 static void write_share_group_state_request_encode(kp_wr *wr, int16_t version, const kp_write_share_group_state_request *m);
 
-static void state_batch_init(kp_write_share_group_state_request_state_batch *m)
+void kp_write_share_group_state_request_state_batch_init(kp_write_share_group_state_request_state_batch *m)
 {
 	m->first_offset = INT64_C(0);
 	m->last_offset = INT64_C(0);
@@ -86,7 +82,7 @@ static void state_batch_encode(kp_wr *wr, int16_t version, const kp_write_share_
 	}
 }
 
-static void partition_data_init(kp_write_share_group_state_request_partition_data *m)
+void kp_write_share_group_state_request_partition_data_init(kp_write_share_group_state_request_partition_data *m)
 {
 	m->partition = 0;
 	m->state_epoch = 0;
@@ -110,7 +106,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_write_share_gro
 		if (cnt > 0) {
 			m->state_batches = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->state_batches), "PartitionData.StateBatches");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				state_batch_init(&m->state_batches[i]);
+				kp_write_share_group_state_request_state_batch_init(&m->state_batches[i]);
 				state_batch_decode(rd, version, &m->state_batches[i]);
 			}
 		}
@@ -173,7 +169,7 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_write_sha
 	}
 }
 
-static void write_state_data_init(kp_write_share_group_state_request_write_state_data *m)
+void kp_write_share_group_state_request_write_state_data_init(kp_write_share_group_state_request_write_state_data *m)
 {
 	m->topic_id = (kp_uuid){{0}};
 	m->partitions = NULL;
@@ -191,7 +187,7 @@ static void write_state_data_decode(kp_rd *rd, int16_t version, kp_write_share_g
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "WriteStateData.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				partition_data_init(&m->partitions[i]);
+				kp_write_share_group_state_request_partition_data_init(&m->partitions[i]);
 				partition_data_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -248,7 +244,7 @@ static void write_state_data_encode(kp_wr *wr, int16_t version, const kp_write_s
 	}
 }
 
-static void write_share_group_state_request_init(kp_write_share_group_state_request *m)
+void kp_write_share_group_state_request_init(kp_write_share_group_state_request *m)
 {
 	m->group_id = (kp_str){"", 0};
 	m->topics = NULL;
@@ -266,7 +262,7 @@ static void write_share_group_state_request_decode(kp_rd *rd, int16_t version, k
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "WriteShareGroupStateRequest.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				write_state_data_init(&m->topics[i]);
+				kp_write_share_group_state_request_write_state_data_init(&m->topics[i]);
 				write_state_data_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -327,14 +323,9 @@ static void write_share_group_state_request_encode(kp_wr *wr, int16_t version, c
 	}
 }
 
-void kp_write_share_group_state_request_init(kp_write_share_group_state_request *m)
-{
-	write_share_group_state_request_init(m);
-}
-
 int kp_write_share_group_state_request_decode(kp_rd *rd, int16_t version, kp_write_share_group_state_request *out)
 {
-	write_share_group_state_request_init(out);
+	kp_write_share_group_state_request_init(out);
 	if (version < 0 || version > 0) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "WriteShareGroupStateRequest: unsupported version");
 		return -1;

@@ -30,6 +30,9 @@ typedef struct kp_write_share_group_state_response {
 	int32_t results_count; /* -1 = null */
 } kp_write_share_group_state_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_write_share_group_state_response_partition_result_init(kp_write_share_group_state_response_partition_result *m);
+void kp_write_share_group_state_response_write_state_result_init(kp_write_share_group_state_response_write_state_result *m);
 /* Sets every field to its spec default. */
 void kp_write_share_group_state_response_init(kp_write_share_group_state_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

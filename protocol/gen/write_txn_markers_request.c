@@ -2,22 +2,19 @@
 /* Codec for WriteTxnMarkersRequest: init/decode/size/encode per struct, version rules folded in. */
 #include "write_txn_markers_request.h"
 
-static void writable_txn_marker_topic_init(kp_write_txn_markers_request_writable_txn_marker_topic *m);
 static void writable_txn_marker_topic_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_request_writable_txn_marker_topic *m);
 static size_t writable_txn_marker_topic_size(const kp_write_txn_markers_request_writable_txn_marker_topic *m, int16_t version);
 static void writable_txn_marker_topic_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_request_writable_txn_marker_topic *m);
 static const uint32_t writable_txn_marker_topic_min[2] = {6, 3};
-static void writable_txn_marker_init(kp_write_txn_markers_request_writable_txn_marker *m);
 static void writable_txn_marker_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_request_writable_txn_marker *m);
 static size_t writable_txn_marker_size(const kp_write_txn_markers_request_writable_txn_marker *m, int16_t version);
 static void writable_txn_marker_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_request_writable_txn_marker *m);
 static const uint32_t writable_txn_marker_min[2] = {19, 17};
-static void write_txn_markers_request_init(kp_write_txn_markers_request *m);
 static void write_txn_markers_request_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_request *m);
 static size_t write_txn_markers_request_size(const kp_write_txn_markers_request *m, int16_t version);
 static void write_txn_markers_request_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_request *m);
 
-static void writable_txn_marker_topic_init(kp_write_txn_markers_request_writable_txn_marker_topic *m)
+void kp_write_txn_markers_request_writable_txn_marker_topic_init(kp_write_txn_markers_request_writable_txn_marker_topic *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partition_indexes = NULL;
@@ -95,7 +92,7 @@ static void writable_txn_marker_topic_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-static void writable_txn_marker_init(kp_write_txn_markers_request_writable_txn_marker *m)
+void kp_write_txn_markers_request_writable_txn_marker_init(kp_write_txn_markers_request_writable_txn_marker *m)
 {
 	m->producer_id = INT64_C(0);
 	m->producer_epoch = 0;
@@ -118,7 +115,7 @@ static void writable_txn_marker_decode(kp_rd *rd, int16_t version, kp_write_txn_
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "WritableTxnMarker.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				writable_txn_marker_topic_init(&m->topics[i]);
+				kp_write_txn_markers_request_writable_txn_marker_topic_init(&m->topics[i]);
 				writable_txn_marker_topic_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -182,7 +179,7 @@ static void writable_txn_marker_encode(kp_wr *wr, int16_t version, const kp_writ
 	}
 }
 
-static void write_txn_markers_request_init(kp_write_txn_markers_request *m)
+void kp_write_txn_markers_request_init(kp_write_txn_markers_request *m)
 {
 	m->markers = NULL;
 	m->markers_count = 0;
@@ -198,7 +195,7 @@ static void write_txn_markers_request_decode(kp_rd *rd, int16_t version, kp_writ
 		if (cnt > 0) {
 			m->markers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->markers), "WriteTxnMarkersRequest.Markers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				writable_txn_marker_init(&m->markers[i]);
+				kp_write_txn_markers_request_writable_txn_marker_init(&m->markers[i]);
 				writable_txn_marker_decode(rd, version, &m->markers[i]);
 			}
 		}
@@ -253,14 +250,9 @@ static void write_txn_markers_request_encode(kp_wr *wr, int16_t version, const k
 	}
 }
 
-void kp_write_txn_markers_request_init(kp_write_txn_markers_request *m)
-{
-	write_txn_markers_request_init(m);
-}
-
 int kp_write_txn_markers_request_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_request *out)
 {
-	write_txn_markers_request_init(out);
+	kp_write_txn_markers_request_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "WriteTxnMarkersRequest: unsupported version");
 		return -1;

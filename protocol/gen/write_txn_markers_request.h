@@ -33,6 +33,9 @@ typedef struct kp_write_txn_markers_request {
 	int32_t markers_count; /* -1 = null */
 } kp_write_txn_markers_request;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_write_txn_markers_request_writable_txn_marker_topic_init(kp_write_txn_markers_request_writable_txn_marker_topic *m);
+void kp_write_txn_markers_request_writable_txn_marker_init(kp_write_txn_markers_request_writable_txn_marker *m);
 /* Sets every field to its spec default. */
 void kp_write_txn_markers_request_init(kp_write_txn_markers_request *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */

@@ -2,27 +2,23 @@
 /* Codec for WriteTxnMarkersResponse: init/decode/size/encode per struct, version rules folded in. */
 #include "write_txn_markers_response.h"
 
-static void writable_txn_marker_partition_result_init(kp_write_txn_markers_response_writable_txn_marker_partition_result *m);
 static void writable_txn_marker_partition_result_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_response_writable_txn_marker_partition_result *m);
 static size_t writable_txn_marker_partition_result_size(const kp_write_txn_markers_response_writable_txn_marker_partition_result *m, int16_t version);
 static void writable_txn_marker_partition_result_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_response_writable_txn_marker_partition_result *m);
 static const uint32_t writable_txn_marker_partition_result_min[2] = {6, 7};
-static void writable_txn_marker_topic_result_init(kp_write_txn_markers_response_writable_txn_marker_topic_result *m);
 static void writable_txn_marker_topic_result_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_response_writable_txn_marker_topic_result *m);
 static size_t writable_txn_marker_topic_result_size(const kp_write_txn_markers_response_writable_txn_marker_topic_result *m, int16_t version);
 static void writable_txn_marker_topic_result_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_response_writable_txn_marker_topic_result *m);
 static const uint32_t writable_txn_marker_topic_result_min[2] = {6, 3};
-static void writable_txn_marker_result_init(kp_write_txn_markers_response_writable_txn_marker_result *m);
 static void writable_txn_marker_result_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_response_writable_txn_marker_result *m);
 static size_t writable_txn_marker_result_size(const kp_write_txn_markers_response_writable_txn_marker_result *m, int16_t version);
 static void writable_txn_marker_result_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_response_writable_txn_marker_result *m);
 static const uint32_t writable_txn_marker_result_min[2] = {12, 10};
-static void write_txn_markers_response_init(kp_write_txn_markers_response *m);
 static void write_txn_markers_response_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_response *m);
 static size_t write_txn_markers_response_size(const kp_write_txn_markers_response *m, int16_t version);
 static void write_txn_markers_response_encode(kp_wr *wr, int16_t version, const kp_write_txn_markers_response *m);
 
-static void writable_txn_marker_partition_result_init(kp_write_txn_markers_response_writable_txn_marker_partition_result *m)
+void kp_write_txn_markers_response_writable_txn_marker_partition_result_init(kp_write_txn_markers_response_writable_txn_marker_partition_result *m)
 {
 	m->partition_index = 0;
 	m->error_code = 0;
@@ -78,7 +74,7 @@ static void writable_txn_marker_partition_result_encode(kp_wr *wr, int16_t versi
 	}
 }
 
-static void writable_txn_marker_topic_result_init(kp_write_txn_markers_response_writable_txn_marker_topic_result *m)
+void kp_write_txn_markers_response_writable_txn_marker_topic_result_init(kp_write_txn_markers_response_writable_txn_marker_topic_result *m)
 {
 	m->name = (kp_str){"", 0};
 	m->partitions = NULL;
@@ -96,7 +92,7 @@ static void writable_txn_marker_topic_result_decode(kp_rd *rd, int16_t version, 
 		if (cnt > 0) {
 			m->partitions = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->partitions), "WritableTxnMarkerTopicResult.Partitions");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				writable_txn_marker_partition_result_init(&m->partitions[i]);
+				kp_write_txn_markers_response_writable_txn_marker_partition_result_init(&m->partitions[i]);
 				writable_txn_marker_partition_result_decode(rd, version, &m->partitions[i]);
 			}
 		}
@@ -157,7 +153,7 @@ static void writable_txn_marker_topic_result_encode(kp_wr *wr, int16_t version, 
 	}
 }
 
-static void writable_txn_marker_result_init(kp_write_txn_markers_response_writable_txn_marker_result *m)
+void kp_write_txn_markers_response_writable_txn_marker_result_init(kp_write_txn_markers_response_writable_txn_marker_result *m)
 {
 	m->producer_id = INT64_C(0);
 	m->topics = NULL;
@@ -175,7 +171,7 @@ static void writable_txn_marker_result_decode(kp_rd *rd, int16_t version, kp_wri
 		if (cnt > 0) {
 			m->topics = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->topics), "WritableTxnMarkerResult.Topics");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				writable_txn_marker_topic_result_init(&m->topics[i]);
+				kp_write_txn_markers_response_writable_txn_marker_topic_result_init(&m->topics[i]);
 				writable_txn_marker_topic_result_decode(rd, version, &m->topics[i]);
 			}
 		}
@@ -232,7 +228,7 @@ static void writable_txn_marker_result_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-static void write_txn_markers_response_init(kp_write_txn_markers_response *m)
+void kp_write_txn_markers_response_init(kp_write_txn_markers_response *m)
 {
 	m->markers = NULL;
 	m->markers_count = 0;
@@ -248,7 +244,7 @@ static void write_txn_markers_response_decode(kp_rd *rd, int16_t version, kp_wri
 		if (cnt > 0) {
 			m->markers = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->markers), "WriteTxnMarkersResponse.Markers");
 			for (int32_t i = 0; i < cnt && !rd->err; i++) {
-				writable_txn_marker_result_init(&m->markers[i]);
+				kp_write_txn_markers_response_writable_txn_marker_result_init(&m->markers[i]);
 				writable_txn_marker_result_decode(rd, version, &m->markers[i]);
 			}
 		}
@@ -303,14 +299,9 @@ static void write_txn_markers_response_encode(kp_wr *wr, int16_t version, const 
 	}
 }
 
-void kp_write_txn_markers_response_init(kp_write_txn_markers_response *m)
-{
-	write_txn_markers_response_init(m);
-}
-
 int kp_write_txn_markers_response_decode(kp_rd *rd, int16_t version, kp_write_txn_markers_response *out)
 {
-	write_txn_markers_response_init(out);
+	kp_write_txn_markers_response_init(out);
 	if (version < 0 || version > 1) {
 		kp_rd_fail(rd, KP_ERR_UNSUPPORTED_VERSION, "WriteTxnMarkersResponse: unsupported version");
 		return -1;

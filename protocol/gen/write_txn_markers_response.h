@@ -36,6 +36,10 @@ typedef struct kp_write_txn_markers_response {
 	int32_t markers_count; /* -1 = null */
 } kp_write_txn_markers_response;
 
+/* Set every field to its spec default (use on array elements you build). */
+void kp_write_txn_markers_response_writable_txn_marker_partition_result_init(kp_write_txn_markers_response_writable_txn_marker_partition_result *m);
+void kp_write_txn_markers_response_writable_txn_marker_topic_result_init(kp_write_txn_markers_response_writable_txn_marker_topic_result *m);
+void kp_write_txn_markers_response_writable_txn_marker_result_init(kp_write_txn_markers_response_writable_txn_marker_result *m);
 /* Sets every field to its spec default. */
 void kp_write_txn_markers_response_init(kp_write_txn_markers_response *m);
 /* Inits *out, then decodes; arrays come from rd->arena. 0, or -1 with rd->err/why. */
