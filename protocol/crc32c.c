@@ -153,21 +153,29 @@ static bool detect_hw(void)
 #define HW_NAME "sse4.2"
 
 #elif defined(__aarch64__) && defined(__linux__)
-#include <arm_acle.h>
 #include <sys/auxv.h>
 #ifndef HWCAP_CRC32
 #define HWCAP_CRC32 (1 << 7)
 #endif
 
+#if defined(__clang__)
+/* clang's arm_acle.h hides the intrinsics unless the whole file targets +crc,
+ * so call the builtins behind them. */
+#define HW_TARGET     __attribute__((target("crc")))
+#define CRC_U8(c, p)  (__builtin_arm_crc32cb((c), *(p)))
+#define CRC_U64(c, p) ((uint64_t)__builtin_arm_crc32cd((uint32_t)(c), load_le64(p)))
+#else
+#include <arm_acle.h>
 #define HW_TARGET     __attribute__((target("+crc")))
 #define CRC_U8(c, p)  (__crc32cb((c), *(p)))
 #define CRC_U64(c, p) ((uint64_t)__crc32cd((uint32_t)(c), load_le64(p)))
+#endif
 
 static bool detect_hw(void)
 {
         return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
 }
-#define HW_NAME       "armv8"
+#define HW_NAME "armv8"
 #endif
 
 #ifdef HW_TARGET

@@ -167,8 +167,9 @@ int16_t kp_control_record_type(const kp_record *r, int16_t *type, const char **w
 /* What kp_batch_verify learnt from the records. */
 typedef struct kp_batch_info {
         int32_t records;           /* records read (== records_count) */
-        int64_t max_timestamp;     /* max base + delta (-1 when no records) */
-        int64_t min_timestamp;     /* min base + delta (-1 when no records) */
+        int64_t max_timestamp;     /* max base + delta; maxTimestamp under
+                                    * LogAppendTime; -1 when no records */
+        int64_t min_timestamp;     /* min of the same; -1 when no records */
         bool null_key;             /* a record has a null key (compacted topics) */
         size_t uncompressed_bytes; /* records area after decompression */
         int16_t control_type;      /* control batches: the record's type, else -1 */

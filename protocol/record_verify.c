@@ -131,6 +131,9 @@ int16_t kp_batch_verify(const kp_batch *b, kp_codec_ctx *cc, unsigned flags, kp_
         }
         if (it.rd.err)
                 FAIL(it.rd.err, it.rd.why);
+        /* With LogAppendTime every record's timestamp is the batch maxTimestamp. */
+        if ((b->attributes & KP_BATCH_ATTR_LOG_APPEND_TIME) && in->records > 0)
+                in->max_timestamp = in->min_timestamp = b->max_timestamp;
         return 0;
 }
 

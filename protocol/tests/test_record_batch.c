@@ -270,7 +270,10 @@ static void test_rewrites(void **state)
         assert_int_equal(kp_batch_codec(&b), KP_CODEC_LZ4);
         assert_int_equal(b.max_timestamp, 1900000000000LL);
         assert_true(kp_batch_crc_ok(&b));
-        assert_int_equal(kp_batch_verify(&b, cc, 0, NULL, &why), 0);
+        kp_batch_info info;
+        assert_int_equal(kp_batch_verify(&b, cc, 0, &info, &why), 0);
+        assert_int_equal(info.max_timestamp, 1900000000000LL);
+        assert_int_equal(info.min_timestamp, 1900000000000LL);
         free(p);
 }
 
