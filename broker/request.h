@@ -24,6 +24,7 @@
 #ifndef SL_REQUEST_H
 #define SL_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,7 +41,7 @@ typedef struct sl_seg {
         int fd;           /* file descriptor of a file range, else -1 */
         int64_t off;      /* file offset of a file range */
         size_t len;       /* bytes */
-        kp_wr wr;         /* writer over p for memory segments */
+        kp_wr *wr;        /* writer over p (memory segments, in the arena) */
 } sl_seg;
 
 struct sl_request {
@@ -57,7 +58,7 @@ struct sl_request {
         int64_t received_ms; /* monotonic ms at frame arrival */
         void *user;          /* handler scratch (e.g. its context in the arena) */
 
-        /* internal (conn.c / response.c) */
+        /* internal (conn.c, response.c) */
         sl_request *next;     /* connection FIFO / free list */
         uint8_t *frame;       /* owned copy of the frame (after the size) */
         size_t frame_cap;     /* capacity of frame */
@@ -69,8 +70,10 @@ struct sl_request {
         int nsegs;
         int segs_cap;
         sl_seg seg_inline[3];
-        size_t resp_len;   /* sum of segment lengths */
-        size_t sent_bytes; /* of resp_hdr + segments already written */
+        size_t resp_len; /* sum of segment lengths */
+        int send_seg;    /* piece being written: -1 header, else segs index */
+        size_t send_off; /* bytes of that piece already written */
+        bool in_queue;   /* still linked in its connection's FIFO */
         void (*on_sent)(sl_request *req, void *arg);
         void *on_sent_arg;
 };

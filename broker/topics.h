@@ -1,8 +1,9 @@
 /* broker/topics.h — the topic registry, and partitions on their owner shards.
  *
  * Shard 0 owns the registry: topic name, id (random UUIDv4, persisted), partition
- * count and config overrides, stored as `<data>/__topics/<name>.meta` (written
- * to a temp file, fsynced, renamed, directory fsynced) beside the partition
+ * count and config overrides (config/topic_config.h), stored as
+ * `<data>/__topics/<name>.meta` (written to a temp file, fsynced, renamed,
+ * directory fsynced; layout in topics_store.c) beside the partition
  * directories `<data>/<topic>-<partition>/` that storage/ manages. Every
  * change produces a new immutable snapshot that shard 0 sends to every shard;
  * a shard reads only its current snapshot (no locks, no mutable sharing) and
@@ -22,10 +23,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "shard.h"
+#include "topic_config.h"
 #include "wire.h"
-
-struct sl_log;
 
 #define SL_TOPIC_NAME_MAX 249
 
@@ -35,14 +36,13 @@ typedef struct sl_topic_kv {
         kp_str value;
 } sl_topic_kv;
 
-/* One topic in a snapshot. Immutable; strings are NUL-terminated too. */
+/* One topic in a snapshot. Immutable; name is NUL-terminated too. */
 typedef struct sl_topic_info {
         kp_str name;
         kp_uuid id;
         int32_t partitions;
-        bool internal; /* name starts with "__" (e.g. __consumer_offsets) */
-        const sl_topic_kv *configs;
-        int32_t config_count;
+        bool internal;          /* name starts with "__" (e.g. __consumer_offsets) */
+        sl_topic_config config; /* overrides; effective values: sl_topic_config_i64 */
 } sl_topic_info;
 
 /* A shard's view of all topics, sorted by name. */
@@ -50,9 +50,6 @@ typedef struct sl_topics_snap {
         uint64_t version; /* increases with every change */
         int32_t count;
         const sl_topic_info *topics;
-        /* internal */
-        int32_t holders; /* shards still holding it; shard 0 only */
-        struct sl_topics_snap *next_free;
 } sl_topics_snap;
 
 /* The calling shard's current snapshot (valid until this handler returns to
@@ -79,9 +76,10 @@ typedef struct sl_topic_op {
         void *arg;
         /* out */
         int16_t error;             /* Kafka code: 0, TOPIC_ALREADY_EXISTS, INVALID_* ... */
-        const char *error_message; /* static text or NULL */
-        kp_uuid out_id;            /* id of the created/deleted topic */
-        int32_t out_partitions;    /* partition count after the change */
+        const char *error_message; /* NULL, or text (points into message_buf or static) */
+        char message_buf[160];
+        kp_uuid out_id;         /* id of the created/deleted topic */
+        int32_t out_partitions; /* partition count after the change */
         /* internal */
         sl_xcall x;
 } sl_topic_op;
@@ -95,15 +93,19 @@ void sl_topics_add_partitions(sl_topic_op *op);
 typedef struct sl_partition {
         kp_uuid topic_id;
         int32_t index;
-        char *topic_name;   /* NUL-terminated copy */
-        struct sl_log *log; /* open storage log */
-        int32_t leader_epoch;
-        /* group commit (broker/commit.c) */
-        bool sync_dirty;                  /* appended since the last sync started */
+        char *topic_name;     /* NUL-terminated copy */
+        struct sl_log *log;   /* open storage log */
+        int32_t leader_epoch; /* single node: 0, leadership never moves */
+        /* group commit (partition.c), owner shard only */
+        bool sync_queued;                 /* on the shard's dirty list */
+        bool sync_running;                /* a job is on the I/O helper */
         struct sl_sync_waiter *sync_wait; /* waiting for the next sync */
         struct sl_sync_waiter *sync_tail;
-        struct sl_sync_waiter *sync_busy; /* covered by the sync in progress */
-        bool sync_running;
+        struct sl_sync_waiter *sync_busy; /* covered by the running sync */
+        sl_sync_job sync_job;
+        int sync_rc;
+        bool close_pending; /* closed while syncing: finish afterwards */
+        bool remove_pending;
         struct sl_partition *dirty_next; /* shard's list of partitions to sync */
         struct sl_partition *hash_next;  /* shard's partition table chain */
 } sl_partition;
@@ -113,9 +115,10 @@ sl_partition *sl_partition_find(kp_uuid topic_id, int32_t index);
 
 /* Group commit: call after appending to p->log; cb runs on this shard once
  * every byte appended before the call is durable (err 0) or the sync failed
- * (err < 0: the log then latches KAFKA_STORAGE_ERROR, see storage/log.h).
- * One fdatasync per log per loop turn covers all waiters, on the shard's I/O
- * helper thread, never on the reactor. */
+ * (err < 0: the log then latches and answers KAFKA_STORAGE_ERROR, see
+ * storage/log.h; -ECANCELED if the partition was deleted meanwhile). All
+ * waiters of a loop turn share one fdatasync per log, run on the shard's I/O
+ * helper thread, never on the reactor; callbacks fire in arrival order. */
 typedef struct sl_sync_waiter {
         void (*cb)(struct sl_sync_waiter *w, int err);
         void *arg;

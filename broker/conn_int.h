@@ -1,0 +1,57 @@
+/* broker/conn_int.h — the connection struct and request states, shared by
+ * conn.c (reading, framing, ordering, writing) and response.c (the respond
+ * API handlers call). Private to broker/. */
+#ifndef SL_CONN_INT_H
+#define SL_CONN_INT_H
+
+#include "broker_int.h"
+#include "conn.h"
+
+/* Request states: a request is queued on its connection from arrival until
+ * its response has been written (or it turned out to need none). */
+enum {
+        SL_REQ_PENDING = 0, /* handler working */
+        SL_REQ_DONE = 1,    /* response segments ready */
+        SL_REQ_NONE = 2,    /* no response (acks=0) */
+        SL_REQ_CLOSE = 3,   /* close the connection when this reaches the head */
+};
+
+/* Pipelined requests a connection may have unanswered before it stops
+ * reading: bounds per-connection memory together with
+ * connection.max.unanswered.bytes (librdkafka alone keeps up to 1M in flight). */
+#define SL_CONN_MAX_INFLIGHT 512
+#define SL_CONN_RX_INITIAL   16384      /* receive buffer of a fresh connection */
+#define SL_CONN_RX_KEEP      (1u << 20) /* larger buffers are freed once empty */
+#define SL_REQ_POOL_KEEP     256        /* idle pooled requests kept per shard */
+#define SL_REQ_FRAME_KEEP    65536      /* larger frame copies are freed on reuse */
+
+/* One client connection. Owned by the shard that accepted it. */
+struct sl_conn {
+        sl_shard *shard;
+        int sock;
+        char peer[64];
+        sl_conn *prev, *next; /* shard's connection list */
+        /* receive */
+        uint8_t *rx;
+        size_t rx_cap;
+        size_t rx_len; /* bytes buffered */
+        size_t rx_off; /* start of the first unparsed frame */
+        /* requests in arrival order; responses leave from the head */
+        sl_request *q_head, *q_tail;
+        uint32_t q_count;
+        size_t unanswered_bytes; /* frame bytes of queued requests */
+        /* state */
+        bool reading;      /* read interest on */
+        bool writing;      /* write interest on (socket was full) */
+        bool draining;     /* shutdown: no new requests, close when answered */
+        bool dead;         /* socket closed; freed when the queue empties */
+        bool flush_queued; /* on the shard's flush list */
+        sl_conn *flush_next;
+        char sw_name[64];
+        char sw_version[64];
+};
+
+/* conn.c */
+void sl_conn_request_completed(sl_request *req);
+
+#endif

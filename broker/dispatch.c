@@ -1,0 +1,41 @@
+/* broker/dispatch.c — the ApiKey table and request dispatch.
+ *
+ * Produce path 2/5: called from broker/conn.c with a request whose header is
+ * decoded; checks the version against this table and hands the request to
+ * its handler (broker/handle_<api>.c), which decodes the body with the
+ * generated codec. ApiVersions (handle_api_versions.c) advertises from this
+ * same table. An unknown key or a version outside [min, max] closes the
+ * connection without a response, as Kafka does (ENCODING §2.5) — except
+ * ApiVersions, whose handler answers too-new versions in v0 form (§2.6). */
+#include "dispatch.h"
+
+#include <stddef.h>
+
+/* One designated initializer per implemented API: {min, max, advertise 0
+ * as min (§5.3), handler}. Keep sorted by key. */
+static const sl_api api_table[SL_API_KEY_LIMIT] = {
+    [3] = {0, 12, false, sl_handle_metadata},
+    [18] = {0, 4, false, sl_handle_api_versions},
+};
+
+const sl_api *sl_dispatch_find(int16_t api_key)
+{
+        if (api_key < 0 || api_key >= SL_API_KEY_LIMIT || !api_table[api_key].handler)
+                return NULL;
+        return &api_table[api_key];
+}
+
+void sl_dispatch(sl_request *req)
+{
+        const sl_api *a = sl_dispatch_find(req->api_key);
+        if (!a) {
+                sl_request_close(req, "unknown api key");
+                return;
+        }
+        if (req->api_key != 18 &&
+            (req->api_version < a->min_version || req->api_version > a->max_version)) {
+                sl_request_close(req, "unsupported api version");
+                return;
+        }
+        a->handler(req);
+}

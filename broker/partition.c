@@ -1,0 +1,322 @@
+/* broker/partition.c — partitions on their owner shard: the per-shard table,
+ * opening/closing storage logs, and group commit.
+ *
+ * Produce path 4/5 ends here for acks=-1: after storage/ appended a batch the
+ * handler calls sl_partition_sync_wait(); in the reactor's before-sleep hook
+ * every partition with waiters gets one sl_log_sync_prepare, the whole batch of
+ * jobs goes to the shard's I/O helper thread (fdatasync only), and when it
+ * comes back sl_log_sync_complete runs on the shard and the waiters fire.
+ * While one batch runs new waiters collect for the next: one sync per log per
+ * turn covers every append before it, and the reactor never blocks on disk. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "broker_int.h"
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_partition_dir(const sl_topic_info *t, int32_t index, char *buf, size_t len)
+{
+        snprintf(buf, len, "%s/%.*s-%d", g_sl.cfg.data_dir, (int)t->name.len, t->name.p, index);
+}
+
+int sl_partition_remove_dir(const char *dir)
+{
+        struct stat st;
+        if (stat(dir, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return sl_log_remove_dir(dir);
+}
+
+static sl_log_config log_config_for(const sl_topic_info *t)
+{
+        const sl_config *b = &g_sl.cfg;
+        const sl_topic_config *tc = &t->config;
+        sl_log_config c = sl_log_config_default();
+        c.segment_bytes = sl_topic_config_i64(tc, b, SL_TOPIC_SEGMENT_BYTES);
+        c.segment_ms = sl_topic_config_i64(tc, b, SL_TOPIC_SEGMENT_MS);
+        c.segment_index_bytes = sl_topic_config_i64(tc, b, SL_TOPIC_SEGMENT_INDEX_BYTES);
+        c.index_interval_bytes = (int32_t)sl_topic_config_i64(tc, b, SL_TOPIC_INDEX_INTERVAL_BYTES);
+        c.retention_ms = sl_topic_config_i64(tc, b, SL_TOPIC_RETENTION_MS);
+        c.retention_bytes = sl_topic_config_i64(tc, b, SL_TOPIC_RETENTION_BYTES);
+        c.flush_messages = sl_topic_config_i64(tc, b, SL_TOPIC_FLUSH_MESSAGES);
+        c.flush_ms = sl_topic_config_i64(tc, b, SL_TOPIC_FLUSH_MS);
+        c.log_append_time =
+            sl_topic_config_i64(tc, b, SL_TOPIC_MESSAGE_TIMESTAMP_TYPE) == SL_TS_LOG_APPEND_TIME;
+        c.max_message_bytes = (int32_t)sl_topic_config_i64(tc, b, SL_TOPIC_MAX_MESSAGE_BYTES);
+        return c;
+}
+
+/* --- table --- */
+
+static uint32_t part_hash(kp_uuid id, int32_t index)
+{
+        uint32_t h = 2166136261u;
+        for (int i = 0; i < 16; i++)
+                h = (h ^ id.b[i]) * 16777619u;
+        return (h ^ (uint32_t)index) * 16777619u;
+}
+
+static int table_grow(sl_shard *s)
+{
+        uint32_t n = s->ptab ? (s->ptab_mask + 1) * 2 : 64;
+        sl_partition **nt = calloc(n, sizeof(*nt));
+        if (!nt)
+                return -ENOMEM;
+        if (s->ptab) {
+                for (uint32_t i = 0; i <= s->ptab_mask; i++) {
+                        sl_partition *p = s->ptab[i], *next;
+                        for (; p; p = next) {
+                                next = p->hash_next;
+                                uint32_t b = part_hash(p->topic_id, p->index) & (n - 1);
+                                p->hash_next = nt[b];
+                                nt[b] = p;
+                        }
+                }
+                free(s->ptab);
+        }
+        s->ptab = nt;
+        s->ptab_mask = n - 1;
+        return 0;
+}
+
+static sl_partition *table_find(sl_shard *s, kp_uuid id, int32_t index)
+{
+        if (!s->ptab)
+                return NULL;
+        sl_partition *p = s->ptab[part_hash(id, index) & s->ptab_mask];
+        for (; p; p = p->hash_next)
+                if (p->index == index && !memcmp(p->topic_id.b, id.b, 16))
+                        return p;
+        return NULL;
+}
+
+sl_partition *sl_partition_find(kp_uuid topic_id, int32_t index)
+{
+        return table_find(sl_shard_self(), topic_id, index);
+}
+
+static void table_remove(sl_shard *s, sl_partition *p)
+{
+        sl_partition **pp = &s->ptab[part_hash(p->topic_id, p->index) & s->ptab_mask];
+        while (*pp && *pp != p)
+                pp = &(*pp)->hash_next;
+        if (*pp)
+                *pp = p->hash_next;
+        s->nparts--;
+}
+
+/* --- open / close --- */
+
+int sl_partition_open(sl_shard *s, const sl_topic_info *t, int32_t index, bool fresh)
+{
+        if (table_find(s, t->id, index))
+                return 0;
+        if ((!s->ptab || s->nparts >= s->ptab_mask + 1) && table_grow(s) < 0)
+                return -ENOMEM;
+        char dir[SL_CONFIG_PATH_MAX + 300];
+        sl_partition_dir(t, index, dir, sizeof(dir));
+        if (fresh) {
+                /* Left over from a deletion interrupted by a crash: never revive. */
+                int rc = sl_partition_remove_dir(dir);
+                if (rc < 0)
+                        return rc;
+        }
+        sl_partition *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->topic_name = strndup(t->name.p, (size_t)t->name.len);
+        if (!p->topic_name) {
+                free(p);
+                return -ENOMEM;
+        }
+        p->topic_id = t->id;
+        p->index = index;
+        p->leader_epoch = 0;
+        sl_log_config cfg = log_config_for(t);
+        sl_log_error lerr = {0};
+        int rc = sl_log_open(dir, &cfg, wall_ms(), &p->log, &lerr);
+        if (rc < 0) {
+                SL_ERROR("opening %s: %s", dir,
+                         lerr.message[0] ? lerr.message : sl_log_strerror(rc));
+                free(p->topic_name);
+                free(p);
+                return rc;
+        }
+        uint32_t b = part_hash(p->topic_id, index) & s->ptab_mask;
+        p->hash_next = s->ptab[b];
+        s->ptab[b] = p;
+        s->nparts++;
+        return 0;
+}
+
+static void fire_waiters(sl_sync_waiter *w, int err)
+{
+        while (w) {
+                sl_sync_waiter *next = w->next;
+                w->cb(w, err);
+                w = next;
+        }
+}
+
+static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
+{
+        char dir[SL_CONFIG_PATH_MAX + 300];
+        snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
+        /* An unlinked dirty partition must not stay on the dirty list. */
+        if (p->sync_queued) {
+                sl_partition **pp = &s->dirty_head;
+                while (*pp && *pp != p)
+                        pp = &(*pp)->dirty_next;
+                if (*pp)
+                        *pp = p->dirty_next;
+        }
+        fire_waiters(p->sync_wait, -ECANCELED);
+        if (!remove_dir)
+                sl_log_sync(p->log); /* shutdown: make everything durable */
+        sl_log_close(p->log);
+        if (remove_dir) {
+                int rc = sl_log_remove_dir(dir);
+                if (rc < 0)
+                        SL_WARN("removing %s: %s", dir, sl_log_strerror(rc));
+        }
+        free(p->topic_name);
+        free(p);
+}
+
+void sl_partition_close(sl_shard *s, sl_partition *p, bool remove_dir)
+{
+        table_remove(s, p);
+        if (p->sync_running) {
+                p->close_pending = true;
+                p->remove_pending = remove_dir;
+                return;
+        }
+        partition_free(s, p, remove_dir);
+}
+
+int sl_partitions_open_owned(sl_shard *s, const sl_topics_snap *snap)
+{
+        for (int32_t i = 0; i < snap->count; i++) {
+                const sl_topic_info *t = &snap->topics[i];
+                for (int32_t k = 0; k < t->partitions; k++) {
+                        if (sl_shard_for_partition(t->id, k) != s->id)
+                                continue;
+                        int rc = sl_partition_open(s, t, k, false);
+                        if (rc < 0)
+                                return rc;
+                }
+        }
+        return 0;
+}
+
+void sl_partitions_close_all(sl_shard *s)
+{
+        if (!s->ptab)
+                return;
+        for (uint32_t i = 0; i <= s->ptab_mask; i++) {
+                sl_partition *p;
+                while ((p = s->ptab[i]))
+                        sl_partition_close(s, p, false);
+        }
+}
+
+/* --- group commit --- */
+
+void sl_partition_sync_wait(sl_partition *p, sl_sync_waiter *w)
+{
+        sl_shard *s = sl_shard_self();
+        w->next = NULL;
+        if (p->sync_tail)
+                p->sync_tail->next = w;
+        else
+                p->sync_wait = w;
+        p->sync_tail = w;
+        if (!p->sync_queued) {
+                p->sync_queued = true;
+                p->dirty_next = s->dirty_head;
+                s->dirty_head = p;
+        }
+}
+
+/* I/O helper thread: only fdatasync/fsync. */
+static void commit_io(sl_xcall *x)
+{
+        sl_shard *s = x->arg;
+        for (uint32_t i = 0; i < s->commit_n; i++) {
+                sl_partition *p = s->commit_batch[i];
+                p->sync_rc = sl_sync_job_run(&p->sync_job);
+        }
+}
+
+static void commit_done(sl_xcall *x)
+{
+        sl_shard *s = x->arg;
+        for (uint32_t i = 0; i < s->commit_n; i++) {
+                sl_partition *p = s->commit_batch[i];
+                int rc = sl_log_sync_complete(p->log, &p->sync_job, p->sync_rc);
+                if (rc < 0)
+                        SL_ERROR("%s-%d: fdatasync failed: %s; the log refuses appends until "
+                                 "reopened",
+                                 p->topic_name, p->index, sl_log_strerror(rc));
+                p->sync_running = false;
+                sl_sync_waiter *w = p->sync_busy;
+                p->sync_busy = NULL;
+                fire_waiters(w, rc < 0 ? rc : 0);
+                if (p->close_pending)
+                        partition_free(s, p, p->remove_pending);
+        }
+        s->commit_n = 0;
+        s->commit_running = false;
+}
+
+void sl_commit_before_sleep(sl_shard *s)
+{
+        if (s->commit_running || !s->dirty_head)
+                return;
+        if (s->commit_cap < s->nparts) {
+                uint32_t cap = s->nparts + 16;
+                sl_partition **nb = realloc(s->commit_batch, cap * sizeof(*nb));
+                if (!nb)
+                        return; /* retried next turn */
+                s->commit_batch = nb;
+                s->commit_cap = cap;
+        }
+        uint32_t n = 0;
+        sl_partition *p = s->dirty_head;
+        s->dirty_head = NULL;
+        while (p) {
+                sl_partition *next = p->dirty_next;
+                p->dirty_next = NULL;
+                p->sync_queued = false;
+                sl_sync_waiter *w = p->sync_wait;
+                p->sync_wait = p->sync_tail = NULL;
+                int rc = sl_log_sync_prepare(p->log, &p->sync_job);
+                if (rc <= 0) {
+                        /* 0: already durable; < 0: latched after an earlier failure. */
+                        fire_waiters(w, rc);
+                } else {
+                        p->sync_busy = w;
+                        p->sync_running = true;
+                        s->commit_batch[n++] = p;
+                }
+                p = next;
+        }
+        if (!n)
+                return;
+        s->commit_n = n;
+        s->commit_running = true;
+        memset(&s->commit_x, 0, sizeof(s->commit_x));
+        s->commit_x.run = commit_io;
+        s->commit_x.done = commit_done;
+        s->commit_x.arg = s;
+        sl_shard_offload(&s->commit_x);
+}
