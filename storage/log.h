@@ -1,0 +1,199 @@
+/* storage/log.h — one partition's log: CRC-chained segments on disk.
+ *
+ * A partition directory holds `<base>.log` segments of Kafka record batches
+ * (stored as received, after offset assignment), sparse `<base>.index` and
+ * `<base>.timeindex` files, a `leader-epoch-checkpoint` and a `log-start-offset`
+ * file; the byte layout is in storage/FORMAT.md. Every batch extends a hash
+ * chain (XXH3-128) so damage is detected and located (storage/verify.h).
+ *
+ * Ownership: an sl_log belongs to one thread (the partition's owner shard).
+ * Only sl_sync_job_run() may run on another thread, concurrently with appends.
+ * Errors: functions return 0, -errno for OS failures or an SL_E* code below;
+ * append results also carry the Kafka error code to put on the wire. */
+#ifndef SL_LOG_H
+#define SL_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_log sl_log;
+
+/* Our own error codes, in a range that never collides with -errno. */
+enum {
+        SL_ECORRUPT = -1000,    /* bytes on disk fail a CRC, checksum or the chain */
+        SL_EFATAL = -1001,      /* an earlier write/fdatasync failed; reopen the log */
+        SL_EINVALID = -1002,    /* a batch handed to append is malformed */
+        SL_ETOOLARGE = -1003,   /* a batch exceeds max.message.bytes or a segment */
+        SL_EOFFSET = -1004,     /* offset outside [log start, log end] */
+        SL_ENOTFOUND = -1005,   /* no such timestamp / epoch */
+        SL_ECONFIG = -1006,     /* invalid configuration value */
+        SL_EPIN = -1007,        /* too many pinned ranges / unknown fd to release */
+        SL_ESTALE_EPOCH = -1008 /* append with a leader epoch below the latest one */
+};
+
+/* Names an SL_E* code or a -errno value. */
+const char *sl_log_strerror(int err);
+
+/* Topic-level settings, Kafka's names. */
+typedef struct sl_log_config {
+        int64_t segment_bytes;       /* segment.bytes: roll past this size (1 GiB) */
+        int64_t segment_ms;          /* segment.ms: roll a segment older than this (7 days) */
+        int64_t segment_index_bytes; /* segment.index.bytes: roll when the index is full (10 MiB) */
+        int32_t index_interval_bytes; /* index.interval.bytes: bytes between index entries (4096) */
+        int64_t retention_ms;         /* retention.ms, -1 = forever (7 days) */
+        int64_t retention_bytes;      /* retention.bytes, -1 = unlimited */
+        int64_t flush_messages;       /* flush.messages, -1 = never by count */
+        int64_t flush_ms;             /* flush.ms, -1 = never by time */
+        bool log_append_time;         /* message.timestamp.type=LogAppendTime */
+        int32_t max_message_bytes;    /* max.message.bytes (1048588) */
+} sl_log_config;
+
+sl_log_config sl_log_config_default(void);
+
+/* What went wrong at open, for logs and operators. */
+typedef struct sl_log_error {
+        int code;          /* SL_E* or -errno */
+        int64_t offset;    /* offending offset, -1 if none */
+        int64_t position;  /* byte position in file, -1 if none */
+        char file[256];    /* file name (within the directory), "" if none */
+        char message[512]; /* human sentence naming file, offset and position */
+} sl_log_error;
+
+/* Opens (creating if needed) the partition log in dir and recovers it: the
+ * tail past the last index entry is validated (CRC and chain) and a torn last
+ * batch truncated; missing/damaged indexes are rebuilt; sealed segments must
+ * link into one chain or the open fails with err naming file/offset/position.
+ * Allocates. err may be NULL. */
+int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_log **out,
+                sl_log_error *err);
+
+/* Closes every file; flushes in-memory index entries (no fdatasync). Pinned
+ * ranges must have been released. */
+void sl_log_close(sl_log *log);
+
+/* Result of appending one buffer of batches. */
+typedef struct sl_append_result {
+        int64_t base_offset;     /* offset of the buffer's first record, -1 on error */
+        int64_t last_offset;     /* offset of the buffer's last record, -1 on error */
+        int64_t log_append_time; /* broker time stamped (LogAppendTime), else -1 */
+        int16_t error_code;      /* Kafka error code for the wire, 0 on success */
+        int err;                 /* internal code (0, SL_E*, -errno) */
+} sl_append_result;
+
+/* One buffer of concatenated record batches, rewritten in place on append. */
+typedef struct sl_append_buf {
+        uint8_t *p;
+        size_t len;
+} sl_append_buf;
+
+/* Validates every batch of buf (magic 2, CRC32C, batchLength, recordsCount ==
+ * lastOffsetDelta + 1, max.message.bytes), assigns offsets, stamps leader_epoch
+ * (leader_epoch < 0 keeps each batch's own epoch: the follower path) and, when
+ * configured, LogAppendTime, extends the chain and writes with one pwritev.
+ * Returns 0 or the error also stored in res. Nothing is durable until a sync. */
+int sl_log_append(sl_log *log, uint8_t *batches, size_t len, int32_t leader_epoch, int64_t now_ms,
+                  sl_append_result *res);
+
+/* Appends n buffers with one pwritev per segment touched. A buffer with a bad
+ * batch fails alone (res[i]); the others are appended. Returns 0 if every
+ * buffer was appended, else the first error. */
+int sl_log_append_v(sl_log *log, sl_append_buf *bufs, int n, int32_t leader_epoch, int64_t now_ms,
+                    sl_append_result *res);
+
+int64_t sl_log_start_offset(const sl_log *log);
+/* Offset the next appended record gets (Kafka's log end offset). */
+int64_t sl_log_end_offset(const sl_log *log);
+/* Every offset below this is durable (covered by a completed fdatasync). */
+int64_t sl_log_flushed_offset(const sl_log *log);
+/* True once an I/O failure latched the log: appends fail until reopened. */
+bool sl_log_failed(const sl_log *log);
+
+/* Group commit. prepare captures the files with unsynced bytes and the offset
+ * they cover (pinning them, so a roll or deletion cannot close them); run does
+ * only fdatasync/fsync syscalls and may run on a helper thread while the owner
+ * keeps appending; complete (owner thread) advances the flushed offset, or on
+ * rc != 0 latches the log fatal (never retry an fsync and carry on). */
+#define SL_SYNC_MAX_FILES 8
+typedef struct sl_sync_job {
+        int nfiles;                       /* files to fdatasync */
+        int fds[SL_SYNC_MAX_FILES];       /* their descriptors */
+        int64_t sizes[SL_SYNC_MAX_FILES]; /* bytes each sync covers */
+        void *segs[SL_SYNC_MAX_FILES];    /* pinned segments (internal) */
+        int dir_fd;                       /* directory to fsync, or -1 */
+        uint64_t dir_gen;                 /* directory change generation covered */
+        int64_t offset;                   /* flushed offset once the job succeeds */
+        int64_t messages;                 /* records covered (flush.messages) */
+} sl_sync_job;
+
+/* Returns 1 if there is something to sync (job filled), 0 if not, <0 on a
+ * latched log. Every job prepared must be completed. */
+int sl_log_sync_prepare(sl_log *log, sl_sync_job *job);
+/* Any thread. Returns 0 or -errno of the first failing fdatasync/fsync. */
+int sl_sync_job_run(const sl_sync_job *job);
+/* Owner thread. Returns rc, or SL_EFATAL if the log was already latched. */
+int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc);
+/* prepare + run + complete on the calling thread. */
+int sl_log_sync(sl_log *log);
+/* flush.messages / flush.ms policy: true when unsynced data has waited long
+ * enough. acks=-1 produces sync regardless (the broker asks). */
+bool sl_log_sync_due(const sl_log *log, int64_t now_ms);
+
+/* A byte range of a segment file, ready for sendfile. */
+typedef struct sl_file_range {
+        int fd;
+        int64_t pos;
+        int64_t len;
+} sl_file_range;
+
+/* File ranges covering whole batches, from the batch that contains offset,
+ * below max_offset (exclusive, e.g. the high watermark), at most max_bytes
+ * (but the first batch is returned whole even if larger: KIP-74). Each range
+ * pins its segment until sl_log_release_ranges(). *n_out = 0 when offset ==
+ * max_offset or the log end. Returns SL_EOFFSET outside [start, end]. */
+int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                sl_file_range *ranges, int max_ranges, int *n_out);
+/* Unpins what sl_log_read returned; a deleted segment's fd closes on the last
+ * unpin. */
+void sl_log_release_ranges(sl_log *log, const sl_file_range *ranges, int n);
+
+/* ListOffsets by timestamp: the first batch whose maxTimestamp >= ts, giving
+ * its base offset and max timestamp (batch granularity: a batch is the unit
+ * stored and fetched). SL_ENOTFOUND if none. */
+int sl_log_offset_for_timestamp(sl_log *log, int64_t ts, int64_t *offset, int64_t *found_ts);
+/* Largest timestamp in the log and the offset of its batch's last record
+ * (ListOffsets MAX_TIMESTAMP); -1/-1 for an empty log. */
+int sl_log_max_timestamp(sl_log *log, int64_t *ts, int64_t *offset);
+/* OffsetForLeaderEpoch: the largest epoch <= epoch and the start offset of
+ * the next larger epoch (or the log end). SL_ENOTFOUND when epoch is below
+ * every known epoch. */
+int sl_log_end_offset_for_epoch(sl_log *log, int32_t epoch, int32_t *found_epoch,
+                                int64_t *end_offset);
+/* Latest leader epoch stored, -1 if none. */
+int32_t sl_log_latest_epoch(const sl_log *log);
+
+/* Removes every record at or above offset (follower truncation on a diverged
+ * log, Raft). offset must be >= the high watermark the caller guarantees. */
+int sl_log_truncate(sl_log *log, int64_t offset);
+
+/* DeleteRecords: advances the log start offset (persisted) and drops segments
+ * wholly below it. SL_EOFFSET if new_start > end. */
+int sl_log_delete_records(sl_log *log, int64_t new_start_offset);
+/* Deletes whole segments past retention.ms / beyond retention.bytes; never the
+ * active segment. Returns the number of segments deleted or <0. */
+int sl_log_enforce_retention(sl_log *log, int64_t now_ms);
+/* Live topic config change. */
+int sl_log_set_config(sl_log *log, const sl_log_config *cfg);
+/* Topic deletion: removes a (closed) partition directory and its files. */
+int sl_log_remove_dir(const char *dir);
+
+/* Counters for metrics and the bench. */
+typedef struct sl_log_stats {
+        int64_t segments;   /* open segments */
+        int64_t size_bytes; /* bytes on disk in segments */
+        int64_t syncs;      /* completed sync jobs */
+        int64_t appends;    /* batches appended */
+} sl_log_stats;
+void sl_log_get_stats(const sl_log *log, sl_log_stats *st);
+
+#endif

@@ -1,0 +1,290 @@
+/* storage/log_read.c — Fetch and ListOffsets support: file ranges covering
+ * whole batches for sendfile, pins that keep them valid across retention,
+ * timestamp and max-timestamp lookups, and suffix truncation for followers.
+ *
+ * Lookups are O(log n): binary search over segments, then over the segment's
+ * sparse offset (or time) index, then a walk of at most index.interval.bytes
+ * of batch headers read through one 64 KiB window (one pread per window, not
+ * per batch). */
+#include "fileops_int.h"
+#include "log_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_WINDOW (64u << 10)
+#define HDR_NEED    43 /* through maxTimestamp */
+
+typedef struct hdr_reader {
+        uint8_t *buf; /* READ_WINDOW bytes, allocated once per call site use */
+        int fd;
+        int64_t at;
+        size_t len;
+} hdr_reader;
+
+/* Reads the header of the batch at pos (pos < limit). Returns 0, or
+ * SL_ECORRUPT when the bytes there are not a batch header. */
+static int read_hdr(hdr_reader *r, int64_t pos, int64_t limit, sl_batch_hdr *h)
+{
+        if (!(r->len && pos >= r->at && pos + HDR_NEED <= r->at + (int64_t)r->len)) {
+                size_t want = READ_WINDOW;
+                if (pos + (int64_t)want > limit)
+                        want = (size_t)(limit - pos);
+                if (want < HDR_NEED)
+                        return SL_ECORRUPT;
+                ssize_t got = sl_pread_full(r->fd, r->buf, want, pos);
+                if (got < 0)
+                        return (int)got;
+                if ((size_t)got < HDR_NEED)
+                        return SL_ECORRUPT;
+                r->at = pos;
+                r->len = (size_t)got;
+        }
+        const uint8_t *p = r->buf + (pos - r->at);
+        h->base_offset = (int64_t)sl_be64(p);
+        h->batch_len = (int32_t)sl_be32(p + 8);
+        h->magic = (int8_t)p[16];
+        h->last_offset_delta = (int32_t)sl_be32(p + 23);
+        h->max_ts = (int64_t)sl_be64(p + 35);
+        if (h->magic != 2 || h->batch_len < SL_BATCH_MIN_LEN || h->last_offset_delta < 0 ||
+            pos + 12 + (int64_t)h->batch_len > limit)
+                return SL_ECORRUPT;
+        return 0;
+}
+
+/* Position and header of the batch of seg containing offset. */
+static int seek_batch(hdr_reader *r, const sl_segment *seg, int64_t offset, int64_t *pos,
+                      sl_batch_hdr *h)
+{
+        const sl_oidx_entry *e = sl_index_floor(seg, offset);
+        int64_t p = e ? e->pos : SL_SEG_HDR_BYTES;
+        while (p < seg->data_end) {
+                int rc = read_hdr(r, p, seg->data_end, h);
+                if (rc < 0)
+                        return rc;
+                if (h->base_offset + h->last_offset_delta >= offset) {
+                        *pos = p;
+                        return 0;
+                }
+                p += 12 + (int64_t)h->batch_len;
+        }
+        return SL_ENOTFOUND;
+}
+
+int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                sl_file_range *ranges, int max_ranges, int *n_out)
+{
+        *n_out = 0;
+        if (log->fatal)
+                return SL_EFATAL;
+        if (offset < log->start_offset || offset > log->end_offset)
+                return SL_EOFFSET;
+        if (max_offset > log->end_offset)
+                max_offset = log->end_offset;
+        if (offset >= max_offset || max_ranges <= 0)
+                return 0;
+        uint8_t buf[READ_WINDOW];
+        hdr_reader r = {.buf = buf, .fd = -1};
+        int si = sl_log_find_segment(log, offset);
+        int64_t used = 0;
+        int n = 0, rc = 0;
+        for (; si >= 0 && si < log->nsegs && n < max_ranges; si++) {
+                sl_segment *seg = log->segs[si];
+                if (seg->next_offset <= offset)
+                        continue;
+                if (seg->base_offset >= max_offset)
+                        break;
+                rc = sl_segment_load_index(log, seg);
+                if (rc < 0)
+                        break;
+                r.fd = seg->fd;
+                r.len = 0;
+                int64_t start, p;
+                sl_batch_hdr h;
+                rc = seek_batch(&r, seg, offset, &start, &h);
+                if (rc < 0)
+                        break;
+                /* Jump over whole index intervals that fit the budget: every batch
+                 * before an entry starts below that entry's offset. */
+                p = start;
+                const sl_index *x = &seg->idx;
+                const sl_oidx_entry *e = sl_index_floor(seg, h.base_offset);
+                uint32_t k = e ? (uint32_t)(e - x->oe) : 0;
+                while (k + 1 < x->on && (int64_t)x->oe[k + 1].pos > p &&
+                       seg->base_offset + x->oe[k + 1].rel_offset < max_offset &&
+                       used + ((int64_t)x->oe[k + 1].pos - start) <= (int64_t)max_bytes) {
+                        k++;
+                        p = x->oe[k].pos;
+                }
+                bool budget_hit = false;
+                while (p < seg->data_end) {
+                        rc = read_hdr(&r, p, seg->data_end, &h);
+                        if (rc < 0)
+                                goto out;
+                        int64_t size = 12 + (int64_t)h.batch_len;
+                        if (h.base_offset >= max_offset)
+                                break;
+                        /* KIP-74: the first batch goes whole even past max_bytes. */
+                        if (used + (p - start) + size > (int64_t)max_bytes &&
+                            (used > 0 || p > start)) {
+                                budget_hit = true;
+                                break;
+                        }
+                        p += size;
+                }
+                if (p > start) {
+                        ranges[n++] =
+                            (sl_file_range){.fd = seg->fd, .pos = start, .len = p - start};
+                        seg->refs++;
+                        used += p - start;
+                }
+                if (budget_hit || p < seg->data_end)
+                        break;
+                offset = seg->next_offset;
+        }
+out:
+        *n_out = n;
+        if (rc < 0 && n == 0)
+                return rc == SL_ENOTFOUND ? 0 : rc;
+        return 0;
+}
+
+static sl_segment *seg_by_fd(sl_log *log, int fd)
+{
+        for (int i = log->nsegs - 1; i >= 0; i--)
+                if (log->segs[i]->fd == fd)
+                        return log->segs[i];
+        for (int i = 0; i < log->nzombies; i++)
+                if (log->zombies[i]->fd == fd)
+                        return log->zombies[i];
+        return NULL;
+}
+
+void sl_log_release_ranges(sl_log *log, const sl_file_range *ranges, int n)
+{
+        for (int i = 0; i < n; i++) {
+                sl_segment *seg = seg_by_fd(log, ranges[i].fd);
+                if (seg && seg->refs > 0)
+                        sl_segment_unpin(log, seg);
+        }
+}
+
+int sl_log_offset_for_timestamp(sl_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+        uint8_t buf[READ_WINDOW];
+        hdr_reader r = {.buf = buf, .fd = -1};
+        for (int si = 0; si < log->nsegs; si++) {
+                sl_segment *seg = log->segs[si];
+                if (seg->max_ts < ts || seg->next_offset <= log->start_offset)
+                        continue;
+                int rc = sl_segment_load_index(log, seg);
+                if (rc < 0)
+                        return rc;
+                /* Last time entry below ts: no batch before its batch reaches ts. */
+                const sl_index *x = &seg->idx;
+                uint32_t lo = 0, hi = x->tn;
+                while (lo < hi) {
+                        uint32_t mid = lo + (hi - lo) / 2;
+                        if (x->te[mid].ts < ts)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                int64_t from =
+                    lo > 0 ? seg->base_offset + x->te[lo - 1].rel_offset : seg->base_offset;
+                if (from < log->start_offset)
+                        from = log->start_offset;
+                r.fd = seg->fd;
+                r.len = 0;
+                int64_t p;
+                sl_batch_hdr h;
+                rc = seek_batch(&r, seg, from, &p, &h);
+                if (rc == SL_ENOTFOUND)
+                        continue;
+                if (rc < 0)
+                        return rc;
+                while (p < seg->data_end) {
+                        rc = read_hdr(&r, p, seg->data_end, &h);
+                        if (rc < 0)
+                                return rc;
+                        if (h.max_ts >= ts) {
+                                *offset = h.base_offset > log->start_offset ? h.base_offset
+                                                                            : log->start_offset;
+                                *found_ts = h.max_ts;
+                                return 0;
+                        }
+                        p += 12 + (int64_t)h.batch_len;
+                }
+        }
+        return SL_ENOTFOUND;
+}
+
+int sl_log_max_timestamp(sl_log *log, int64_t *ts, int64_t *offset)
+{
+        *ts = *offset = -1;
+        for (int i = 0; i < log->nsegs; i++) {
+                const sl_segment *seg = log->segs[i];
+                if (seg->max_ts > *ts && seg->max_ts_offset >= log->start_offset) {
+                        *ts = seg->max_ts;
+                        *offset = seg->max_ts_offset;
+                }
+        }
+        return 0;
+}
+
+int sl_log_truncate(sl_log *log, int64_t offset)
+{
+        if (log->fatal)
+                return SL_EFATAL;
+        if (offset >= log->end_offset)
+                return 0;
+        if (offset < log->start_offset)
+                return SL_EOFFSET;
+        int si = sl_log_find_segment(log, offset);
+        if (si < 0)
+                return SL_EOFFSET;
+        /* A truncation point at a segment's base empties the previous one's
+         * successors; keep the segment holding offset - 1 when possible. */
+        if (si > 0 && log->segs[si]->base_offset == offset)
+                si--;
+        int rc;
+        while (log->nsegs > si + 1) {
+                rc = sl_segment_delete(log, log->segs[log->nsegs - 1]);
+                if (rc < 0)
+                        return sl_log_latch(log, rc);
+        }
+        sl_segment *seg = log->segs[si];
+        int64_t cut = SL_SEG_HDR_BYTES;
+        if (offset > seg->base_offset) {
+                uint8_t buf[READ_WINDOW];
+                hdr_reader r = {.buf = buf, .fd = seg->fd};
+                sl_batch_hdr h;
+                rc = sl_segment_load_index(log, seg);
+                if (rc == 0)
+                        rc = seek_batch(&r, seg, offset, &cut, &h);
+                if (rc == SL_ENOTFOUND)
+                        cut = seg->data_end;
+                else if (rc < 0)
+                        return rc;
+        }
+        /* Persist what the index knows, cut the file, and let recovery rebuild
+         * chain, max timestamp and index from the remaining bytes. */
+        rc = sl_segment_flush_index(log, seg);
+        if (rc == 0)
+                rc = sl_fileops_current->ftruncate(seg->fd, cut);
+        if (rc < 0)
+                return sl_log_latch(log, rc);
+        seg->sealed = false;
+        seg->data_end = seg->size = cut;
+        if (seg->synced_size > cut)
+                seg->synced_size = cut;
+        seg->idx.loaded = false;
+        rc = sl_segment_recover(log, seg, true, NULL);
+        if (rc < 0)
+                return sl_log_latch(log, rc);
+        log->end_offset = seg->next_offset;
+        if (log->flushed_offset > log->end_offset)
+                log->flushed_offset = log->end_offset;
+        return sl_epoch_truncate(log, log->end_offset);
+}

@@ -1,0 +1,122 @@
+/* storage/log_sync.c — group commit: one fdatasync per file covers every byte
+ * appended to it since the previous sync, and the flushed offset (what
+ * acks=-1 completions wait for) advances only after it succeeded.
+ *
+ * Split in three so the owner shard never blocks on the disk: prepare (owner)
+ * captures fds, sizes and the covered offset and pins the segments; run (any
+ * thread) does only the syscalls; complete (owner) publishes the result. A
+ * failed fdatasync latches the log: the kernel may have dropped the dirty
+ * pages, so retrying would report success for lost data (the 2018 "fsyncgate"
+ * PostgreSQL lesson). Appends then fail with KAFKA_STORAGE_ERROR until reopen. */
+#include "fileops_int.h"
+#include "log_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
+{
+        memset(job, 0, sizeof(*job));
+        job->dir_fd = -1;
+        if (log->fatal)
+                return SL_EFATAL;
+        /* Dirty segments are the newest ones; find the oldest dirty one. */
+        int first = log->nsegs;
+        while (first > 0 && log->segs[first - 1]->synced_size < log->segs[first - 1]->size)
+                first--;
+        if (first == log->nsegs && log->dir_synced_gen == log->dir_gen) {
+                log->flushed_offset = log->end_offset; /* e.g. after open */
+                return 0;
+        }
+        int last = log->nsegs - 1;
+        if (last - first + 1 > SL_SYNC_MAX_FILES)
+                last = first + SL_SYNC_MAX_FILES - 1;
+        for (int i = first; i <= last; i++) {
+                sl_segment *seg = log->segs[i];
+                if (seg->synced_size >= seg->size)
+                        continue;
+                job->fds[job->nfiles] = seg->fd;
+                job->sizes[job->nfiles] = seg->size;
+                job->segs[job->nfiles] = seg;
+                job->nfiles++;
+                seg->refs++;
+        }
+        /* A job covering fewer than all dirty files covers offsets only up to
+         * the last one it syncs. */
+        job->offset = last == log->nsegs - 1 ? log->end_offset : log->segs[last]->next_offset;
+        if (log->dir_synced_gen != log->dir_gen) {
+                job->dir_fd = log->dir_fd;
+                job->dir_gen = log->dir_gen;
+        }
+        job->messages = log->unflushed_msgs;
+        if (last == log->nsegs - 1) {
+                log->unflushed_msgs = 0;
+                log->unflushed_since_ms = -1;
+        }
+        return 1;
+}
+
+int sl_sync_job_run(const sl_sync_job *job)
+{
+        for (int i = 0; i < job->nfiles; i++) {
+                int rc = sl_fileops_current->fdatasync(job->fds[i]);
+                if (rc < 0)
+                        return rc;
+        }
+        /* New segment files must be reachable after a crash too. */
+        if (job->dir_fd >= 0) {
+                int rc = sl_fileops_current->fsync(job->dir_fd);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
+}
+
+int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
+{
+        for (int i = 0; i < job->nfiles; i++) {
+                sl_segment *seg = job->segs[i];
+                if (rc == 0 && job->sizes[i] > seg->synced_size)
+                        seg->synced_size = job->sizes[i];
+                sl_segment_unpin(log, seg);
+        }
+        job->nfiles = 0;
+        if (rc < 0)
+                return sl_log_latch(log, rc);
+        if (log->fatal)
+                return SL_EFATAL;
+        if (job->dir_fd >= 0 && job->dir_gen > log->dir_synced_gen)
+                log->dir_synced_gen = job->dir_gen;
+        if (job->offset > log->flushed_offset)
+                log->flushed_offset = job->offset;
+        log->syncs++;
+        /* Index entries for synced data go to the index files now, in bulk. */
+        for (int i = log->nsegs - 1; i >= 0 && i >= log->nsegs - 2; i--)
+                sl_segment_flush_index(log, log->segs[i]);
+        return 0;
+}
+
+int sl_log_sync(sl_log *log)
+{
+        for (;;) {
+                sl_sync_job job;
+                int rc = sl_log_sync_prepare(log, &job);
+                if (rc <= 0)
+                        return rc;
+                rc = sl_log_sync_complete(log, &job, sl_sync_job_run(&job));
+                if (rc < 0)
+                        return rc;
+                if (log->flushed_offset >= log->end_offset)
+                        return 0;
+        }
+}
+
+bool sl_log_sync_due(const sl_log *log, int64_t now_ms)
+{
+        if (log->fatal || log->unflushed_msgs == 0)
+                return false;
+        if (log->cfg.flush_messages > 0 && log->unflushed_msgs >= log->cfg.flush_messages)
+                return true;
+        return log->cfg.flush_ms >= 0 && log->unflushed_since_ms >= 0 &&
+               now_ms - log->unflushed_since_ms >= log->cfg.flush_ms;
+}

@@ -1,0 +1,293 @@
+/* storage/verify.c — full integrity check of a partition directory (the core
+ * of `serpentlog verify`, see verify.h).
+ *
+ * Every single-bit flip is located at its batch: bytes [21, end) by the CRC,
+ * baseOffset by continuity, batchLength by framing/CRC, magic by value, and
+ * partitionLeaderEpoch by the leader-epoch checkpoint. The chain catches what
+ * no per-batch check can: reordered, dropped, duplicated or rewritten batches
+ * and missing or swapped segments; a chain break is located between the last
+ * index entry whose chain matched and the entry (or seal) that did not. */
+#include "fileops_int.h"
+#include "log_int.h"
+#include "verify.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct vctx {
+        sl_verify_report *rep;
+        sl_epoch_entry *epochs; /* from the checkpoint, NULL if absent */
+        int nepochs;
+        sl_oidx_entry *oe; /* this segment's index entries (valid prefix) */
+        uint32_t on, k;    /* count, next entry to check */
+        int64_t base;      /* segment base offset */
+        int64_t good_pos;  /* last position where the chain was confirmed */
+        int64_t good_off;
+        bool chain_break;  /* an index entry's chain did not match */
+        int64_t break_pos; /* position of that entry */
+        char why[200];
+} vctx;
+
+static void report(sl_verify_report *rep, int code, const char *file, int64_t offset, int64_t pos,
+                   const char *fmt, ...)
+{
+        if (!rep->ok)
+                return; /* the first damage only */
+        rep->ok = false;
+        rep->code = code;
+        rep->offset = offset;
+        rep->position = pos;
+        snprintf(rep->file, sizeof(rep->file), "%s", file);
+        char what[380];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        snprintf(rep->message, sizeof(rep->message),
+                 "%s: %s (offset %" PRId64 ", position %" PRId64 ")", file, what, offset, pos);
+}
+
+static const char *hook(void *arg, const sl_batch_hdr *h, int64_t pos, const sl_chain *before)
+{
+        vctx *v = arg;
+        if (v->nepochs > 0) {
+                int32_t want = sl_epoch_for_offset(v->epochs, v->nepochs, h->base_offset);
+                if (want >= 0 && h->epoch != want) {
+                        snprintf(v->why, sizeof(v->why),
+                                 "partitionLeaderEpoch %" PRId32
+                                 " differs from the leader-epoch checkpoint (%" PRId32 ")",
+                                 h->epoch, want);
+                        return v->why;
+                }
+        }
+        /* Entries we walked past without meeting their batch are stale index
+         * data (counted, not log damage: the index is rebuilt at open). */
+        while (v->k < v->on && v->oe[v->k].pos < pos) {
+                v->rep->index_problems++;
+                v->k++;
+        }
+        if (v->k < v->on && v->oe[v->k].pos == pos) {
+                const sl_oidx_entry *e = &v->oe[v->k++];
+                if (v->base + e->rel_offset != h->base_offset) {
+                        v->rep->index_problems++;
+                } else if (!sl_chain_eq(&e->chain, before)) {
+                        v->chain_break = true;
+                        v->break_pos = pos;
+                        return "chain value differs from the index entry";
+                } else {
+                        v->good_pos = pos;
+                        v->good_off = h->base_offset;
+                }
+        }
+        v->rep->batches++;
+        return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static int list_segments(const char *dir, int64_t **bases, int *n)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        int cap = 16;
+        *n = 0;
+        *bases = malloc((size_t)cap * sizeof(**bases));
+        struct dirent *e;
+        while (*bases && (e = readdir(d))) {
+                int64_t base;
+                if (!sl_seg_name_parse(e->d_name, "log", &base))
+                        continue;
+                if (*n == cap) {
+                        cap *= 2;
+                        int64_t *nb = realloc(*bases, (size_t)cap * sizeof(**bases));
+                        if (!nb) {
+                                free(*bases);
+                                *bases = NULL;
+                                break;
+                        }
+                        *bases = nb;
+                }
+                (*bases)[(*n)++] = base;
+        }
+        closedir(d);
+        if (!*bases)
+                return -ENOMEM;
+        qsort(*bases, (size_t)*n, sizeof(**bases), cmp_i64);
+        return 0;
+}
+
+/* Valid prefix of an index file, read-only. */
+static void load_oidx(const char *path, vctx *v)
+{
+        v->on = v->k = 0;
+        int fd = sl_fileops_current->open(path, O_RDONLY, 0);
+        if (fd < 0)
+                return;
+        int64_t size;
+        if (sl_fileops_current->fsize(fd, &size) == 0 && size >= SL_OIDX_BYTES) {
+                uint32_t n = (uint32_t)(size / SL_OIDX_BYTES);
+                uint8_t *buf = malloc((size_t)n * SL_OIDX_BYTES);
+                sl_oidx_entry *oe = realloc(v->oe, (size_t)n * sizeof(*oe));
+                if (oe)
+                        v->oe = oe;
+                if (buf && oe &&
+                    sl_pread_full(fd, buf, (size_t)n * SL_OIDX_BYTES, 0) ==
+                        (ssize_t)n * SL_OIDX_BYTES) {
+                        for (uint32_t i = 0; i < n; i++) {
+                                if (!sl_oidx_decode(buf + (size_t)i * SL_OIDX_BYTES, &v->oe[v->on]))
+                                        break;
+                                if (v->on > 0 && v->oe[v->on].pos <= v->oe[v->on - 1].pos)
+                                        break;
+                                v->on++;
+                        }
+                        if (v->on < n)
+                                v->rep->index_problems++;
+                }
+                free(buf);
+        }
+        sl_fileops_current->close(fd);
+}
+
+static bool torn_kind(const char *why)
+{
+        return strstr(why, "torn") != NULL;
+}
+
+int sl_verify_dir(const char *dir, sl_verify_report *rep)
+{
+        memset(rep, 0, sizeof(*rep));
+        rep->ok = true;
+        rep->first_offset = -1;
+        int64_t *bases = NULL;
+        int n = 0;
+        int rc = list_segments(dir, &bases, &n);
+        if (rc < 0) {
+                report(rep, rc, dir, -1, -1, "cannot list directory: %s", strerror(-rc));
+                return rc;
+        }
+        vctx v = {.rep = rep};
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
+        sl_epoch_parse_file(path, &v.epochs, &v.nepochs);
+        XXH3_state_t xxh;
+        XXH3_INITSTATE(&xxh);
+        bool have_prev = false;
+        int64_t prev_next = 0;
+        sl_chain prev_chain = {{0}};
+        char name[64];
+
+        for (int i = 0; i < n && rep->ok; i++) {
+                bool last = i == n - 1;
+                sl_seg_name(name, sizeof(name), bases[i], "log");
+                snprintf(path, sizeof(path), "%s/%s", dir, name);
+                int fd = sl_fileops_current->open(path, O_RDONLY, 0);
+                if (fd < 0) {
+                        report(rep, fd, name, bases[i], -1, "cannot open: %s", strerror(-fd));
+                        break;
+                }
+                int64_t size = 0;
+                uint8_t hb[SL_SEG_HDR_BYTES];
+                sl_seg_hdr h;
+                const char *why = NULL;
+                if (sl_fileops_current->fsize(fd, &size) < 0 || size < SL_SEG_HDR_BYTES ||
+                    sl_pread_full(fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb))
+                        why = "segment shorter than its header";
+                else if ((why = sl_seg_hdr_decode(hb, &h)) == NULL && h.base_offset != bases[i])
+                        why = "header base offset differs from the file name";
+                if (why) {
+                        report(rep, SL_ECORRUPT, name, bases[i], 0, "%s", why);
+                        sl_fileops_current->close(fd);
+                        break;
+                }
+                rep->segments++;
+                rep->bytes += size;
+                if (rep->first_offset < 0)
+                        rep->first_offset = h.base_offset;
+                /* The link: this header names the previous seal's end and chain. */
+                if (have_prev &&
+                    (h.base_offset != prev_next || !sl_chain_eq(&h.prev_chain, &prev_chain))) {
+                        report(rep, SL_ECORRUPT, name, h.base_offset, 0,
+                               h.base_offset > prev_next ? "offsets %" PRId64 "..%" PRId64
+                                                           " are missing: a segment was "
+                                                           "deleted or lost"
+                               : h.base_offset < prev_next
+                                   ? "segment overlaps the previous one (expected offset %" PRId64
+                                     ", found %" PRId64 "): segments are swapped or duplicated"
+                                   : "previous-chain value differs from the previous segment's "
+                                     "seal (%" PRId64 "/%" PRId64 "): a segment was replaced",
+                               prev_next, h.base_offset - (h.base_offset > prev_next));
+                        sl_fileops_current->close(fd);
+                        break;
+                }
+                sl_seg_name(name, sizeof(name), bases[i], "index");
+                snprintf(path, sizeof(path), "%s/%s", dir, name);
+                v.base = h.base_offset;
+                v.good_pos = SL_SEG_HDR_BYTES;
+                v.good_off = h.base_offset;
+                v.chain_break = false;
+                load_oidx(path, &v);
+                sl_seg_name(name, sizeof(name), bases[i], "log");
+                sl_scan s = {.fd = fd,
+                             .pos = SL_SEG_HDR_BYTES,
+                             .file_size = size,
+                             .next_offset = h.base_offset,
+                             .chain = h.prev_chain,
+                             .allow_seal = true,
+                             .max_ts = -1,
+                             .max_ts_offset = -1,
+                             .on_batch = hook,
+                             .arg = &v};
+                rc = sl_scan_run(&s, &xxh);
+                sl_fileops_current->close(fd);
+                if (rc < 0) {
+                        report(rep, rc, name, s.next_offset, s.pos, "read failed: %s",
+                               strerror(-rc));
+                        break;
+                }
+                rep->next_offset = s.next_offset;
+                if (v.chain_break) {
+                        report(rep, SL_ECORRUPT, name, v.good_off, v.good_pos,
+                               "chain break: the index entry at position %" PRId64
+                               " does not match; the damage lies in the batches from position "
+                               "%" PRId64 " up to it",
+                               v.break_pos, v.good_pos);
+                } else if (s.why) {
+                        if (last && !s.sealed && torn_kind(s.why))
+                                rep->torn_tail = true;
+                        else
+                                report(rep, SL_ECORRUPT, name, s.bad_offset, s.bad_pos, "%s",
+                                       s.why);
+                } else if (s.sealed) {
+                        if (!sl_chain_eq(&s.chain, &s.seal.chain) ||
+                            s.next_offset != s.seal.last_offset + 1)
+                                report(rep, SL_ECORRUPT, name, v.good_off, v.good_pos,
+                                       "chain does not match the seal at position %" PRId64
+                                       "; the damage lies between position %" PRId64
+                                       " and the seal",
+                                       s.pos, v.good_pos);
+                } else if (!last) {
+                        report(rep, SL_ECORRUPT, name, s.next_offset, s.pos,
+                               "segment is not sealed but another segment follows");
+                }
+                /* Index entries past the data are stale (a lost tail). */
+                if (v.k < v.on)
+                        rep->index_problems += v.on - v.k;
+                have_prev = true;
+                prev_next = s.next_offset;
+                prev_chain = s.chain;
+        }
+        free(v.oe);
+        free(v.epochs);
+        free(bases);
+        return rep->ok ? 0 : (rep->code ? rep->code : SL_ECORRUPT);
+}
