@@ -6,6 +6,8 @@
  * returns false / a reason instead of trusting a field. */
 #include "format_int.h"
 
+#include "crc32c.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,8 +15,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-uint32_t sl_tmp_crc32c(uint32_t crc, const void *buf, size_t len);
-#define batch_crc32c(p, n) sl_tmp_crc32c(0, (p), (n))
+#define batch_crc32c(p, n) kp_crc32c(0, (p), (n))
 
 void sl_batch_hdr_decode(const uint8_t *p, sl_batch_hdr *h)
 {

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "format_int.h"
 
-uint32_t sl_tmp_crc32c(uint32_t crc, const void *buf, size_t len);
 
 static size_t put_varint(uint8_t *p, int64_t v)
 {
@@ -63,7 +63,7 @@ size_t bg_batch(uint8_t *buf, size_t cap, int nrec, size_t value_len, int64_t ba
         sl_put16(buf + 51, UINT16_MAX);
         sl_put32(buf + 53, UINT32_MAX);
         sl_put32(buf + 57, (uint32_t)nrec);
-        sl_put32(buf + 17, sl_tmp_crc32c(0, buf + 21, off - 21));
+        sl_put32(buf + 17, kp_crc32c(0, buf + 21, off - 21));
         return off;
 }
 
