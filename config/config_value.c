@@ -161,14 +161,25 @@ int sl_config_split_hostport(const char *s, char *host, size_t hostlen, uint16_t
 
 int cfg_parse(const cfg_spec *sp, const char *text, cfg_val *out, char *why, size_t whylen)
 {
-        char list[160];
+        char list[160], trimmed[160];
         char host[SL_CONFIG_ADDR_MAX];
         uint16_t port;
         size_t len = strlen(text);
 
+        /* Like Kafka's ConfigDef, ignore blanks around non-string values. */
+        if (sp->kind != CK_STR && sp->kind != CK_ADDR && len < sizeof(trimmed)) {
+                while (*text == ' ' || *text == '\t')
+                        text++, len--;
+                while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+                        len--;
+                memcpy(trimmed, text, len);
+                trimmed[len] = '\0';
+                text = trimmed;
+        }
+
         out->i = 0;
         out->d = 0;
-        out->s = text;
+        out->s = text == trimmed ? NULL : text; /* only string kinds keep text */
         switch (sp->kind) {
         case CK_INT:
                 if (parse_i64(text, sp->unit, &out->i) && out->i >= sp->min && out->i <= sp->max)

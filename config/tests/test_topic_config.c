@@ -176,6 +176,9 @@ static void test_set_validates(void **state)
         assert_string_equal(sl_topic_config_text(&tc, NULL, SL_TOPIC_UNCLEAN_LEADER_ELECTION_ENABLE,
                                                  buf, sizeof(buf)),
                             "true");
+        assert_int_equal(sl_topic_config_set(&tc, "retention.ms", " 100\t", err, sizeof(err)),
+                         KP_ERR_NONE); /* Kafka trims non-string values */
+        assert_int_equal(sl_topic_config_i64(&tc, NULL, SL_TOPIC_RETENTION_MS), 100);
         assert_true(sl_topic_config_is_set(&tc, SL_TOPIC_CLEANUP_POLICY));
         assert_int_equal(sl_topic_config_delete(&tc, "cleanup.policy", err, sizeof(err)),
                          KP_ERR_NONE);
