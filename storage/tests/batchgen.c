@@ -14,7 +14,6 @@
 #include "crc32c.h"
 #include "format_int.h"
 
-
 static size_t put_varint(uint8_t *p, int64_t v)
 {
         uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
