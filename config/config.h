@@ -159,4 +159,14 @@ void sl_config_describe(const sl_config *cfg, size_t idx, sl_config_entry *out);
 int16_t sl_config_alter(sl_config *cfg, const sl_config *static_cfg, const char *key,
                         const char *value, char *err, size_t errlen);
 
+/* Dynamic broker values (source DYNAMIC_BROKER) as `name=value\n` lines, so
+ * AlterConfigs survive a restart. format returns the length needed (like
+ * snprintf). save replaces path atomically (tmp, fsync, rename, fsync dir).
+ * load applies a saved file on top of cfg (after sl_config_parse_args) as
+ * DYNAMIC_BROKER values; a missing file is no values. 0, -EINVAL or -errno;
+ * cfg unchanged on error. */
+size_t sl_config_format_dynamic(const sl_config *cfg, char *buf, size_t buflen);
+int sl_config_save_dynamic(const sl_config *cfg, const char *path, char *err, size_t errlen);
+int sl_config_load_dynamic(sl_config *cfg, const char *path, char *err, size_t errlen);
+
 #endif

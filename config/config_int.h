@@ -43,6 +43,17 @@ const char *cfg_format(const cfg_spec *sp, const cfg_val *v, char *buf, size_t b
 /* Bounded formatted append into err (never overflows, always terminated). */
 void cfg_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* `name=value` text: blank lines and '#' comments skipped, blanks around
+ * name and value trimmed; fn is called per pair and its why is reported as
+ * "origin:line: why". 0 or the first non-zero fn result / -EINVAL. */
+typedef int (*cfg_kv_fn)(void *ctx, const char *name, const char *value, char *why, size_t whylen);
+int cfg_kv_parse(const char *origin, const char *text, size_t len, cfg_kv_fn fn, void *ctx,
+                 char *err, size_t errlen);
+/* Whole file into a malloc'd buffer (caller frees); -EFBIG above max; -errno. */
+int cfg_file_read(const char *path, size_t max, char **text, size_t *len);
+/* Atomically replace path: write path.tmp, fsync, rename, fsync the directory. */
+int cfg_file_replace(const char *path, const char *text, size_t len);
+
 /* Broker keys: where each lives in sl_config. */
 enum cfg_store { ST_I64, ST_BOOL, ST_INT, ST_STR };
 

@@ -189,34 +189,14 @@ out_parser:
 
 int sl_config_load_file(sl_config *cfg, const char *path, char *err, size_t errlen)
 {
-        int rc;
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-                rc = -errno;
+        char *text;
+        size_t len;
+        int rc = cfg_file_read(path, CONFIG_FILE_MAX, &text, &len);
+        if (rc != 0) {
                 cfg_errf(err, errlen, "%s: %s", path, strerror(-rc));
                 return rc;
         }
-        char *buf = malloc(CONFIG_FILE_MAX + 1);
-        if (!buf) {
-                rc = -ENOMEM;
-                cfg_errf(err, errlen, "%s: out of memory", path);
-                goto out_file;
-        }
-        size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-        if (ferror(f)) {
-                rc = -EIO;
-                cfg_errf(err, errlen, "%s: read error", path);
-                goto out_buf;
-        }
-        if (n > CONFIG_FILE_MAX) {
-                rc = -EFBIG;
-                cfg_errf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
-                goto out_buf;
-        }
-        rc = sl_config_load_buffer(cfg, path, buf, n, err, errlen);
-out_buf:
-        free(buf);
-out_file:
-        fclose(f);
+        rc = sl_config_load_buffer(cfg, path, text, len, err, errlen);
+        free(text);
         return rc;
 }

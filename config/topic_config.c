@@ -4,12 +4,9 @@
  * effective values storage reads, DescribeConfigs rows, and the `name=value`
  * text kept in each topic's directory. Defaults follow Apache Kafka 3.x. */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config_int.h"
 #include "kafka_errors.h"
@@ -250,145 +247,52 @@ size_t sl_topic_config_format(const sl_topic_config *tc, char *buf, size_t bufle
         return need;
 }
 
-static char *trim(char *s, char *end)
+static int set_line(void *ctx, const char *name, const char *value, char *why, size_t whylen)
 {
-        while (s < end && (*s == ' ' || *s == '\t'))
-                s++;
-        while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-                end--;
-        *end = '\0';
-        return s;
+        sl_topic_config *next = ctx;
+        int k = sl_topic_config_key(name);
+        if (k >= 0 && sl_topic_config_is_set(next, k)) {
+                cfg_errf(why, whylen, "%s: duplicate", name);
+                return -EINVAL;
+        }
+        return sl_topic_config_set(next, name, value, why, whylen) == KP_ERR_NONE ? 0 : -EINVAL;
 }
 
 int sl_topic_config_parse(sl_topic_config *tc, const char *origin, const char *text, size_t len,
                           char *err, size_t errlen)
 {
-        char line[512], why[320];
         sl_topic_config next;
         sl_topic_config_init(&next);
-        size_t lineno = 0;
-        for (size_t pos = 0; pos < len; lineno++) {
-                const char *nl = memchr(text + pos, '\n', len - pos);
-                size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-                const char *src = text + pos;
-                pos += n + (nl ? 1 : 0);
-                if (n >= sizeof(line) || memchr(src, '\0', n)) {
-                        cfg_errf(err, errlen, "%s:%zu: line too long or contains a NUL byte",
-                                 origin, lineno + 1);
-                        return -EINVAL;
-                }
-                memcpy(line, src, n);
-                char *s = trim(line, line + n);
-                if (*s == '\0' || *s == '#')
-                        continue;
-                char *eq = strchr(s, '=');
-                if (!eq) {
-                        cfg_errf(err, errlen, "%s:%zu: expected name=value", origin, lineno + 1);
-                        return -EINVAL;
-                }
-                char *name = trim(s, eq);
-                char *value = trim(eq + 1, eq + 1 + strlen(eq + 1));
-                int k = sl_topic_config_key(name);
-                if (k >= 0 && sl_topic_config_is_set(&next, k)) {
-                        cfg_errf(err, errlen, "%s:%zu: %s: duplicate", origin, lineno + 1, name);
-                        return -EINVAL;
-                }
-                if (sl_topic_config_set(&next, name, value, why, sizeof(why)) != KP_ERR_NONE) {
-                        cfg_errf(err, errlen, "%s:%zu: %s", origin, lineno + 1, why);
-                        return -EINVAL;
-                }
-        }
-        *tc = next;
-        return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-        char copy[4096];
-        snprintf(copy, sizeof(copy), "%s", path);
-        int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        int rc = fsync(fd) == 0 ? 0 : -errno;
-        close(fd);
+        int rc = cfg_kv_parse(origin, text, len, set_line, &next, err, errlen);
+        if (rc == 0)
+                *tc = next;
         return rc;
 }
 
 int sl_topic_config_save(const sl_topic_config *tc, const char *path, char *err, size_t errlen)
 {
-        char text[4096], tmp[4096];
+        char text[4096];
         size_t len = sl_topic_config_format(tc, text, sizeof(text));
-        int rc = 0;
-        if (len >= sizeof(text) ||
-            (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-                cfg_errf(err, errlen, "%s: path or content too long", path);
-                return -ENAMETOOLONG;
-        }
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-                rc = -errno;
-                goto fail;
-        }
-        for (size_t off = 0; off < len;) {
-                ssize_t w = write(fd, text + off, len - off);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0) {
-                        rc = -errno;
-                        goto fail_fd;
-                }
-                off += (size_t)w;
-        }
-        if (fsync(fd) != 0) { /* contents durable before the rename publishes them */
-                rc = -errno;
-                goto fail_fd;
-        }
-        close(fd);
-        if (rename(tmp, path) != 0) {
-                rc = -errno;
-                goto fail_tmp;
-        }
-        if ((rc = fsync_dir_of(path)) != 0)
-                goto fail;
-        return 0;
-fail_fd:
-        close(fd);
-fail_tmp:
-        unlink(tmp);
-fail:
-        cfg_errf(err, errlen, "%s: %s", path, strerror(-rc));
+        int rc = len < sizeof(text) ? cfg_file_replace(path, text, len) : -EOVERFLOW;
+        if (rc != 0)
+                cfg_errf(err, errlen, "%s: %s", path, strerror(-rc));
         return rc;
 }
 
 int sl_topic_config_load(sl_topic_config *tc, const char *path, char *err, size_t errlen)
 {
-        int rc;
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-                if (errno == ENOENT) {
-                        sl_topic_config_init(tc);
-                        return 0;
-                }
-                rc = -errno;
+        char *text;
+        size_t len;
+        int rc = cfg_file_read(path, TOPIC_FILE_MAX, &text, &len);
+        if (rc == -ENOENT) {
+                sl_topic_config_init(tc);
+                return 0;
+        }
+        if (rc != 0) {
                 cfg_errf(err, errlen, "%s: %s", path, strerror(-rc));
                 return rc;
         }
-        char *buf = malloc(TOPIC_FILE_MAX + 1);
-        if (!buf) {
-                rc = -ENOMEM;
-                cfg_errf(err, errlen, "%s: out of memory", path);
-                goto out_file;
-        }
-        size_t n = fread(buf, 1, TOPIC_FILE_MAX + 1, f);
-        if (ferror(f) || n > TOPIC_FILE_MAX) {
-                rc = ferror(f) ? -EIO : -EFBIG;
-                cfg_errf(err, errlen, "%s: %s", path, strerror(-rc));
-                goto out_buf;
-        }
-        rc = sl_topic_config_parse(tc, path, buf, n, err, errlen);
-out_buf:
-        free(buf);
-out_file:
-        fclose(f);
+        rc = sl_topic_config_parse(tc, path, text, len, err, errlen);
+        free(text);
         return rc;
 }

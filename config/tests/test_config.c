@@ -417,6 +417,45 @@ static void test_alter_broker(void **state)
         assert_int_equal(live.log_level, SL_LOG_TRACE);
 }
 
+/* AlterConfigs values persist as name=value lines and load back as dynamic. */
+static void test_dynamic_persistence(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/sl_config_testXXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char path[256], buf[512];
+        snprintf(path, sizeof(path), "%s/broker.dynamic", dir);
+        sl_config start, live, restarted;
+        sl_config_defaults(&start);
+        assert_int_equal(sl_config_load_dynamic(&start, path, err, sizeof(err)), 0); /* none */
+        live = start;
+        assert_int_equal(sl_config_format_dynamic(&live, buf, sizeof(buf)), 0);
+        assert_int_equal(sl_config_alter(&live, &start, "log.cleanup.policy", "compact,delete", err,
+                                         sizeof(err)),
+                         KP_ERR_NONE);
+        assert_int_equal(sl_config_alter(&live, &start, "log.retention.ms", "1d", err, sizeof(err)),
+                         KP_ERR_NONE);
+        const char *want = "log.retention.ms=86400000\nlog.cleanup.policy=delete,compact\n";
+        assert_int_equal(sl_config_format_dynamic(&live, buf, sizeof(buf)), strlen(want));
+        assert_string_equal(buf, want);
+        assert_int_equal(sl_config_save_dynamic(&live, path, err, sizeof(err)), 0);
+        restarted = start;
+        assert_int_equal(sl_config_load_dynamic(&restarted, path, err, sizeof(err)), 0);
+        assert_memory_equal(&restarted, &live, sizeof(live));
+
+        FILE *f = fopen(path, "w");
+        fputs("# edited\nlog.retention.ms=1\nlisten=0.0.0.0:1\n", f);
+        fclose(f);
+        restarted = start;
+        assert_int_equal(sl_config_load_dynamic(&restarted, path, err, sizeof(err)), -EINVAL);
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s:3: listen: cannot be updated dynamically (read-only)", path);
+        assert_string_equal(err, msg);
+        assert_memory_equal(&restarted, &start, sizeof(start));
+        unlink(path);
+        rmdir(dir);
+}
+
 /* serpentlog.example.yaml documents every key at its default value. */
 static void test_example_file_is_defaults(void **state)
 {
@@ -448,6 +487,7 @@ int main(void)
             cmocka_unit_test(test_help_lists_every_key),
             cmocka_unit_test(test_alter_broker),
             cmocka_unit_test(test_example_file_is_defaults),
+            cmocka_unit_test(test_dynamic_persistence),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
