@@ -4,7 +4,9 @@
 #   docker build -t serpentlog .
 #   docker run -p 9092:9092 -v serpentlog-data:/var/lib/serpentlog serpentlog \
 #       (add --advertised HOST:9092 so clients outside the container can connect)
-# Settings: append flags, or mount a YAML file and pass --config FILE.
+# Settings: append flags, or mount a YAML file and pass --config FILE
+# (flags win over the file). Metrics: --set admin.listen=0.0.0.0:9644 -p 9644:9644.
+# Untested here (no docker on the build machine).
 
 FROM debian:12 AS build
 RUN apt-get update \
