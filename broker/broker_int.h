@@ -114,11 +114,18 @@ void sl_shard_io_stop(sl_shard *s);
 
 /* conn.c */
 void sl_conn_accept_ready(sl_reactor *r, int fd, void *arg, int mask);
+/* Takes over a connected nonblocking socket (accept path; tests). The caller
+ * has counted it in g_sl.nconns. NULL when out of memory. */
+sl_conn *sl_conn_adopt(sl_shard *s, int sock, const char *peer);
 void sl_conn_drain_all(sl_shard *s);  /* shutdown: stop reading, close when answered */
 void sl_conn_resume_all(sl_shard *s); /* backpressure over: read again */
 void sl_conn_close_all(sl_shard *s);
 void sl_conn_flush_all(sl_shard *s); /* before sleep: write completed responses */
 void sl_request_pool_free(sl_shard *s);
+
+/* dispatch.c: tests only — route an implemented api key to fn (NULL: back
+ * to the table's handler). Not thread-safe; set before traffic. */
+void sl_dispatch_set_override(int16_t api_key, void (*fn)(sl_request *req));
 
 /* partition.c */
 int sl_partitions_open_owned(sl_shard *s, const sl_topics_snap *snap);

@@ -201,23 +201,29 @@ void sl_conn_accept_ready(sl_reactor *r, int fd, void *arg, int mask)
                         s->net.ops->close(&s->net, sock);
                         continue;
                 }
-                sl_conn *c = calloc(1, sizeof(*c));
-                if (!c) {
+                if (!sl_conn_adopt(s, sock, peer)) {
                         atomic_fetch_sub(&g_sl.nconns, 1);
                         s->net.ops->close(&s->net, sock);
-                        continue;
                 }
-                c->shard = s;
-                c->sock = sock;
-                memcpy(c->peer, peer, sizeof(c->peer));
-                c->next = s->conns;
-                if (s->conns)
-                        s->conns->prev = c;
-                s->conns = c;
-                s->nconns++;
-                c->reading = false;
-                conn_update_interest(c);
         }
+}
+
+sl_conn *sl_conn_adopt(sl_shard *s, int sock, const char *peer)
+{
+        sl_conn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->shard = s;
+        c->sock = sock;
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+        c->next = s->conns;
+        if (s->conns)
+                s->conns->prev = c;
+        s->conns = c;
+        s->nconns++;
+        c->reading = false;
+        conn_update_interest(c);
+        return c;
 }
 
 /* --- reading and framing --- */

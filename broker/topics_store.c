@@ -81,7 +81,8 @@ sl_topics_snap *sl_topics_snap_build(const sl_topic_info *const *topics, int32_t
         const sl_topic_info **sorted = malloc((size_t)(n ? n : 1) * sizeof(*sorted));
         if (!sorted)
                 return NULL;
-        memcpy(sorted, topics, (size_t)n * sizeof(*sorted));
+        if (n)
+                memcpy(sorted, topics, (size_t)n * sizeof(*sorted));
         qsort(sorted, (size_t)n, sizeof(*sorted), cmp_info);
         size_t names = 0;
         for (int32_t i = 0; i < n; i++)

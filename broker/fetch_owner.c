@@ -1,0 +1,322 @@
+/* broker/fetch_owner.c — Fetch on the partition's owner shard: reading file
+ * ranges (pinned for sendfile on the connection's shard), unpinning them
+ * afterwards, and the long-poll watches an append wakes.
+ *
+ * Pins: sl_log_read pins the segments its ranges cover; the connection's
+ * shard sends the bytes with sendfile and, once the response is written (or
+ * its connection closed), sends a pooled "release" message back here. The
+ * pool is per shard and only grows, so steady state allocates nothing.
+ *
+ * Watches: a long-polling Fetch parks one xcall per owner shard here; its
+ * items are linked into this shard's hash table by (topic id, partition)
+ * until sl_fetch_notify (called after every append) finds one of them, or the
+ * fetch's timer on the connection shard sends a cancel. The items live in the
+ * request's arena on the other shard; they are touched here only while the
+ * watch xcall is parked (shard.h: the target owns arg until it replies). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_errors.h"
+#include "partition_ops.h"
+
+/* ---- reading ---- */
+
+/* Kafka's Partition.readRecords divergence test (KIP-320, Fetch v12+): the
+ * end offset of the client's last fetched epoch, by the same rule as
+ * OffsetForLeaderEpoch; diverging when that epoch is unknown here or ends
+ * below the fetch offset. */
+static bool diverging(sl_log *log, sl_fetch_item *it)
+{
+        int32_t latest = sl_log_latest_epoch(log);
+        int32_t fe = -1;
+        int64_t eo = -1;
+        if (latest >= 0 && it->last_fetched_epoch == latest) {
+                fe = latest;
+                eo = sl_log_end_offset(log);
+        } else if (latest >= 0 && it->last_fetched_epoch < latest) {
+                if (sl_log_end_offset_for_epoch(log, it->last_fetched_epoch, &fe, &eo) < 0) {
+                        fe = it->last_fetched_epoch;
+                        eo = sl_log_start_offset(log);
+                }
+        }
+        if (fe < it->last_fetched_epoch || eo < it->fetch_offset) {
+                it->diverging_epoch = fe;
+                it->diverging_end_offset = eo;
+                return true;
+        }
+        return false;
+}
+
+static void fetch_read_one(sl_fetch_item *it)
+{
+        it->nranges = 0;
+        it->bytes = 0;
+        it->log = NULL;
+        it->diverging_epoch = -1;
+        it->diverging_end_offset = -1;
+        it->high_watermark = -1;
+        it->log_start_offset = -1;
+        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
+        if (!p) {
+                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                return;
+        }
+        it->error_code = sl_leader_epoch_check(p, it->current_leader_epoch);
+        if (it->error_code)
+                return;
+        sl_log *log = p->log;
+        if (sl_log_failed(log)) {
+                it->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
+                return;
+        }
+        /* Single node: the high watermark is the log end offset. */
+        it->high_watermark = sl_log_end_offset(log);
+        it->log_start_offset = sl_log_start_offset(log);
+        if (it->last_fetched_epoch >= 0 && diverging(log, it))
+                return;
+        if (it->fetch_offset < it->log_start_offset || it->fetch_offset > it->high_watermark) {
+                it->error_code = KP_ERR_OFFSET_OUT_OF_RANGE;
+                return;
+        }
+        size_t budget = it->max_bytes > 0 ? (size_t)it->max_bytes : 0;
+        int n = 0;
+        int rc = sl_log_read(log, it->fetch_offset, it->high_watermark, budget, it->ranges,
+                             SL_FETCH_MAX_RANGES, &n);
+        if (rc < 0) {
+                it->error_code =
+                    rc == SL_EOFFSET ? KP_ERR_OFFSET_OUT_OF_RANGE : KP_ERR_KAFKA_STORAGE_ERROR;
+                return;
+        }
+        it->nranges = n;
+        for (int i = 0; i < n; i++)
+                it->bytes += it->ranges[i].len;
+        if (n)
+                it->log = log;
+}
+
+void sl_fetch_read_on_owner(sl_xcall *x)
+{
+        sl_fanout_group *grp = x->arg;
+        sl_fetch_fanout_ctx *c = grp->f->ctx;
+        for (int32_t i = 0; i < grp->n; i++)
+                fetch_read_one(&c->items[grp->items[i]]);
+        sl_xcall_reply(x);
+}
+
+/* Owner side: unpins ranges if the log they came from is still open. */
+static void unpin(kp_uuid id, int32_t partition, sl_log *log, const sl_file_range *r, int n)
+{
+        sl_partition *p = sl_partition_find(id, partition);
+        if (p && p->log == log)
+                sl_log_release_ranges(log, r, n);
+}
+
+/* ---- release messages (pooled per shard) ---- */
+
+#define REL_CAP 16 /* ranges per message */
+
+typedef struct rel_msg {
+        sl_xcall x;
+        struct rel_msg *next_free;
+        int n;
+        struct {
+                kp_uuid id;
+                int32_t partition;
+                sl_log *log;
+                sl_file_range r;
+        } e[REL_CAP];
+} rel_msg;
+
+static _Thread_local rel_msg *t_rel_free;
+static pthread_key_t rel_key;
+static pthread_once_t rel_once = PTHREAD_ONCE_INIT;
+
+static void rel_pool_free(void *head)
+{
+        rel_msg *m = head;
+        while (m) {
+                rel_msg *next = m->next_free;
+                free(m);
+                m = next;
+        }
+}
+
+static void rel_key_init(void)
+{
+        pthread_key_create(&rel_key, rel_pool_free);
+}
+
+static rel_msg *rel_get(void)
+{
+        rel_msg *m = t_rel_free;
+        if (m) {
+                t_rel_free = m->next_free;
+                pthread_setspecific(rel_key, t_rel_free);
+        } else {
+                pthread_once(&rel_once, rel_key_init);
+                m = malloc(sizeof(*m));
+                if (!m)
+                        return NULL;
+        }
+        memset(&m->x, 0, sizeof(m->x));
+        m->n = 0;
+        m->next_free = NULL;
+        return m;
+}
+
+static void rel_run(sl_xcall *x)
+{
+        rel_msg *m = x->arg;
+        for (int i = 0; i < m->n; i++)
+                unpin(m->e[i].id, m->e[i].partition, m->e[i].log, &m->e[i].r, 1);
+        sl_xcall_reply(x);
+}
+
+/* Back on the sending shard: to the pool (the key's destructor frees the
+ * pool when the shard thread exits). */
+static void rel_done(sl_xcall *x)
+{
+        rel_msg *m = x->arg;
+        m->next_free = t_rel_free;
+        t_rel_free = m;
+        pthread_setspecific(rel_key, t_rel_free);
+}
+
+static void rel_send(sl_shard_id owner, rel_msg *m)
+{
+        m->x.run = rel_run;
+        m->x.done = rel_done;
+        m->x.arg = m;
+        sl_shard_call(owner, &m->x);
+}
+
+void sl_fetch_release(sl_shard_id owner, sl_fetch_item *it)
+{
+        if (!it->nranges)
+                return;
+        rel_msg *m = NULL;
+        for (int32_t i = 0; i < it->nranges; i++) {
+                if (!m && !(m = rel_get())) {
+                        /* Out of memory: the pin stays (a leaked segment pin
+                         * delays one file's close; never a wrong read). */
+                        continue;
+                }
+                m->e[m->n].id = it->topic_id;
+                m->e[m->n].partition = it->partition;
+                m->e[m->n].log = it->log;
+                m->e[m->n].r = it->ranges[i];
+                if (++m->n == REL_CAP) {
+                        rel_send(owner, m);
+                        m = NULL;
+                }
+        }
+        if (m)
+                rel_send(owner, m);
+        it->nranges = 0;
+        it->bytes = 0;
+}
+
+/* ---- watches ---- */
+
+#define WATCH_BUCKETS 1024 /* per shard; chains hold only long-polling items */
+
+static _Thread_local sl_fetch_item *t_watch[WATCH_BUCKETS];
+
+static uint32_t watch_hash(kp_uuid id, int32_t partition)
+{
+        uint32_t h = 2166136261u;
+        for (int i = 0; i < 16; i++)
+                h = (h ^ id.b[i]) * 16777619u;
+        return ((h ^ (uint32_t)partition) * 16777619u) & (WATCH_BUCKETS - 1);
+}
+
+static void watch_link(sl_fetch_item *it, sl_fanout_group *grp)
+{
+        sl_fetch_item **head = &t_watch[watch_hash(it->topic_id, it->partition)];
+        it->w_grp = grp;
+        it->w_prev = NULL;
+        it->w_next = *head;
+        if (*head)
+                (*head)->w_prev = it;
+        *head = it;
+        it->w_linked = true;
+}
+
+static void watch_unlink(sl_fetch_item *it)
+{
+        if (!it->w_linked)
+                return;
+        if (it->w_prev)
+                it->w_prev->w_next = it->w_next;
+        else
+                t_watch[watch_hash(it->topic_id, it->partition)] = it->w_next;
+        if (it->w_next)
+                it->w_next->w_prev = it->w_prev;
+        it->w_next = it->w_prev = NULL;
+        it->w_grp = NULL;
+        it->w_linked = false;
+}
+
+/* Unregisters every item of a parked watch and sends it home. */
+static void watch_fire(sl_fanout_group *grp)
+{
+        sl_fetch_fanout_ctx *c = grp->f->ctx;
+        for (int32_t i = 0; i < grp->n; i++)
+                watch_unlink(&c->items[grp->items[i]]);
+        grp->pending = 0;
+        sl_xcall_reply(&grp->x);
+}
+
+void sl_fetch_watch_on_owner(sl_xcall *x)
+{
+        sl_fanout_group *grp = x->arg;
+        sl_fetch_fanout_ctx *c = grp->f->ctx;
+        bool ready = false;
+        for (int32_t i = 0; i < grp->n; i++) {
+                sl_fetch_item *it = &c->items[grp->items[i]];
+                if (it->nranges) {
+                        unpin(it->topic_id, it->partition, it->log, it->ranges, it->nranges);
+                        it->nranges = 0;
+                        it->bytes = 0;
+                }
+                /* Appended (or gone) since the read: no need to park. */
+                sl_partition *p = sl_partition_find(it->topic_id, it->partition);
+                if (!p || sl_log_end_offset(p->log) != it->high_watermark)
+                        ready = true;
+        }
+        if (ready) {
+                grp->pending = 0;
+                sl_xcall_reply(x);
+                return;
+        }
+        for (int32_t i = 0; i < grp->n; i++)
+                watch_link(&c->items[grp->items[i]], grp);
+        grp->pending = 1; /* parked */
+}
+
+void sl_fetch_watch_cancel_on_owner(sl_xcall *x)
+{
+        sl_fanout_group *grp = x->arg;
+        if (grp->pending == 1)
+                watch_fire(grp);
+        sl_xcall_reply(x);
+}
+
+void sl_fetch_notify(kp_uuid topic_id, int32_t partition)
+{
+        sl_fetch_item **head = &t_watch[watch_hash(topic_id, partition)];
+        bool again = true;
+        while (again) {
+                again = false;
+                for (sl_fetch_item *it = *head; it; it = it->w_next) {
+                        if (it->partition == partition &&
+                            !memcmp(it->topic_id.b, topic_id.b, sizeof(topic_id.b))) {
+                                /* Firing unlinks several items: rescan. */
+                                watch_fire(it->w_grp);
+                                again = true;
+                                break;
+                        }
+                }
+        }
+}

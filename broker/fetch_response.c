@@ -1,0 +1,149 @@
+/* broker/fetch_response.c — FetchResponse v4-17 around file-backed records
+ * (see fetch_response.h). One routine walks the message for both size and
+ * encoding (a writer without a buffer only counts), so the two never differ.
+ * Field order and version gates follow FetchResponse.json as the generated
+ * codec does; the record bytes are length-prefixed here and spliced in by
+ * the caller at the cut points. */
+#include <string.h>
+
+#include "fetch_response.h"
+
+/* A writer that counts when buf is NULL. */
+typedef struct enc {
+        kp_wr wr;
+        size_t n; /* bytes produced */
+        bool size_only;
+        size_t *cuts;
+        int32_t ncut;
+} enc;
+
+static void put_u8(enc *e, uint8_t v)
+{
+        e->n += 1;
+        if (!e->size_only)
+                kp_wr_u8(&e->wr, v);
+}
+static void put_i16(enc *e, int16_t v)
+{
+        e->n += 2;
+        if (!e->size_only)
+                kp_wr_i16(&e->wr, v);
+}
+static void put_i32(enc *e, int32_t v)
+{
+        e->n += 4;
+        if (!e->size_only)
+                kp_wr_i32(&e->wr, v);
+}
+static void put_i64(enc *e, int64_t v)
+{
+        e->n += 8;
+        if (!e->size_only)
+                kp_wr_i64(&e->wr, v);
+}
+static void put_uvarint(enc *e, uint32_t v)
+{
+        e->n += kp_uvarint_size(v);
+        if (!e->size_only)
+                kp_wr_uvarint(&e->wr, v);
+}
+static void put_uuid(enc *e, kp_uuid u)
+{
+        e->n += 16;
+        if (!e->size_only)
+                kp_wr_uuid(&e->wr, u);
+}
+/* Array count / bytes length: compact (uvarint n+1, 0 = null) or int32. */
+static void put_len(enc *e, bool compact, int64_t n)
+{
+        if (compact)
+                put_uvarint(e, n < 0 ? 0 : (uint32_t)n + 1);
+        else
+                put_i32(e, n < 0 ? -1 : (int32_t)n);
+}
+static void put_string(enc *e, bool compact, kp_str s)
+{
+        int32_t len = s.len < 0 ? 0 : s.len;
+        if (compact)
+                put_uvarint(e, (uint32_t)len + 1);
+        else
+                put_i16(e, (int16_t)len);
+        e->n += (size_t)len;
+        if (!e->size_only && len)
+                kp_wr_raw(&e->wr, s.p, (size_t)len);
+}
+
+static void put_part(enc *e, int16_t v, const sl_fresp_part *p)
+{
+        bool flex = v >= 12;
+        put_i32(e, p->partition_index);
+        put_i16(e, p->error_code);
+        put_i64(e, p->high_watermark);
+        put_i64(e, p->last_stable_offset); /* v4+ */
+        if (v >= 5)
+                put_i64(e, p->log_start_offset);
+        /* AbortedTransactions: null unless read_committed; no transactions
+         * exist, so read_committed gets an empty list. */
+        put_len(e, flex, p->read_committed ? 0 : -1);
+        if (v >= 11)
+                put_i32(e, -1); /* PreferredReadReplica: none (single node) */
+        put_len(e, flex, p->records_bytes);
+        if (e->cuts)
+                e->cuts[e->ncut] = e->n;
+        e->ncut++;
+        if (flex) {
+                bool div = p->diverging_epoch != -1 || p->diverging_end_offset != -1;
+                put_uvarint(e, div ? 1 : 0);
+                if (div) {
+                        put_uvarint(e, 0);  /* tag: DivergingEpoch */
+                        put_uvarint(e, 13); /* i32 + i64 + empty tag buffer */
+                        put_i32(e, p->diverging_epoch);
+                        put_i64(e, p->diverging_end_offset);
+                        put_uvarint(e, 0);
+                }
+        }
+}
+
+static void put_resp(enc *e, int16_t v, const sl_fresp *r)
+{
+        bool flex = v >= 12;
+        put_i32(e, r->throttle_time_ms); /* v1+ */
+        if (v >= 7) {
+                put_i16(e, r->error_code);
+                put_i32(e, r->session_id);
+        }
+        put_len(e, flex, r->ntopics);
+        for (int32_t t = 0; t < r->ntopics; t++) {
+                const sl_fresp_topic *tp = &r->topics[t];
+                if (v >= 13)
+                        put_uuid(e, tp->id);
+                else
+                        put_string(e, flex, tp->name);
+                put_len(e, flex, tp->nparts);
+                for (int32_t i = 0; i < tp->nparts; i++)
+                        put_part(e, v, &tp->parts[i]);
+                if (flex)
+                        put_uvarint(e, 0);
+        }
+        if (flex)
+                put_u8(e, 0); /* no tagged fields (NodeEndpoints only for NOT_LEADER) */
+}
+
+size_t sl_fresp_mem_size(const sl_fresp *r, int16_t version)
+{
+        enc e = {.size_only = true};
+        put_resp(&e, version, r);
+        return e.n;
+}
+
+int sl_fresp_encode(const sl_fresp *r, int16_t version, uint8_t *buf, size_t len, size_t *cuts)
+{
+        if (version < 4 || version > 17)
+                return -1;
+        enc e = {.cuts = cuts};
+        kp_wr_init(&e.wr, buf, len);
+        put_resp(&e, version, r);
+        if (e.wr.err || e.wr.p != e.wr.end)
+                return -1;
+        return 0;
+}

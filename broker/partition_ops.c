@@ -1,0 +1,306 @@
+/* broker/partition_ops.c — the fan-out of a request's partitions to their
+ * owner shards, and the owner-side work of Produce (append, group commit),
+ * ListOffsets and OffsetForLeaderEpoch. Fetch's owner side is in
+ * fetch_owner.c.
+ *
+ * Produce path 3/5 → 4/5: handle_produce.c validates batches on the
+ * connection's shard (spreading decompression over connection shards), then
+ * sl_produce_on_owner appends each partition's batch with one pwritev
+ * (storage/log_append.c), wakes long-polling fetches and, for acks=-1, holds
+ * its reply until the shard's group-commit fdatasync covers the batch. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka_errors.h"
+#include "partition_ops.h"
+
+int64_t sl_wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int16_t sl_leader_epoch_check(const sl_partition *p, int32_t current_leader_epoch)
+{
+        if (current_leader_epoch < 0)
+                return 0;
+        if (current_leader_epoch < p->leader_epoch)
+                return KP_ERR_FENCED_LEADER_EPOCH;
+        if (current_leader_epoch > p->leader_epoch)
+                return KP_ERR_UNKNOWN_LEADER_EPOCH;
+        return 0;
+}
+
+/* ---- fan-out ---- */
+
+int sl_fanout_plan(sl_fanout *f, kp_arena *a, const sl_shard_id *owners, int32_t n,
+                   uint32_t nshards)
+{
+        memset(f, 0, sizeof(*f));
+        if (n <= 0 || nshards == 0)
+                return 0;
+        int32_t *count = kp_arena_alloc(a, nshards, sizeof(*count));
+        int32_t *slot = kp_arena_alloc(a, nshards, sizeof(*slot));
+        if (!count || !slot)
+                return -1;
+        int32_t ngroups = 0;
+        for (int32_t i = 0; i < n; i++) {
+                if (owners[i] == SL_FANOUT_SKIP || owners[i] >= nshards)
+                        continue;
+                if (count[owners[i]]++ == 0)
+                        ngroups++;
+        }
+        if (!ngroups)
+                return 0;
+        f->groups = kp_arena_alloc(a, (size_t)ngroups, sizeof(*f->groups));
+        if (!f->groups)
+                return -1;
+        int32_t g = 0;
+        for (uint32_t s = 0; s < nshards; s++) {
+                if (!count[s])
+                        continue;
+                sl_fanout_group *grp = &f->groups[g];
+                grp->items = kp_arena_alloc(a, (size_t)count[s], sizeof(*grp->items));
+                if (!grp->items)
+                        return -1;
+                grp->owner = s;
+                grp->f = f;
+                slot[s] = g++;
+        }
+        for (int32_t i = 0; i < n; i++) {
+                if (owners[i] == SL_FANOUT_SKIP || owners[i] >= nshards)
+                        continue;
+                sl_fanout_group *grp = &f->groups[slot[owners[i]]];
+                grp->items[grp->n++] = i;
+        }
+        f->ngroups = ngroups;
+        return 0;
+}
+
+static void fanout_gathered(sl_gather *g)
+{
+        sl_fanout *f = g->arg;
+        f->done(f);
+}
+
+void sl_fanout_start(sl_fanout *f, sl_xcall_fn *run, void (*done)(sl_fanout *f), void *ctx)
+{
+        f->done = done;
+        f->ctx = ctx;
+        sl_gather_init(&f->g, fanout_gathered, f);
+        for (int32_t i = 0; i < f->ngroups; i++) {
+                sl_fanout_group *grp = &f->groups[i];
+                memset(&grp->x, 0, sizeof(grp->x));
+                grp->x.run = run;
+                grp->x.arg = grp;
+                grp->pending = 0;
+                sl_gather_call(&f->g, grp->owner, &grp->x);
+        }
+        sl_gather_arm(&f->g);
+}
+
+/* ---- Produce ---- */
+
+static void group_release(sl_fanout_group *grp)
+{
+        if (--grp->pending == 0)
+                sl_xcall_reply(&grp->x);
+}
+
+static void produce_synced(sl_sync_waiter *w, int err)
+{
+        sl_produce_item *it = w->arg;
+        if (err) {
+                /* Appended but not durable: never acknowledge it. A deleted
+                 * partition (-ECANCELED) is gone; anything else latched the log. */
+                it->error_code = err == -ECANCELED ? KP_ERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                   : KP_ERR_KAFKA_STORAGE_ERROR;
+                it->base_offset = -1;
+                it->log_append_time = -1;
+        }
+        group_release(it->grp);
+}
+
+void sl_produce_on_owner(sl_xcall *x)
+{
+        sl_fanout_group *grp = x->arg;
+        sl_produce_fanout_ctx *c = grp->f->ctx;
+        int64_t now = sl_wall_ms();
+        grp->pending = 1; /* held until every item is started */
+        for (int32_t i = 0; i < grp->n; i++) {
+                sl_produce_item *it = &c->items[grp->items[i]];
+                it->base_offset = -1;
+                it->log_append_time = -1;
+                it->log_start_offset = -1;
+                sl_partition *p = sl_partition_find(it->topic_id, it->partition);
+                if (!p) {
+                        it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                        continue;
+                }
+                sl_append_result res;
+                sl_log_append(p->log, it->records, it->len, p->leader_epoch, now, &res);
+                it->log_start_offset = sl_log_start_offset(p->log);
+                if (res.error_code) {
+                        it->error_code = res.error_code;
+                        continue;
+                }
+                it->error_code = 0;
+                it->base_offset = res.base_offset;
+                it->log_append_time = res.log_append_time;
+                sl_fetch_notify(it->topic_id, it->partition);
+                if (it->wait_sync) {
+                        it->grp = grp;
+                        it->w.cb = produce_synced;
+                        it->w.arg = it;
+                        grp->pending++;
+                        sl_partition_sync_wait(p, &it->w);
+                }
+        }
+        group_release(grp);
+}
+
+/* ---- ListOffsets ---- */
+
+static int16_t storage_error(int rc)
+{
+        return rc == SL_EOFFSET ? KP_ERR_OFFSET_OUT_OF_RANGE : KP_ERR_KAFKA_STORAGE_ERROR;
+}
+
+/* Kafka's Partition.fetchOffsetForTimestamp on a single node, where the high
+ * watermark (and, without transactions, the last stable offset) is the log
+ * end offset; so read_committed answers the same as read_uncommitted. */
+static void list_offsets_one(sl_offsets_item *it)
+{
+        it->offset = -1;
+        it->found_timestamp = -1;
+        it->found_epoch = -1;
+        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
+        if (!p) {
+                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                return;
+        }
+        it->error_code = sl_leader_epoch_check(p, it->current_leader_epoch);
+        if (it->error_code)
+                return;
+        sl_log *log = p->log;
+        if (sl_log_failed(log)) {
+                it->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
+                return;
+        }
+        int64_t hw = sl_log_end_offset(log);
+        int32_t latest_epoch = sl_log_latest_epoch(log);
+        switch (it->timestamp) {
+        case SL_TS_LATEST:
+                it->offset = hw;
+                it->found_epoch = latest_epoch;
+                return;
+        case SL_TS_EARLIEST:
+        case SL_TS_EARLIEST_LOCAL: /* no tiered storage: local start = start */
+                it->offset = sl_log_start_offset(log);
+                it->found_epoch = it->offset < hw ? latest_epoch : -1;
+                return;
+        case SL_TS_LATEST_TIERED: /* nothing tiered: Kafka answers -1 */
+                return;
+        case SL_TS_MAX: {
+                int64_t ts, off;
+                int rc = sl_log_max_timestamp(log, &ts, &off);
+                if (rc < 0) {
+                        it->error_code = storage_error(rc);
+                        return;
+                }
+                if (off >= 0 && off < hw) {
+                        it->offset = off;
+                        it->found_timestamp = ts;
+                        it->found_epoch = latest_epoch;
+                }
+                return;
+        }
+        default: {
+                int64_t off, ts;
+                int rc = sl_log_offset_for_timestamp(log, it->timestamp, &off, &ts);
+                if (rc == SL_ENOTFOUND)
+                        return;
+                if (rc < 0) {
+                        it->error_code = storage_error(rc);
+                        return;
+                }
+                if (off < hw) {
+                        it->offset = off;
+                        it->found_timestamp = ts;
+                        it->found_epoch = latest_epoch;
+                }
+                return;
+        }
+        }
+}
+
+void sl_list_offsets_on_owner(sl_xcall *x)
+{
+        sl_fanout_group *grp = x->arg;
+        sl_offsets_fanout_ctx *c = grp->f->ctx;
+        for (int32_t i = 0; i < grp->n; i++)
+                list_offsets_one(&c->items[grp->items[i]]);
+        sl_xcall_reply(x);
+}
+
+/* ---- OffsetForLeaderEpoch ---- */
+
+/* Kafka's LeaderEpochFileCache.endOffsetFor: the requested epoch if it is the
+ * latest (ending at the log end), UNDEFINED (-1, -1) above the latest or for
+ * an undefined request, else the largest epoch <= requested ending where the
+ * next one starts. */
+static void epoch_end_one(sl_offsets_item *it)
+{
+        it->found_epoch = -1;
+        it->offset = -1;
+        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
+        if (!p) {
+                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                return;
+        }
+        it->error_code = sl_leader_epoch_check(p, it->current_leader_epoch);
+        if (it->error_code)
+                return;
+        sl_log *log = p->log;
+        if (sl_log_failed(log)) {
+                it->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
+                return;
+        }
+        int32_t latest = sl_log_latest_epoch(log);
+        if (it->leader_epoch < 0 || latest < 0 || it->leader_epoch > latest)
+                return;
+        if (it->leader_epoch == latest) {
+                it->found_epoch = latest;
+                it->offset = sl_log_end_offset(log);
+                return;
+        }
+        int32_t found;
+        int64_t end;
+        int rc = sl_log_end_offset_for_epoch(log, it->leader_epoch, &found, &end);
+        if (rc == SL_ENOTFOUND) {
+                /* Below every stored epoch: Kafka answers the requested epoch
+                 * ending where the first stored one starts; the log start is
+                 * where that is for a log that never truncated its head. */
+                it->found_epoch = it->leader_epoch;
+                it->offset = sl_log_start_offset(log);
+                return;
+        }
+        if (rc < 0) {
+                it->error_code = storage_error(rc);
+                return;
+        }
+        it->found_epoch = found;
+        it->offset = end;
+}
+
+void sl_epoch_end_on_owner(sl_xcall *x)
+{
+        sl_fanout_group *grp = x->arg;
+        sl_offsets_fanout_ctx *c = grp->f->ctx;
+        for (int32_t i = 0; i < grp->n; i++)
+                epoch_end_one(&c->items[grp->items[i]]);
+        sl_xcall_reply(x);
+}
