@@ -442,22 +442,27 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                 sl_segment *a = log->segs[i], *b = log->segs[i + 1];
                 sl_seg_name(name, sizeof(name), a->base_offset, "log");
                 if (!a->sealed) {
-                        /* A seal lost in a crash (unsynced), followed only by empty
-                         * segments, is not damage: those are dropped and a becomes
-                         * the active segment again. */
-                        bool rest_empty = true;
-                        for (int j = i + 1; j < log->nsegs; j++)
-                                rest_empty &= log->segs[j]->size == SL_SEG_HDR_BYTES;
-                        if (rest_empty) {
-                                while (log->nsegs > i + 1) {
-                                        sl_segment *z = log->segs[--log->nsegs];
-                                        sl_segment_delete(log, z);
-                                }
+                        /* A seal that never reached the disk: a roll writes the
+                         * seal unsynced, and the next sync job covers it together
+                         * with everything after it. So while a is unsealed nothing
+                         * in later segments was ever acknowledged as durable.
+                         * Recover a like an active segment; if it still links to
+                         * b, write the seal again, else drop the later segments
+                         * (unacknowledged data) and a is the active one again. */
+                        int rc2 = sl_segment_recover(log, a, true, err);
+                        if (rc2 < 0)
+                                return rc2;
+                        if (a->next_offset == b->base_offset &&
+                            sl_chain_eq(&a->chain, &b->prev_chain)) {
+                                rc2 = sl_segment_seal(log, a);
+                                if (rc2 < 0)
+                                        return rc2;
+                                a->synced_size = 0; /* the new seal needs a sync */
+                        } else {
+                                while (log->nsegs > i + 1)
+                                        sl_segment_delete(log, log->segs[log->nsegs - 1]);
                                 break;
                         }
-                        set_err(err, SL_ECORRUPT, name, a->base_offset, a->size,
-                                "segment is not sealed but is not the last one");
-                        return SL_ECORRUPT;
                 }
                 if (b->base_offset != a->next_offset || !sl_chain_eq(&b->prev_chain, &a->chain)) {
                         char want[17], got[17];

@@ -303,32 +303,46 @@ static void test_broken_chain_refused(void **state)
 static void test_lost_seal_repaired(void **state)
 {
         (void)state;
-        char *dir = bg_tempdir();
-        int64_t ends[40];
-        build(dir, 40, ends, 13);
-        int64_t bases[64];
-        int nseg = bg_list_segments(dir, bases, 64);
-        char a[4096], b[4096];
-        /* Crash after the roll created the next (empty) segment but before the
-         * previous segment's seal reached the disk. */
-        bg_seg_path(a, sizeof(a), dir, bases[nseg - 2], "log");
-        bg_seg_path(b, sizeof(b), dir, bases[nseg - 1], "log");
-        assert_int_equal(truncate(a, bg_file_size(a) - SL_SEAL_BYTES), 0);
-        assert_int_equal(truncate(b, SL_SEG_HDR_BYTES), 0);
-        sl_log *log;
-        sl_log_error err;
-        assert_int_equal(open_rc(dir, &log, &err), 0);
-        assert_int_equal(sl_log_end_offset(log), bases[nseg - 1]);
-        check_reads(log);
-        uint8_t buf[4096];
-        size_t len = bg_batch(buf, sizeof(buf), 2, 10, 1, 1);
-        sl_append_result res;
-        assert_int_equal(sl_log_append(log, buf, len, 9, 3000, &res), 0);
-        sl_log_close(log);
-        sl_verify_report rep;
-        assert_int_equal(sl_verify_dir(dir, &rep), 0);
-        bg_rmdir(dir);
-        free(dir);
+        for (int variant = 0; variant < 3; variant++) {
+                char *dir = bg_tempdir();
+                int64_t ends[40];
+                build(dir, 40, ends, 13);
+                int64_t bases[64];
+                int nseg = bg_list_segments(dir, bases, 64);
+                char a[4096], b[4096];
+                bg_seg_path(a, sizeof(a), dir, bases[nseg - 2], "log");
+                bg_seg_path(b, sizeof(b), dir, bases[nseg - 1], "log");
+                int64_t want_end;
+                /* The roll wrote a's seal and then b's data; the crash lost the
+                 * seal (0: b empty, 1: b kept its data, 2: a's last bytes were
+                 * lost too, so b cannot follow it and is dropped). */
+                assert_int_equal(truncate(a, bg_file_size(a) - SL_SEAL_BYTES - (variant == 2)), 0);
+                if (variant == 0) {
+                        assert_int_equal(truncate(b, SL_SEG_HDR_BYTES), 0);
+                        want_end = bases[nseg - 1];
+                } else if (variant == 1) {
+                        want_end = ends[39];
+                } else {
+                        want_end = -1; /* a's last batch is torn: ends before it */
+                }
+                sl_log *log;
+                sl_log_error err;
+                assert_int_equal(open_rc(dir, &log, &err), 0);
+                if (want_end >= 0)
+                        assert_int_equal(sl_log_end_offset(log), want_end);
+                else
+                        assert_true(sl_log_end_offset(log) < bases[nseg - 1]);
+                check_reads(log);
+                uint8_t buf[4096];
+                size_t len = bg_batch(buf, sizeof(buf), 2, 10, 1, 1);
+                sl_append_result res;
+                assert_int_equal(sl_log_append(log, buf, len, 9, 3000, &res), 0);
+                sl_log_close(log);
+                sl_verify_report rep;
+                assert_int_equal(sl_verify_dir(dir, &rep), 0);
+                bg_rmdir(dir);
+                free(dir);
+        }
 }
 
 int main(void)
