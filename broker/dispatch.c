@@ -16,8 +16,12 @@
 /* One designated initializer per implemented API: {min, max, advertise 0
  * as min (§5.3), handler}. Keep sorted by key. */
 static const sl_api api_table[SL_API_KEY_LIMIT] = {
+    [0] = {3, 11, true, sl_handle_produce},
+    [1] = {4, 17, false, sl_handle_fetch},
+    [2] = {0, 10, false, sl_handle_list_offsets},
     [3] = {0, 12, false, sl_handle_metadata},
     [18] = {0, 4, false, sl_handle_api_versions},
+    [23] = {2, 4, false, sl_handle_offset_for_leader_epoch},
 };
 
 /* Tests replace an implemented API's handler to control completion order. */
