@@ -20,6 +20,8 @@
 #include "topics.h"
 
 #define SL_RING_SLOTS 1024 /* per ordered shard pair; full = backpressure */
+#define SL_MAINTENANCE_TICK_MS 1000
+#define SL_RETENTION_CHECK_MS 300000
 
 typedef struct sl_conn sl_conn;
 typedef struct sl_xcall_fifo {
@@ -70,7 +72,8 @@ struct sl_shard {
         sl_partition **commit_batch;
         uint32_t commit_cap;
         uint32_t commit_n;
-        sl_timer flush_timer; /* flush.ms / flush.messages policy */
+        sl_timer flush_timer;       /* maintenance: flush policy, retention */
+        int64_t last_retention_ms; /* wall clock of the last retention pass */
         /* lifecycle */
         int seen_phase; /* last g.phase acted on */
         bool drained;   /* reported to g.drained */
@@ -134,6 +137,7 @@ int sl_partition_remove_dir(const char *dir);
 void sl_partition_close(sl_shard *s, sl_partition *p, bool remove_dir);
 void sl_partitions_close_all(sl_shard *s);
 void sl_commit_before_sleep(sl_shard *s);
+void sl_partitions_start_maintenance(sl_shard *s);
 void sl_partition_dir(const sl_topic_info *t, int32_t index, char *buf, size_t len);
 
 /* topics.c / topics_store.c */

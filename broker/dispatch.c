@@ -21,7 +21,14 @@ static const sl_api api_table[SL_API_KEY_LIMIT] = {
     [2] = {0, 10, false, sl_handle_list_offsets},
     [3] = {0, 12, false, sl_handle_metadata},
     [18] = {0, 4, false, sl_handle_api_versions},
+    [19] = {0, 7, false, sl_handle_create_topics},
+    [20] = {0, 6, false, sl_handle_delete_topics},
+    [21] = {0, 2, false, sl_handle_delete_records},
     [23] = {2, 4, false, sl_handle_offset_for_leader_epoch},
+    [32] = {0, 4, false, sl_handle_describe_configs},
+    [35] = {1, 4, false, sl_handle_describe_log_dirs},
+    [37] = {0, 3, false, sl_handle_create_partitions},
+    [60] = {0, 1, false, sl_handle_describe_cluster},
 };
 
 /* Tests replace an implemented API's handler to control completion order. */

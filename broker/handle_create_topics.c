@@ -214,18 +214,16 @@ static void respond(ct_ctx *c)
                 r->error_message = it->op.error && it->op.error_message
                                        ? kp_str_c(it->op.error_message)
                                        : KP_STR_NULL;
-                r->topic_config_error_code = 0;
-                if (it->op.error) {
-                        r->num_partitions = -1;
-                        r->replication_factor = -1;
-                        r->configs = NULL;
-                        r->configs_count = -1;
+                if (req->api_version < 1)
+                        r->error_message = KP_STR_NULL;
+                /* Fields a version lacks keep their defaults (the encoder insists). */
+                if (it->op.error || req->api_version < 5)
                         continue;
-                }
-                r->topic_id = it->op.out_id; /* zero for validate_only, as Kafka */
+                if (req->api_version >= 7)
+                        r->topic_id = it->op.out_id; /* zero for validate_only, as Kafka */
                 r->num_partitions = it->op.out_partitions;
                 r->replication_factor = 1;
-                if (req->api_version >= 5 && fill_configs(c, r, &it->config) < 0)
+                if (fill_configs(c, r, &it->config) < 0)
                         goto out_oom;
         }
         kp_create_topics_response resp;

@@ -67,11 +67,11 @@ static void respond(dt_ctx *c)
                 r->name = it->name;
                 if (r->name.len < 0 && req->api_version < 6)
                         r->name = kp_str_c("");
-                r->topic_id = it->op.error ? it->id : it->op.out_id;
+                if (req->api_version >= 6)
+                        r->topic_id = it->op.error ? it->id : it->op.out_id;
                 r->error_code = it->op.error;
-                r->error_message = it->op.error && it->op.error_message
-                                       ? kp_str_c(it->op.error_message)
-                                       : KP_STR_NULL;
+                if (req->api_version >= 5 && it->op.error && it->op.error_message)
+                        r->error_message = kp_str_c(it->op.error_message);
         }
         kp_delete_topics_response resp;
         kp_delete_topics_response_init(&resp);

@@ -74,13 +74,20 @@ static void fill_entry(dc_ctx *c, dc_entry *out, const sl_config_entry *e)
         out->name = kp_str_c(e->name);
         out->value = e->sensitive ? KP_STR_NULL : copy_str(c, e->value);
         out->read_only = e->read_only;
-        out->is_default = e->source == SL_CONFIG_SOURCE_DEFAULT;
-        out->config_source = e->source;
         out->is_sensitive = e->sensitive;
         out->synonyms = NULL;
         out->synonyms_count = 0;
-        out->config_type = e->type;
-        out->documentation = c->in->include_documentation ? kp_str_c(e->doc) : KP_STR_NULL;
+        /* Fields a version lacks keep their defaults (the encoder insists). */
+        int16_t v = c->req->api_version;
+        if (v == 0)
+                out->is_default = e->source == SL_CONFIG_SOURCE_DEFAULT;
+        else
+                out->config_source = e->source;
+        if (v >= 3) {
+                out->config_type = e->type;
+                if (c->in->include_documentation)
+                        out->documentation = kp_str_c(e->doc);
+        }
 }
 
 static void add_synonym(dc_ctx *c, dc_entry *out, const char *name, const char *value,
@@ -119,7 +126,7 @@ static void describe_topic(dc_ctx *c, const dc_resource *r, dc_result *res)
                         continue;
                 dc_entry *o = &out[n++];
                 fill_entry(c, o, &e);
-                if (!c->in->include_synonyms)
+                if (!c->in->include_synonyms || c->req->api_version < 1)
                         continue;
                 o->synonyms = &syn[2 * k];
                 if (sl_topic_config_is_set(&t->config, (enum sl_topic_key)k))
@@ -168,7 +175,7 @@ static void describe_broker(dc_ctx *c, const dc_resource *r, dc_result *res)
                         continue;
                 dc_entry *o = &out[n++];
                 fill_entry(c, o, &e);
-                if (c->in->include_synonyms) {
+                if (c->in->include_synonyms && c->req->api_version >= 1) {
                         o->synonyms = &syn[k];
                         add_synonym(c, o, e.name, e.value, e.source);
                 }

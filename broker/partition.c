@@ -231,20 +231,57 @@ void sl_partitions_close_all(sl_shard *s)
 
 /* --- group commit --- */
 
+static void mark_dirty(sl_shard *s, sl_partition *p)
+{
+        if (!p->sync_queued) {
+                p->sync_queued = true;
+                p->dirty_next = s->dirty_head;
+                s->dirty_head = p;
+        }
+}
+
 void sl_partition_sync_wait(sl_partition *p, sl_sync_waiter *w)
 {
-        sl_shard *s = sl_shard_self();
         w->next = NULL;
         if (p->sync_tail)
                 p->sync_tail->next = w;
         else
                 p->sync_wait = w;
         p->sync_tail = w;
-        if (!p->sync_queued) {
-                p->sync_queued = true;
-                p->dirty_next = s->dirty_head;
-                s->dirty_head = p;
+        mark_dirty(sl_shard_self(), p);
+}
+
+/* Once a second: logs whose flush.messages / flush.ms policy says their
+ * unsynced data waited long enough join the next group commit; every
+ * SL_RETENTION_CHECK_MS, retention deletes expired segments (Kafka's
+ * log.retention.check.interval.ms default). */
+static void maintenance_tick(sl_timer *t)
+{
+        sl_shard *s = t->arg;
+        int64_t now = wall_ms();
+        bool retention = now - s->last_retention_ms >= SL_RETENTION_CHECK_MS;
+        if (retention)
+                s->last_retention_ms = now;
+        for (uint32_t i = 0; s->ptab && i <= s->ptab_mask; i++) {
+                for (sl_partition *p = s->ptab[i]; p; p = p->hash_next) {
+                        if (!p->sync_running && sl_log_sync_due(p->log, now))
+                                mark_dirty(s, p);
+                        if (retention) {
+                                int rc = sl_log_enforce_retention(p->log, now);
+                                if (rc < 0)
+                                        SL_WARN("%s-%d: retention: %s", p->topic_name, p->index,
+                                                sl_log_strerror(rc));
+                        }
+                }
         }
+        sl_timer_start(s->reactor, t, SL_MAINTENANCE_TICK_MS);
+}
+
+void sl_partitions_start_maintenance(sl_shard *s)
+{
+        s->last_retention_ms = wall_ms();
+        sl_timer_init(&s->flush_timer, maintenance_tick, s);
+        sl_timer_start(s->reactor, &s->flush_timer, SL_MAINTENANCE_TICK_MS);
 }
 
 /* I/O helper thread: only fdatasync/fsync. */

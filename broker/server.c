@@ -94,6 +94,8 @@ static void *shard_main(void *arg)
         int rc = sl_partitions_open_owned(s, s->topics);
         if (!rc)
                 rc = s->net.ops->watch(&s->net, s->lsock, SL_READABLE, sl_conn_accept_ready, s);
+        if (!rc)
+                sl_partitions_start_maintenance(s);
         boot_report(s, rc);
         if (rc) {
                 /* Wait for the main thread to stop everyone. */
@@ -103,6 +105,7 @@ static void *shard_main(void *arg)
                 while (shard_phase(s))
                         sl_reactor_turn(s->reactor, 100);
         }
+        sl_timer_stop(s->reactor, &s->flush_timer);
         sl_partitions_close_all(s);
         sl_shard_io_stop(s);
         atomic_fetch_add(&g_sl.closed, 1);

@@ -350,6 +350,7 @@ int sl_shard_create(sl_shard_id id, sl_shard **out)
                 return -ENOMEM;
         s->id = id;
         s->lsock = -1;
+        sl_timer_init(&s->flush_timer, NULL, s);
         s->reactor = sl_reactor_new();
         if (!s->reactor)
                 goto out_free;

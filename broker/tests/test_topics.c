@@ -2,8 +2,8 @@
  * name rule, jump-hash placement, the .meta file round trip, the create /
  * add-partitions / delete state machine on a one-shard runtime with real
  * storage (errors included: exists, invalid name, bad config, shrink,
- * unknown), and group commit (an append waited on is flushed by one sync on
- * the I/O helper thread). */
+ * unknown), group commit (appends waited on are flushed by one sync on the
+ * I/O helper thread) and the flush.messages policy pass (no waiter needed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,12 +276,38 @@ static void test_group_commit(void **state)
         rm_rf(data_dir);
 }
 
+static void test_flush_policy(void **state)
+{
+        (void)state;
+        th t;
+        start_with_dir(&t);
+        sl_partitions_start_maintenance(t.s);
+        sl_topic_kv kv = {kp_str_c("flush.messages"), kp_str_c("1")};
+        sl_topic_op op = {
+            .name = kp_str_c("fm"), .partitions = 1, .configs = &kv, .config_count = 1};
+        assert_int_equal(run_op(&t, sl_topics_create, &op), 0);
+        sl_partition *p = sl_partition_find(op.out_id, 0);
+        uint8_t b[69];
+        one_record_batch(b);
+        sl_append_result res;
+        assert_int_equal(sl_log_append(p->log, b, sizeof(b), 0, 1000, &res), 0);
+        assert_int_equal(sl_log_flushed_offset(p->log), 0);
+        /* No waiter: the once-a-second policy pass syncs it. */
+        int64_t start = sl_now_ms();
+        while (sl_log_flushed_offset(p->log) < 1 && sl_now_ms() - start < 3000)
+                th_turn(&t);
+        assert_int_equal(sl_log_flushed_offset(p->log), 1);
+        sl_timer_stop(t.s->reactor, &t.s->flush_timer);
+        th_stop(&t);
+        rm_rf(data_dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_name_check),      cmocka_unit_test(test_jump_hash),
             cmocka_unit_test(test_store_roundtrip), cmocka_unit_test(test_registry_ops),
-            cmocka_unit_test(test_group_commit),
+            cmocka_unit_test(test_group_commit),    cmocka_unit_test(test_flush_policy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
