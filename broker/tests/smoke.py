@@ -8,8 +8,9 @@ truncated frames, sizes over the limit and negative, an unknown api key, an
 unsupported version, ApiVersions v127 (must get the v0 UNSUPPORTED_VERSION
 answer and stay open), an undecodable body. After each, the connection must be
 closed, and a connection opened before the abuse and a fresh kcat must still
-work. Ends with SIGTERM (exit 0, no sanitizer report) and a restart that still
-lists the topic. Usage: smoke.py PATH/TO/serpentlog
+work. Ends with SIGTERM (exit 0, no sanitizer report), a restart that still
+lists the topic, and a run with max.connections=2 refusing a third client.
+Usage: smoke.py PATH/TO/serpentlog
 """
 import json
 import os
@@ -86,9 +87,10 @@ def kcat_metadata(port, topic=None):
     return json.loads(out.stdout)
 
 
-def start(binary, data_dir):
+def start(binary, data_dir, *extra):
     proc = subprocess.Popen(
-        [binary, "start", "--listen", "127.0.0.1:0", "--data-dir", data_dir, "--cores", "2"],
+        [binary, "start", "--listen", "127.0.0.1:0", "--data-dir", data_dir, "--cores", "2",
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("serpentlog ready port="):
@@ -185,6 +187,32 @@ def main():
         md = kcat_metadata(port)
         assert any(t["topic"] == "smoke_topic" and len(t["partitions"]) == 1
                    for t in md["topics"]), md
+        stop(proc)
+        proc = None
+
+        # max.connections: the third connection is refused, the first two work.
+        proc, port = start(binary, data_dir, "--set", "max.connections=2")
+        a = socket.create_connection(("127.0.0.1", port), timeout=5)
+        b = socket.create_connection(("127.0.0.1", port), timeout=5)
+        api_versions_ok(a, 1)
+        api_versions_ok(b, 1)
+        expect_closed(port, frame(18, 0, 1), "connection over max.connections")
+        api_versions_ok(a, 2)
+        b.close()
+        deadline = time.time() + 5
+        while True:  # the broker notices b's close asynchronously
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            try:
+                c.sendall(frame(18, 0, 3))
+                if recv_frame(c) is not None:
+                    break
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+            c.close()
+            assert time.time() < deadline, "slot of a closed connection never freed"
+            time.sleep(0.05)
+        c.close()
+        a.close()
         stop(proc)
         proc = None
         print("broker smoke: ok")
