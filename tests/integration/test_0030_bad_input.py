@@ -125,7 +125,7 @@ def case_api_versions_unsupported(st):
               "ApiVersions v99 answer should list ApiVersions 0..max, got %r" % (keys,))
         # The connection stays usable: a v0 request now succeeds.
         err, ranges = c.api_versions(0)
-        check(err == 0 and 18 in ranges and 0 in ranges, "ApiVersions v0 after v99: %d" % err)
+        check(err == 0 and 18 in ranges, "ApiVersions v0 after v99: error %d, %r" % (err, ranges))
     finally:
         c.close()
     st.healthy("ApiVersions v99")
