@@ -348,7 +348,7 @@ class Emitter:
             t = self.ctype(f)
             if f.kind == "array":
                 L.append("\t%s *%s;%s" % (t, f.cname, note))
-                L.append("\tint32_t %s_count; /* -1 = null */" % f.cname)
+                L.append("\tint32_t %s_count;%s" % (f.cname, " /* -1 = null */" if f.nullable else ""))
             else:
                 L.append("\t%s %s;%s" % (t, f.cname, note))
                 if self.has_present(f):

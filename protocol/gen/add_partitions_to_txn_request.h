@@ -14,7 +14,7 @@
 typedef struct kp_add_partitions_to_txn_request_add_partitions_to_txn_topic {
 	kp_str name; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_add_partitions_to_txn_request_add_partitions_to_txn_topic;
 
 /* AddPartitionsToTxnTransaction: struct of AddPartitionsToTxnRequest, versions 4-5. */
@@ -24,18 +24,18 @@ typedef struct kp_add_partitions_to_txn_request_add_partitions_to_txn_transactio
 	int16_t producer_epoch; /* v4+ */
 	bool verify_only; /* v4+, default false */
 	kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *topics; /* v4+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction;
 
 /* AddPartitionsToTxnRequest: struct of AddPartitionsToTxnRequest, versions 0-5. */
 typedef struct kp_add_partitions_to_txn_request {
 	kp_add_partitions_to_txn_request_add_partitions_to_txn_transaction *transactions; /* v4+ */
-	int32_t transactions_count; /* -1 = null */
+	int32_t transactions_count;
 	kp_str v3_and_below_transactional_id; /* v0-3 */
 	int64_t v3_and_below_producer_id; /* v0-3 */
 	int16_t v3_and_below_producer_epoch; /* v0-3 */
 	kp_add_partitions_to_txn_request_add_partitions_to_txn_topic *v3_and_below_topics; /* v0-3 */
-	int32_t v3_and_below_topics_count; /* -1 = null */
+	int32_t v3_and_below_topics_count;
 } kp_add_partitions_to_txn_request;
 
 /* Set every field to its spec default (use on array elements you build). */

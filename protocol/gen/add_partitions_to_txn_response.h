@@ -20,14 +20,14 @@ typedef struct kp_add_partitions_to_txn_response_add_partitions_to_txn_partition
 typedef struct kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result {
 	kp_str name; /* v0+ */
 	kp_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *results_by_partition; /* v0+ */
-	int32_t results_by_partition_count; /* -1 = null */
+	int32_t results_by_partition_count;
 } kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result;
 
 /* AddPartitionsToTxnResult: struct of AddPartitionsToTxnResponse, versions 4-5. */
 typedef struct kp_add_partitions_to_txn_response_add_partitions_to_txn_result {
 	kp_str transactional_id; /* v4+ */
 	kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *topic_results; /* v4+ */
-	int32_t topic_results_count; /* -1 = null */
+	int32_t topic_results_count;
 } kp_add_partitions_to_txn_response_add_partitions_to_txn_result;
 
 /* AddPartitionsToTxnResponse: struct of AddPartitionsToTxnResponse, versions 0-5. */
@@ -35,9 +35,9 @@ typedef struct kp_add_partitions_to_txn_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v4+ */
 	kp_add_partitions_to_txn_response_add_partitions_to_txn_result *results_by_transaction; /* v4+ */
-	int32_t results_by_transaction_count; /* -1 = null */
+	int32_t results_by_transaction_count;
 	kp_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *results_by_topic_v3_and_below; /* v0-3 */
-	int32_t results_by_topic_v3_and_below_count; /* -1 = null */
+	int32_t results_by_topic_v3_and_below_count;
 } kp_add_partitions_to_txn_response;
 
 /* Set every field to its spec default (use on array elements you build). */

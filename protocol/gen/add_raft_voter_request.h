@@ -24,7 +24,7 @@ typedef struct kp_add_raft_voter_request {
 	int32_t voter_id; /* v0+ */
 	kp_uuid voter_directory_id; /* v0+ */
 	kp_add_raft_voter_request_listener *listeners; /* v0+ */
-	int32_t listeners_count; /* -1 = null */
+	int32_t listeners_count;
 } kp_add_raft_voter_request;
 
 /* Set every field to its spec default (use on array elements you build). */

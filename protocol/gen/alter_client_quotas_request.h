@@ -26,15 +26,15 @@ typedef struct kp_alter_client_quotas_request_op_data {
 /* EntryData: struct of AlterClientQuotasRequest, versions 0-1. */
 typedef struct kp_alter_client_quotas_request_entry_data {
 	kp_alter_client_quotas_request_entity_data *entity; /* v0+ */
-	int32_t entity_count; /* -1 = null */
+	int32_t entity_count;
 	kp_alter_client_quotas_request_op_data *ops; /* v0+ */
-	int32_t ops_count; /* -1 = null */
+	int32_t ops_count;
 } kp_alter_client_quotas_request_entry_data;
 
 /* AlterClientQuotasRequest: struct of AlterClientQuotasRequest, versions 0-1. */
 typedef struct kp_alter_client_quotas_request {
 	kp_alter_client_quotas_request_entry_data *entries; /* v0+ */
-	int32_t entries_count; /* -1 = null */
+	int32_t entries_count;
 	bool validate_only; /* v0+ */
 } kp_alter_client_quotas_request;
 

@@ -21,14 +21,14 @@ typedef struct kp_alter_client_quotas_response_entry_data {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_alter_client_quotas_response_entity_data *entity; /* v0+ */
-	int32_t entity_count; /* -1 = null */
+	int32_t entity_count;
 } kp_alter_client_quotas_response_entry_data;
 
 /* AlterClientQuotasResponse: struct of AlterClientQuotasResponse, versions 0-1. */
 typedef struct kp_alter_client_quotas_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_alter_client_quotas_response_entry_data *entries; /* v0+ */
-	int32_t entries_count; /* -1 = null */
+	int32_t entries_count;
 } kp_alter_client_quotas_response;
 
 /* Set every field to its spec default (use on array elements you build). */

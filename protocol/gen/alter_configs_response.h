@@ -22,7 +22,7 @@ typedef struct kp_alter_configs_response_alter_configs_resource_response {
 typedef struct kp_alter_configs_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_alter_configs_response_alter_configs_resource_response *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 } kp_alter_configs_response;
 
 /* Set every field to its spec default (use on array elements you build). */

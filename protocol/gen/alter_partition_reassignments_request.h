@@ -21,14 +21,14 @@ typedef struct kp_alter_partition_reassignments_request_reassignable_partition {
 typedef struct kp_alter_partition_reassignments_request_reassignable_topic {
 	kp_str name; /* v0+ */
 	kp_alter_partition_reassignments_request_reassignable_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_alter_partition_reassignments_request_reassignable_topic;
 
 /* AlterPartitionReassignmentsRequest: struct of AlterPartitionReassignmentsRequest, versions 0. */
 typedef struct kp_alter_partition_reassignments_request {
 	int32_t timeout_ms; /* v0+, default 60000 */
 	kp_alter_partition_reassignments_request_reassignable_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_alter_partition_reassignments_request;
 
 /* Set every field to its spec default (use on array elements you build). */

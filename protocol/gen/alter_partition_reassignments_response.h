@@ -21,7 +21,7 @@ typedef struct kp_alter_partition_reassignments_response_reassignable_partition_
 typedef struct kp_alter_partition_reassignments_response_reassignable_topic_response {
 	kp_str name; /* v0+ */
 	kp_alter_partition_reassignments_response_reassignable_partition_response *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_alter_partition_reassignments_response_reassignable_topic_response;
 
 /* AlterPartitionReassignmentsResponse: struct of AlterPartitionReassignmentsResponse, versions 0. */
@@ -30,7 +30,7 @@ typedef struct kp_alter_partition_reassignments_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_alter_partition_reassignments_response_reassignable_topic_response *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 } kp_alter_partition_reassignments_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -21,9 +21,9 @@ typedef struct kp_alter_partition_request_partition_data {
 	int32_t partition_index; /* v0+ */
 	int32_t leader_epoch; /* v0+ */
 	int32_t *new_isr; /* v0-2 */
-	int32_t new_isr_count; /* -1 = null */
+	int32_t new_isr_count;
 	kp_alter_partition_request_broker_state *new_isr_with_epochs; /* v3+ */
-	int32_t new_isr_with_epochs_count; /* -1 = null */
+	int32_t new_isr_with_epochs_count;
 	int8_t leader_recovery_state; /* v1+, default 0 */
 	int32_t partition_epoch; /* v0+ */
 } kp_alter_partition_request_partition_data;
@@ -33,7 +33,7 @@ typedef struct kp_alter_partition_request_topic_data {
 	kp_str topic_name; /* v0-1 */
 	kp_uuid topic_id; /* v2+ */
 	kp_alter_partition_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_alter_partition_request_topic_data;
 
 /* AlterPartitionRequest: struct of AlterPartitionRequest, versions 0-3. */
@@ -41,7 +41,7 @@ typedef struct kp_alter_partition_request {
 	int32_t broker_id; /* v0+ */
 	int64_t broker_epoch; /* v0+, default -1 */
 	kp_alter_partition_request_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_alter_partition_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -17,7 +17,7 @@ typedef struct kp_alter_partition_response_partition_data {
 	int32_t leader_id; /* v0+ */
 	int32_t leader_epoch; /* v0+ */
 	int32_t *isr; /* v0+ */
-	int32_t isr_count; /* -1 = null */
+	int32_t isr_count;
 	int8_t leader_recovery_state; /* v1+, default 0 */
 	int32_t partition_epoch; /* v0+ */
 } kp_alter_partition_response_partition_data;
@@ -27,7 +27,7 @@ typedef struct kp_alter_partition_response_topic_data {
 	kp_str topic_name; /* v0-1 */
 	kp_uuid topic_id; /* v2+ */
 	kp_alter_partition_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_alter_partition_response_topic_data;
 
 /* AlterPartitionResponse: struct of AlterPartitionResponse, versions 0-3. */
@@ -35,7 +35,7 @@ typedef struct kp_alter_partition_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v0+ */
 	kp_alter_partition_response_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_alter_partition_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -14,20 +14,20 @@
 typedef struct kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic {
 	kp_str name; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic;
 
 /* AlterReplicaLogDir: struct of AlterReplicaLogDirsRequest, versions 0-2. */
 typedef struct kp_alter_replica_log_dirs_request_alter_replica_log_dir {
 	kp_str path; /* v0+ */
 	kp_alter_replica_log_dirs_request_alter_replica_log_dir_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_alter_replica_log_dirs_request_alter_replica_log_dir;
 
 /* AlterReplicaLogDirsRequest: struct of AlterReplicaLogDirsRequest, versions 0-2. */
 typedef struct kp_alter_replica_log_dirs_request {
 	kp_alter_replica_log_dirs_request_alter_replica_log_dir *dirs; /* v0+ */
-	int32_t dirs_count; /* -1 = null */
+	int32_t dirs_count;
 } kp_alter_replica_log_dirs_request;
 
 /* Set every field to its spec default (use on array elements you build). */

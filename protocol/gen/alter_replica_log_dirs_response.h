@@ -20,14 +20,14 @@ typedef struct kp_alter_replica_log_dirs_response_alter_replica_log_dir_partitio
 typedef struct kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result {
 	kp_str topic_name; /* v0+ */
 	kp_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result;
 
 /* AlterReplicaLogDirsResponse: struct of AlterReplicaLogDirsResponse, versions 0-2. */
 typedef struct kp_alter_replica_log_dirs_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_alter_replica_log_dirs_response;
 
 /* Set every field to its spec default (use on array elements you build). */

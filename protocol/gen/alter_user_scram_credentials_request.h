@@ -28,9 +28,9 @@ typedef struct kp_alter_user_scram_credentials_request_scram_credential_upsertio
 /* AlterUserScramCredentialsRequest: struct of AlterUserScramCredentialsRequest, versions 0. */
 typedef struct kp_alter_user_scram_credentials_request {
 	kp_alter_user_scram_credentials_request_scram_credential_deletion *deletions; /* v0+ */
-	int32_t deletions_count; /* -1 = null */
+	int32_t deletions_count;
 	kp_alter_user_scram_credentials_request_scram_credential_upsertion *upsertions; /* v0+ */
-	int32_t upsertions_count; /* -1 = null */
+	int32_t upsertions_count;
 } kp_alter_user_scram_credentials_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -21,7 +21,7 @@ typedef struct kp_alter_user_scram_credentials_response_alter_user_scram_credent
 typedef struct kp_alter_user_scram_credentials_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_alter_user_scram_credentials_response_alter_user_scram_credentials_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_alter_user_scram_credentials_response;
 
 /* Set every field to its spec default (use on array elements you build). */

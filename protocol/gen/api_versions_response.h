@@ -35,13 +35,13 @@ typedef struct kp_api_versions_response_finalized_feature_key {
 typedef struct kp_api_versions_response {
 	int16_t error_code; /* v0+ */
 	kp_api_versions_response_api_version *api_keys; /* v0+ */
-	int32_t api_keys_count; /* -1 = null */
+	int32_t api_keys_count;
 	int32_t throttle_time_ms; /* v1+ */
 	kp_api_versions_response_supported_feature_key *supported_features; /* v3+, tag 0 v3+ */
-	int32_t supported_features_count; /* -1 = null */
+	int32_t supported_features_count;
 	int64_t finalized_features_epoch; /* v3+, tag 1 v3+, default -1 */
 	kp_api_versions_response_finalized_feature_key *finalized_features; /* v3+, tag 2 v3+ */
-	int32_t finalized_features_count; /* -1 = null */
+	int32_t finalized_features_count;
 	bool zk_migration_ready; /* v3+, tag 3 v3+, default false */
 } kp_api_versions_response;
 

@@ -19,14 +19,14 @@ typedef struct kp_assign_replicas_to_dirs_request_partition_data {
 typedef struct kp_assign_replicas_to_dirs_request_topic_data {
 	kp_uuid topic_id; /* v0+ */
 	kp_assign_replicas_to_dirs_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_assign_replicas_to_dirs_request_topic_data;
 
 /* DirectoryData: struct of AssignReplicasToDirsRequest, versions 0. */
 typedef struct kp_assign_replicas_to_dirs_request_directory_data {
 	kp_uuid id; /* v0+ */
 	kp_assign_replicas_to_dirs_request_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_assign_replicas_to_dirs_request_directory_data;
 
 /* AssignReplicasToDirsRequest: struct of AssignReplicasToDirsRequest, versions 0. */
@@ -34,7 +34,7 @@ typedef struct kp_assign_replicas_to_dirs_request {
 	int32_t broker_id; /* v0+ */
 	int64_t broker_epoch; /* v0+, default -1 */
 	kp_assign_replicas_to_dirs_request_directory_data *directories; /* v0+ */
-	int32_t directories_count; /* -1 = null */
+	int32_t directories_count;
 } kp_assign_replicas_to_dirs_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -20,14 +20,14 @@ typedef struct kp_assign_replicas_to_dirs_response_partition_data {
 typedef struct kp_assign_replicas_to_dirs_response_topic_data {
 	kp_uuid topic_id; /* v0+ */
 	kp_assign_replicas_to_dirs_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_assign_replicas_to_dirs_response_topic_data;
 
 /* DirectoryData: struct of AssignReplicasToDirsResponse, versions 0. */
 typedef struct kp_assign_replicas_to_dirs_response_directory_data {
 	kp_uuid id; /* v0+ */
 	kp_assign_replicas_to_dirs_response_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_assign_replicas_to_dirs_response_directory_data;
 
 /* AssignReplicasToDirsResponse: struct of AssignReplicasToDirsResponse, versions 0. */
@@ -35,7 +35,7 @@ typedef struct kp_assign_replicas_to_dirs_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v0+ */
 	kp_assign_replicas_to_dirs_response_directory_data *directories; /* v0+ */
-	int32_t directories_count; /* -1 = null */
+	int32_t directories_count;
 } kp_assign_replicas_to_dirs_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -22,7 +22,7 @@ typedef struct kp_begin_quorum_epoch_request_partition_data {
 typedef struct kp_begin_quorum_epoch_request_topic_data {
 	kp_str topic_name; /* v0+ */
 	kp_begin_quorum_epoch_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_begin_quorum_epoch_request_topic_data;
 
 /* LeaderEndpoint: struct of BeginQuorumEpochRequest, versions 1. */
@@ -37,9 +37,9 @@ typedef struct kp_begin_quorum_epoch_request {
 	kp_str cluster_id; /* v0+, nullable v0+, default null */
 	int32_t voter_id; /* v1+, default -1 */
 	kp_begin_quorum_epoch_request_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_begin_quorum_epoch_request_leader_endpoint *leader_endpoints; /* v1+ */
-	int32_t leader_endpoints_count; /* -1 = null */
+	int32_t leader_endpoints_count;
 } kp_begin_quorum_epoch_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -18,7 +18,7 @@ typedef struct kp_broker_heartbeat_request {
 	bool want_fence; /* v0+ */
 	bool want_shut_down; /* v0+ */
 	kp_uuid *offline_log_dirs; /* v1+, tag 0 v1+ */
-	int32_t offline_log_dirs_count; /* -1 = null */
+	int32_t offline_log_dirs_count;
 } kp_broker_heartbeat_request;
 
 /* Set every field to its spec default (use on array elements you build). */

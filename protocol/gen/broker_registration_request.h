@@ -31,13 +31,13 @@ typedef struct kp_broker_registration_request {
 	kp_str cluster_id; /* v0+ */
 	kp_uuid incarnation_id; /* v0+ */
 	kp_broker_registration_request_listener *listeners; /* v0+ */
-	int32_t listeners_count; /* -1 = null */
+	int32_t listeners_count;
 	kp_broker_registration_request_feature *features; /* v0+ */
-	int32_t features_count; /* -1 = null */
+	int32_t features_count;
 	kp_str rack; /* v0+, nullable v0+ */
 	bool is_migrating_zk_broker; /* v1+, default false */
 	kp_uuid *log_dirs; /* v2+ */
-	int32_t log_dirs_count; /* -1 = null */
+	int32_t log_dirs_count;
 	int64_t previous_broker_epoch; /* v3+, default -1 */
 } kp_broker_registration_request;
 

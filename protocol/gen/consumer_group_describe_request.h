@@ -13,7 +13,7 @@
 /* ConsumerGroupDescribeRequest: struct of ConsumerGroupDescribeRequest, versions 0. */
 typedef struct kp_consumer_group_describe_request {
 	kp_str *group_ids; /* v0+ */
-	int32_t group_ids_count; /* -1 = null */
+	int32_t group_ids_count;
 	bool include_authorized_operations; /* v0+ */
 } kp_consumer_group_describe_request;
 

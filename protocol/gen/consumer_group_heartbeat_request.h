@@ -14,7 +14,7 @@
 typedef struct kp_consumer_group_heartbeat_request_topic_partitions {
 	kp_uuid topic_id; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_consumer_group_heartbeat_request_topic_partitions;
 
 /* ConsumerGroupHeartbeatRequest: struct of ConsumerGroupHeartbeatRequest, versions 0-1. */

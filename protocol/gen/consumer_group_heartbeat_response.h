@@ -14,13 +14,13 @@
 typedef struct kp_consumer_group_heartbeat_response_topic_partitions {
 	kp_uuid topic_id; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_consumer_group_heartbeat_response_topic_partitions;
 
 /* Assignment: struct of ConsumerGroupHeartbeatResponse, versions 0-1. */
 typedef struct kp_consumer_group_heartbeat_response_assignment {
 	kp_consumer_group_heartbeat_response_topic_partitions *topic_partitions; /* v0+ */
-	int32_t topic_partitions_count; /* -1 = null */
+	int32_t topic_partitions_count;
 } kp_consumer_group_heartbeat_response_assignment;
 
 /* ConsumerGroupHeartbeatResponse: struct of ConsumerGroupHeartbeatResponse, versions 0-1. */

@@ -13,13 +13,13 @@
 typedef struct kp_consumer_protocol_assignment_topic_partition {
 	kp_str topic; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_consumer_protocol_assignment_topic_partition;
 
 /* ConsumerProtocolAssignment: struct of ConsumerProtocolAssignment, versions 0-3. */
 typedef struct kp_consumer_protocol_assignment {
 	kp_consumer_protocol_assignment_topic_partition *assigned_partitions; /* v0+ */
-	int32_t assigned_partitions_count; /* -1 = null */
+	int32_t assigned_partitions_count;
 	kp_bytes user_data; /* v0+, nullable v0+, default null */
 } kp_consumer_protocol_assignment;
 

@@ -13,16 +13,16 @@
 typedef struct kp_consumer_protocol_subscription_topic_partition {
 	kp_str topic; /* v1+ */
 	int32_t *partitions; /* v1+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_consumer_protocol_subscription_topic_partition;
 
 /* ConsumerProtocolSubscription: struct of ConsumerProtocolSubscription, versions 0-3. */
 typedef struct kp_consumer_protocol_subscription {
 	kp_str *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_bytes user_data; /* v0+, nullable v0+, default null */
 	kp_consumer_protocol_subscription_topic_partition *owned_partitions; /* v1+ */
-	int32_t owned_partitions_count; /* -1 = null */
+	int32_t owned_partitions_count;
 	int32_t generation_id; /* v2+, default -1 */
 	kp_str rack_id; /* v3+, nullable v3+, default null */
 } kp_consumer_protocol_subscription;

@@ -20,7 +20,7 @@ typedef struct kp_controlled_shutdown_response_remaining_partition {
 typedef struct kp_controlled_shutdown_response {
 	int16_t error_code; /* v0+ */
 	kp_controlled_shutdown_response_remaining_partition *remaining_partitions; /* v0+ */
-	int32_t remaining_partitions_count; /* -1 = null */
+	int32_t remaining_partitions_count;
 } kp_controlled_shutdown_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -31,9 +31,9 @@ typedef struct kp_controller_registration_request {
 	kp_uuid incarnation_id; /* v0+ */
 	bool zk_migration_ready; /* v0+ */
 	kp_controller_registration_request_listener *listeners; /* v0+ */
-	int32_t listeners_count; /* -1 = null */
+	int32_t listeners_count;
 	kp_controller_registration_request_feature *features; /* v0+ */
-	int32_t features_count; /* -1 = null */
+	int32_t features_count;
 } kp_controller_registration_request;
 
 /* Set every field to its spec default (use on array elements you build). */

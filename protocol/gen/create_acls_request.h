@@ -24,7 +24,7 @@ typedef struct kp_create_acls_request_acl_creation {
 /* CreateAclsRequest: struct of CreateAclsRequest, versions 0-3. */
 typedef struct kp_create_acls_request {
 	kp_create_acls_request_acl_creation *creations; /* v0+ */
-	int32_t creations_count; /* -1 = null */
+	int32_t creations_count;
 } kp_create_acls_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -20,7 +20,7 @@ typedef struct kp_create_acls_response_acl_creation_result {
 typedef struct kp_create_acls_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_create_acls_response_acl_creation_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_create_acls_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -21,7 +21,7 @@ typedef struct kp_create_delegation_token_request {
 	kp_str owner_principal_type; /* v3+, nullable v3+ */
 	kp_str owner_principal_name; /* v3+, nullable v3+ */
 	kp_create_delegation_token_request_creatable_renewers *renewers; /* v0+ */
-	int32_t renewers_count; /* -1 = null */
+	int32_t renewers_count;
 	int64_t max_lifetime_ms; /* v0+ */
 } kp_create_delegation_token_request;
 

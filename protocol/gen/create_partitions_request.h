@@ -13,7 +13,7 @@
 /* CreatePartitionsAssignment: struct of CreatePartitionsRequest, versions 0-3. */
 typedef struct kp_create_partitions_request_create_partitions_assignment {
 	int32_t *broker_ids; /* v0+ */
-	int32_t broker_ids_count; /* -1 = null */
+	int32_t broker_ids_count;
 } kp_create_partitions_request_create_partitions_assignment;
 
 /* CreatePartitionsTopic: struct of CreatePartitionsRequest, versions 0-3. */
@@ -27,7 +27,7 @@ typedef struct kp_create_partitions_request_create_partitions_topic {
 /* CreatePartitionsRequest: struct of CreatePartitionsRequest, versions 0-3. */
 typedef struct kp_create_partitions_request {
 	kp_create_partitions_request_create_partitions_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t timeout_ms; /* v0+ */
 	bool validate_only; /* v0+ */
 } kp_create_partitions_request;

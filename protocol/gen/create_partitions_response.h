@@ -21,7 +21,7 @@ typedef struct kp_create_partitions_response_create_partitions_topic_result {
 typedef struct kp_create_partitions_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_create_partitions_response_create_partitions_topic_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_create_partitions_response;
 
 /* Set every field to its spec default (use on array elements you build). */

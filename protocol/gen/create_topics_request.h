@@ -14,7 +14,7 @@
 typedef struct kp_create_topics_request_creatable_replica_assignment {
 	int32_t partition_index; /* v0+ */
 	int32_t *broker_ids; /* v0+ */
-	int32_t broker_ids_count; /* -1 = null */
+	int32_t broker_ids_count;
 } kp_create_topics_request_creatable_replica_assignment;
 
 /* CreatableTopicConfig: struct of CreateTopicsRequest, versions 0-7. */
@@ -29,15 +29,15 @@ typedef struct kp_create_topics_request_creatable_topic {
 	int32_t num_partitions; /* v0+ */
 	int16_t replication_factor; /* v0+ */
 	kp_create_topics_request_creatable_replica_assignment *assignments; /* v0+ */
-	int32_t assignments_count; /* -1 = null */
+	int32_t assignments_count;
 	kp_create_topics_request_creatable_topic_config *configs; /* v0+ */
-	int32_t configs_count; /* -1 = null */
+	int32_t configs_count;
 } kp_create_topics_request_creatable_topic;
 
 /* CreateTopicsRequest: struct of CreateTopicsRequest, versions 0-7. */
 typedef struct kp_create_topics_request {
 	kp_create_topics_request_creatable_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t timeout_ms; /* v0+, default 60000 */
 	bool validate_only; /* v1+, default false */
 } kp_create_topics_request;

@@ -36,7 +36,7 @@ typedef struct kp_create_topics_response_creatable_topic_result {
 typedef struct kp_create_topics_response {
 	int32_t throttle_time_ms; /* v2+ */
 	kp_create_topics_response_creatable_topic_result *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_create_topics_response;
 
 /* Set every field to its spec default (use on array elements you build). */

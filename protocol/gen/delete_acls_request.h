@@ -24,7 +24,7 @@ typedef struct kp_delete_acls_request_delete_acls_filter {
 /* DeleteAclsRequest: struct of DeleteAclsRequest, versions 0-3. */
 typedef struct kp_delete_acls_request {
 	kp_delete_acls_request_delete_acls_filter *filters; /* v0+ */
-	int32_t filters_count; /* -1 = null */
+	int32_t filters_count;
 } kp_delete_acls_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -28,14 +28,14 @@ typedef struct kp_delete_acls_response_delete_acls_filter_result {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_delete_acls_response_delete_acls_matching_acl *matching_acls; /* v0+ */
-	int32_t matching_acls_count; /* -1 = null */
+	int32_t matching_acls_count;
 } kp_delete_acls_response_delete_acls_filter_result;
 
 /* DeleteAclsResponse: struct of DeleteAclsResponse, versions 0-3. */
 typedef struct kp_delete_acls_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_delete_acls_response_delete_acls_filter_result *filter_results; /* v0+ */
-	int32_t filter_results_count; /* -1 = null */
+	int32_t filter_results_count;
 } kp_delete_acls_response;
 
 /* Set every field to its spec default (use on array elements you build). */

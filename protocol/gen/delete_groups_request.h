@@ -13,7 +13,7 @@
 /* DeleteGroupsRequest: struct of DeleteGroupsRequest, versions 0-2. */
 typedef struct kp_delete_groups_request {
 	kp_str *groups_names; /* v0+ */
-	int32_t groups_names_count; /* -1 = null */
+	int32_t groups_names_count;
 } kp_delete_groups_request;
 
 /* Set every field to its spec default (use on array elements you build). */

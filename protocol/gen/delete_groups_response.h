@@ -20,7 +20,7 @@ typedef struct kp_delete_groups_response_deletable_group_result {
 typedef struct kp_delete_groups_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_delete_groups_response_deletable_group_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_delete_groups_response;
 
 /* Set every field to its spec default (use on array elements you build). */

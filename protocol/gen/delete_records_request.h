@@ -20,13 +20,13 @@ typedef struct kp_delete_records_request_delete_records_partition {
 typedef struct kp_delete_records_request_delete_records_topic {
 	kp_str name; /* v0+ */
 	kp_delete_records_request_delete_records_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_delete_records_request_delete_records_topic;
 
 /* DeleteRecordsRequest: struct of DeleteRecordsRequest, versions 0-2. */
 typedef struct kp_delete_records_request {
 	kp_delete_records_request_delete_records_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t timeout_ms; /* v0+ */
 } kp_delete_records_request;
 

@@ -21,14 +21,14 @@ typedef struct kp_delete_records_response_delete_records_partition_result {
 typedef struct kp_delete_records_response_delete_records_topic_result {
 	kp_str name; /* v0+ */
 	kp_delete_records_response_delete_records_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_delete_records_response_delete_records_topic_result;
 
 /* DeleteRecordsResponse: struct of DeleteRecordsResponse, versions 0-2. */
 typedef struct kp_delete_records_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_delete_records_response_delete_records_topic_result *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_delete_records_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -19,14 +19,14 @@ typedef struct kp_delete_share_group_state_request_partition_data {
 typedef struct kp_delete_share_group_state_request_delete_state_data {
 	kp_uuid topic_id; /* v0+ */
 	kp_delete_share_group_state_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_delete_share_group_state_request_delete_state_data;
 
 /* DeleteShareGroupStateRequest: struct of DeleteShareGroupStateRequest, versions 0. */
 typedef struct kp_delete_share_group_state_request {
 	kp_str group_id; /* v0+ */
 	kp_delete_share_group_state_request_delete_state_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_delete_share_group_state_request;
 
 /* Set every field to its spec default (use on array elements you build). */

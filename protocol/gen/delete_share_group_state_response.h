@@ -21,13 +21,13 @@ typedef struct kp_delete_share_group_state_response_partition_result {
 typedef struct kp_delete_share_group_state_response_delete_state_result {
 	kp_uuid topic_id; /* v0+ */
 	kp_delete_share_group_state_response_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_delete_share_group_state_response_delete_state_result;
 
 /* DeleteShareGroupStateResponse: struct of DeleteShareGroupStateResponse, versions 0. */
 typedef struct kp_delete_share_group_state_response {
 	kp_delete_share_group_state_response_delete_state_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_delete_share_group_state_response;
 
 /* Set every field to its spec default (use on array elements you build). */

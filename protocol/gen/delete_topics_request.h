@@ -19,9 +19,9 @@ typedef struct kp_delete_topics_request_delete_topic_state {
 /* DeleteTopicsRequest: struct of DeleteTopicsRequest, versions 0-6. */
 typedef struct kp_delete_topics_request {
 	kp_delete_topics_request_delete_topic_state *topics; /* v6+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_str *topic_names; /* v0-5 */
-	int32_t topic_names_count; /* -1 = null */
+	int32_t topic_names_count;
 	int32_t timeout_ms; /* v0+ */
 } kp_delete_topics_request;
 

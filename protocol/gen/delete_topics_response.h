@@ -22,7 +22,7 @@ typedef struct kp_delete_topics_response_deletable_topic_result {
 typedef struct kp_delete_topics_response {
 	int32_t throttle_time_ms; /* v1+ */
 	kp_delete_topics_response_deletable_topic_result *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 } kp_delete_topics_response;
 
 /* Set every field to its spec default (use on array elements you build). */

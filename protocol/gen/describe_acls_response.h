@@ -24,7 +24,7 @@ typedef struct kp_describe_acls_response_describe_acls_resource {
 	kp_str resource_name; /* v0+ */
 	int8_t pattern_type; /* v1+, default 3 */
 	kp_describe_acls_response_acl_description *acls; /* v0+ */
-	int32_t acls_count; /* -1 = null */
+	int32_t acls_count;
 } kp_describe_acls_response_describe_acls_resource;
 
 /* DescribeAclsResponse: struct of DescribeAclsResponse, versions 0-3. */
@@ -33,7 +33,7 @@ typedef struct kp_describe_acls_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_describe_acls_response_describe_acls_resource *resources; /* v0+ */
-	int32_t resources_count; /* -1 = null */
+	int32_t resources_count;
 } kp_describe_acls_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -20,7 +20,7 @@ typedef struct kp_describe_client_quotas_request_component_data {
 /* DescribeClientQuotasRequest: struct of DescribeClientQuotasRequest, versions 0-1. */
 typedef struct kp_describe_client_quotas_request {
 	kp_describe_client_quotas_request_component_data *components; /* v0+ */
-	int32_t components_count; /* -1 = null */
+	int32_t components_count;
 	bool strict; /* v0+ */
 } kp_describe_client_quotas_request;
 

@@ -25,9 +25,9 @@ typedef struct kp_describe_client_quotas_response_value_data {
 /* EntryData: struct of DescribeClientQuotasResponse, versions 0-1. */
 typedef struct kp_describe_client_quotas_response_entry_data {
 	kp_describe_client_quotas_response_entity_data *entity; /* v0+ */
-	int32_t entity_count; /* -1 = null */
+	int32_t entity_count;
 	kp_describe_client_quotas_response_value_data *values; /* v0+ */
-	int32_t values_count; /* -1 = null */
+	int32_t values_count;
 } kp_describe_client_quotas_response_entry_data;
 
 /* DescribeClientQuotasResponse: struct of DescribeClientQuotasResponse, versions 0-1. */

@@ -27,7 +27,7 @@ typedef struct kp_describe_cluster_response {
 	kp_str cluster_id; /* v0+ */
 	int32_t controller_id; /* v0+, default -1 */
 	kp_describe_cluster_response_describe_cluster_broker *brokers; /* v0+ */
-	int32_t brokers_count; /* -1 = null */
+	int32_t brokers_count;
 	int32_t cluster_authorized_operations; /* v0+, default -2147483648 */
 } kp_describe_cluster_response;
 

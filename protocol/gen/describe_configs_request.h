@@ -21,7 +21,7 @@ typedef struct kp_describe_configs_request_describe_configs_resource {
 /* DescribeConfigsRequest: struct of DescribeConfigsRequest, versions 0-4. */
 typedef struct kp_describe_configs_request {
 	kp_describe_configs_request_describe_configs_resource *resources; /* v0+ */
-	int32_t resources_count; /* -1 = null */
+	int32_t resources_count;
 	bool include_synonyms; /* v1+, default false */
 	bool include_documentation; /* v3+, default false */
 } kp_describe_configs_request;

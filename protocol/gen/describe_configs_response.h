@@ -26,7 +26,7 @@ typedef struct kp_describe_configs_response_describe_configs_resource_result {
 	int8_t config_source; /* v1+, default -1 */
 	bool is_sensitive; /* v0+ */
 	kp_describe_configs_response_describe_configs_synonym *synonyms; /* v1+ */
-	int32_t synonyms_count; /* -1 = null */
+	int32_t synonyms_count;
 	int8_t config_type; /* v3+, default 0 */
 	kp_str documentation; /* v3+, nullable v0+ */
 } kp_describe_configs_response_describe_configs_resource_result;
@@ -38,14 +38,14 @@ typedef struct kp_describe_configs_response_describe_configs_result {
 	int8_t resource_type; /* v0+ */
 	kp_str resource_name; /* v0+ */
 	kp_describe_configs_response_describe_configs_resource_result *configs; /* v0+ */
-	int32_t configs_count; /* -1 = null */
+	int32_t configs_count;
 } kp_describe_configs_response_describe_configs_result;
 
 /* DescribeConfigsResponse: struct of DescribeConfigsResponse, versions 0-4. */
 typedef struct kp_describe_configs_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_describe_configs_response_describe_configs_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_describe_configs_response;
 
 /* Set every field to its spec default (use on array elements you build). */

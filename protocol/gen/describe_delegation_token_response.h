@@ -28,14 +28,14 @@ typedef struct kp_describe_delegation_token_response_described_delegation_token 
 	kp_str token_id; /* v0+ */
 	kp_bytes hmac; /* v0+ */
 	kp_describe_delegation_token_response_described_delegation_token_renewer *renewers; /* v0+ */
-	int32_t renewers_count; /* -1 = null */
+	int32_t renewers_count;
 } kp_describe_delegation_token_response_described_delegation_token;
 
 /* DescribeDelegationTokenResponse: struct of DescribeDelegationTokenResponse, versions 0-3. */
 typedef struct kp_describe_delegation_token_response {
 	int16_t error_code; /* v0+ */
 	kp_describe_delegation_token_response_described_delegation_token *tokens; /* v0+ */
-	int32_t tokens_count; /* -1 = null */
+	int32_t tokens_count;
 	int32_t throttle_time_ms; /* v0+ */
 } kp_describe_delegation_token_response;
 

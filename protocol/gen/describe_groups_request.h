@@ -13,7 +13,7 @@
 /* DescribeGroupsRequest: struct of DescribeGroupsRequest, versions 0-5. */
 typedef struct kp_describe_groups_request {
 	kp_str *groups; /* v0+ */
-	int32_t groups_count; /* -1 = null */
+	int32_t groups_count;
 	bool include_authorized_operations; /* v3+ */
 } kp_describe_groups_request;
 

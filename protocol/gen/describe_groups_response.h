@@ -28,7 +28,7 @@ typedef struct kp_describe_groups_response_described_group {
 	kp_str protocol_type; /* v0+ */
 	kp_str protocol_data; /* v0+ */
 	kp_describe_groups_response_described_group_member *members; /* v0+ */
-	int32_t members_count; /* -1 = null */
+	int32_t members_count;
 	int32_t authorized_operations; /* v3+, default -2147483648 */
 } kp_describe_groups_response_described_group;
 
@@ -36,7 +36,7 @@ typedef struct kp_describe_groups_response_described_group {
 typedef struct kp_describe_groups_response {
 	int32_t throttle_time_ms; /* v1+ */
 	kp_describe_groups_response_described_group *groups; /* v0+ */
-	int32_t groups_count; /* -1 = null */
+	int32_t groups_count;
 } kp_describe_groups_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -14,7 +14,7 @@
 typedef struct kp_describe_log_dirs_request_describable_log_dir_topic {
 	kp_str topic; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_describe_log_dirs_request_describable_log_dir_topic;
 
 /* DescribeLogDirsRequest: struct of DescribeLogDirsRequest, versions 0-4. */

@@ -22,7 +22,7 @@ typedef struct kp_describe_log_dirs_response_describe_log_dirs_partition {
 typedef struct kp_describe_log_dirs_response_describe_log_dirs_topic {
 	kp_str name; /* v0+ */
 	kp_describe_log_dirs_response_describe_log_dirs_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_describe_log_dirs_response_describe_log_dirs_topic;
 
 /* DescribeLogDirsResult: struct of DescribeLogDirsResponse, versions 0-4. */
@@ -30,7 +30,7 @@ typedef struct kp_describe_log_dirs_response_describe_log_dirs_result {
 	int16_t error_code; /* v0+ */
 	kp_str log_dir; /* v0+ */
 	kp_describe_log_dirs_response_describe_log_dirs_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int64_t total_bytes; /* v4+, default -1 */
 	int64_t usable_bytes; /* v4+, default -1 */
 } kp_describe_log_dirs_response_describe_log_dirs_result;
@@ -40,7 +40,7 @@ typedef struct kp_describe_log_dirs_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v3+ */
 	kp_describe_log_dirs_response_describe_log_dirs_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_describe_log_dirs_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -14,13 +14,13 @@
 typedef struct kp_describe_producers_request_topic_request {
 	kp_str name; /* v0+ */
 	int32_t *partition_indexes; /* v0+ */
-	int32_t partition_indexes_count; /* -1 = null */
+	int32_t partition_indexes_count;
 } kp_describe_producers_request_topic_request;
 
 /* DescribeProducersRequest: struct of DescribeProducersRequest, versions 0. */
 typedef struct kp_describe_producers_request {
 	kp_describe_producers_request_topic_request *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_describe_producers_request;
 
 /* Set every field to its spec default (use on array elements you build). */

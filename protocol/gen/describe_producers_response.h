@@ -26,21 +26,21 @@ typedef struct kp_describe_producers_response_partition_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+, default null */
 	kp_describe_producers_response_producer_state *active_producers; /* v0+ */
-	int32_t active_producers_count; /* -1 = null */
+	int32_t active_producers_count;
 } kp_describe_producers_response_partition_response;
 
 /* TopicResponse: struct of DescribeProducersResponse, versions 0. */
 typedef struct kp_describe_producers_response_topic_response {
 	kp_str name; /* v0+ */
 	kp_describe_producers_response_partition_response *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_describe_producers_response_topic_response;
 
 /* DescribeProducersResponse: struct of DescribeProducersResponse, versions 0. */
 typedef struct kp_describe_producers_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_describe_producers_response_topic_response *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_describe_producers_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -19,13 +19,13 @@ typedef struct kp_describe_quorum_request_partition_data {
 typedef struct kp_describe_quorum_request_topic_data {
 	kp_str topic_name; /* v0+ */
 	kp_describe_quorum_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_describe_quorum_request_topic_data;
 
 /* DescribeQuorumRequest: struct of DescribeQuorumRequest, versions 0-2. */
 typedef struct kp_describe_quorum_request {
 	kp_describe_quorum_request_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_describe_quorum_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -28,16 +28,16 @@ typedef struct kp_describe_quorum_response_partition_data {
 	int32_t leader_epoch; /* v0+ */
 	int64_t high_watermark; /* v0+ */
 	kp_describe_quorum_response_replica_state *current_voters; /* v0+ */
-	int32_t current_voters_count; /* -1 = null */
+	int32_t current_voters_count;
 	kp_describe_quorum_response_replica_state *observers; /* v0+ */
-	int32_t observers_count; /* -1 = null */
+	int32_t observers_count;
 } kp_describe_quorum_response_partition_data;
 
 /* TopicData: struct of DescribeQuorumResponse, versions 0-2. */
 typedef struct kp_describe_quorum_response_topic_data {
 	kp_str topic_name; /* v0+ */
 	kp_describe_quorum_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_describe_quorum_response_topic_data;
 
 /* Listener: struct of DescribeQuorumResponse, versions 2. */
@@ -51,7 +51,7 @@ typedef struct kp_describe_quorum_response_listener {
 typedef struct kp_describe_quorum_response_node {
 	int32_t node_id; /* v2+ */
 	kp_describe_quorum_response_listener *listeners; /* v2+ */
-	int32_t listeners_count; /* -1 = null */
+	int32_t listeners_count;
 } kp_describe_quorum_response_node;
 
 /* DescribeQuorumResponse: struct of DescribeQuorumResponse, versions 0-2. */
@@ -59,9 +59,9 @@ typedef struct kp_describe_quorum_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v2+, nullable v2+ */
 	kp_describe_quorum_response_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_describe_quorum_response_node *nodes; /* v2+ */
-	int32_t nodes_count; /* -1 = null */
+	int32_t nodes_count;
 } kp_describe_quorum_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -24,7 +24,7 @@ typedef struct kp_describe_topic_partitions_request_cursor {
 /* DescribeTopicPartitionsRequest: struct of DescribeTopicPartitionsRequest, versions 0. */
 typedef struct kp_describe_topic_partitions_request {
 	kp_describe_topic_partitions_request_topic_request *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t response_partition_limit; /* v0+, default 2000 */
 	kp_describe_topic_partitions_request_cursor cursor; /* v0+, nullable v0+, default null */
 	bool cursor_present; /* false = null */

@@ -17,15 +17,15 @@ typedef struct kp_describe_topic_partitions_response_describe_topic_partitions_r
 	int32_t leader_id; /* v0+ */
 	int32_t leader_epoch; /* v0+, default -1 */
 	int32_t *replica_nodes; /* v0+ */
-	int32_t replica_nodes_count; /* -1 = null */
+	int32_t replica_nodes_count;
 	int32_t *isr_nodes; /* v0+ */
-	int32_t isr_nodes_count; /* -1 = null */
+	int32_t isr_nodes_count;
 	int32_t *eligible_leader_replicas; /* v0+, nullable v0+, default null */
 	int32_t eligible_leader_replicas_count; /* -1 = null */
 	int32_t *last_known_elr; /* v0+, nullable v0+, default null */
 	int32_t last_known_elr_count; /* -1 = null */
 	int32_t *offline_replicas; /* v0+ */
-	int32_t offline_replicas_count; /* -1 = null */
+	int32_t offline_replicas_count;
 } kp_describe_topic_partitions_response_describe_topic_partitions_response_partition;
 
 /* DescribeTopicPartitionsResponseTopic: struct of DescribeTopicPartitionsResponse, versions 0. */
@@ -35,7 +35,7 @@ typedef struct kp_describe_topic_partitions_response_describe_topic_partitions_r
 	kp_uuid topic_id; /* v0+ */
 	bool is_internal; /* v0+, default false */
 	kp_describe_topic_partitions_response_describe_topic_partitions_response_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 	int32_t topic_authorized_operations; /* v0+, default -2147483648 */
 } kp_describe_topic_partitions_response_describe_topic_partitions_response_topic;
 
@@ -49,7 +49,7 @@ typedef struct kp_describe_topic_partitions_response_cursor {
 typedef struct kp_describe_topic_partitions_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_describe_topic_partitions_response_describe_topic_partitions_response_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_describe_topic_partitions_response_cursor next_cursor; /* v0+, nullable v0+, default null */
 	bool next_cursor_present; /* false = null */
 } kp_describe_topic_partitions_response;

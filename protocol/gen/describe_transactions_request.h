@@ -13,7 +13,7 @@
 /* DescribeTransactionsRequest: struct of DescribeTransactionsRequest, versions 0. */
 typedef struct kp_describe_transactions_request {
 	kp_str *transactional_ids; /* v0+ */
-	int32_t transactional_ids_count; /* -1 = null */
+	int32_t transactional_ids_count;
 } kp_describe_transactions_request;
 
 /* Set every field to its spec default (use on array elements you build). */

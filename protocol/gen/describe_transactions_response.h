@@ -14,7 +14,7 @@
 typedef struct kp_describe_transactions_response_topic_data {
 	kp_str topic; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_describe_transactions_response_topic_data;
 
 /* TransactionState: struct of DescribeTransactionsResponse, versions 0. */
@@ -27,14 +27,14 @@ typedef struct kp_describe_transactions_response_transaction_state {
 	int64_t producer_id; /* v0+ */
 	int16_t producer_epoch; /* v0+ */
 	kp_describe_transactions_response_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_describe_transactions_response_transaction_state;
 
 /* DescribeTransactionsResponse: struct of DescribeTransactionsResponse, versions 0. */
 typedef struct kp_describe_transactions_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_describe_transactions_response_transaction_state *transaction_states; /* v0+ */
-	int32_t transaction_states_count; /* -1 = null */
+	int32_t transaction_states_count;
 } kp_describe_transactions_response;
 
 /* Set every field to its spec default (use on array elements you build). */

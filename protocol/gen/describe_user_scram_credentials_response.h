@@ -22,7 +22,7 @@ typedef struct kp_describe_user_scram_credentials_response_describe_user_scram_c
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_describe_user_scram_credentials_response_credential_info *credential_infos; /* v0+ */
-	int32_t credential_infos_count; /* -1 = null */
+	int32_t credential_infos_count;
 } kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result;
 
 /* DescribeUserScramCredentialsResponse: struct of DescribeUserScramCredentialsResponse, versions 0. */
@@ -31,7 +31,7 @@ typedef struct kp_describe_user_scram_credentials_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_describe_user_scram_credentials_response_describe_user_scram_credentials_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_describe_user_scram_credentials_response;
 
 /* Set every field to its spec default (use on array elements you build). */

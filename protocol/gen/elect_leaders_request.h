@@ -14,7 +14,7 @@
 typedef struct kp_elect_leaders_request_topic_partitions {
 	kp_str topic; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_elect_leaders_request_topic_partitions;
 
 /* ElectLeadersRequest: struct of ElectLeadersRequest, versions 0-2. */

@@ -21,7 +21,7 @@ typedef struct kp_elect_leaders_response_partition_result {
 typedef struct kp_elect_leaders_response_replica_election_result {
 	kp_str topic; /* v0+ */
 	kp_elect_leaders_response_partition_result *partition_result; /* v0+ */
-	int32_t partition_result_count; /* -1 = null */
+	int32_t partition_result_count;
 } kp_elect_leaders_response_replica_election_result;
 
 /* ElectLeadersResponse: struct of ElectLeadersResponse, versions 0-2. */
@@ -29,7 +29,7 @@ typedef struct kp_elect_leaders_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v1+ */
 	kp_elect_leaders_response_replica_election_result *replica_election_results; /* v0+ */
-	int32_t replica_election_results_count; /* -1 = null */
+	int32_t replica_election_results_count;
 } kp_elect_leaders_response;
 
 /* Set every field to its spec default (use on array elements you build). */

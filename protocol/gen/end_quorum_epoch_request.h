@@ -22,16 +22,16 @@ typedef struct kp_end_quorum_epoch_request_partition_data {
 	int32_t leader_id; /* v0+ */
 	int32_t leader_epoch; /* v0+ */
 	int32_t *preferred_successors; /* v0 */
-	int32_t preferred_successors_count; /* -1 = null */
+	int32_t preferred_successors_count;
 	kp_end_quorum_epoch_request_replica_info *preferred_candidates; /* v1+ */
-	int32_t preferred_candidates_count; /* -1 = null */
+	int32_t preferred_candidates_count;
 } kp_end_quorum_epoch_request_partition_data;
 
 /* TopicData: struct of EndQuorumEpochRequest, versions 0-1. */
 typedef struct kp_end_quorum_epoch_request_topic_data {
 	kp_str topic_name; /* v0+ */
 	kp_end_quorum_epoch_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_end_quorum_epoch_request_topic_data;
 
 /* LeaderEndpoint: struct of EndQuorumEpochRequest, versions 1. */
@@ -45,9 +45,9 @@ typedef struct kp_end_quorum_epoch_request_leader_endpoint {
 typedef struct kp_end_quorum_epoch_request {
 	kp_str cluster_id; /* v0+, nullable v0+, default null */
 	kp_end_quorum_epoch_request_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_end_quorum_epoch_request_leader_endpoint *leader_endpoints; /* v1+ */
-	int32_t leader_endpoints_count; /* -1 = null */
+	int32_t leader_endpoints_count;
 } kp_end_quorum_epoch_request;
 
 /* Set every field to its spec default (use on array elements you build). */

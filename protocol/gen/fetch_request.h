@@ -32,7 +32,7 @@ typedef struct kp_fetch_request_fetch_topic {
 	kp_str topic; /* v0-12 */
 	kp_uuid topic_id; /* v13+ */
 	kp_fetch_request_fetch_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_fetch_request_fetch_topic;
 
 /* ForgottenTopic: struct of FetchRequest, versions 7-17. */
@@ -40,7 +40,7 @@ typedef struct kp_fetch_request_forgotten_topic {
 	kp_str topic; /* v7-12 */
 	kp_uuid topic_id; /* v13+ */
 	int32_t *partitions; /* v7+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_fetch_request_forgotten_topic;
 
 /* FetchRequest: struct of FetchRequest, versions 0-17. */
@@ -55,9 +55,9 @@ typedef struct kp_fetch_request {
 	int32_t session_id; /* v7+, default 0 */
 	int32_t session_epoch; /* v7+, default -1 */
 	kp_fetch_request_fetch_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_fetch_request_forgotten_topic *forgotten_topics_data; /* v7+ */
-	int32_t forgotten_topics_data_count; /* -1 = null */
+	int32_t forgotten_topics_data_count;
 	kp_str rack_id; /* v11+, default  */
 } kp_fetch_request;
 

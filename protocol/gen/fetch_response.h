@@ -55,7 +55,7 @@ typedef struct kp_fetch_response_fetchable_topic_response {
 	kp_str topic; /* v0-12 */
 	kp_uuid topic_id; /* v13+ */
 	kp_fetch_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_fetch_response_fetchable_topic_response;
 
 /* NodeEndpoint: struct of FetchResponse, versions 16-17. */
@@ -72,9 +72,9 @@ typedef struct kp_fetch_response {
 	int16_t error_code; /* v7+ */
 	int32_t session_id; /* v7+, default 0 */
 	kp_fetch_response_fetchable_topic_response *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 	kp_fetch_response_node_endpoint *node_endpoints; /* v16+, tag 0 v16+ */
-	int32_t node_endpoints_count; /* -1 = null */
+	int32_t node_endpoints_count;
 } kp_fetch_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -29,7 +29,7 @@ typedef struct kp_fetch_snapshot_request_partition_snapshot {
 typedef struct kp_fetch_snapshot_request_topic_snapshot {
 	kp_str name; /* v0+ */
 	kp_fetch_snapshot_request_partition_snapshot *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_fetch_snapshot_request_topic_snapshot;
 
 /* FetchSnapshotRequest: struct of FetchSnapshotRequest, versions 0-1. */
@@ -38,7 +38,7 @@ typedef struct kp_fetch_snapshot_request {
 	int32_t replica_id; /* v0+, default -1 */
 	int32_t max_bytes; /* v0+, default 0x7fffffff */
 	kp_fetch_snapshot_request_topic_snapshot *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_fetch_snapshot_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -37,7 +37,7 @@ typedef struct kp_fetch_snapshot_response_partition_snapshot {
 typedef struct kp_fetch_snapshot_response_topic_snapshot {
 	kp_str name; /* v0+ */
 	kp_fetch_snapshot_response_partition_snapshot *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_fetch_snapshot_response_topic_snapshot;
 
 /* NodeEndpoint: struct of FetchSnapshotResponse, versions 1. */
@@ -52,9 +52,9 @@ typedef struct kp_fetch_snapshot_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v0+ */
 	kp_fetch_snapshot_response_topic_snapshot *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_fetch_snapshot_response_node_endpoint *node_endpoints; /* v1+, tag 0 v1+ */
-	int32_t node_endpoints_count; /* -1 = null */
+	int32_t node_endpoints_count;
 } kp_fetch_snapshot_response;
 
 /* Set every field to its spec default (use on array elements you build). */

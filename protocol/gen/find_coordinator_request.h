@@ -15,7 +15,7 @@ typedef struct kp_find_coordinator_request {
 	kp_str key; /* v0-3 */
 	int8_t key_type; /* v1+, default 0 */
 	kp_str *coordinator_keys; /* v4+ */
-	int32_t coordinator_keys_count; /* -1 = null */
+	int32_t coordinator_keys_count;
 } kp_find_coordinator_request;
 
 /* Set every field to its spec default (use on array elements you build). */

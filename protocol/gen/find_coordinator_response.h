@@ -29,7 +29,7 @@ typedef struct kp_find_coordinator_response {
 	kp_str host; /* v0-3 */
 	int32_t port; /* v0-3 */
 	kp_find_coordinator_response_coordinator *coordinators; /* v4+ */
-	int32_t coordinators_count; /* -1 = null */
+	int32_t coordinators_count;
 } kp_find_coordinator_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -17,12 +17,12 @@ typedef struct kp_get_telemetry_subscriptions_response {
 	kp_uuid client_instance_id; /* v0+ */
 	int32_t subscription_id; /* v0+ */
 	int8_t *accepted_compression_types; /* v0+ */
-	int32_t accepted_compression_types_count; /* -1 = null */
+	int32_t accepted_compression_types_count;
 	int32_t push_interval_ms; /* v0+ */
 	int32_t telemetry_max_bytes; /* v0+ */
 	bool delta_temporality; /* v0+ */
 	kp_str *requested_metrics; /* v0+ */
-	int32_t requested_metrics_count; /* -1 = null */
+	int32_t requested_metrics_count;
 } kp_get_telemetry_subscriptions_response;
 
 /* Set every field to its spec default (use on array elements you build). */

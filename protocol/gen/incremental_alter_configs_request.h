@@ -22,13 +22,13 @@ typedef struct kp_incremental_alter_configs_request_alter_configs_resource {
 	int8_t resource_type; /* v0+ */
 	kp_str resource_name; /* v0+ */
 	kp_incremental_alter_configs_request_alterable_config *configs; /* v0+ */
-	int32_t configs_count; /* -1 = null */
+	int32_t configs_count;
 } kp_incremental_alter_configs_request_alter_configs_resource;
 
 /* IncrementalAlterConfigsRequest: struct of IncrementalAlterConfigsRequest, versions 0-1. */
 typedef struct kp_incremental_alter_configs_request {
 	kp_incremental_alter_configs_request_alter_configs_resource *resources; /* v0+ */
-	int32_t resources_count; /* -1 = null */
+	int32_t resources_count;
 	bool validate_only; /* v0+ */
 } kp_incremental_alter_configs_request;
 

@@ -25,7 +25,7 @@ typedef struct kp_join_group_request {
 	kp_str group_instance_id; /* v5+, nullable v5+, default null */
 	kp_str protocol_type; /* v0+ */
 	kp_join_group_request_join_group_request_protocol *protocols; /* v0+ */
-	int32_t protocols_count; /* -1 = null */
+	int32_t protocols_count;
 	kp_str reason; /* v8+, nullable v8+, default null */
 } kp_join_group_request;
 

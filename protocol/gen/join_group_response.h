@@ -28,7 +28,7 @@ typedef struct kp_join_group_response {
 	bool skip_assignment; /* v9+, default false */
 	kp_str member_id; /* v0+ */
 	kp_join_group_response_join_group_response_member *members; /* v0+ */
-	int32_t members_count; /* -1 = null */
+	int32_t members_count;
 } kp_join_group_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -18,14 +18,14 @@ typedef struct kp_leader_and_isr_request_leader_and_isr_partition_state {
 	int32_t leader; /* v0+ */
 	int32_t leader_epoch; /* v0+ */
 	int32_t *isr; /* v0+ */
-	int32_t isr_count; /* -1 = null */
+	int32_t isr_count;
 	int32_t partition_epoch; /* v0+ */
 	int32_t *replicas; /* v0+ */
-	int32_t replicas_count; /* -1 = null */
+	int32_t replicas_count;
 	int32_t *adding_replicas; /* v3+ */
-	int32_t adding_replicas_count; /* -1 = null */
+	int32_t adding_replicas_count;
 	int32_t *removing_replicas; /* v3+ */
-	int32_t removing_replicas_count; /* -1 = null */
+	int32_t removing_replicas_count;
 	bool is_new; /* v1+, default false */
 	int8_t leader_recovery_state; /* v6+, default 0 */
 } kp_leader_and_isr_request_leader_and_isr_partition_state;
@@ -35,7 +35,7 @@ typedef struct kp_leader_and_isr_request_leader_and_isr_topic_state {
 	kp_str topic_name; /* v2+ */
 	kp_uuid topic_id; /* v5+ */
 	kp_leader_and_isr_request_leader_and_isr_partition_state *partition_states; /* v2+ */
-	int32_t partition_states_count; /* -1 = null */
+	int32_t partition_states_count;
 } kp_leader_and_isr_request_leader_and_isr_topic_state;
 
 /* LeaderAndIsrLiveLeader: struct of LeaderAndIsrRequest, versions 0-7. */
@@ -53,11 +53,11 @@ typedef struct kp_leader_and_isr_request {
 	int64_t broker_epoch; /* v2+, default -1 */
 	int8_t type; /* v5+ */
 	kp_leader_and_isr_request_leader_and_isr_partition_state *ungrouped_partition_states; /* v0-1 */
-	int32_t ungrouped_partition_states_count; /* -1 = null */
+	int32_t ungrouped_partition_states_count;
 	kp_leader_and_isr_request_leader_and_isr_topic_state *topic_states; /* v2+ */
-	int32_t topic_states_count; /* -1 = null */
+	int32_t topic_states_count;
 	kp_leader_and_isr_request_leader_and_isr_live_leader *live_leaders; /* v0+ */
-	int32_t live_leaders_count; /* -1 = null */
+	int32_t live_leaders_count;
 } kp_leader_and_isr_request;
 
 /* Set every field to its spec default (use on array elements you build). */

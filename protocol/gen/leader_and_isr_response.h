@@ -21,16 +21,16 @@ typedef struct kp_leader_and_isr_response_leader_and_isr_partition_error {
 typedef struct kp_leader_and_isr_response_leader_and_isr_topic_error {
 	kp_uuid topic_id; /* v5+ */
 	kp_leader_and_isr_response_leader_and_isr_partition_error *partition_errors; /* v5+ */
-	int32_t partition_errors_count; /* -1 = null */
+	int32_t partition_errors_count;
 } kp_leader_and_isr_response_leader_and_isr_topic_error;
 
 /* LeaderAndIsrResponse: struct of LeaderAndIsrResponse, versions 0-7. */
 typedef struct kp_leader_and_isr_response {
 	int16_t error_code; /* v0+ */
 	kp_leader_and_isr_response_leader_and_isr_partition_error *partition_errors; /* v0-4 */
-	int32_t partition_errors_count; /* -1 = null */
+	int32_t partition_errors_count;
 	kp_leader_and_isr_response_leader_and_isr_topic_error *topics; /* v5+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_leader_and_isr_response;
 
 /* Set every field to its spec default (use on array elements you build). */

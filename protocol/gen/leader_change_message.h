@@ -20,9 +20,9 @@ typedef struct kp_leader_change_message {
 	int16_t version; /* v0+ */
 	int32_t leader_id; /* v0+ */
 	kp_leader_change_message_voter *voters; /* v0+ */
-	int32_t voters_count; /* -1 = null */
+	int32_t voters_count;
 	kp_leader_change_message_voter *granting_voters; /* v0+ */
-	int32_t granting_voters_count; /* -1 = null */
+	int32_t granting_voters_count;
 } kp_leader_change_message;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -22,7 +22,7 @@ typedef struct kp_leave_group_request {
 	kp_str group_id; /* v0+ */
 	kp_str member_id; /* v0-2 */
 	kp_leave_group_request_member_identity *members; /* v3+ */
-	int32_t members_count; /* -1 = null */
+	int32_t members_count;
 } kp_leave_group_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -22,7 +22,7 @@ typedef struct kp_leave_group_response {
 	int32_t throttle_time_ms; /* v1+ */
 	int16_t error_code; /* v0+ */
 	kp_leave_group_response_member_response *members; /* v3+ */
-	int32_t members_count; /* -1 = null */
+	int32_t members_count;
 } kp_leave_group_response;
 
 /* Set every field to its spec default (use on array elements you build). */

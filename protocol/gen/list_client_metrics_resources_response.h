@@ -20,7 +20,7 @@ typedef struct kp_list_client_metrics_resources_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v0+ */
 	kp_list_client_metrics_resources_response_client_metrics_resource *client_metrics_resources; /* v0+ */
-	int32_t client_metrics_resources_count; /* -1 = null */
+	int32_t client_metrics_resources_count;
 } kp_list_client_metrics_resources_response;
 
 /* Set every field to its spec default (use on array elements you build). */

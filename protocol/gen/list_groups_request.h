@@ -13,9 +13,9 @@
 /* ListGroupsRequest: struct of ListGroupsRequest, versions 0-5. */
 typedef struct kp_list_groups_request {
 	kp_str *states_filter; /* v4+ */
-	int32_t states_filter_count; /* -1 = null */
+	int32_t states_filter_count;
 	kp_str *types_filter; /* v5+ */
-	int32_t types_filter_count; /* -1 = null */
+	int32_t types_filter_count;
 } kp_list_groups_request;
 
 /* Set every field to its spec default (use on array elements you build). */

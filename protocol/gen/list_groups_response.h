@@ -23,7 +23,7 @@ typedef struct kp_list_groups_response {
 	int32_t throttle_time_ms; /* v1+ */
 	int16_t error_code; /* v0+ */
 	kp_list_groups_response_listed_group *groups; /* v0+ */
-	int32_t groups_count; /* -1 = null */
+	int32_t groups_count;
 } kp_list_groups_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -22,7 +22,7 @@ typedef struct kp_list_offsets_request_list_offsets_partition {
 typedef struct kp_list_offsets_request_list_offsets_topic {
 	kp_str name; /* v0+ */
 	kp_list_offsets_request_list_offsets_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_list_offsets_request_list_offsets_topic;
 
 /* ListOffsetsRequest: struct of ListOffsetsRequest, versions 0-10. */
@@ -30,7 +30,7 @@ typedef struct kp_list_offsets_request {
 	int32_t replica_id; /* v0+ */
 	int8_t isolation_level; /* v2+ */
 	kp_list_offsets_request_list_offsets_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t timeout_ms; /* v10+ */
 } kp_list_offsets_request;
 

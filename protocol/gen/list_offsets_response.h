@@ -15,7 +15,7 @@ typedef struct kp_list_offsets_response_list_offsets_partition_response {
 	int32_t partition_index; /* v0+ */
 	int16_t error_code; /* v0+ */
 	int64_t *old_style_offsets; /* v0 */
-	int32_t old_style_offsets_count; /* -1 = null */
+	int32_t old_style_offsets_count;
 	int64_t timestamp; /* v1+, default -1 */
 	int64_t offset; /* v1+, default -1 */
 	int32_t leader_epoch; /* v4+, default -1 */
@@ -25,14 +25,14 @@ typedef struct kp_list_offsets_response_list_offsets_partition_response {
 typedef struct kp_list_offsets_response_list_offsets_topic_response {
 	kp_str name; /* v0+ */
 	kp_list_offsets_response_list_offsets_partition_response *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_list_offsets_response_list_offsets_topic_response;
 
 /* ListOffsetsResponse: struct of ListOffsetsResponse, versions 0-10. */
 typedef struct kp_list_offsets_response {
 	int32_t throttle_time_ms; /* v2+ */
 	kp_list_offsets_response_list_offsets_topic_response *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_list_offsets_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -14,7 +14,7 @@
 typedef struct kp_list_partition_reassignments_request_list_partition_reassignments_topics {
 	kp_str name; /* v0+ */
 	int32_t *partition_indexes; /* v0+ */
-	int32_t partition_indexes_count; /* -1 = null */
+	int32_t partition_indexes_count;
 } kp_list_partition_reassignments_request_list_partition_reassignments_topics;
 
 /* ListPartitionReassignmentsRequest: struct of ListPartitionReassignmentsRequest, versions 0. */

@@ -14,18 +14,18 @@
 typedef struct kp_list_partition_reassignments_response_ongoing_partition_reassignment {
 	int32_t partition_index; /* v0+ */
 	int32_t *replicas; /* v0+ */
-	int32_t replicas_count; /* -1 = null */
+	int32_t replicas_count;
 	int32_t *adding_replicas; /* v0+ */
-	int32_t adding_replicas_count; /* -1 = null */
+	int32_t adding_replicas_count;
 	int32_t *removing_replicas; /* v0+ */
-	int32_t removing_replicas_count; /* -1 = null */
+	int32_t removing_replicas_count;
 } kp_list_partition_reassignments_response_ongoing_partition_reassignment;
 
 /* OngoingTopicReassignment: struct of ListPartitionReassignmentsResponse, versions 0. */
 typedef struct kp_list_partition_reassignments_response_ongoing_topic_reassignment {
 	kp_str name; /* v0+ */
 	kp_list_partition_reassignments_response_ongoing_partition_reassignment *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_list_partition_reassignments_response_ongoing_topic_reassignment;
 
 /* ListPartitionReassignmentsResponse: struct of ListPartitionReassignmentsResponse, versions 0. */
@@ -34,7 +34,7 @@ typedef struct kp_list_partition_reassignments_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_list_partition_reassignments_response_ongoing_topic_reassignment *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_list_partition_reassignments_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -13,9 +13,9 @@
 /* ListTransactionsRequest: struct of ListTransactionsRequest, versions 0-1. */
 typedef struct kp_list_transactions_request {
 	kp_str *state_filters; /* v0+ */
-	int32_t state_filters_count; /* -1 = null */
+	int32_t state_filters_count;
 	int64_t *producer_id_filters; /* v0+ */
-	int32_t producer_id_filters_count; /* -1 = null */
+	int32_t producer_id_filters_count;
 	int64_t duration_filter; /* v1+, default -1 */
 } kp_list_transactions_request;
 

@@ -22,9 +22,9 @@ typedef struct kp_list_transactions_response {
 	int32_t throttle_time_ms; /* v0+ */
 	int16_t error_code; /* v0+ */
 	kp_str *unknown_state_filters; /* v0+ */
-	int32_t unknown_state_filters_count; /* -1 = null */
+	int32_t unknown_state_filters_count;
 	kp_list_transactions_response_transaction_state *transaction_states; /* v0+ */
-	int32_t transaction_states_count; /* -1 = null */
+	int32_t transaction_states_count;
 } kp_list_transactions_response;
 
 /* Set every field to its spec default (use on array elements you build). */

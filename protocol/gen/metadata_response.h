@@ -25,11 +25,11 @@ typedef struct kp_metadata_response_metadata_response_partition {
 	int32_t leader_id; /* v0+ */
 	int32_t leader_epoch; /* v7+, default -1 */
 	int32_t *replica_nodes; /* v0+ */
-	int32_t replica_nodes_count; /* -1 = null */
+	int32_t replica_nodes_count;
 	int32_t *isr_nodes; /* v0+ */
-	int32_t isr_nodes_count; /* -1 = null */
+	int32_t isr_nodes_count;
 	int32_t *offline_replicas; /* v5+ */
-	int32_t offline_replicas_count; /* -1 = null */
+	int32_t offline_replicas_count;
 } kp_metadata_response_metadata_response_partition;
 
 /* MetadataResponseTopic: struct of MetadataResponse, versions 0-12. */
@@ -39,7 +39,7 @@ typedef struct kp_metadata_response_metadata_response_topic {
 	kp_uuid topic_id; /* v10+ */
 	bool is_internal; /* v1+, default false */
 	kp_metadata_response_metadata_response_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 	int32_t topic_authorized_operations; /* v8+, default -2147483648 */
 } kp_metadata_response_metadata_response_topic;
 
@@ -47,11 +47,11 @@ typedef struct kp_metadata_response_metadata_response_topic {
 typedef struct kp_metadata_response {
 	int32_t throttle_time_ms; /* v3+ */
 	kp_metadata_response_metadata_response_broker *brokers; /* v0+ */
-	int32_t brokers_count; /* -1 = null */
+	int32_t brokers_count;
 	kp_str cluster_id; /* v2+, nullable v2+, default null */
 	int32_t controller_id; /* v1+, default -1 */
 	kp_metadata_response_metadata_response_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t cluster_authorized_operations; /* v8-10, default -2147483648 */
 } kp_metadata_response;
 

@@ -23,7 +23,7 @@ typedef struct kp_offset_commit_request_offset_commit_request_partition {
 typedef struct kp_offset_commit_request_offset_commit_request_topic {
 	kp_str name; /* v0+ */
 	kp_offset_commit_request_offset_commit_request_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_commit_request_offset_commit_request_topic;
 
 /* OffsetCommitRequest: struct of OffsetCommitRequest, versions 0-9. */
@@ -34,7 +34,7 @@ typedef struct kp_offset_commit_request {
 	kp_str group_instance_id; /* v7+, nullable v7+, default null */
 	int64_t retention_time_ms; /* v2-4, default -1 */
 	kp_offset_commit_request_offset_commit_request_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_offset_commit_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -20,14 +20,14 @@ typedef struct kp_offset_commit_response_offset_commit_response_partition {
 typedef struct kp_offset_commit_response_offset_commit_response_topic {
 	kp_str name; /* v0+ */
 	kp_offset_commit_response_offset_commit_response_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_commit_response_offset_commit_response_topic;
 
 /* OffsetCommitResponse: struct of OffsetCommitResponse, versions 0-9. */
 typedef struct kp_offset_commit_response {
 	int32_t throttle_time_ms; /* v3+ */
 	kp_offset_commit_response_offset_commit_response_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_offset_commit_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -19,14 +19,14 @@ typedef struct kp_offset_delete_request_offset_delete_request_partition {
 typedef struct kp_offset_delete_request_offset_delete_request_topic {
 	kp_str name; /* v0+ */
 	kp_offset_delete_request_offset_delete_request_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_delete_request_offset_delete_request_topic;
 
 /* OffsetDeleteRequest: struct of OffsetDeleteRequest, versions 0. */
 typedef struct kp_offset_delete_request {
 	kp_str group_id; /* v0+ */
 	kp_offset_delete_request_offset_delete_request_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_offset_delete_request;
 
 /* Set every field to its spec default (use on array elements you build). */

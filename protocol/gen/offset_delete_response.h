@@ -20,7 +20,7 @@ typedef struct kp_offset_delete_response_offset_delete_response_partition {
 typedef struct kp_offset_delete_response_offset_delete_response_topic {
 	kp_str name; /* v0+ */
 	kp_offset_delete_response_offset_delete_response_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_delete_response_offset_delete_response_topic;
 
 /* OffsetDeleteResponse: struct of OffsetDeleteResponse, versions 0. */
@@ -28,7 +28,7 @@ typedef struct kp_offset_delete_response {
 	int16_t error_code; /* v0+ */
 	int32_t throttle_time_ms; /* v0+ */
 	kp_offset_delete_response_offset_delete_response_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_offset_delete_response;
 
 /* Set every field to its spec default (use on array elements you build). */

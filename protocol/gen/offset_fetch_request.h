@@ -14,14 +14,14 @@
 typedef struct kp_offset_fetch_request_offset_fetch_request_topic {
 	kp_str name; /* v0-7 */
 	int32_t *partition_indexes; /* v0-7 */
-	int32_t partition_indexes_count; /* -1 = null */
+	int32_t partition_indexes_count;
 } kp_offset_fetch_request_offset_fetch_request_topic;
 
 /* OffsetFetchRequestTopics: struct of OffsetFetchRequest, versions 8-9. */
 typedef struct kp_offset_fetch_request_offset_fetch_request_topics {
 	kp_str name; /* v8+ */
 	int32_t *partition_indexes; /* v8+ */
-	int32_t partition_indexes_count; /* -1 = null */
+	int32_t partition_indexes_count;
 } kp_offset_fetch_request_offset_fetch_request_topics;
 
 /* OffsetFetchRequestGroup: struct of OffsetFetchRequest, versions 8-9. */
@@ -39,7 +39,7 @@ typedef struct kp_offset_fetch_request {
 	kp_offset_fetch_request_offset_fetch_request_topic *topics; /* v0-7, nullable v2-7 */
 	int32_t topics_count; /* -1 = null */
 	kp_offset_fetch_request_offset_fetch_request_group *groups; /* v8+ */
-	int32_t groups_count; /* -1 = null */
+	int32_t groups_count;
 	bool require_stable; /* v7+, default false */
 } kp_offset_fetch_request;
 

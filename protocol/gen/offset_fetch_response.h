@@ -23,7 +23,7 @@ typedef struct kp_offset_fetch_response_offset_fetch_response_partition {
 typedef struct kp_offset_fetch_response_offset_fetch_response_topic {
 	kp_str name; /* v0-7 */
 	kp_offset_fetch_response_offset_fetch_response_partition *partitions; /* v0-7 */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_fetch_response_offset_fetch_response_topic;
 
 /* OffsetFetchResponsePartitions: struct of OffsetFetchResponse, versions 8-9. */
@@ -39,14 +39,14 @@ typedef struct kp_offset_fetch_response_offset_fetch_response_partitions {
 typedef struct kp_offset_fetch_response_offset_fetch_response_topics {
 	kp_str name; /* v8+ */
 	kp_offset_fetch_response_offset_fetch_response_partitions *partitions; /* v8+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_fetch_response_offset_fetch_response_topics;
 
 /* OffsetFetchResponseGroup: struct of OffsetFetchResponse, versions 8-9. */
 typedef struct kp_offset_fetch_response_offset_fetch_response_group {
 	kp_str group_id; /* v8+ */
 	kp_offset_fetch_response_offset_fetch_response_topics *topics; /* v8+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int16_t error_code; /* v8+, default 0 */
 } kp_offset_fetch_response_offset_fetch_response_group;
 
@@ -54,10 +54,10 @@ typedef struct kp_offset_fetch_response_offset_fetch_response_group {
 typedef struct kp_offset_fetch_response {
 	int32_t throttle_time_ms; /* v3+ */
 	kp_offset_fetch_response_offset_fetch_response_topic *topics; /* v0-7 */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int16_t error_code; /* v2-7, default 0 */
 	kp_offset_fetch_response_offset_fetch_response_group *groups; /* v8+ */
-	int32_t groups_count; /* -1 = null */
+	int32_t groups_count;
 } kp_offset_fetch_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -21,14 +21,14 @@ typedef struct kp_offset_for_leader_epoch_request_offset_for_leader_partition {
 typedef struct kp_offset_for_leader_epoch_request_offset_for_leader_topic {
 	kp_str topic; /* v0+ */
 	kp_offset_for_leader_epoch_request_offset_for_leader_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_for_leader_epoch_request_offset_for_leader_topic;
 
 /* OffsetForLeaderEpochRequest: struct of OffsetForLeaderEpochRequest, versions 0-4. */
 typedef struct kp_offset_for_leader_epoch_request {
 	int32_t replica_id; /* v3+, default -2 */
 	kp_offset_for_leader_epoch_request_offset_for_leader_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_offset_for_leader_epoch_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -22,14 +22,14 @@ typedef struct kp_offset_for_leader_epoch_response_epoch_end_offset {
 typedef struct kp_offset_for_leader_epoch_response_offset_for_leader_topic_result {
 	kp_str topic; /* v0+ */
 	kp_offset_for_leader_epoch_response_epoch_end_offset *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_offset_for_leader_epoch_response_offset_for_leader_topic_result;
 
 /* OffsetForLeaderEpochResponse: struct of OffsetForLeaderEpochResponse, versions 0-4. */
 typedef struct kp_offset_for_leader_epoch_response {
 	int32_t throttle_time_ms; /* v2+ */
 	kp_offset_for_leader_epoch_response_offset_for_leader_topic_result *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_offset_for_leader_epoch_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -20,7 +20,7 @@ typedef struct kp_produce_request_partition_produce_data {
 typedef struct kp_produce_request_topic_produce_data {
 	kp_str name; /* v0+ */
 	kp_produce_request_partition_produce_data *partition_data; /* v0+ */
-	int32_t partition_data_count; /* -1 = null */
+	int32_t partition_data_count;
 } kp_produce_request_topic_produce_data;
 
 /* ProduceRequest: struct of ProduceRequest, versions 0-11. */
@@ -29,7 +29,7 @@ typedef struct kp_produce_request {
 	int16_t acks; /* v0+ */
 	int32_t timeout_ms; /* v0+ */
 	kp_produce_request_topic_produce_data *topic_data; /* v0+ */
-	int32_t topic_data_count; /* -1 = null */
+	int32_t topic_data_count;
 } kp_produce_request;
 
 /* Set every field to its spec default (use on array elements you build). */

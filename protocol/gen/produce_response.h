@@ -30,7 +30,7 @@ typedef struct kp_produce_response_partition_produce_response {
 	int64_t log_append_time_ms; /* v2+, default -1 */
 	int64_t log_start_offset; /* v5+, default -1 */
 	kp_produce_response_batch_index_and_error_message *record_errors; /* v8+ */
-	int32_t record_errors_count; /* -1 = null */
+	int32_t record_errors_count;
 	kp_str error_message; /* v8+, nullable v8+, default null */
 	kp_produce_response_leader_id_and_epoch current_leader; /* v10+, tag 0 v10+ */
 } kp_produce_response_partition_produce_response;
@@ -39,7 +39,7 @@ typedef struct kp_produce_response_partition_produce_response {
 typedef struct kp_produce_response_topic_produce_response {
 	kp_str name; /* v0+ */
 	kp_produce_response_partition_produce_response *partition_responses; /* v0+ */
-	int32_t partition_responses_count; /* -1 = null */
+	int32_t partition_responses_count;
 } kp_produce_response_topic_produce_response;
 
 /* NodeEndpoint: struct of ProduceResponse, versions 10-11. */
@@ -53,10 +53,10 @@ typedef struct kp_produce_response_node_endpoint {
 /* ProduceResponse: struct of ProduceResponse, versions 0-11. */
 typedef struct kp_produce_response {
 	kp_produce_response_topic_produce_response *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 	int32_t throttle_time_ms; /* v1+, default 0 */
 	kp_produce_response_node_endpoint *node_endpoints; /* v10+, tag 0 v10+ */
-	int32_t node_endpoints_count; /* -1 = null */
+	int32_t node_endpoints_count;
 } kp_produce_response;
 
 /* Set every field to its spec default (use on array elements you build). */

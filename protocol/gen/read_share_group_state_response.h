@@ -26,20 +26,20 @@ typedef struct kp_read_share_group_state_response_partition_result {
 	int32_t state_epoch; /* v0+ */
 	int64_t start_offset; /* v0+ */
 	kp_read_share_group_state_response_state_batch *state_batches; /* v0+ */
-	int32_t state_batches_count; /* -1 = null */
+	int32_t state_batches_count;
 } kp_read_share_group_state_response_partition_result;
 
 /* ReadStateResult: struct of ReadShareGroupStateResponse, versions 0. */
 typedef struct kp_read_share_group_state_response_read_state_result {
 	kp_uuid topic_id; /* v0+ */
 	kp_read_share_group_state_response_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_read_share_group_state_response_read_state_result;
 
 /* ReadShareGroupStateResponse: struct of ReadShareGroupStateResponse, versions 0. */
 typedef struct kp_read_share_group_state_response {
 	kp_read_share_group_state_response_read_state_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_read_share_group_state_response;
 
 /* Set every field to its spec default (use on array elements you build). */

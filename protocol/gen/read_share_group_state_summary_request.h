@@ -20,14 +20,14 @@ typedef struct kp_read_share_group_state_summary_request_partition_data {
 typedef struct kp_read_share_group_state_summary_request_read_state_summary_data {
 	kp_uuid topic_id; /* v0+ */
 	kp_read_share_group_state_summary_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_read_share_group_state_summary_request_read_state_summary_data;
 
 /* ReadShareGroupStateSummaryRequest: struct of ReadShareGroupStateSummaryRequest, versions 0. */
 typedef struct kp_read_share_group_state_summary_request {
 	kp_str group_id; /* v0+ */
 	kp_read_share_group_state_summary_request_read_state_summary_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_read_share_group_state_summary_request;
 
 /* Set every field to its spec default (use on array elements you build). */

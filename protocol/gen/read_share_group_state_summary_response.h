@@ -23,13 +23,13 @@ typedef struct kp_read_share_group_state_summary_response_partition_result {
 typedef struct kp_read_share_group_state_summary_response_read_state_summary_result {
 	kp_uuid topic_id; /* v0+ */
 	kp_read_share_group_state_summary_response_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_read_share_group_state_summary_response_read_state_summary_result;
 
 /* ReadShareGroupStateSummaryResponse: struct of ReadShareGroupStateSummaryResponse, versions 0. */
 typedef struct kp_read_share_group_state_summary_response {
 	kp_read_share_group_state_summary_response_read_state_summary_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_read_share_group_state_summary_response;
 
 /* Set every field to its spec default (use on array elements you build). */

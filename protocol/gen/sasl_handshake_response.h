@@ -14,7 +14,7 @@
 typedef struct kp_sasl_handshake_response {
 	int16_t error_code; /* v0+ */
 	kp_str *mechanisms; /* v0+ */
-	int32_t mechanisms_count; /* -1 = null */
+	int32_t mechanisms_count;
 } kp_sasl_handshake_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -15,21 +15,21 @@ typedef struct kp_share_acknowledge_request_acknowledgement_batch {
 	int64_t first_offset; /* v0+ */
 	int64_t last_offset; /* v0+ */
 	int8_t *acknowledge_types; /* v0+ */
-	int32_t acknowledge_types_count; /* -1 = null */
+	int32_t acknowledge_types_count;
 } kp_share_acknowledge_request_acknowledgement_batch;
 
 /* AcknowledgePartition: struct of ShareAcknowledgeRequest, versions 0. */
 typedef struct kp_share_acknowledge_request_acknowledge_partition {
 	int32_t partition_index; /* v0+ */
 	kp_share_acknowledge_request_acknowledgement_batch *acknowledgement_batches; /* v0+ */
-	int32_t acknowledgement_batches_count; /* -1 = null */
+	int32_t acknowledgement_batches_count;
 } kp_share_acknowledge_request_acknowledge_partition;
 
 /* AcknowledgeTopic: struct of ShareAcknowledgeRequest, versions 0. */
 typedef struct kp_share_acknowledge_request_acknowledge_topic {
 	kp_uuid topic_id; /* v0+ */
 	kp_share_acknowledge_request_acknowledge_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_share_acknowledge_request_acknowledge_topic;
 
 /* ShareAcknowledgeRequest: struct of ShareAcknowledgeRequest, versions 0. */
@@ -38,7 +38,7 @@ typedef struct kp_share_acknowledge_request {
 	kp_str member_id; /* v0+, nullable v0+ */
 	int32_t share_session_epoch; /* v0+ */
 	kp_share_acknowledge_request_acknowledge_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_share_acknowledge_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -28,7 +28,7 @@ typedef struct kp_share_acknowledge_response_partition_data {
 typedef struct kp_share_acknowledge_response_share_acknowledge_topic_response {
 	kp_uuid topic_id; /* v0+ */
 	kp_share_acknowledge_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_share_acknowledge_response_share_acknowledge_topic_response;
 
 /* NodeEndpoint: struct of ShareAcknowledgeResponse, versions 0. */
@@ -45,9 +45,9 @@ typedef struct kp_share_acknowledge_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+, default null */
 	kp_share_acknowledge_response_share_acknowledge_topic_response *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 	kp_share_acknowledge_response_node_endpoint *node_endpoints; /* v0+ */
-	int32_t node_endpoints_count; /* -1 = null */
+	int32_t node_endpoints_count;
 } kp_share_acknowledge_response;
 
 /* Set every field to its spec default (use on array elements you build). */

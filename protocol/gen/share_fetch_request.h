@@ -15,7 +15,7 @@ typedef struct kp_share_fetch_request_acknowledgement_batch {
 	int64_t first_offset; /* v0+ */
 	int64_t last_offset; /* v0+ */
 	int8_t *acknowledge_types; /* v0+ */
-	int32_t acknowledge_types_count; /* -1 = null */
+	int32_t acknowledge_types_count;
 } kp_share_fetch_request_acknowledgement_batch;
 
 /* FetchPartition: struct of ShareFetchRequest, versions 0. */
@@ -23,21 +23,21 @@ typedef struct kp_share_fetch_request_fetch_partition {
 	int32_t partition_index; /* v0+ */
 	int32_t partition_max_bytes; /* v0+ */
 	kp_share_fetch_request_acknowledgement_batch *acknowledgement_batches; /* v0+ */
-	int32_t acknowledgement_batches_count; /* -1 = null */
+	int32_t acknowledgement_batches_count;
 } kp_share_fetch_request_fetch_partition;
 
 /* FetchTopic: struct of ShareFetchRequest, versions 0. */
 typedef struct kp_share_fetch_request_fetch_topic {
 	kp_uuid topic_id; /* v0+ */
 	kp_share_fetch_request_fetch_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_share_fetch_request_fetch_topic;
 
 /* ForgottenTopic: struct of ShareFetchRequest, versions 0. */
 typedef struct kp_share_fetch_request_forgotten_topic {
 	kp_uuid topic_id; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_share_fetch_request_forgotten_topic;
 
 /* ShareFetchRequest: struct of ShareFetchRequest, versions 0. */
@@ -49,9 +49,9 @@ typedef struct kp_share_fetch_request {
 	int32_t min_bytes; /* v0+ */
 	int32_t max_bytes; /* v0+, default 0x7fffffff */
 	kp_share_fetch_request_fetch_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_share_fetch_request_forgotten_topic *forgotten_topics_data; /* v0+ */
-	int32_t forgotten_topics_data_count; /* -1 = null */
+	int32_t forgotten_topics_data_count;
 } kp_share_fetch_request;
 
 /* Set every field to its spec default (use on array elements you build). */

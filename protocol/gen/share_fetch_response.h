@@ -33,14 +33,14 @@ typedef struct kp_share_fetch_response_partition_data {
 	kp_share_fetch_response_leader_id_and_epoch current_leader; /* v0+ */
 	kp_bytes records; /* v0+, nullable v0+ */
 	kp_share_fetch_response_acquired_records *acquired_records; /* v0+ */
-	int32_t acquired_records_count; /* -1 = null */
+	int32_t acquired_records_count;
 } kp_share_fetch_response_partition_data;
 
 /* ShareFetchableTopicResponse: struct of ShareFetchResponse, versions 0. */
 typedef struct kp_share_fetch_response_share_fetchable_topic_response {
 	kp_uuid topic_id; /* v0+ */
 	kp_share_fetch_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_share_fetch_response_share_fetchable_topic_response;
 
 /* NodeEndpoint: struct of ShareFetchResponse, versions 0. */
@@ -57,9 +57,9 @@ typedef struct kp_share_fetch_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+, default null */
 	kp_share_fetch_response_share_fetchable_topic_response *responses; /* v0+ */
-	int32_t responses_count; /* -1 = null */
+	int32_t responses_count;
 	kp_share_fetch_response_node_endpoint *node_endpoints; /* v0+ */
-	int32_t node_endpoints_count; /* -1 = null */
+	int32_t node_endpoints_count;
 } kp_share_fetch_response;
 
 /* Set every field to its spec default (use on array elements you build). */

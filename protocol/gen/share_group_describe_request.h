@@ -13,7 +13,7 @@
 /* ShareGroupDescribeRequest: struct of ShareGroupDescribeRequest, versions 0. */
 typedef struct kp_share_group_describe_request {
 	kp_str *group_ids; /* v0+ */
-	int32_t group_ids_count; /* -1 = null */
+	int32_t group_ids_count;
 	bool include_authorized_operations; /* v0+ */
 } kp_share_group_describe_request;
 

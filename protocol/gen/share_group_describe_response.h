@@ -15,13 +15,13 @@ typedef struct kp_share_group_describe_response_topic_partitions {
 	kp_uuid topic_id; /* v0+ */
 	kp_str topic_name; /* v0+ */
 	int32_t *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_share_group_describe_response_topic_partitions;
 
 /* Assignment: struct of ShareGroupDescribeResponse, versions 0. */
 typedef struct kp_share_group_describe_response_assignment {
 	kp_share_group_describe_response_topic_partitions *topic_partitions; /* v0+ */
-	int32_t topic_partitions_count; /* -1 = null */
+	int32_t topic_partitions_count;
 } kp_share_group_describe_response_assignment;
 
 /* Member: struct of ShareGroupDescribeResponse, versions 0. */
@@ -32,7 +32,7 @@ typedef struct kp_share_group_describe_response_member {
 	kp_str client_id; /* v0+ */
 	kp_str client_host; /* v0+ */
 	kp_str *subscribed_topic_names; /* v0+ */
-	int32_t subscribed_topic_names_count; /* -1 = null */
+	int32_t subscribed_topic_names_count;
 	kp_share_group_describe_response_assignment assignment; /* v0+ */
 } kp_share_group_describe_response_member;
 
@@ -46,7 +46,7 @@ typedef struct kp_share_group_describe_response_described_group {
 	int32_t assignment_epoch; /* v0+ */
 	kp_str assignor_name; /* v0+ */
 	kp_share_group_describe_response_member *members; /* v0+ */
-	int32_t members_count; /* -1 = null */
+	int32_t members_count;
 	int32_t authorized_operations; /* v0+, default -2147483648 */
 } kp_share_group_describe_response_described_group;
 
@@ -54,7 +54,7 @@ typedef struct kp_share_group_describe_response_described_group {
 typedef struct kp_share_group_describe_response {
 	int32_t throttle_time_ms; /* v0+ */
 	kp_share_group_describe_response_described_group *groups; /* v0+ */
-	int32_t groups_count; /* -1 = null */
+	int32_t groups_count;
 } kp_share_group_describe_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -20,7 +20,7 @@ typedef struct kp_stop_replica_request_stop_replica_partition_v0 {
 typedef struct kp_stop_replica_request_stop_replica_topic_v1 {
 	kp_str name; /* v1-2 */
 	int32_t *partition_indexes; /* v1-2 */
-	int32_t partition_indexes_count; /* -1 = null */
+	int32_t partition_indexes_count;
 } kp_stop_replica_request_stop_replica_topic_v1;
 
 /* StopReplicaPartitionState: struct of StopReplicaRequest, versions 3-4. */
@@ -34,7 +34,7 @@ typedef struct kp_stop_replica_request_stop_replica_partition_state {
 typedef struct kp_stop_replica_request_stop_replica_topic_state {
 	kp_str topic_name; /* v3+ */
 	kp_stop_replica_request_stop_replica_partition_state *partition_states; /* v3+ */
-	int32_t partition_states_count; /* -1 = null */
+	int32_t partition_states_count;
 } kp_stop_replica_request_stop_replica_topic_state;
 
 /* StopReplicaRequest: struct of StopReplicaRequest, versions 0-4. */
@@ -45,11 +45,11 @@ typedef struct kp_stop_replica_request {
 	int64_t broker_epoch; /* v1+, default -1 */
 	bool delete_partitions; /* v0-2 */
 	kp_stop_replica_request_stop_replica_partition_v0 *ungrouped_partitions; /* v0 */
-	int32_t ungrouped_partitions_count; /* -1 = null */
+	int32_t ungrouped_partitions_count;
 	kp_stop_replica_request_stop_replica_topic_v1 *topics; /* v1-2 */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_stop_replica_request_stop_replica_topic_state *topic_states; /* v3+ */
-	int32_t topic_states_count; /* -1 = null */
+	int32_t topic_states_count;
 } kp_stop_replica_request;
 
 /* Set every field to its spec default (use on array elements you build). */

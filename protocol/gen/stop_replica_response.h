@@ -21,7 +21,7 @@ typedef struct kp_stop_replica_response_stop_replica_partition_error {
 typedef struct kp_stop_replica_response {
 	int16_t error_code; /* v0+ */
 	kp_stop_replica_response_stop_replica_partition_error *partition_errors; /* v0+ */
-	int32_t partition_errors_count; /* -1 = null */
+	int32_t partition_errors_count;
 } kp_stop_replica_response;
 
 /* Set every field to its spec default (use on array elements you build). */

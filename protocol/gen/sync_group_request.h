@@ -25,7 +25,7 @@ typedef struct kp_sync_group_request {
 	kp_str protocol_type; /* v5+, nullable v5+, default null */
 	kp_str protocol_name; /* v5+, nullable v5+, default null */
 	kp_sync_group_request_sync_group_request_assignment *assignments; /* v0+ */
-	int32_t assignments_count; /* -1 = null */
+	int32_t assignments_count;
 } kp_sync_group_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -22,7 +22,7 @@ typedef struct kp_txn_offset_commit_request_txn_offset_commit_request_partition 
 typedef struct kp_txn_offset_commit_request_txn_offset_commit_request_topic {
 	kp_str name; /* v0+ */
 	kp_txn_offset_commit_request_txn_offset_commit_request_partition *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_txn_offset_commit_request_txn_offset_commit_request_topic;
 
 /* TxnOffsetCommitRequest: struct of TxnOffsetCommitRequest, versions 0-4. */
@@ -35,7 +35,7 @@ typedef struct kp_txn_offset_commit_request {
 	kp_str member_id; /* v3+, default  */
 	kp_str group_instance_id; /* v3+, nullable v3+, default null */
 	kp_txn_offset_commit_request_txn_offset_commit_request_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_txn_offset_commit_request;
 
 /* Set every field to its spec default (use on array elements you build). */

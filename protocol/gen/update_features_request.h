@@ -22,7 +22,7 @@ typedef struct kp_update_features_request_feature_update_key {
 typedef struct kp_update_features_request {
 	int32_t timeout_ms; /* v0+, default 60000 */
 	kp_update_features_request_feature_update_key *feature_updates; /* v0+ */
-	int32_t feature_updates_count; /* -1 = null */
+	int32_t feature_updates_count;
 	bool validate_only; /* v1+, default false */
 } kp_update_features_request;
 

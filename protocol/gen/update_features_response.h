@@ -23,7 +23,7 @@ typedef struct kp_update_features_response {
 	int16_t error_code; /* v0+ */
 	kp_str error_message; /* v0+, nullable v0+ */
 	kp_update_features_response_updatable_feature_result *results; /* v0-1 */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_update_features_response;
 
 /* Set every field to its spec default (use on array elements you build). */

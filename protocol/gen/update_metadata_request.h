@@ -18,12 +18,12 @@ typedef struct kp_update_metadata_request_update_metadata_partition_state {
 	int32_t leader; /* v0+ */
 	int32_t leader_epoch; /* v0+ */
 	int32_t *isr; /* v0+ */
-	int32_t isr_count; /* -1 = null */
+	int32_t isr_count;
 	int32_t zk_version; /* v0+ */
 	int32_t *replicas; /* v0+ */
-	int32_t replicas_count; /* -1 = null */
+	int32_t replicas_count;
 	int32_t *offline_replicas; /* v4+ */
-	int32_t offline_replicas_count; /* -1 = null */
+	int32_t offline_replicas_count;
 } kp_update_metadata_request_update_metadata_partition_state;
 
 /* UpdateMetadataTopicState: struct of UpdateMetadataRequest, versions 5-8. */
@@ -31,7 +31,7 @@ typedef struct kp_update_metadata_request_update_metadata_topic_state {
 	kp_str topic_name; /* v5+ */
 	kp_uuid topic_id; /* v7+ */
 	kp_update_metadata_request_update_metadata_partition_state *partition_states; /* v5+ */
-	int32_t partition_states_count; /* -1 = null */
+	int32_t partition_states_count;
 } kp_update_metadata_request_update_metadata_topic_state;
 
 /* UpdateMetadataEndpoint: struct of UpdateMetadataRequest, versions 1-8. */
@@ -48,7 +48,7 @@ typedef struct kp_update_metadata_request_update_metadata_broker {
 	kp_str v0_host; /* v0 */
 	int32_t v0_port; /* v0 */
 	kp_update_metadata_request_update_metadata_endpoint *endpoints; /* v1+ */
-	int32_t endpoints_count; /* -1 = null */
+	int32_t endpoints_count;
 	kp_str rack; /* v2+, nullable v0+ */
 } kp_update_metadata_request_update_metadata_broker;
 
@@ -60,11 +60,11 @@ typedef struct kp_update_metadata_request {
 	int32_t controller_epoch; /* v0+ */
 	int64_t broker_epoch; /* v5+, default -1 */
 	kp_update_metadata_request_update_metadata_partition_state *ungrouped_partition_states; /* v0-4 */
-	int32_t ungrouped_partition_states_count; /* -1 = null */
+	int32_t ungrouped_partition_states_count;
 	kp_update_metadata_request_update_metadata_topic_state *topic_states; /* v5+ */
-	int32_t topic_states_count; /* -1 = null */
+	int32_t topic_states_count;
 	kp_update_metadata_request_update_metadata_broker *live_brokers; /* v0+ */
-	int32_t live_brokers_count; /* -1 = null */
+	int32_t live_brokers_count;
 } kp_update_metadata_request;
 
 /* Set every field to its spec default (use on array elements you build). */

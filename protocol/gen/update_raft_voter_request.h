@@ -30,7 +30,7 @@ typedef struct kp_update_raft_voter_request {
 	int32_t voter_id; /* v0+ */
 	kp_uuid voter_directory_id; /* v0+ */
 	kp_update_raft_voter_request_listener *listeners; /* v0+ */
-	int32_t listeners_count; /* -1 = null */
+	int32_t listeners_count;
 	kp_update_raft_voter_request_k_raft_version_feature k_raft_version_feature; /* v0+ */
 } kp_update_raft_voter_request;
 

@@ -25,7 +25,7 @@ typedef struct kp_vote_request_partition_data {
 typedef struct kp_vote_request_topic_data {
 	kp_str topic_name; /* v0+ */
 	kp_vote_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_vote_request_topic_data;
 
 /* VoteRequest: struct of VoteRequest, versions 0-1. */
@@ -33,7 +33,7 @@ typedef struct kp_vote_request {
 	kp_str cluster_id; /* v0+, nullable v0+, default null */
 	int32_t voter_id; /* v1+, default -1 */
 	kp_vote_request_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_vote_request;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -23,7 +23,7 @@ typedef struct kp_vote_response_partition_data {
 typedef struct kp_vote_response_topic_data {
 	kp_str topic_name; /* v0+ */
 	kp_vote_response_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_vote_response_topic_data;
 
 /* NodeEndpoint: struct of VoteResponse, versions 1. */
@@ -37,9 +37,9 @@ typedef struct kp_vote_response_node_endpoint {
 typedef struct kp_vote_response {
 	int16_t error_code; /* v0+ */
 	kp_vote_response_topic_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	kp_vote_response_node_endpoint *node_endpoints; /* v1+, tag 0 v1+ */
-	int32_t node_endpoints_count; /* -1 = null */
+	int32_t node_endpoints_count;
 } kp_vote_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -27,7 +27,7 @@ typedef struct kp_voters_record_voter {
 	int32_t voter_id; /* v0+ */
 	kp_uuid voter_directory_id; /* v0+ */
 	kp_voters_record_endpoint *endpoints; /* v0+ */
-	int32_t endpoints_count; /* -1 = null */
+	int32_t endpoints_count;
 	kp_voters_record_k_raft_version_feature k_raft_version_feature; /* v0+ */
 } kp_voters_record_voter;
 
@@ -35,7 +35,7 @@ typedef struct kp_voters_record_voter {
 typedef struct kp_voters_record {
 	int16_t version; /* v0+ */
 	kp_voters_record_voter *voters; /* v0+ */
-	int32_t voters_count; /* -1 = null */
+	int32_t voters_count;
 } kp_voters_record;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -25,21 +25,21 @@ typedef struct kp_write_share_group_state_request_partition_data {
 	int32_t leader_epoch; /* v0+ */
 	int64_t start_offset; /* v0+ */
 	kp_write_share_group_state_request_state_batch *state_batches; /* v0+ */
-	int32_t state_batches_count; /* -1 = null */
+	int32_t state_batches_count;
 } kp_write_share_group_state_request_partition_data;
 
 /* WriteStateData: struct of WriteShareGroupStateRequest, versions 0. */
 typedef struct kp_write_share_group_state_request_write_state_data {
 	kp_uuid topic_id; /* v0+ */
 	kp_write_share_group_state_request_partition_data *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_write_share_group_state_request_write_state_data;
 
 /* WriteShareGroupStateRequest: struct of WriteShareGroupStateRequest, versions 0. */
 typedef struct kp_write_share_group_state_request {
 	kp_str group_id; /* v0+ */
 	kp_write_share_group_state_request_write_state_data *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_write_share_group_state_request;
 
 /* Set every field to its spec default (use on array elements you build). */

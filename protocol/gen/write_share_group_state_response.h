@@ -21,13 +21,13 @@ typedef struct kp_write_share_group_state_response_partition_result {
 typedef struct kp_write_share_group_state_response_write_state_result {
 	kp_uuid topic_id; /* v0+ */
 	kp_write_share_group_state_response_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_write_share_group_state_response_write_state_result;
 
 /* WriteShareGroupStateResponse: struct of WriteShareGroupStateResponse, versions 0. */
 typedef struct kp_write_share_group_state_response {
 	kp_write_share_group_state_response_write_state_result *results; /* v0+ */
-	int32_t results_count; /* -1 = null */
+	int32_t results_count;
 } kp_write_share_group_state_response;
 
 /* Set every field to its spec default (use on array elements you build). */

@@ -14,7 +14,7 @@
 typedef struct kp_write_txn_markers_request_writable_txn_marker_topic {
 	kp_str name; /* v0+ */
 	int32_t *partition_indexes; /* v0+ */
-	int32_t partition_indexes_count; /* -1 = null */
+	int32_t partition_indexes_count;
 } kp_write_txn_markers_request_writable_txn_marker_topic;
 
 /* WritableTxnMarker: struct of WriteTxnMarkersRequest, versions 0-1. */
@@ -23,14 +23,14 @@ typedef struct kp_write_txn_markers_request_writable_txn_marker {
 	int16_t producer_epoch; /* v0+ */
 	bool transaction_result; /* v0+ */
 	kp_write_txn_markers_request_writable_txn_marker_topic *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 	int32_t coordinator_epoch; /* v0+ */
 } kp_write_txn_markers_request_writable_txn_marker;
 
 /* WriteTxnMarkersRequest: struct of WriteTxnMarkersRequest, versions 0-1. */
 typedef struct kp_write_txn_markers_request {
 	kp_write_txn_markers_request_writable_txn_marker *markers; /* v0+ */
-	int32_t markers_count; /* -1 = null */
+	int32_t markers_count;
 } kp_write_txn_markers_request;
 
 /* Set every field to its spec default (use on array elements you build). */

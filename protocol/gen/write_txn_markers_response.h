@@ -20,20 +20,20 @@ typedef struct kp_write_txn_markers_response_writable_txn_marker_partition_resul
 typedef struct kp_write_txn_markers_response_writable_txn_marker_topic_result {
 	kp_str name; /* v0+ */
 	kp_write_txn_markers_response_writable_txn_marker_partition_result *partitions; /* v0+ */
-	int32_t partitions_count; /* -1 = null */
+	int32_t partitions_count;
 } kp_write_txn_markers_response_writable_txn_marker_topic_result;
 
 /* WritableTxnMarkerResult: struct of WriteTxnMarkersResponse, versions 0-1. */
 typedef struct kp_write_txn_markers_response_writable_txn_marker_result {
 	int64_t producer_id; /* v0+ */
 	kp_write_txn_markers_response_writable_txn_marker_topic_result *topics; /* v0+ */
-	int32_t topics_count; /* -1 = null */
+	int32_t topics_count;
 } kp_write_txn_markers_response_writable_txn_marker_result;
 
 /* WriteTxnMarkersResponse: struct of WriteTxnMarkersResponse, versions 0-1. */
 typedef struct kp_write_txn_markers_response {
 	kp_write_txn_markers_response_writable_txn_marker_result *markers; /* v0+ */
-	int32_t markers_count; /* -1 = null */
+	int32_t markers_count;
 } kp_write_txn_markers_response;
 
 /* Set every field to its spec default (use on array elements you build). */
