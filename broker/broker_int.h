@@ -19,9 +19,9 @@
 #include "shard.h"
 #include "topics.h"
 
-#define SL_RING_SLOTS 1024 /* per ordered shard pair; full = backpressure */
+#define SL_RING_SLOTS          1024 /* per ordered shard pair; full = backpressure */
 #define SL_MAINTENANCE_TICK_MS 1000
-#define SL_RETENTION_CHECK_MS 300000
+#define SL_RETENTION_CHECK_MS  300000
 
 typedef struct sl_conn sl_conn;
 typedef struct sl_xcall_fifo {
@@ -72,7 +72,7 @@ struct sl_shard {
         sl_partition **commit_batch;
         uint32_t commit_cap;
         uint32_t commit_n;
-        sl_timer flush_timer;       /* maintenance: flush policy, retention */
+        sl_timer flush_timer;      /* maintenance: flush policy, retention */
         int64_t last_retention_ms; /* wall clock of the last retention pass */
         /* lifecycle */
         int seen_phase; /* last g.phase acted on */
@@ -135,6 +135,8 @@ int sl_partitions_open_owned(sl_shard *s, const sl_topics_snap *snap);
 int sl_partition_open(sl_shard *s, const sl_topic_info *t, int32_t index, bool fresh);
 int sl_partition_remove_dir(const char *dir);
 void sl_partition_close(sl_shard *s, sl_partition *p, bool remove_dir);
+/* Applies t's (new) config to p's open log (AlterConfigs). */
+int sl_partition_reconfigure(sl_partition *p, const sl_topic_info *t);
 void sl_partitions_close_all(sl_shard *s);
 void sl_commit_before_sleep(sl_shard *s);
 void sl_partitions_start_maintenance(sl_shard *s);

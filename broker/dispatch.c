@@ -26,8 +26,10 @@ static const sl_api api_table[SL_API_KEY_LIMIT] = {
     [21] = {0, 2, false, sl_handle_delete_records},
     [23] = {2, 4, false, sl_handle_offset_for_leader_epoch},
     [32] = {0, 4, false, sl_handle_describe_configs},
+    [33] = {0, 2, false, sl_handle_alter_configs},
     [35] = {1, 4, false, sl_handle_describe_log_dirs},
     [37] = {0, 3, false, sl_handle_create_partitions},
+    [44] = {0, 1, false, sl_handle_incremental_alter_configs},
     [60] = {0, 1, false, sl_handle_describe_cluster},
 };
 

@@ -41,6 +41,7 @@ static bool diverging(sl_log *log, sl_fetch_item *it)
                 }
         }
         if (fe < it->last_fetched_epoch || eo < it->fetch_offset) {
+                it->diverged = true;
                 it->diverging_epoch = fe;
                 it->diverging_end_offset = eo;
                 return true;
@@ -53,6 +54,7 @@ static void fetch_read_one(sl_fetch_item *it)
         it->nranges = 0;
         it->bytes = 0;
         it->log = NULL;
+        it->diverged = false;
         it->diverging_epoch = -1;
         it->diverging_end_offset = -1;
         it->high_watermark = -1;

@@ -278,7 +278,7 @@ static bool *select_items(fetch_ctx *c, sl_fsess *s)
                 sl_fsess_part *sp = s && si >= 0 && si < s->nparts ? &s->parts[si] : NULL;
                 bool changed = true;
                 if (sp && sp->partition == it->partition)
-                        changed = sl_fsess_part_changed(sp, it->bytes > 0, it->error_code,
+                        changed = sl_fsess_part_changed(sp, it->bytes > 0 || it->diverged, it->error_code,
                                                         it->high_watermark, it->log_start_offset);
                 inc[i] = c->sess_kind != SL_FSESS_INCREMENTAL || changed || !sp;
         }
@@ -466,8 +466,8 @@ static void read_done(sl_fanout *f)
         bool any_data = false, force = false;
         for (int32_t i = 0; i < c->nitems; i++) {
                 sl_fetch_item *it = &c->fc.items[i];
-                if (it->error_code || it->diverging_epoch != -1 || it->diverging_end_offset != -1)
-                        force = true;
+                if (it->error_code || it->diverged)
+                        force = true; /* Kafka's DelayedFetch completes at once */
                 if (!it->bytes)
                         continue;
                 if (any_data && total + it->bytes > c->max_bytes) {

@@ -1,13 +1,14 @@
 /* broker/partition.c — partitions on their owner shard: the per-shard table,
- * opening/closing storage logs, and group commit.
+ * opening/closing storage logs, group commit and periodic maintenance.
  *
- * Produce path 4/5 ends here for acks=-1: after storage/ appended a batch the
- * handler calls sl_partition_sync_wait(); in the reactor's before-sleep hook
- * every partition with waiters gets one sl_log_sync_prepare, the whole batch of
- * jobs goes to the shard's I/O helper thread (fdatasync only), and when it
- * comes back sl_log_sync_complete runs on the shard and the waiters fire.
- * While one batch runs new waiters collect for the next: one sync per log per
- * turn covers every append before it, and the reactor never blocks on disk. */
+ * Group commit (Produce acks=-1, after storage/log_append.c — path 4/5 —
+ * appended the batch): the handler calls sl_partition_sync_wait(); in the
+ * reactor's before-sleep hook every partition with waiters gets one
+ * sl_log_sync_prepare, the whole batch of jobs goes to the shard's I/O helper
+ * thread (fdatasync only), and when it comes back sl_log_sync_complete runs
+ * on the shard and the waiters fire. While one batch runs new waiters collect
+ * for the next: one sync per log per turn covers every append before it, and
+ * the reactor never blocks on disk. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,12 @@ int sl_partition_open(sl_shard *s, const sl_topic_info *t, int32_t index, bool f
         s->ptab[b] = p;
         s->nparts++;
         return 0;
+}
+
+int sl_partition_reconfigure(sl_partition *p, const sl_topic_info *t)
+{
+        sl_log_config cfg = log_config_for(t);
+        return sl_log_set_config(p->log, &cfg);
 }
 
 static void fire_waiters(sl_sync_waiter *w, int err)

@@ -103,7 +103,7 @@ static void *shard_main(void *arg)
                         sl_reactor_turn(s->reactor, 100);
         } else {
                 while (shard_phase(s))
-                        sl_reactor_turn(s->reactor, 100);
+                        sl_reactor_turn(s->reactor, -1); /* stop wakes us */
         }
         sl_timer_stop(s->reactor, &s->flush_timer);
         sl_partitions_close_all(s);

@@ -19,13 +19,14 @@
 
 #include "broker_int.h"
 
-enum op_kind { OP_CREATE, OP_DELETE, OP_ADD };
+enum op_kind { OP_CREATE, OP_DELETE, OP_ADD, OP_ALTER };
 
 /* Work on one shard's partitions of one topic. */
 typedef struct part_job {
         const sl_topic_info *t;
         int32_t from, to; /* partition range */
         bool close;       /* close (and remove dirs) instead of open */
+        bool reconfigure; /* apply t's config to open logs instead */
         int err;          /* first failure */
 } part_job;
 
@@ -114,6 +115,11 @@ void sl_topics_delete(sl_topic_op *op)
 void sl_topics_add_partitions(sl_topic_op *op)
 {
         op_send(op, OP_ADD);
+}
+
+void sl_topics_alter_config(sl_topic_op *op)
+{
+        op_send(op, OP_ALTER);
 }
 
 /* --- shard 0: the queue --- */
@@ -217,7 +223,12 @@ static void part_job_run(sl_xcall *x)
         for (int32_t i = j->from; i < j->to; i++) {
                 if (sl_shard_for_partition(j->t->id, i) != s->id)
                         continue;
-                if (j->close) {
+                if (j->reconfigure) {
+                        sl_partition *p = sl_partition_find(j->t->id, i);
+                        int rc = p ? sl_partition_reconfigure(p, j->t) : 0;
+                        if (rc && !j->err)
+                                j->err = rc;
+                } else if (j->close) {
                         sl_partition *p = sl_partition_find(j->t->id, i);
                         if (p)
                                 sl_partition_close(s, p, true);
@@ -242,6 +253,20 @@ static void partitions_everywhere(reg_work *w, const sl_topic_info *t, int32_t f
         sl_gather_init(&w->g, gathered, w);
         for (uint32_t j = 0; j < sl_shard_count(); j++) {
                 w->jobs[j] = (part_job){.t = t, .from = from, .to = to, .close = close};
+                memset(&w->xs[j], 0, sizeof(w->xs[j]));
+                w->xs[j].run = part_job_run;
+                w->xs[j].arg = &w->jobs[j];
+                sl_gather_call(&w->g, j, &w->xs[j]);
+        }
+        sl_gather_arm(&w->g);
+}
+
+/* Applies w->t's config to its open logs on their owner shards. */
+static void reconfigure_everywhere(reg_work *w)
+{
+        sl_gather_init(&w->g, gathered, w);
+        for (uint32_t j = 0; j < sl_shard_count(); j++) {
+                w->jobs[j] = (part_job){.t = w->t, .to = w->t->partitions, .reconfigure = true};
                 memset(&w->xs[j], 0, sizeof(w->xs[j]));
                 w->xs[j].run = part_job_run;
                 w->xs[j].arg = &w->jobs[j];
@@ -433,6 +458,31 @@ static int16_t build_delete(reg_work *w)
         return 0;
 }
 
+static int16_t build_alter(reg_work *w)
+{
+        sl_topic_op *op = w->op;
+        const sl_topic_info *old = find_target(w);
+        if (!old)
+                return op->error;
+        sl_topic_info t = *old;
+        int16_t e = op->edit_config(op, &t.config);
+        if (e) {
+                op->error = e;
+                return e;
+        }
+        op->out_id = old->id;
+        op->out_partitions = old->partitions;
+        if (op->validate_only)
+                return 0;
+        w->new_snap = snap_with(&t, old);
+        if (!w->new_snap) {
+                fail(w, KP_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+                return op->error;
+        }
+        w->t = sl_topics_find(w->new_snap, old->name);
+        return 0;
+}
+
 /* The new snapshot becomes master once installed everywhere. */
 static void adopt_new_snap(reg_work *w)
 {
@@ -494,6 +544,36 @@ static void work_run(reg_work *w)
                         return;
                 case 11:
                         sl_topics_snap_free(w->new_snap);
+                        break;
+                }
+                break;
+        case OP_ALTER:
+                switch (w->step++) {
+                case 0:
+                        if (build_alter(w) || op->validate_only)
+                                break;
+                        offload(w, save_meta_io);
+                        return;
+                case 1:
+                        if (w->io_err) {
+                                fail(w, KP_ERR_KAFKA_STORAGE_ERROR, "cannot write topic metadata");
+                                SL_ERROR("topic %.*s: saving metadata: %s", (int)w->t->name.len,
+                                         w->t->name.p, strerror(-w->io_err));
+                                sl_topics_snap_free(w->new_snap);
+                                break;
+                        }
+                        install_everywhere(w, w->new_snap);
+                        return;
+                case 2:
+                        adopt_new_snap(w);
+                        sl_topics_snap_free(w->old_snap);
+                        reconfigure_everywhere(w);
+                        return;
+                case 3:
+                        if (jobs_error(w))
+                                SL_ERROR("topic %.*s: applying config to open logs: %s",
+                                         (int)w->t->name.len, w->t->name.p,
+                                         sl_log_strerror(jobs_error(w)));
                         break;
                 }
                 break;

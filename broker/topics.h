@@ -72,6 +72,9 @@ typedef struct sl_topic_op {
         const sl_topic_kv *configs; /* create: overrides */
         int32_t config_count;       /* entries in configs */
         bool validate_only;         /* check everything, change nothing */
+        /* alter: runs on shard 0 with the topic's current overrides and edits
+         * them in place; returns 0 or a Kafka code (text in message_buf). */
+        int16_t (*edit_config)(struct sl_topic_op *op, sl_topic_config *config);
         void (*done)(struct sl_topic_op *op);
         void *arg;
         /* out */
@@ -87,6 +90,11 @@ typedef struct sl_topic_op {
 void sl_topics_create(sl_topic_op *op);
 void sl_topics_delete(sl_topic_op *op);
 void sl_topics_add_partitions(sl_topic_op *op);
+/* Replaces a topic's config overrides with what op->edit_config makes of
+ * them (run against the registry's copy, so concurrent alters never lose an
+ * update): persisted, installed everywhere, then each owner shard applies
+ * the new settings to its open logs before done() runs. */
+void sl_topics_alter_config(sl_topic_op *op);
 
 /* A partition on its owner shard. Owned by that shard; other modules may add
  * their per-partition state here (producer state, fetch waiters...). */

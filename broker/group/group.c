@@ -238,6 +238,7 @@ sl_group *sl_group_get_or_create(sl_group_coord *gc, kp_str id)
                 return NULL;
         }
         g->partition = sl_group_partition_for(id, gc->cfg.partitions);
+        g->gc = gc;
         g->state = SL_GS_EMPTY;
         g->state_ts = sl_group_wall(gc);
         g->empty_since_ms = g->state_ts;
@@ -263,6 +264,12 @@ void sl_group_remove(sl_group_coord *gc, sl_group *g)
         g->dead = true;
         g->state = SL_GS_DEAD;
         if (!g->persisting)
+                group_free(g);
+}
+
+void sl_group_unref(sl_group *g)
+{
+        if (--g->persisting == 0 && g->dead)
                 group_free(g);
 }
 

@@ -90,7 +90,10 @@ typedef struct sl_group {
         uint32_t noffsets;
         int32_t persisting;  /* group metadata appends in flight */
         bool dead;           /* deleted: free once persisting reaches 0 */
-        sl_group_persist gm_persist;
+        sl_group_persist gm_persist;   /* fire-and-forget metadata write */
+        sl_group_persist sync_persist; /* the leader's assignment write */
+        bool sync_persisting;          /* sync_persist in flight */
+        struct sl_group_coord *gc;     /* owner */
         int32_t gm_generation; /* generation the in-flight metadata write is for */
         struct sl_group *next;
 } sl_group;
@@ -124,6 +127,8 @@ sl_group *sl_group_find(sl_group_coord *gc, kp_str id);
 sl_group *sl_group_get_or_create(sl_group_coord *gc, kp_str id);
 void sl_group_remove(sl_group_coord *gc, sl_group *g);
 void sl_group_set_state(sl_group_coord *gc, sl_group *g, int state);
+/* An append that referenced g completed: frees a removed group at the last. */
+void sl_group_unref(sl_group *g);
 void sl_group_arm(sl_group_coord *gc, int64_t deadline_ms);
 static inline int64_t sl_group_now(const sl_group_coord *gc)
 {

@@ -1,0 +1,59 @@
+/* broker/group/group_shard.h — how the group handlers reach the coordinator.
+ *
+ * A group lives on the shard that owns its __consumer_offsets partition
+ * (sl_group_partition_for, then the usual partition → shard hash). A handler
+ * fills an sl_group_fwd (in its request arena) and calls sl_group_forward():
+ * on the connection's shard it makes sure __consumer_offsets exists (created
+ * on first use, as Kafka does on the first FindCoordinator), then the op runs
+ * on the owner shard's coordinator, which is built and replayed from the log
+ * on the first call there; the op may finish later (JoinGroup waits for the
+ * rebalance), and `done` runs back on the connection's shard, where the
+ * handler encodes f->call.rs and calls sl_group_fwd_release(). Private to
+ * broker/. */
+#ifndef SL_GROUP_SHARD_H
+#define SL_GROUP_SHARD_H
+
+#include "group.h"
+#include "request.h"
+#include "shard.h"
+#include "topics.h"
+
+#define SL_OFFSETS_TOPIC "__consumer_offsets"
+
+typedef struct sl_group_fwd sl_group_fwd;
+typedef void sl_group_op_fn(sl_group_coord *gc, sl_group_call *c);
+
+struct sl_group_fwd {
+        sl_group_call call; /* in: api_key..group_id, rq, rs; the op's arena */
+        sl_group_op_fn *op; /* runs on the owner shard; NULL: every shard (ListGroups) */
+        void (*done)(sl_group_fwd *f); /* connection shard, once */
+        sl_request *req;
+        void *ctx; /* handler's */
+        /* internal */
+        sl_xcall x;
+        kp_uuid topic_id;
+        int32_t partitions;
+        int32_t partition;
+        sl_topic_op *create;
+};
+
+/* Sends f->op to the group's coordinator. If the coordinator cannot be
+ * reached (offsets topic creation failed, load error), f->op does not run and
+ * f->call.error holds COORDINATOR_NOT_AVAILABLE; done runs in every case. */
+void sl_group_forward(sl_request *req, sl_group_fwd *f);
+
+/* Makes sure __consumer_offsets exists, then runs cont(req, arg) on this
+ * shard with 0 or the Kafka error (FindCoordinator). */
+void sl_group_ensure_topic(sl_request *req, void (*cont)(sl_request *req, void *arg, int16_t err),
+                           void *arg);
+
+/* Initialises f for req (header fields, client host, arena). */
+void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const void *rq, void *rs);
+/* Frees the coordinator-side memory of f (after encoding the response). */
+void sl_group_fwd_release(sl_group_fwd *f);
+
+/* Coordinator config from the broker config (group.max.size and
+ * offsets.retention.minutes have no keys yet: Kafka's defaults). */
+sl_group_cfg sl_group_cfg_from_broker(int32_t partitions);
+
+#endif

@@ -1,0 +1,336 @@
+/* broker/handle_alter_configs.c — AlterConfigs (key 33, v0-2) and
+ * IncrementalAlterConfigs (key 44, v0-1) for TOPIC resources.
+ *
+ * Both become one registry "alter config" op per topic (topics.h): the edit
+ * below runs on shard 0 against the registry's copy of the topic's overrides
+ * (so two clients altering one topic never lose an update), then the
+ * registry persists the overrides in the topic's metadata file, installs the
+ * new snapshot everywhere and has the owner shards apply the settings to the
+ * open logs before the answer goes out. AlterConfigs replaces the whole set
+ * of overrides (Kafka's legacy semantics: a key left out returns to its
+ * default); IncrementalAlterConfigs applies SET / DELETE / APPEND / SUBTRACT
+ * (APPEND and SUBTRACT only on list configs: cleanup.policy). Values are
+ * checked by config/topic_config.h (INVALID_CONFIG, nothing changes).
+ * BROKER resources are refused with INVALID_REQUEST: broker settings are
+ * read without synchronisation by every shard, so this broker takes them
+ * from its YAML file at start and does not change them at run time. */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_int.h"
+#include "dispatch.h"
+#include "gen/kp_messages.h"
+
+enum { RES_TOPIC = 2, RES_BROKER = 4 };
+enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
+
+/* One config change of a resource (both APIs). */
+typedef struct ac_entry {
+        kp_str name;
+        kp_str value;
+        int8_t op;
+} ac_entry;
+
+/* One resource of the request. op must stay first: the edit callback gets
+ * the op and finds its item from it. */
+typedef struct ac_item {
+        sl_topic_op op;
+        int8_t type;
+        kp_str name;
+        ac_entry *entries;
+        int32_t n;
+        bool replace; /* AlterConfigs: start from no overrides */
+} ac_item;
+
+typedef struct ac_ctx {
+        sl_request *req;
+        ac_item *items;
+        int32_t n;
+        int32_t pending;
+        bool incremental;
+} ac_ctx;
+
+static int16_t item_fail(ac_item *it, int16_t err, const char *msg)
+{
+        it->op.error = err;
+        snprintf(it->op.message_buf, sizeof(it->op.message_buf), "%s", msg);
+        it->op.error_message = it->op.message_buf;
+        return err;
+}
+
+static int16_t opfail(sl_topic_op *op, int16_t err, const char *fmt, const char *key)
+{
+        snprintf(op->message_buf, sizeof(op->message_buf), fmt, key);
+        return err;
+}
+
+static bool list_has(const char *list, const char *v)
+{
+        size_t n = strlen(v);
+        for (const char *p = list; *p;) {
+                const char *e = strchr(p, ',');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                if (len == n && !memcmp(p, v, n))
+                        return true;
+                p = e ? e + 1 : p + len;
+        }
+        return false;
+}
+
+/* APPEND/SUBTRACT on a list config: cur (comma-separated) with the values of
+ * `arg` added (those not present) or removed, into out. */
+static void list_edit(const char *cur, const char *arg, bool add, char *out, size_t outlen)
+{
+        size_t o = 0;
+        out[0] = 0;
+        const char *srcs[2] = {cur, add ? arg : ""};
+        for (int s = 0; s < 2; s++) {
+                for (const char *p = srcs[s]; *p;) {
+                        const char *e = strchr(p, ',');
+                        size_t len = e ? (size_t)(e - p) : strlen(p);
+                        char item[128];
+                        if (len > 0 && len < sizeof(item)) {
+                                memcpy(item, p, len);
+                                item[len] = 0;
+                                bool drop = (!add && list_has(arg, item)) || list_has(out, item);
+                                if (!drop && o + len + 2 < outlen)
+                                        o += (size_t)snprintf(out + o, outlen - o, "%s%s",
+                                                              o ? "," : "", item);
+                        }
+                        p = e ? e + 1 : p + len;
+                }
+        }
+}
+
+static int16_t apply_entry(sl_topic_op *op, sl_topic_config *tc, const ac_entry *e)
+{
+        char key[256], val[1024];
+        if (e->name.len <= 0 || e->name.len >= (int32_t)sizeof(key) ||
+            e->value.len >= (int32_t)sizeof(val))
+                return opfail(op, KP_ERR_INVALID_CONFIG, "Invalid config name or value%s.", "");
+        memcpy(key, e->name.p, (size_t)e->name.len);
+        key[e->name.len] = 0;
+        if (e->value.len >= 0)
+                memcpy(val, e->value.p, (size_t)e->value.len);
+        val[e->value.len > 0 ? e->value.len : 0] = 0;
+        int k = sl_topic_config_key(key);
+        switch (e->op) {
+        case OP_SET:
+                if (e->value.len < 0)
+                        return opfail(op, KP_ERR_INVALID_REQUEST,
+                                      "Null value not supported for: %s", key);
+                return sl_topic_config_set(tc, key, val, op->message_buf, sizeof(op->message_buf));
+        case OP_DELETE:
+                return sl_topic_config_delete(tc, key, op->message_buf, sizeof(op->message_buf));
+        case OP_APPEND:
+        case OP_SUBTRACT: {
+                if (k < 0)
+                        return opfail(op, KP_ERR_INVALID_CONFIG, "Unknown topic config: %s", key);
+                sl_config_entry d;
+                sl_topic_config_describe(tc, sl_shard_config(), (size_t)k, &d);
+                if (d.type != SL_CONFIG_TYPE_LIST)
+                        return opfail(op, KP_ERR_INVALID_CONFIG,
+                                      "Config value append/subtract is not allowed for config "
+                                      "key: %s",
+                                      key);
+                if (e->value.len < 0)
+                        return opfail(op, KP_ERR_INVALID_REQUEST,
+                                      "Null value not supported for: %s", key);
+                char cur[256], next[512];
+                snprintf(cur, sizeof(cur), "%s", d.value);
+                list_edit(cur, val, e->op == OP_APPEND, next, sizeof(next));
+                return sl_topic_config_set(tc, key, next, op->message_buf, sizeof(op->message_buf));
+        }
+        default:
+                return opfail(op, KP_ERR_INVALID_REQUEST, "Unknown config operation%s.", "");
+        }
+}
+
+/* Shard 0, against the registry's copy; tc is changed only on success. */
+static int16_t edit_config(sl_topic_op *op, sl_topic_config *tc)
+{
+        const ac_item *it = (const ac_item *)op;
+        sl_topic_config next = *tc;
+        if (it->replace)
+                sl_topic_config_init(&next);
+        for (int32_t i = 0; i < it->n; i++) {
+                int16_t e = apply_entry(op, &next, &it->entries[i]);
+                if (e)
+                        return e;
+        }
+        *tc = next;
+        return 0;
+}
+
+/* Both responses have the same shape under two generated names. */
+#define FILL_RESULTS(res, c)                                                                       \
+        for (int32_t i = 0; i < (c)->n; i++) {                                                     \
+                const ac_item *it_ = &(c)->items[i];                                               \
+                (res)[i].error_code = it_->op.error;                                               \
+                (res)[i].error_message = it_->op.error && it_->op.error_message                    \
+                                             ? kp_str_c(it_->op.error_message)                     \
+                                             : KP_STR_NULL;                                        \
+                (res)[i].resource_type = it_->type;                                                \
+                (res)[i].resource_name = it_->name;                                                \
+        }
+
+static void respond(ac_ctx *c)
+{
+        sl_request *req = c->req;
+        size_t n = (size_t)(c->n ? c->n : 1);
+        if (c->incremental) {
+                kp_incremental_alter_configs_response resp;
+                kp_incremental_alter_configs_response_init(&resp);
+                resp.responses = kp_arena_alloc(&req->arena, n, sizeof(*resp.responses));
+                if (!resp.responses)
+                        goto out_oom;
+                FILL_RESULTS(resp.responses, c);
+                resp.responses_count = c->n;
+                SL_REQUEST_RESPOND(req, kp_incremental_alter_configs_response, &resp);
+                return;
+        }
+        kp_alter_configs_response resp;
+        kp_alter_configs_response_init(&resp);
+        resp.responses = kp_arena_alloc(&req->arena, n, sizeof(*resp.responses));
+        if (!resp.responses)
+                goto out_oom;
+        FILL_RESULTS(resp.responses, c);
+        resp.responses_count = c->n;
+        SL_REQUEST_RESPOND(req, kp_alter_configs_response, &resp);
+        return;
+out_oom:
+        sl_request_close(req, "out of memory");
+}
+
+static void finish_one(ac_ctx *c)
+{
+        if (--c->pending == 0)
+                respond(c);
+}
+
+static void op_done(sl_topic_op *op)
+{
+        finish_one(op->arg);
+}
+
+/* Request-level checks, then one registry op per topic resource. */
+static void start(ac_ctx *c, bool validate_only)
+{
+        c->pending = 1;
+        for (int32_t i = 0; i < c->n; i++) {
+                ac_item *it = &c->items[i];
+                bool dup = false;
+                for (int32_t j = 0; j < c->n && !dup; j++)
+                        dup = j != i && c->items[j].type == it->type &&
+                              kp_str_eq(c->items[j].name, it->name);
+                if (dup) {
+                        item_fail(it, KP_ERR_INVALID_REQUEST, "Duplicate resource in request.");
+                        continue;
+                }
+                for (int32_t a = 0; a < it->n && !dup; a++)
+                        for (int32_t b = 0; b < a && !dup; b++)
+                                dup = kp_str_eq(it->entries[a].name, it->entries[b].name);
+                if (dup) {
+                        item_fail(it, KP_ERR_INVALID_REQUEST,
+                                  "Error due to duplicate config keys.");
+                        continue;
+                }
+                if (it->type == RES_BROKER) {
+                        item_fail(it, KP_ERR_INVALID_REQUEST,
+                                  "Broker configs cannot be changed at run time on this broker; "
+                                  "set them in its YAML file and restart.");
+                        continue;
+                }
+                if (it->type != RES_TOPIC) {
+                        item_fail(it, KP_ERR_INVALID_REQUEST, "Unsupported resource type.");
+                        continue;
+                }
+                if (sl_topic_name_check(it->name)) {
+                        item_fail(it, KP_ERR_INVALID_TOPIC_EXCEPTION, "Invalid topic name.");
+                        continue;
+                }
+                it->op.name = it->name;
+                it->op.validate_only = validate_only;
+                it->op.edit_config = edit_config;
+                it->op.done = op_done;
+                it->op.arg = c;
+                c->pending++;
+                sl_topics_alter_config(&it->op);
+        }
+        finish_one(c);
+}
+
+static ac_ctx *ctx_new(sl_request *req, int32_t n)
+{
+        ac_ctx *c = kp_arena_alloc(&req->arena, 1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->req = req;
+        c->n = n > 0 ? n : 0;
+        c->items = kp_arena_alloc(&req->arena, (size_t)(c->n ? c->n : 1), sizeof(*c->items));
+        return c->items ? c : NULL;
+}
+
+void sl_handle_alter_configs(sl_request *req)
+{
+        kp_alter_configs_request in;
+        if (kp_alter_configs_request_decode(&req->body, req->api_version, &in) < 0) {
+                sl_request_close(req, req->body.why ? req->body.why : "bad AlterConfigs body");
+                return;
+        }
+        ac_ctx *c = ctx_new(req, in.resources_count);
+        if (!c)
+                goto out_oom;
+        for (int32_t i = 0; i < c->n; i++) {
+                const kp_alter_configs_request_alter_configs_resource *r = &in.resources[i];
+                ac_item *it = &c->items[i];
+                it->type = r->resource_type;
+                it->name = r->resource_name;
+                it->replace = true;
+                it->n = r->configs_count > 0 ? r->configs_count : 0;
+                it->entries =
+                    kp_arena_alloc(&req->arena, (size_t)(it->n ? it->n : 1), sizeof(*it->entries));
+                if (!it->entries)
+                        goto out_oom;
+                for (int32_t k = 0; k < it->n; k++)
+                        it->entries[k] =
+                            (ac_entry){r->configs[k].name, r->configs[k].value, OP_SET};
+        }
+        start(c, in.validate_only);
+        return;
+out_oom:
+        sl_request_close(req, "out of memory");
+}
+
+void sl_handle_incremental_alter_configs(sl_request *req)
+{
+        kp_incremental_alter_configs_request in;
+        if (kp_incremental_alter_configs_request_decode(&req->body, req->api_version, &in) < 0) {
+                sl_request_close(req, req->body.why ? req->body.why
+                                                    : "bad IncrementalAlterConfigs body");
+                return;
+        }
+        ac_ctx *c = ctx_new(req, in.resources_count);
+        if (!c)
+                goto out_oom;
+        c->incremental = true;
+        for (int32_t i = 0; i < c->n; i++) {
+                const kp_incremental_alter_configs_request_alter_configs_resource *r =
+                    &in.resources[i];
+                ac_item *it = &c->items[i];
+                it->type = r->resource_type;
+                it->name = r->resource_name;
+                it->n = r->configs_count > 0 ? r->configs_count : 0;
+                it->entries =
+                    kp_arena_alloc(&req->arena, (size_t)(it->n ? it->n : 1), sizeof(*it->entries));
+                if (!it->entries)
+                        goto out_oom;
+                for (int32_t k = 0; k < it->n; k++)
+                        it->entries[k] = (ac_entry){r->configs[k].name, r->configs[k].value,
+                                                    r->configs[k].config_operation};
+        }
+        start(c, in.validate_only);
+        return;
+out_oom:
+        sl_request_close(req, "out of memory");
+}
