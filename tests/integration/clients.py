@@ -52,6 +52,7 @@ class Adapter:
     sets_timestamps = True  # producer sets record timestamps ts0 + i
     per_record_headers = True  # producer can vary headers per record
     offsets_for_times = True  # client can query offsets by timestamp
+    librdkafka = False  # built on librdkafka (its codec feature detection applies)
 
     def __init__(self, bootstrap):
         self.bootstrap = bootstrap
@@ -101,6 +102,7 @@ class ExternalAdapter(Adapter):
 
 class RdkAdapter(ExternalAdapter):
     name = "rdk"
+    librdkafka = True
 
     def cmd(self):
         return [os.environ.get("SL_RDK_CLIENT") or os.path.join(WORK, "rdk_client")]
@@ -145,6 +147,7 @@ class KcatAdapter(Adapter):
     """kcat 1.7.1: no admin API (topics via raw CreateTopics/DeleteTopics), one
     header set per run, CreateTime set by librdkafka at produce time."""
     name = "kcat"
+    librdkafka = True
     sets_timestamps = False
     per_record_headers = False
 
@@ -265,6 +268,7 @@ class KafkaPythonAdapter(Adapter):
 
 class ConfluentAdapter(Adapter):
     name = "confluent"
+    librdkafka = True
 
     def _admin_wait(self, futs, what):
         for t, f in futs.items():

@@ -140,12 +140,17 @@ class Broker:
         self.start()
 
     def log_tail(self, n=40):
+        """The end of the current broker log, or from a sanitizer report's first line."""
         try:
             with open(self._log_path(), "rb") as f:
                 lines = f.read().decode(errors="replace").splitlines()
-            return "\n".join(lines[-n:])
         except OSError:
             return "(no log)"
+        for j, line in enumerate(lines):
+            if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line or \
+                    "runtime error:" in line:
+                return "\n".join(lines[max(0, j - 5):j + 45])
+        return "\n".join(lines[-n:])
 
     def close(self, keep=False):
         if self.alive():
