@@ -129,6 +129,8 @@ static int cmd_produce(const char *bootstrap, const char *topic, long start, lon
                         break;
                 }
                 rd_kafka_poll(rk, 0);
+                if (delivered_err) /* broker gone (kill test): stop feeding */
+                        break;
         }
         while (rd_kafka_outq_len(rk) > 0)
                 rd_kafka_poll(rk, 100);
