@@ -326,8 +326,12 @@ class Emitter:
     def field_conds(self, st, f):
         ctx = self.ctx(st)
         present = cond(f.versions, ctx)
-        tagged = c_and(present, cond(f.tagged, ctx)) if f.tagged else "0"
-        inline = c_and(present, c_not(cond(f.tagged, ctx))) if f.tagged else present
+        if f.tagged:  # taggedVersions is open-ended: inline below it, tagged from it
+            t = f.tagged[0]
+            tagged = cond(inter(f.versions, f.tagged), ctx)
+            inline = cond(inter(f.versions, (0, t - 1)) if t > 0 else None, ctx)
+        else:
+            tagged, inline = "0", present
         return present, tagged, inline, cond(self.compact_r(f), ctx), cond(f.nullable, ctx)
 
     def what(self, st, f):

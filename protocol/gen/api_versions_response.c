@@ -239,38 +239,6 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 	if (version >= 1) {
 		m->throttle_time_ms = kp_rd_i32(rd, "ApiVersionsResponse.ThrottleTimeMs");
 	}
-	if ((version >= 3) && (!(version >= 3))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, version >= 3, false, supported_feature_key_min[version], "ApiVersionsResponse.SupportedFeatures");
-			m->supported_features_count = cnt;
-			if (cnt > 0) {
-				m->supported_features = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->supported_features), "ApiVersionsResponse.SupportedFeatures");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_api_versions_response_supported_feature_key_init(&m->supported_features[i]);
-					supported_feature_key_decode(rd, version, &m->supported_features[i]);
-				}
-			}
-		}
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		m->finalized_features_epoch = kp_rd_i64(rd, "ApiVersionsResponse.FinalizedFeaturesEpoch");
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, version >= 3, false, finalized_feature_key_min[version], "ApiVersionsResponse.FinalizedFeatures");
-			m->finalized_features_count = cnt;
-			if (cnt > 0) {
-				m->finalized_features = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->finalized_features), "ApiVersionsResponse.FinalizedFeatures");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_api_versions_response_finalized_feature_key_init(&m->finalized_features[i]);
-					finalized_feature_key_decode(rd, version, &m->finalized_features[i]);
-				}
-			}
-		}
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		m->zk_migration_ready = kp_rd_bool(rd, "ApiVersionsResponse.ZkMigrationReady");
-	}
 	if (version >= 3) {
 		uint32_t ntags = kp_rd_uvarint(rd, "ApiVersionsResponse: tagged fields");
 		int64_t last = -1;
@@ -288,7 +256,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 3) && (version >= 3))) {
+				if (!(version >= 3)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.SupportedFeatures: tag not valid in this version");
 					break;
 				}
@@ -307,7 +275,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.SupportedFeatures: tagged field size");
 				break;
 			case 1:
-				if (!((version >= 3) && (version >= 3))) {
+				if (!(version >= 3)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.FinalizedFeaturesEpoch: tag not valid in this version");
 					break;
 				}
@@ -316,7 +284,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.FinalizedFeaturesEpoch: tagged field size");
 				break;
 			case 2:
-				if (!((version >= 3) && (version >= 3))) {
+				if (!(version >= 3)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.FinalizedFeatures: tag not valid in this version");
 					break;
 				}
@@ -335,7 +303,7 @@ static void api_versions_response_decode(kp_rd *rd, int16_t version, kp_api_vers
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.FinalizedFeatures: tagged field size");
 				break;
 			case 3:
-				if (!((version >= 3) && (version >= 3))) {
+				if (!(version >= 3)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ApiVersionsResponse.ZkMigrationReady: tag not valid in this version");
 					break;
 				}
@@ -367,25 +335,9 @@ static size_t api_versions_response_size(const kp_api_versions_response *m, int1
 	if (version >= 1) {
 		n += 4;
 	}
-	if ((version >= 3) && (!(version >= 3))) {
-		n += kp_len_size(version >= 3, true, m->supported_features_count);
-		for (int32_t i = 0; i < m->supported_features_count; i++)
-			n += supported_feature_key_size(&m->supported_features[i], version);
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		n += 8;
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		n += kp_len_size(version >= 3, true, m->finalized_features_count);
-		for (int32_t i = 0; i < m->finalized_features_count; i++)
-			n += finalized_feature_key_size(&m->finalized_features[i], version);
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		n += 1;
-	}
 	if (version >= 3) {
 		uint32_t ntags = 0;
-		if (((version >= 3) && (version >= 3)) && ((m->supported_features_count != 0))) {
+		if ((version >= 3) && ((m->supported_features_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->supported_features_count);
 			for (int32_t i = 0; i < m->supported_features_count; i++)
@@ -393,13 +345,13 @@ static size_t api_versions_response_size(const kp_api_versions_response *m, int1
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
 			ntags++;
 		}
-		if (((version >= 3) && (version >= 3)) && ((m->finalized_features_epoch != INT64_C(-1)))) {
+		if ((version >= 3) && ((m->finalized_features_epoch != INT64_C(-1)))) {
 			size_t v = 0;
 			v += 8;
 			n += kp_uvarint_size(1) + kp_uvarint_size((uint32_t)v) + v;
 			ntags++;
 		}
-		if (((version >= 3) && (version >= 3)) && ((m->finalized_features_count != 0))) {
+		if ((version >= 3) && ((m->finalized_features_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->finalized_features_count);
 			for (int32_t i = 0; i < m->finalized_features_count; i++)
@@ -407,7 +359,7 @@ static size_t api_versions_response_size(const kp_api_versions_response *m, int1
 			n += kp_uvarint_size(2) + kp_uvarint_size((uint32_t)v) + v;
 			ntags++;
 		}
-		if (((version >= 3) && (version >= 3)) && ((m->zk_migration_ready != false))) {
+		if ((version >= 3) && ((m->zk_migration_ready != false))) {
 			size_t v = 0;
 			v += 1;
 			n += kp_uvarint_size(3) + kp_uvarint_size((uint32_t)v) + v;
@@ -433,42 +385,18 @@ static void api_versions_response_encode(kp_wr *wr, int16_t version, const kp_ap
 	if (version >= 1) {
 		kp_wr_i32(wr, m->throttle_time_ms);
 	}
-	if ((version >= 3) && (!(version >= 3))) {
-		if (m->supported_features_count < 0) {
-			kp_wr_fail(wr, "ApiVersionsResponse.SupportedFeatures: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, version >= 3, true, m->supported_features_count);
-		for (int32_t i = 0; i < m->supported_features_count; i++)
-			supported_feature_key_encode(wr, version, &m->supported_features[i]);
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		kp_wr_i64(wr, m->finalized_features_epoch);
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		if (m->finalized_features_count < 0) {
-			kp_wr_fail(wr, "ApiVersionsResponse.FinalizedFeatures: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, version >= 3, true, m->finalized_features_count);
-		for (int32_t i = 0; i < m->finalized_features_count; i++)
-			finalized_feature_key_encode(wr, version, &m->finalized_features[i]);
-	}
-	if ((version >= 3) && (!(version >= 3))) {
-		kp_wr_bool(wr, m->zk_migration_ready);
-	}
 	if (version >= 3) {
 		uint32_t ntags = 0;
-		if (((version >= 3) && (version >= 3)) && ((m->supported_features_count != 0)))
+		if ((version >= 3) && ((m->supported_features_count != 0)))
 			ntags++;
-		if (((version >= 3) && (version >= 3)) && ((m->finalized_features_epoch != INT64_C(-1))))
+		if ((version >= 3) && ((m->finalized_features_epoch != INT64_C(-1))))
 			ntags++;
-		if (((version >= 3) && (version >= 3)) && ((m->finalized_features_count != 0)))
+		if ((version >= 3) && ((m->finalized_features_count != 0)))
 			ntags++;
-		if (((version >= 3) && (version >= 3)) && ((m->zk_migration_ready != false)))
+		if ((version >= 3) && ((m->zk_migration_ready != false)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 3) && (version >= 3)) && ((m->supported_features_count != 0))) {
+		if ((version >= 3) && ((m->supported_features_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->supported_features_count);
 			for (int32_t i = 0; i < m->supported_features_count; i++)
@@ -483,14 +411,14 @@ static void api_versions_response_encode(kp_wr *wr, int16_t version, const kp_ap
 			for (int32_t i = 0; i < m->supported_features_count; i++)
 				supported_feature_key_encode(wr, version, &m->supported_features[i]);
 		}
-		if (((version >= 3) && (version >= 3)) && ((m->finalized_features_epoch != INT64_C(-1)))) {
+		if ((version >= 3) && ((m->finalized_features_epoch != INT64_C(-1)))) {
 			size_t v = 0;
 			v += 8;
 			kp_wr_uvarint(wr, 1);
 			kp_wr_uvarint(wr, (uint32_t)v);
 			kp_wr_i64(wr, m->finalized_features_epoch);
 		}
-		if (((version >= 3) && (version >= 3)) && ((m->finalized_features_count != 0))) {
+		if ((version >= 3) && ((m->finalized_features_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->finalized_features_count);
 			for (int32_t i = 0; i < m->finalized_features_count; i++)
@@ -505,7 +433,7 @@ static void api_versions_response_encode(kp_wr *wr, int16_t version, const kp_ap
 			for (int32_t i = 0; i < m->finalized_features_count; i++)
 				finalized_feature_key_encode(wr, version, &m->finalized_features[i]);
 		}
-		if (((version >= 3) && (version >= 3)) && ((m->zk_migration_ready != false))) {
+		if ((version >= 3) && ((m->zk_migration_ready != false))) {
 			size_t v = 0;
 			v += 1;
 			kp_wr_uvarint(wr, 3);

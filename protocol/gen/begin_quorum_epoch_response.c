@@ -250,19 +250,6 @@ static void begin_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_be
 			}
 		}
 	}
-	if ((version >= 1) && (!(version >= 1))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, version >= 1, false, node_endpoint_min[version], "BeginQuorumEpochResponse.NodeEndpoints");
-			m->node_endpoints_count = cnt;
-			if (cnt > 0) {
-				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "BeginQuorumEpochResponse.NodeEndpoints");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_begin_quorum_epoch_response_node_endpoint_init(&m->node_endpoints[i]);
-					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
-				}
-			}
-		}
-	}
 	if (version >= 1) {
 		uint32_t ntags = kp_rd_uvarint(rd, "BeginQuorumEpochResponse: tagged fields");
 		int64_t last = -1;
@@ -280,7 +267,7 @@ static void begin_quorum_epoch_response_decode(kp_rd *rd, int16_t version, kp_be
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 1) && (version >= 1))) {
+				if (!(version >= 1)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "BeginQuorumEpochResponse.NodeEndpoints: tag not valid in this version");
 					break;
 				}
@@ -319,14 +306,9 @@ static size_t begin_quorum_epoch_response_size(const kp_begin_quorum_epoch_respo
 	n += kp_len_size(version >= 1, true, m->topics_count);
 	for (int32_t i = 0; i < m->topics_count; i++)
 		n += topic_data_size(&m->topics[i], version);
-	if ((version >= 1) && (!(version >= 1))) {
-		n += kp_len_size(version >= 1, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			n += node_endpoint_size(&m->node_endpoints[i], version);
-	}
 	if (version >= 1) {
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 1) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)
@@ -355,21 +337,12 @@ static void begin_quorum_epoch_response_encode(kp_wr *wr, int16_t version, const
 	kp_wr_len(wr, version >= 1, true, m->topics_count);
 	for (int32_t i = 0; i < m->topics_count; i++)
 		topic_data_encode(wr, version, &m->topics[i]);
-	if ((version >= 1) && (!(version >= 1))) {
-		if (m->node_endpoints_count < 0) {
-			kp_wr_fail(wr, "BeginQuorumEpochResponse.NodeEndpoints: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, version >= 1, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			node_endpoint_encode(wr, version, &m->node_endpoints[i]);
-	}
 	if (version >= 1) {
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0)))
+		if ((version >= 1) && ((m->node_endpoints_count != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 1) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)

@@ -26,18 +26,6 @@ static void broker_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_broke
 	m->current_metadata_offset = kp_rd_i64(rd, "BrokerHeartbeatRequest.CurrentMetadataOffset");
 	m->want_fence = kp_rd_bool(rd, "BrokerHeartbeatRequest.WantFence");
 	m->want_shut_down = kp_rd_bool(rd, "BrokerHeartbeatRequest.WantShutDown");
-	if ((version >= 1) && (!(version >= 1))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, true, false, 16, "BrokerHeartbeatRequest.OfflineLogDirs");
-			m->offline_log_dirs_count = cnt;
-			if (cnt > 0) {
-				m->offline_log_dirs = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->offline_log_dirs), "BrokerHeartbeatRequest.OfflineLogDirs");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					m->offline_log_dirs[i] = kp_rd_uuid(rd, "BrokerHeartbeatRequest.OfflineLogDirs");
-				}
-			}
-		}
-	}
 	{
 		uint32_t ntags = kp_rd_uvarint(rd, "BrokerHeartbeatRequest: tagged fields");
 		int64_t last = -1;
@@ -55,7 +43,7 @@ static void broker_heartbeat_request_decode(kp_rd *rd, int16_t version, kp_broke
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 1) && (version >= 1))) {
+				if (!(version >= 1)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "BrokerHeartbeatRequest.OfflineLogDirs: tag not valid in this version");
 					break;
 				}
@@ -94,14 +82,9 @@ static size_t broker_heartbeat_request_size(const kp_broker_heartbeat_request *m
 	n += 8;
 	n += 1;
 	n += 1;
-	if ((version >= 1) && (!(version >= 1))) {
-		n += kp_len_size(true, true, m->offline_log_dirs_count);
-		if (m->offline_log_dirs_count > 0)
-			n += (size_t)m->offline_log_dirs_count * 16;
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->offline_log_dirs_count != 0))) {
+		if ((version >= 1) && ((m->offline_log_dirs_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->offline_log_dirs_count);
 			if (m->offline_log_dirs_count > 0)
@@ -127,21 +110,12 @@ static void broker_heartbeat_request_encode(kp_wr *wr, int16_t version, const kp
 	kp_wr_i64(wr, m->current_metadata_offset);
 	kp_wr_bool(wr, m->want_fence);
 	kp_wr_bool(wr, m->want_shut_down);
-	if ((version >= 1) && (!(version >= 1))) {
-		if (m->offline_log_dirs_count < 0) {
-			kp_wr_fail(wr, "BrokerHeartbeatRequest.OfflineLogDirs: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, true, true, m->offline_log_dirs_count);
-		for (int32_t i = 0; i < m->offline_log_dirs_count; i++)
-			kp_wr_uuid(wr, m->offline_log_dirs[i]);
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->offline_log_dirs_count != 0)))
+		if ((version >= 1) && ((m->offline_log_dirs_count != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 1) && (version >= 1)) && ((m->offline_log_dirs_count != 0))) {
+		if ((version >= 1) && ((m->offline_log_dirs_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->offline_log_dirs_count);
 			if (m->offline_log_dirs_count > 0)

@@ -111,9 +111,6 @@ static void creatable_topic_result_decode(kp_rd *rd, int16_t version, kp_create_
 	if (version >= 1) {
 		m->error_message = kp_rd_string(rd, version >= 5, true, "CreatableTopicResult.ErrorMessage");
 	}
-	if ((version >= 5) && (!(version >= 5))) {
-		m->topic_config_error_code = kp_rd_i16(rd, "CreatableTopicResult.TopicConfigErrorCode");
-	}
 	if (version >= 5) {
 		m->num_partitions = kp_rd_i32(rd, "CreatableTopicResult.NumPartitions");
 	}
@@ -150,7 +147,7 @@ static void creatable_topic_result_decode(kp_rd *rd, int16_t version, kp_create_
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 5) && (version >= 5))) {
+				if (!(version >= 5)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "CreatableTopicResult.TopicConfigErrorCode: tag not valid in this version");
 					break;
 				}
@@ -183,9 +180,6 @@ static size_t creatable_topic_result_size(const kp_create_topics_response_creata
 	if (version >= 1) {
 		n += kp_string_size(version >= 5, m->error_message);
 	}
-	if ((version >= 5) && (!(version >= 5))) {
-		n += 2;
-	}
 	if (version >= 5) {
 		n += 4;
 	}
@@ -199,7 +193,7 @@ static size_t creatable_topic_result_size(const kp_create_topics_response_creata
 	}
 	if (version >= 5) {
 		uint32_t ntags = 0;
-		if (((version >= 5) && (version >= 5)) && ((m->topic_config_error_code != 0))) {
+		if ((version >= 5) && ((m->topic_config_error_code != 0))) {
 			size_t v = 0;
 			v += 2;
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
@@ -226,9 +220,6 @@ static void creatable_topic_result_encode(kp_wr *wr, int16_t version, const kp_c
 	if (version >= 1) {
 		kp_wr_string(wr, version >= 5, m->error_message);
 	}
-	if ((version >= 5) && (!(version >= 5))) {
-		kp_wr_i16(wr, m->topic_config_error_code);
-	}
 	if (version >= 5) {
 		kp_wr_i32(wr, m->num_partitions);
 	}
@@ -246,10 +237,10 @@ static void creatable_topic_result_encode(kp_wr *wr, int16_t version, const kp_c
 	}
 	if (version >= 5) {
 		uint32_t ntags = 0;
-		if (((version >= 5) && (version >= 5)) && ((m->topic_config_error_code != 0)))
+		if ((version >= 5) && ((m->topic_config_error_code != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 5) && (version >= 5)) && ((m->topic_config_error_code != 0))) {
+		if ((version >= 5) && ((m->topic_config_error_code != 0))) {
 			size_t v = 0;
 			v += 2;
 			kp_wr_uvarint(wr, 0);

@@ -115,9 +115,6 @@ static void fetch_partition_decode(kp_rd *rd, int16_t version, kp_fetch_request_
 		m->log_start_offset = kp_rd_i64(rd, "FetchPartition.LogStartOffset");
 	}
 	m->partition_max_bytes = kp_rd_i32(rd, "FetchPartition.PartitionMaxBytes");
-	if ((version >= 17) && (!(version >= 17))) {
-		m->replica_directory_id = kp_rd_uuid(rd, "FetchPartition.ReplicaDirectoryId");
-	}
 	if (version >= 12) {
 		uint32_t ntags = kp_rd_uvarint(rd, "FetchPartition: tagged fields");
 		int64_t last = -1;
@@ -135,7 +132,7 @@ static void fetch_partition_decode(kp_rd *rd, int16_t version, kp_fetch_request_
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 17) && (version >= 17))) {
+				if (!(version >= 17)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "FetchPartition.ReplicaDirectoryId: tag not valid in this version");
 					break;
 				}
@@ -172,12 +169,9 @@ static size_t fetch_partition_size(const kp_fetch_request_fetch_partition *m, in
 		n += 8;
 	}
 	n += 4;
-	if ((version >= 17) && (!(version >= 17))) {
-		n += 16;
-	}
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 17) && (version >= 17)) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
+		if ((version >= 17) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
 			size_t v = 0;
 			v += 16;
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
@@ -208,15 +202,12 @@ static void fetch_partition_encode(kp_wr *wr, int16_t version, const kp_fetch_re
 		kp_wr_i64(wr, m->log_start_offset);
 	}
 	kp_wr_i32(wr, m->partition_max_bytes);
-	if ((version >= 17) && (!(version >= 17))) {
-		kp_wr_uuid(wr, m->replica_directory_id);
-	}
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 17) && (version >= 17)) && ((!kp_uuid_is_zero(m->replica_directory_id))))
+		if ((version >= 17) && ((!kp_uuid_is_zero(m->replica_directory_id))))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 17) && (version >= 17)) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
+		if ((version >= 17) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
 			size_t v = 0;
 			v += 16;
 			kp_wr_uvarint(wr, 0);
@@ -437,14 +428,8 @@ static void fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *m
 {
 	(void)version;
 	(void)m;
-	if ((version >= 12) && (!(version >= 12))) {
-		m->cluster_id = kp_rd_string(rd, version >= 12, version >= 12, "FetchRequest.ClusterId");
-	}
 	if (version <= 14) {
 		m->replica_id = kp_rd_i32(rd, "FetchRequest.ReplicaId");
-	}
-	if ((version >= 15) && (!(version >= 15))) {
-		replica_state_decode(rd, version, &m->replica_state);
 	}
 	m->max_wait_ms = kp_rd_i32(rd, "FetchRequest.MaxWaitMs");
 	m->min_bytes = kp_rd_i32(rd, "FetchRequest.MinBytes");
@@ -504,7 +489,7 @@ static void fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *m
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 12) && (version >= 12))) {
+				if (!(version >= 12)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "FetchRequest.ClusterId: tag not valid in this version");
 					break;
 				}
@@ -513,7 +498,7 @@ static void fetch_request_decode(kp_rd *rd, int16_t version, kp_fetch_request *m
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "FetchRequest.ClusterId: tagged field size");
 				break;
 			case 1:
-				if (!((version >= 15) && (version >= 15))) {
+				if (!(version >= 15)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "FetchRequest.ReplicaState: tag not valid in this version");
 					break;
 				}
@@ -538,14 +523,8 @@ static size_t fetch_request_size(const kp_fetch_request *m, int16_t version)
 	size_t n = 0;
 	(void)m;
 	(void)version;
-	if ((version >= 12) && (!(version >= 12))) {
-		n += kp_string_size(version >= 12, m->cluster_id);
-	}
 	if (version <= 14) {
 		n += 4;
-	}
-	if ((version >= 15) && (!(version >= 15))) {
-		n += replica_state_size(&m->replica_state, version);
 	}
 	n += 4;
 	n += 4;
@@ -574,13 +553,13 @@ static size_t fetch_request_size(const kp_fetch_request *m, int16_t version)
 	}
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 12) && (version >= 12)) && ((m->cluster_id.len >= 0))) {
+		if ((version >= 12) && ((m->cluster_id.len >= 0))) {
 			size_t v = 0;
 			v += kp_string_size(true, m->cluster_id);
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
 			ntags++;
 		}
-		if (((version >= 15) && (version >= 15)) && ((!replica_state_is_default(&m->replica_state)))) {
+		if ((version >= 15) && ((!replica_state_is_default(&m->replica_state)))) {
 			size_t v = 0;
 			v += replica_state_size(&m->replica_state, version);
 			n += kp_uvarint_size(1) + kp_uvarint_size((uint32_t)v) + v;
@@ -607,18 +586,8 @@ static void fetch_request_encode(kp_wr *wr, int16_t version, const kp_fetch_requ
 		kp_wr_fail(wr, "FetchRequest.ForgottenTopicsData: non-default value in a version without it");
 		return;
 	}
-	if ((version >= 12) && (!(version >= 12))) {
-		if ((!(version >= 12)) && (m->cluster_id.len < 0)) {
-			kp_wr_fail(wr, "FetchRequest.ClusterId: null in a non-nullable version");
-			return;
-		}
-		kp_wr_string(wr, version >= 12, m->cluster_id);
-	}
 	if (version <= 14) {
 		kp_wr_i32(wr, m->replica_id);
-	}
-	if ((version >= 15) && (!(version >= 15))) {
-		replica_state_encode(wr, version, &m->replica_state);
 	}
 	kp_wr_i32(wr, m->max_wait_ms);
 	kp_wr_i32(wr, m->min_bytes);
@@ -659,12 +628,12 @@ static void fetch_request_encode(kp_wr *wr, int16_t version, const kp_fetch_requ
 	}
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 12) && (version >= 12)) && ((m->cluster_id.len >= 0)))
+		if ((version >= 12) && ((m->cluster_id.len >= 0)))
 			ntags++;
-		if (((version >= 15) && (version >= 15)) && ((!replica_state_is_default(&m->replica_state))))
+		if ((version >= 15) && ((!replica_state_is_default(&m->replica_state))))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 12) && (version >= 12)) && ((m->cluster_id.len >= 0))) {
+		if ((version >= 12) && ((m->cluster_id.len >= 0))) {
 			size_t v = 0;
 			v += kp_string_size(true, m->cluster_id);
 			kp_wr_uvarint(wr, 0);
@@ -675,7 +644,7 @@ static void fetch_request_encode(kp_wr *wr, int16_t version, const kp_fetch_requ
 			}
 			kp_wr_string(wr, true, m->cluster_id);
 		}
-		if (((version >= 15) && (version >= 15)) && ((!replica_state_is_default(&m->replica_state)))) {
+		if ((version >= 15) && ((!replica_state_is_default(&m->replica_state)))) {
 			size_t v = 0;
 			v += replica_state_size(&m->replica_state, version);
 			kp_wr_uvarint(wr, 1);

@@ -317,15 +317,6 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_fetch_response_
 	if (version >= 5) {
 		m->log_start_offset = kp_rd_i64(rd, "PartitionData.LogStartOffset");
 	}
-	if ((version >= 12) && (!(version >= 12))) {
-		epoch_end_offset_decode(rd, version, &m->diverging_epoch);
-	}
-	if ((version >= 12) && (!(version >= 12))) {
-		leader_id_and_epoch_decode(rd, version, &m->current_leader);
-	}
-	if ((version >= 12) && (!(version >= 12))) {
-		snapshot_id_decode(rd, version, &m->snapshot_id);
-	}
 	if (version >= 4) {
 		{
 			int32_t cnt = kp_rd_array_len(rd, version >= 12, version >= 4, aborted_transaction_min[version], "PartitionData.AbortedTransactions");
@@ -360,7 +351,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_fetch_response_
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 12) && (version >= 12))) {
+				if (!(version >= 12)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionData.DivergingEpoch: tag not valid in this version");
 					break;
 				}
@@ -369,7 +360,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_fetch_response_
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionData.DivergingEpoch: tagged field size");
 				break;
 			case 1:
-				if (!((version >= 12) && (version >= 12))) {
+				if (!(version >= 12)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionData.CurrentLeader: tag not valid in this version");
 					break;
 				}
@@ -378,7 +369,7 @@ static void partition_data_decode(kp_rd *rd, int16_t version, kp_fetch_response_
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionData.CurrentLeader: tagged field size");
 				break;
 			case 2:
-				if (!((version >= 12) && (version >= 12))) {
+				if (!(version >= 12)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionData.SnapshotId: tag not valid in this version");
 					break;
 				}
@@ -412,15 +403,6 @@ static size_t partition_data_size(const kp_fetch_response_partition_data *m, int
 	if (version >= 5) {
 		n += 8;
 	}
-	if ((version >= 12) && (!(version >= 12))) {
-		n += epoch_end_offset_size(&m->diverging_epoch, version);
-	}
-	if ((version >= 12) && (!(version >= 12))) {
-		n += leader_id_and_epoch_size(&m->current_leader, version);
-	}
-	if ((version >= 12) && (!(version >= 12))) {
-		n += snapshot_id_size(&m->snapshot_id, version);
-	}
 	if (version >= 4) {
 		n += kp_len_size(version >= 12, true, m->aborted_transactions_count);
 		for (int32_t i = 0; i < m->aborted_transactions_count; i++)
@@ -432,19 +414,19 @@ static size_t partition_data_size(const kp_fetch_response_partition_data *m, int
 	n += kp_bytes_size(version >= 12, m->records);
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 12) && (version >= 12)) && ((!epoch_end_offset_is_default(&m->diverging_epoch)))) {
+		if ((version >= 12) && ((!epoch_end_offset_is_default(&m->diverging_epoch)))) {
 			size_t v = 0;
 			v += epoch_end_offset_size(&m->diverging_epoch, version);
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
 			ntags++;
 		}
-		if (((version >= 12) && (version >= 12)) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
+		if ((version >= 12) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
 			size_t v = 0;
 			v += leader_id_and_epoch_size(&m->current_leader, version);
 			n += kp_uvarint_size(1) + kp_uvarint_size((uint32_t)v) + v;
 			ntags++;
 		}
-		if (((version >= 12) && (version >= 12)) && ((!snapshot_id_is_default(&m->snapshot_id)))) {
+		if ((version >= 12) && ((!snapshot_id_is_default(&m->snapshot_id)))) {
 			size_t v = 0;
 			v += snapshot_id_size(&m->snapshot_id, version);
 			n += kp_uvarint_size(2) + kp_uvarint_size((uint32_t)v) + v;
@@ -484,15 +466,6 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_fetch_res
 	if (version >= 5) {
 		kp_wr_i64(wr, m->log_start_offset);
 	}
-	if ((version >= 12) && (!(version >= 12))) {
-		epoch_end_offset_encode(wr, version, &m->diverging_epoch);
-	}
-	if ((version >= 12) && (!(version >= 12))) {
-		leader_id_and_epoch_encode(wr, version, &m->current_leader);
-	}
-	if ((version >= 12) && (!(version >= 12))) {
-		snapshot_id_encode(wr, version, &m->snapshot_id);
-	}
 	if (version >= 4) {
 		if ((!(version >= 4)) && (m->aborted_transactions_count < 0)) {
 			kp_wr_fail(wr, "PartitionData.AbortedTransactions: null in a non-nullable version");
@@ -508,28 +481,28 @@ static void partition_data_encode(kp_wr *wr, int16_t version, const kp_fetch_res
 	kp_wr_bytes(wr, version >= 12, m->records);
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 12) && (version >= 12)) && ((!epoch_end_offset_is_default(&m->diverging_epoch))))
+		if ((version >= 12) && ((!epoch_end_offset_is_default(&m->diverging_epoch))))
 			ntags++;
-		if (((version >= 12) && (version >= 12)) && ((!leader_id_and_epoch_is_default(&m->current_leader))))
+		if ((version >= 12) && ((!leader_id_and_epoch_is_default(&m->current_leader))))
 			ntags++;
-		if (((version >= 12) && (version >= 12)) && ((!snapshot_id_is_default(&m->snapshot_id))))
+		if ((version >= 12) && ((!snapshot_id_is_default(&m->snapshot_id))))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 12) && (version >= 12)) && ((!epoch_end_offset_is_default(&m->diverging_epoch)))) {
+		if ((version >= 12) && ((!epoch_end_offset_is_default(&m->diverging_epoch)))) {
 			size_t v = 0;
 			v += epoch_end_offset_size(&m->diverging_epoch, version);
 			kp_wr_uvarint(wr, 0);
 			kp_wr_uvarint(wr, (uint32_t)v);
 			epoch_end_offset_encode(wr, version, &m->diverging_epoch);
 		}
-		if (((version >= 12) && (version >= 12)) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
+		if ((version >= 12) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
 			size_t v = 0;
 			v += leader_id_and_epoch_size(&m->current_leader, version);
 			kp_wr_uvarint(wr, 1);
 			kp_wr_uvarint(wr, (uint32_t)v);
 			leader_id_and_epoch_encode(wr, version, &m->current_leader);
 		}
-		if (((version >= 12) && (version >= 12)) && ((!snapshot_id_is_default(&m->snapshot_id)))) {
+		if ((version >= 12) && ((!snapshot_id_is_default(&m->snapshot_id)))) {
 			size_t v = 0;
 			v += snapshot_id_size(&m->snapshot_id, version);
 			kp_wr_uvarint(wr, 2);
@@ -737,19 +710,6 @@ static void fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response 
 			}
 		}
 	}
-	if ((version >= 16) && (!(version >= 16))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, version >= 12, false, node_endpoint_min[version], "FetchResponse.NodeEndpoints");
-			m->node_endpoints_count = cnt;
-			if (cnt > 0) {
-				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "FetchResponse.NodeEndpoints");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_fetch_response_node_endpoint_init(&m->node_endpoints[i]);
-					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
-				}
-			}
-		}
-	}
 	if (version >= 12) {
 		uint32_t ntags = kp_rd_uvarint(rd, "FetchResponse: tagged fields");
 		int64_t last = -1;
@@ -767,7 +727,7 @@ static void fetch_response_decode(kp_rd *rd, int16_t version, kp_fetch_response 
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 16) && (version >= 16))) {
+				if (!(version >= 16)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "FetchResponse.NodeEndpoints: tag not valid in this version");
 					break;
 				}
@@ -814,14 +774,9 @@ static size_t fetch_response_size(const kp_fetch_response *m, int16_t version)
 	n += kp_len_size(version >= 12, true, m->responses_count);
 	for (int32_t i = 0; i < m->responses_count; i++)
 		n += fetchable_topic_response_size(&m->responses[i], version);
-	if ((version >= 16) && (!(version >= 16))) {
-		n += kp_len_size(version >= 12, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			n += node_endpoint_size(&m->node_endpoints[i], version);
-	}
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 16) && (version >= 16)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 16) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)
@@ -862,21 +817,12 @@ static void fetch_response_encode(kp_wr *wr, int16_t version, const kp_fetch_res
 	kp_wr_len(wr, version >= 12, true, m->responses_count);
 	for (int32_t i = 0; i < m->responses_count; i++)
 		fetchable_topic_response_encode(wr, version, &m->responses[i]);
-	if ((version >= 16) && (!(version >= 16))) {
-		if (m->node_endpoints_count < 0) {
-			kp_wr_fail(wr, "FetchResponse.NodeEndpoints: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, version >= 12, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			node_endpoint_encode(wr, version, &m->node_endpoints[i]);
-	}
 	if (version >= 12) {
 		uint32_t ntags = 0;
-		if (((version >= 16) && (version >= 16)) && ((m->node_endpoints_count != 0)))
+		if ((version >= 16) && ((m->node_endpoints_count != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 16) && (version >= 16)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 16) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)

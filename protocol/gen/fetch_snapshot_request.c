@@ -90,9 +90,6 @@ static void partition_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snaps
 	m->current_leader_epoch = kp_rd_i32(rd, "PartitionSnapshot.CurrentLeaderEpoch");
 	snapshot_id_decode(rd, version, &m->snapshot_id);
 	m->position = kp_rd_i64(rd, "PartitionSnapshot.Position");
-	if ((version >= 1) && (!(version >= 1))) {
-		m->replica_directory_id = kp_rd_uuid(rd, "PartitionSnapshot.ReplicaDirectoryId");
-	}
 	{
 		uint32_t ntags = kp_rd_uvarint(rd, "PartitionSnapshot: tagged fields");
 		int64_t last = -1;
@@ -110,7 +107,7 @@ static void partition_snapshot_decode(kp_rd *rd, int16_t version, kp_fetch_snaps
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 1) && (version >= 1))) {
+				if (!(version >= 1)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionSnapshot.ReplicaDirectoryId: tag not valid in this version");
 					break;
 				}
@@ -139,12 +136,9 @@ static size_t partition_snapshot_size(const kp_fetch_snapshot_request_partition_
 	n += 4;
 	n += snapshot_id_size(&m->snapshot_id, version);
 	n += 8;
-	if ((version >= 1) && (!(version >= 1))) {
-		n += 16;
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
+		if ((version >= 1) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
 			size_t v = 0;
 			v += 16;
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
@@ -163,15 +157,12 @@ static void partition_snapshot_encode(kp_wr *wr, int16_t version, const kp_fetch
 	kp_wr_i32(wr, m->current_leader_epoch);
 	snapshot_id_encode(wr, version, &m->snapshot_id);
 	kp_wr_i64(wr, m->position);
-	if ((version >= 1) && (!(version >= 1))) {
-		kp_wr_uuid(wr, m->replica_directory_id);
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((!kp_uuid_is_zero(m->replica_directory_id))))
+		if ((version >= 1) && ((!kp_uuid_is_zero(m->replica_directory_id))))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 1) && (version >= 1)) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
+		if ((version >= 1) && ((!kp_uuid_is_zero(m->replica_directory_id)))) {
 			size_t v = 0;
 			v += 16;
 			kp_wr_uvarint(wr, 0);

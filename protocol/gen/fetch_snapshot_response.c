@@ -424,19 +424,6 @@ static void fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_
 			}
 		}
 	}
-	if ((version >= 1) && (!(version >= 1))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, true, false, node_endpoint_min[version], "FetchSnapshotResponse.NodeEndpoints");
-			m->node_endpoints_count = cnt;
-			if (cnt > 0) {
-				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "FetchSnapshotResponse.NodeEndpoints");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_fetch_snapshot_response_node_endpoint_init(&m->node_endpoints[i]);
-					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
-				}
-			}
-		}
-	}
 	{
 		uint32_t ntags = kp_rd_uvarint(rd, "FetchSnapshotResponse: tagged fields");
 		int64_t last = -1;
@@ -454,7 +441,7 @@ static void fetch_snapshot_response_decode(kp_rd *rd, int16_t version, kp_fetch_
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 1) && (version >= 1))) {
+				if (!(version >= 1)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "FetchSnapshotResponse.NodeEndpoints: tag not valid in this version");
 					break;
 				}
@@ -494,14 +481,9 @@ static size_t fetch_snapshot_response_size(const kp_fetch_snapshot_response *m, 
 	n += kp_len_size(true, true, m->topics_count);
 	for (int32_t i = 0; i < m->topics_count; i++)
 		n += topic_snapshot_size(&m->topics[i], version);
-	if ((version >= 1) && (!(version >= 1))) {
-		n += kp_len_size(true, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			n += node_endpoint_size(&m->node_endpoints[i], version);
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 1) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)
@@ -531,21 +513,12 @@ static void fetch_snapshot_response_encode(kp_wr *wr, int16_t version, const kp_
 	kp_wr_len(wr, true, true, m->topics_count);
 	for (int32_t i = 0; i < m->topics_count; i++)
 		topic_snapshot_encode(wr, version, &m->topics[i]);
-	if ((version >= 1) && (!(version >= 1))) {
-		if (m->node_endpoints_count < 0) {
-			kp_wr_fail(wr, "FetchSnapshotResponse.NodeEndpoints: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, true, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			node_endpoint_encode(wr, version, &m->node_endpoints[i]);
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0)))
+		if ((version >= 1) && ((m->node_endpoints_count != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 1) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)

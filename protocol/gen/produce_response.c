@@ -190,9 +190,6 @@ static void partition_produce_response_decode(kp_rd *rd, int16_t version, kp_pro
 	if (version >= 8) {
 		m->error_message = kp_rd_string(rd, version >= 9, version >= 8, "PartitionProduceResponse.ErrorMessage");
 	}
-	if ((version >= 10) && (!(version >= 10))) {
-		leader_id_and_epoch_decode(rd, version, &m->current_leader);
-	}
 	if (version >= 9) {
 		uint32_t ntags = kp_rd_uvarint(rd, "PartitionProduceResponse: tagged fields");
 		int64_t last = -1;
@@ -210,7 +207,7 @@ static void partition_produce_response_decode(kp_rd *rd, int16_t version, kp_pro
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 10) && (version >= 10))) {
+				if (!(version >= 10)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "PartitionProduceResponse.CurrentLeader: tag not valid in this version");
 					break;
 				}
@@ -252,12 +249,9 @@ static size_t partition_produce_response_size(const kp_produce_response_partitio
 	if (version >= 8) {
 		n += kp_string_size(version >= 9, m->error_message);
 	}
-	if ((version >= 10) && (!(version >= 10))) {
-		n += leader_id_and_epoch_size(&m->current_leader, version);
-	}
 	if (version >= 9) {
 		uint32_t ntags = 0;
-		if (((version >= 10) && (version >= 10)) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
+		if ((version >= 10) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
 			size_t v = 0;
 			v += leader_id_and_epoch_size(&m->current_leader, version);
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
@@ -301,15 +295,12 @@ static void partition_produce_response_encode(kp_wr *wr, int16_t version, const 
 		}
 		kp_wr_string(wr, version >= 9, m->error_message);
 	}
-	if ((version >= 10) && (!(version >= 10))) {
-		leader_id_and_epoch_encode(wr, version, &m->current_leader);
-	}
 	if (version >= 9) {
 		uint32_t ntags = 0;
-		if (((version >= 10) && (version >= 10)) && ((!leader_id_and_epoch_is_default(&m->current_leader))))
+		if ((version >= 10) && ((!leader_id_and_epoch_is_default(&m->current_leader))))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 10) && (version >= 10)) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
+		if ((version >= 10) && ((!leader_id_and_epoch_is_default(&m->current_leader)))) {
 			size_t v = 0;
 			v += leader_id_and_epoch_size(&m->current_leader, version);
 			kp_wr_uvarint(wr, 0);
@@ -493,19 +484,6 @@ static void produce_response_decode(kp_rd *rd, int16_t version, kp_produce_respo
 	if (version >= 1) {
 		m->throttle_time_ms = kp_rd_i32(rd, "ProduceResponse.ThrottleTimeMs");
 	}
-	if ((version >= 10) && (!(version >= 10))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, version >= 9, false, node_endpoint_min[version], "ProduceResponse.NodeEndpoints");
-			m->node_endpoints_count = cnt;
-			if (cnt > 0) {
-				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "ProduceResponse.NodeEndpoints");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_produce_response_node_endpoint_init(&m->node_endpoints[i]);
-					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
-				}
-			}
-		}
-	}
 	if (version >= 9) {
 		uint32_t ntags = kp_rd_uvarint(rd, "ProduceResponse: tagged fields");
 		int64_t last = -1;
@@ -523,7 +501,7 @@ static void produce_response_decode(kp_rd *rd, int16_t version, kp_produce_respo
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 10) && (version >= 10))) {
+				if (!(version >= 10)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "ProduceResponse.NodeEndpoints: tag not valid in this version");
 					break;
 				}
@@ -564,14 +542,9 @@ static size_t produce_response_size(const kp_produce_response *m, int16_t versio
 	if (version >= 1) {
 		n += 4;
 	}
-	if ((version >= 10) && (!(version >= 10))) {
-		n += kp_len_size(version >= 9, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			n += node_endpoint_size(&m->node_endpoints[i], version);
-	}
 	if (version >= 9) {
 		uint32_t ntags = 0;
-		if (((version >= 10) && (version >= 10)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 10) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)
@@ -602,21 +575,12 @@ static void produce_response_encode(kp_wr *wr, int16_t version, const kp_produce
 	if (version >= 1) {
 		kp_wr_i32(wr, m->throttle_time_ms);
 	}
-	if ((version >= 10) && (!(version >= 10))) {
-		if (m->node_endpoints_count < 0) {
-			kp_wr_fail(wr, "ProduceResponse.NodeEndpoints: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, version >= 9, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			node_endpoint_encode(wr, version, &m->node_endpoints[i]);
-	}
 	if (version >= 9) {
 		uint32_t ntags = 0;
-		if (((version >= 10) && (version >= 10)) && ((m->node_endpoints_count != 0)))
+		if ((version >= 10) && ((m->node_endpoints_count != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 10) && (version >= 10)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 10) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)

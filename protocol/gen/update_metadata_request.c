@@ -481,9 +481,6 @@ static void update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update
 	if (version >= 8) {
 		m->is_k_raft_controller = kp_rd_bool(rd, "UpdateMetadataRequest.isKRaftController");
 	}
-	if ((version >= 8) && (!(version >= 8))) {
-		m->type = kp_rd_i8(rd, "UpdateMetadataRequest.Type");
-	}
 	m->controller_epoch = kp_rd_i32(rd, "UpdateMetadataRequest.ControllerEpoch");
 	if (version >= 5) {
 		m->broker_epoch = kp_rd_i64(rd, "UpdateMetadataRequest.BrokerEpoch");
@@ -542,7 +539,7 @@ static void update_metadata_request_decode(kp_rd *rd, int16_t version, kp_update
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 8) && (version >= 8))) {
+				if (!(version >= 8)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "UpdateMetadataRequest.Type: tag not valid in this version");
 					break;
 				}
@@ -571,9 +568,6 @@ static size_t update_metadata_request_size(const kp_update_metadata_request *m, 
 	if (version >= 8) {
 		n += 1;
 	}
-	if ((version >= 8) && (!(version >= 8))) {
-		n += 1;
-	}
 	n += 4;
 	if (version >= 5) {
 		n += 8;
@@ -593,7 +587,7 @@ static size_t update_metadata_request_size(const kp_update_metadata_request *m, 
 		n += update_metadata_broker_size(&m->live_brokers[i], version);
 	if (version >= 6) {
 		uint32_t ntags = 0;
-		if (((version >= 8) && (version >= 8)) && ((m->type != 0))) {
+		if ((version >= 8) && ((m->type != 0))) {
 			size_t v = 0;
 			v += 1;
 			n += kp_uvarint_size(0) + kp_uvarint_size((uint32_t)v) + v;
@@ -628,9 +622,6 @@ static void update_metadata_request_encode(kp_wr *wr, int16_t version, const kp_
 	if (version >= 8) {
 		kp_wr_bool(wr, m->is_k_raft_controller);
 	}
-	if ((version >= 8) && (!(version >= 8))) {
-		kp_wr_i8(wr, m->type);
-	}
 	kp_wr_i32(wr, m->controller_epoch);
 	if (version >= 5) {
 		kp_wr_i64(wr, m->broker_epoch);
@@ -662,10 +653,10 @@ static void update_metadata_request_encode(kp_wr *wr, int16_t version, const kp_
 		update_metadata_broker_encode(wr, version, &m->live_brokers[i]);
 	if (version >= 6) {
 		uint32_t ntags = 0;
-		if (((version >= 8) && (version >= 8)) && ((m->type != 0)))
+		if ((version >= 8) && ((m->type != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 8) && (version >= 8)) && ((m->type != 0))) {
+		if ((version >= 8) && ((m->type != 0))) {
 			size_t v = 0;
 			v += 1;
 			kp_wr_uvarint(wr, 0);

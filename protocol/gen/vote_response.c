@@ -254,19 +254,6 @@ static void vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *m
 			}
 		}
 	}
-	if ((version >= 1) && (!(version >= 1))) {
-		{
-			int32_t cnt = kp_rd_array_len(rd, true, false, node_endpoint_min[version], "VoteResponse.NodeEndpoints");
-			m->node_endpoints_count = cnt;
-			if (cnt > 0) {
-				m->node_endpoints = kp_rd_alloc(rd, (size_t)cnt, sizeof(*m->node_endpoints), "VoteResponse.NodeEndpoints");
-				for (int32_t i = 0; i < cnt && !rd->err; i++) {
-					kp_vote_response_node_endpoint_init(&m->node_endpoints[i]);
-					node_endpoint_decode(rd, version, &m->node_endpoints[i]);
-				}
-			}
-		}
-	}
 	{
 		uint32_t ntags = kp_rd_uvarint(rd, "VoteResponse: tagged fields");
 		int64_t last = -1;
@@ -284,7 +271,7 @@ static void vote_response_decode(kp_rd *rd, int16_t version, kp_vote_response *m
 			sub.end = rd->p + tsz;
 			switch (tag) {
 			case 0:
-				if (!((version >= 1) && (version >= 1))) {
+				if (!(version >= 1)) {
 					kp_rd_fail(&sub, KP_ERR_CORRUPT_MESSAGE, "VoteResponse.NodeEndpoints: tag not valid in this version");
 					break;
 				}
@@ -323,14 +310,9 @@ static size_t vote_response_size(const kp_vote_response *m, int16_t version)
 	n += kp_len_size(true, true, m->topics_count);
 	for (int32_t i = 0; i < m->topics_count; i++)
 		n += topic_data_size(&m->topics[i], version);
-	if ((version >= 1) && (!(version >= 1))) {
-		n += kp_len_size(true, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			n += node_endpoint_size(&m->node_endpoints[i], version);
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 1) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)
@@ -359,21 +341,12 @@ static void vote_response_encode(kp_wr *wr, int16_t version, const kp_vote_respo
 	kp_wr_len(wr, true, true, m->topics_count);
 	for (int32_t i = 0; i < m->topics_count; i++)
 		topic_data_encode(wr, version, &m->topics[i]);
-	if ((version >= 1) && (!(version >= 1))) {
-		if (m->node_endpoints_count < 0) {
-			kp_wr_fail(wr, "VoteResponse.NodeEndpoints: null in a non-nullable version");
-			return;
-		}
-		kp_wr_len(wr, true, true, m->node_endpoints_count);
-		for (int32_t i = 0; i < m->node_endpoints_count; i++)
-			node_endpoint_encode(wr, version, &m->node_endpoints[i]);
-	}
 	{
 		uint32_t ntags = 0;
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0)))
+		if ((version >= 1) && ((m->node_endpoints_count != 0)))
 			ntags++;
 		kp_wr_uvarint(wr, ntags);
-		if (((version >= 1) && (version >= 1)) && ((m->node_endpoints_count != 0))) {
+		if ((version >= 1) && ((m->node_endpoints_count != 0))) {
 			size_t v = 0;
 			v += kp_len_size(true, true, m->node_endpoints_count);
 			for (int32_t i = 0; i < m->node_endpoints_count; i++)
