@@ -8,7 +8,7 @@
  * owner works on its group (append, read ranges, offsets) and replies, and the
  * handler's done callback runs back on the connection's shard once every group
  * has answered. Fetch long polls register "watches" on the owners that an
- * append wakes (fetch_wait.c). Private to broker/. */
+ * append wakes (fetch_owner.c). Private to broker/. */
 #ifndef SL_PARTITION_OPS_H
 #define SL_PARTITION_OPS_H
 
@@ -100,13 +100,14 @@ typedef struct sl_fetch_item {
         int16_t error_code;
         int64_t high_watermark;
         int64_t log_start_offset;
-        int32_t diverging_epoch;      /* -1 when not diverging */
-        int64_t diverging_end_offset; /* -1 when not diverging */
+        bool diverged;                /* KIP-320 check failed: no records */
+        int32_t diverging_epoch;      /* where that epoch ends here (-1: unknown) */
+        int64_t diverging_end_offset; /* -1 when unknown */
         sl_file_range ranges[SL_FETCH_MAX_RANGES];
         int32_t nranges;
         int64_t bytes;      /* sum of range lengths */
         struct sl_log *log; /* whose segments the ranges pin */
-        /* watch (fetch_wait.c), owner side while registered */
+        /* watch (fetch_owner.c), owner side while registered */
         struct sl_fetch_item *w_next, *w_prev;
         sl_fanout_group *w_grp;
         bool w_linked;
@@ -122,7 +123,7 @@ void sl_fetch_read_on_owner(sl_xcall *x);
  * the owner (no malloc in steady state); the item may be freed right after. */
 void sl_fetch_release(sl_shard_id owner, sl_fetch_item *it);
 
-/* ---- Long-poll watches (fetch_wait.c) ----
+/* ---- Long-poll watches (fetch_owner.c) ----
  * A watch group's xcall (run = sl_fetch_watch_on_owner) releases the group's
  * pins, then stays with the owner until an append reaches one of its
  * partitions past the high watermark seen in the read, or until cancelled by
