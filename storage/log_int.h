@@ -42,9 +42,11 @@ typedef struct sl_segment {
         sl_chain chain;        /* after its last batch */
         int fd;                /* the .log file, O_RDWR */
         int refs;              /* pins: reads in flight and sync jobs */
-        bool sealed;           /* seal written; no more appends */
+        bool sealed;           /* rolled: no more appends */
+        bool seal_written;     /* the seal is in the file (after the data was synced) */
         bool deleted;          /* unlinked; freed on the last unpin */
         bool corrupt;          /* a lazy index rebuild found the chain broken */
+        bool hdr_bad;          /* last segment's header torn; rewritten at open */
         sl_index idx;
 } sl_segment;
 
@@ -84,8 +86,10 @@ void sl_log_path(const sl_log *log, char *buf, size_t cap, int64_t base, const c
 /* Creates <base>.log with its header (and empty index files). Allocates. */
 int sl_segment_create(sl_log *log, int64_t base, const sl_chain *prev, int64_t now_ms,
                       sl_segment **out);
-/* Writes the seal after the last batch and persists the indexes. */
+/* Writes the seal after the last batch (marks the segment sealed). */
 int sl_segment_seal(sl_log *log, sl_segment *seg);
+/* Writes the seals of rolled segments whose data is now durable. */
+int sl_segment_write_due_seals(sl_log *log);
 /* Seals the active segment and starts a new one at the log end offset. */
 int sl_segment_roll(sl_log *log, int64_t now_ms);
 /* Writes index entries [persisted, n) to the index files (no fsync). */

@@ -276,6 +276,7 @@ int sl_log_truncate(sl_log *log, int64_t offset)
         if (rc < 0)
                 return sl_log_latch(log, rc);
         seg->sealed = false;
+        seg->seal_written = false;
         seg->data_end = seg->size = cut;
         if (seg->synced_size > cut)
                 seg->synced_size = cut;

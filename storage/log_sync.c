@@ -76,8 +76,13 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
 {
         for (int i = 0; i < job->nfiles; i++) {
                 sl_segment *seg = job->segs[i];
-                if (rc == 0 && job->sizes[i] > seg->synced_size)
+                if (rc == 0 && job->sizes[i] > seg->synced_size) {
                         seg->synced_size = job->sizes[i];
+                        /* Index entries for what is now durable go to the
+                         * index files, in bulk (never fsynced: rebuildable). */
+                        if (!log->fatal)
+                                sl_segment_flush_index(log, seg);
+                }
                 sl_segment_unpin(log, seg);
         }
         job->nfiles = 0;
@@ -90,14 +95,17 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
         if (job->offset > log->flushed_offset)
                 log->flushed_offset = job->offset;
         log->syncs++;
-        /* Index entries for synced data go to the index files now, in bulk. */
-        for (int i = log->nsegs - 1; i >= 0 && i >= log->nsegs - 2; i--)
-                sl_segment_flush_index(log, log->segs[i]);
+        /* Rolled segments whose data just became durable get their seal now;
+         * the next job makes the seal durable too. */
+        int src = sl_segment_write_due_seals(log);
+        if (src < 0)
+                return sl_log_latch(log, src);
         return 0;
 }
 
 int sl_log_sync(sl_log *log)
 {
+        /* Until nothing is dirty: a completion may write seals to sync. */
         for (;;) {
                 sl_sync_job job;
                 int rc = sl_log_sync_prepare(log, &job);
@@ -106,8 +114,6 @@ int sl_log_sync(sl_log *log)
                 rc = sl_log_sync_complete(log, &job, sl_sync_job_run(&job));
                 if (rc < 0)
                         return rc;
-                if (log->flushed_offset >= log->end_offset)
-                        return 0;
         }
 }
 

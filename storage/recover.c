@@ -345,13 +345,14 @@ static int list_dir(sl_log *log, int64_t **bases, int *n)
 }
 
 /* Opens one segment and reads its header and (if present) seal. */
-static int open_segment(sl_log *log, int64_t base, sl_segment **out, bool *torn_empty,
-                        sl_log_error *err)
+/* last: a bad or short header of the last segment is a crash signature (it
+ * was never synced, or a sync would have covered it) and is repaired after
+ * pass 2 from the file name and the previous segment's chain (hdr_bad). */
+static int open_segment(sl_log *log, int64_t base, bool last, sl_segment **out, sl_log_error *err)
 {
         char path[4096], name[64];
         sl_seg_name(name, sizeof(name), base, "log");
         sl_log_path(log, path, sizeof(path), base, "log");
-        *torn_empty = false;
         sl_segment *seg = calloc(1, sizeof(*seg));
         if (!seg)
                 return -ENOMEM;
@@ -365,23 +366,26 @@ static int open_segment(sl_log *log, int64_t base, sl_segment **out, bool *torn_
         if (rc < 0)
                 goto fail;
         uint8_t hdr[SL_SEG_HDR_BYTES];
-        if (size < SL_SEG_HDR_BYTES) {
-                *torn_empty = true; /* created but the header never made it */
-                rc = SL_ECORRUPT;
-                set_err(err, rc, name, base, 0, "segment shorter than its header");
-                goto fail;
-        }
-        ssize_t r = sl_pread_full(seg->fd, hdr, sizeof(hdr), 0);
-        if (r != (ssize_t)sizeof(hdr)) {
-                rc = r < 0 ? (int)r : -EIO;
-                goto fail;
-        }
         sl_seg_hdr h;
-        const char *why = sl_seg_hdr_decode(hdr, &h);
-        if (!why && h.base_offset != base)
-                why = "header base offset differs from the file name";
+        const char *why = "segment shorter than its header";
+        if (size >= SL_SEG_HDR_BYTES) {
+                ssize_t r = sl_pread_full(seg->fd, hdr, sizeof(hdr), 0);
+                if (r != (ssize_t)sizeof(hdr)) {
+                        rc = r < 0 ? (int)r : -EIO;
+                        goto fail;
+                }
+                why = sl_seg_hdr_decode(hdr, &h);
+                if (!why && h.base_offset != base)
+                        why = "header base offset differs from the file name";
+        }
+        if (why && last) {
+                seg->hdr_bad = true;
+                seg->base_offset = seg->next_offset = base;
+                seg->size = seg->data_end = size > SL_SEG_HDR_BYTES ? size : SL_SEG_HDR_BYTES;
+                *out = seg;
+                return 0;
+        }
         if (why) {
-                *torn_empty = size == SL_SEG_HDR_BYTES;
                 rc = SL_ECORRUPT;
                 set_err(err, rc, name, base, 0, "%s", why);
                 goto fail;
@@ -393,10 +397,11 @@ static int open_segment(sl_log *log, int64_t base, sl_segment **out, bool *torn_
         if (size >= SL_SEG_HDR_BYTES + SL_SEAL_BYTES) {
                 uint8_t sb[SL_SEAL_BYTES];
                 sl_seal seal;
-                r = sl_pread_full(seg->fd, sb, sizeof(sb), size - SL_SEAL_BYTES);
+                ssize_t r = sl_pread_full(seg->fd, sb, sizeof(sb), size - SL_SEAL_BYTES);
                 if (r == (ssize_t)sizeof(sb) && sl_seal_decode(sb, &seal) &&
                     seal.last_offset >= base - 1) {
                         seg->sealed = true;
+                        seg->seal_written = true;
                         seg->data_end = size - SL_SEAL_BYTES;
                         seg->next_offset = seal.last_offset + 1;
                         seg->chain = seal.chain;
@@ -411,6 +416,41 @@ fail:
         return rc;
 }
 
+/* The first index entry holds the chain value before the first batch. */
+static sl_chain chain_from_index(sl_log *log, int64_t base)
+{
+        char path[4096];
+        uint8_t b[SL_OIDX_BYTES];
+        sl_oidx_entry e;
+        sl_chain zero = {{0}};
+        sl_log_path(log, path, sizeof(path), base, "index");
+        int fd = sl_fileops_current->open(path, O_RDONLY, 0);
+        if (fd < 0)
+                return zero;
+        ssize_t r = sl_pread_full(fd, b, sizeof(b), 0);
+        sl_fileops_current->close(fd);
+        if (r != (ssize_t)sizeof(b) || !sl_oidx_decode(b, &e) || e.rel_offset != 0)
+                return zero;
+        return e.chain;
+}
+
+static int rewrite_header(sl_log *log, sl_segment *seg, int64_t now_ms)
+{
+        if (log->nsegs == 1)
+                seg->prev_chain = seg->chain = chain_from_index(log, seg->base_offset);
+        uint8_t hdr[SL_SEG_HDR_BYTES];
+        sl_seg_hdr h = {
+            .base_offset = seg->base_offset, .prev_chain = seg->prev_chain, .created_ms = now_ms};
+        sl_seg_hdr_encode(hdr, &h);
+        int rc = sl_pwrite_full(seg->fd, hdr, sizeof(hdr), 0);
+        if (rc < 0)
+                return rc;
+        seg->created_ms = now_ms;
+        seg->hdr_bad = false;
+        seg->synced_size = 0;
+        return 0;
+}
+
 static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_log_error *err)
 {
         int rc;
@@ -421,26 +461,16 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
         log->segcap = n + 1;
         for (int i = 0; i < n; i++) {
                 sl_segment *seg;
-                bool torn_empty;
-                rc = open_segment(log, bases[i], &seg, &torn_empty, err);
-                if (rc < 0) {
-                        /* A crash between creating the last segment and writing its
-                         * header leaves an empty file: drop it. */
-                        if (rc == SL_ECORRUPT && torn_empty && i == n - 1) {
-                                char path[4096];
-                                sl_log_path(log, path, sizeof(path), bases[i], "log");
-                                sl_fileops_current->unlink(path);
-                                log->dir_gen++;
-                                break;
-                        }
+                rc = open_segment(log, bases[i], i == n - 1, &seg, err);
+                if (rc < 0)
                         return rc;
-                }
                 log->segs[log->nsegs++] = seg;
         }
         /* Pass 2: every segment but the last is sealed, and they chain. */
         for (int i = 0; i + 1 < log->nsegs; i++) {
                 sl_segment *a = log->segs[i], *b = log->segs[i + 1];
                 sl_seg_name(name, sizeof(name), a->base_offset, "log");
+                bool links;
                 if (!a->sealed) {
                         /* A seal that never reached the disk: a roll writes the
                          * seal unsynced, and the next sync job covers it together
@@ -452,18 +482,21 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                         int rc2 = sl_segment_recover(log, a, true, err);
                         if (rc2 < 0)
                                 return rc2;
-                        if (a->next_offset == b->base_offset &&
-                            sl_chain_eq(&a->chain, &b->prev_chain)) {
-                                rc2 = sl_segment_seal(log, a);
-                                if (rc2 < 0)
-                                        return rc2;
-                                a->synced_size = 0; /* the new seal needs a sync */
+                        links = a->next_offset == b->base_offset &&
+                                (b->hdr_bad || sl_chain_eq(&a->chain, &b->prev_chain));
+                        if (links) {
+                                /* Seal again once a sync made a durable. */
+                                a->sealed = true;
+                                a->synced_size = 0;
+                                sl_segment_close_index(a);
                         } else {
                                 while (log->nsegs > i + 1)
                                         sl_segment_delete(log, log->segs[log->nsegs - 1]);
                                 break;
                         }
                 }
+                if (b->hdr_bad && b->base_offset == a->next_offset)
+                        b->prev_chain = b->chain = a->chain;
                 if (b->base_offset != a->next_offset || !sl_chain_eq(&b->prev_chain, &a->chain)) {
                         char want[17], got[17];
                         sl_chain_hex(&a->chain, want);
@@ -489,8 +522,13 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                 log->segs[log->nsegs++] = seg;
                 return 0;
         }
-        /* Pass 3: the active segment's tail. */
+        /* Pass 3: the active segment's tail (and its header, if torn). */
         sl_segment *act = log->segs[log->nsegs - 1];
+        if (act->hdr_bad) {
+                rc = rewrite_header(log, act, now_ms);
+                if (rc < 0)
+                        return rc;
+        }
         if (!act->sealed) {
                 rc = sl_segment_recover(log, act, true, err);
                 if (rc < 0) {
@@ -569,16 +607,13 @@ int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_lo
         log->start_offset = start > log->segs[0]->base_offset ? start : log->segs[0]->base_offset;
         if (log->start_offset > log->end_offset)
                 log->start_offset = log->end_offset;
-        /* What is in the file now is what a crash would leave: make it durable
-         * so the flushed offset starts at the log end. */
-        rc = sl_fileops_current->fdatasync(act->fd);
+        /* What is in the files now is what a crash would leave: make it
+         * durable (and write seals still pending) so the flushed offset starts
+         * at the log end. */
+        act->synced_size = 0;
+        rc = sl_log_sync(log);
         if (rc < 0)
                 goto fail;
-        act->synced_size = act->size;
-        log->flushed_offset = log->end_offset;
-        if (log->dir_gen)
-                fsync(log->dir_fd);
-        log->dir_synced_gen = log->dir_gen;
         free(bases);
         *out = log;
         return 0;
@@ -594,6 +629,10 @@ void sl_log_close(sl_log *log)
 {
         if (!log)
                 return;
+        /* A clean shutdown leaves everything durable and every rolled
+         * segment sealed, as Kafka flushes on shutdown. */
+        if (!log->fatal && log->segs)
+                sl_log_sync(log);
         for (int i = 0; i < log->nsegs; i++) {
                 if (!log->fatal)
                         sl_segment_flush_index(log, log->segs[i]);

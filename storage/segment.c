@@ -144,24 +144,38 @@ static int write_entries(int fd, const void *entries, uint32_t from, uint32_t to
 int sl_segment_flush_index(sl_log *log, sl_segment *seg)
 {
         sl_index *x = &seg->idx;
-        if (!x->loaded || (x->o_persisted == x->on && x->t_persisted == x->tn))
+        if (!x->loaded || seg->deleted)
+                return 0;
+        /* Only entries for durable bytes reach the file: recovery restarts
+         * at the last entry that points at its batch, so an entry past a
+         * hole of lost unsynced bytes would make it skip the hole. */
+        uint32_t on = x->on, tn = x->tn;
+        while (on > x->o_persisted && (int64_t)x->oe[on - 1].pos >= seg->synced_size)
+                on--;
+        if (on < x->on)
+                while (tn > x->t_persisted && x->te[tn - 1].rel_offset >= x->oe[on].rel_offset)
+                        tn--;
+        if (on == x->o_persisted && tn == x->t_persisted)
                 return 0;
         int rc = open_index_files(log, seg, 0);
         if (rc < 0)
                 return rc;
-        rc = write_entries(x->ofd, x->oe, x->o_persisted, x->on, SL_OIDX_BYTES, false);
+        rc = write_entries(x->ofd, x->oe, x->o_persisted, on, SL_OIDX_BYTES, false);
         if (rc < 0)
                 return rc;
-        x->o_persisted = x->on;
-        rc = write_entries(x->tfd, x->te, x->t_persisted, x->tn, SL_TIDX_BYTES, true);
+        x->o_persisted = on;
+        rc = write_entries(x->tfd, x->te, x->t_persisted, tn, SL_TIDX_BYTES, true);
         if (rc < 0)
                 return rc;
-        x->t_persisted = x->tn;
+        x->t_persisted = tn;
+        if (seg->sealed && on == x->on && tn == x->tn)
+                close_index_files(seg);
         return 0;
 }
 
 int sl_segment_seal(sl_log *log, sl_segment *seg)
 {
+        (void)log;
         uint8_t buf[SL_SEAL_BYTES];
         sl_seal s = {.chain = seg->chain,
                      .last_offset = seg->next_offset - 1,
@@ -173,9 +187,26 @@ int sl_segment_seal(sl_log *log, sl_segment *seg)
                 return rc;
         seg->size = seg->data_end + SL_SEAL_BYTES;
         seg->sealed = true;
-        rc = sl_segment_flush_index(log, seg);
-        close_index_files(seg);
-        return rc;
+        seg->seal_written = true;
+        return 0;
+}
+
+int sl_segment_write_due_seals(sl_log *log)
+{
+        /* Pending seals are on the newest sealed segments only. */
+        for (int i = log->nsegs - 1; i >= 0; i--) {
+                sl_segment *seg = log->segs[i];
+                if (!seg->sealed)
+                        continue;
+                if (seg->seal_written)
+                        break;
+                if (seg->synced_size >= seg->data_end) {
+                        int rc = sl_segment_seal(log, seg);
+                        if (rc < 0)
+                                return rc;
+                }
+        }
+        return 0;
 }
 
 int sl_segment_roll(sl_log *log, int64_t now_ms)
@@ -183,7 +214,16 @@ int sl_segment_roll(sl_log *log, int64_t now_ms)
         sl_segment *act = log->segs[log->nsegs - 1];
         int rc;
         if (!act->sealed) {
-                rc = sl_segment_seal(log, act);
+                /* No more appends here. The seal itself is written only
+                 * once the data before it is durable (sync completion), so
+                 * a seal on disk always vouches for durable bytes and open
+                 * can trust sealed segments without scanning them. */
+                act->sealed = true;
+                rc = sl_segment_flush_index(log, act);
+                close_index_files(act);
+                if (rc < 0)
+                        return rc;
+                rc = sl_segment_write_due_seals(log);
                 if (rc < 0)
                         return rc;
         }
