@@ -80,7 +80,10 @@ int16_t kp_batch_verify(const kp_batch *b, kp_codec_ctx *cc, unsigned flags, kp_
 
         const uint8_t *area = b->records.p;
         size_t area_len = (size_t)b->records.len;
-        if (codec != KP_CODEC_NONE) {
+        /* A batch emptied by compaction keeps its header and may keep its
+         * codec bits while holding no bytes at all: nothing to decompress. */
+        bool empty = b->records_count == 0 && b->records.len == 0;
+        if (codec != KP_CODEC_NONE && !empty) {
                 if (kp_batch_is_control(b))
                         FAIL(KP_ERR_CORRUPT_MESSAGE, "compressed control batch");
                 err = kp_decompress(cc, codec, b->records.p, (size_t)b->records.len, &area,

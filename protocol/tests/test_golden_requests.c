@@ -59,6 +59,8 @@ static const char *client_id_of(const char *client)
                 return "rdkafka";
         if (!strcmp(client, "kafka-python"))
                 return "golden-kpy";
+        if (!strcmp(client, "sarama"))
+                return "golden-sarama";
         return "golden-kjs";
 }
 

@@ -418,6 +418,19 @@ static void test_log_rules(void **state)
         assert_int_equal(info.records, 1);
         assert_int_equal(kp_batch_verify(&b, cc, KP_VERIFY_PRODUCE, &info, &why),
                          KP_ERR_INVALID_RECORD);
+        /* A batch emptied by compaction, codec bits kept, no bytes. */
+        uint8_t empty[61];
+        memcpy(empty, vector, 61);
+        empty[11] = 49;
+        empty[22] = KP_CODEC_ZSTD;
+        empty[60] = 0;
+        fix_crc(empty, sizeof(empty));
+        assert_int_equal(kp_batch_parse(empty, sizeof(empty), &b, &why), 0);
+        assert_int_equal(kp_batch_verify(&b, cc, 0, &info, &why), 0);
+        assert_int_equal(info.records, 0);
+        assert_int_equal(info.max_timestamp, -1);
+        assert_int_equal(kp_batch_verify(&b, cc, KP_VERIFY_PRODUCE, &info, &why),
+                         KP_ERR_INVALID_RECORD);
         /* A COMMIT marker built through the builder. */
         uint8_t key[4] = {0, 0, 0, KP_CONTROL_COMMIT}, val[6] = {0, 0, 0, 0, 0, 9};
         kp_record_in marker = {1700000000000LL, {key, 4}, {val, 6}, NULL, 0};

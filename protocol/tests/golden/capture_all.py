@@ -6,7 +6,8 @@ Starts librdkafka's mock cluster (bench/mock_cluster, one broker, topic
 clients through the proxy: kcat (librdkafka 2.0.2) producing under each codec,
 consuming and listing metadata; kafka-python 2.0.2 (/usr/bin/python3) producing
 under each codec and consuming; KafkaJS producing (none, gzip) and consuming in
-a group (needs `npm install kafkajs` in --kafkajs-dir). The frames chosen are
+a group (needs `npm install kafkajs` in --kafkajs-dir); sarama 1.22.1 (Debian's
+Go package, built offline) producing under each codec. The frames chosen are
 copied to <client>/<api>_v<version>[_<codec>].bin and listed in MANIFEST.
 
 Every produced batch holds COUNT records: key "key-<i>", value
@@ -38,17 +39,21 @@ def messages():
 class Capture:
     """A proxy process recording into its own directory."""
 
+    live = []  # proxies still running, stopped on the way out
+
     def __init__(self, upstream, work, name):
         self.dir = os.path.join(work, name)
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "capture.py"), "--upstream", upstream,
              "--out", self.dir], stdout=subprocess.PIPE, text=True)
         self.addr = self.proc.stdout.readline().strip()
+        Capture.live.append(self.proc)
 
     def stop(self):
         time.sleep(0.3)
         self.proc.terminate()
         self.proc.wait()
+        Capture.live.remove(self.proc)
         return sorted(os.listdir(self.dir)) if os.path.isdir(self.dir) else []
 
     def pick(self, files, api, dest_dir, dest_name=None, nth=0):
@@ -190,12 +195,84 @@ def capture_kafkajs(upstream, work, manifest, kjs_dir):
             print("kafkajs consume:", e, file=sys.stderr)
 
 
+SARAMA = r"""
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/Shopify/sarama"
+)
+
+func main() {
+	c := sarama.NewConfig()
+	c.ClientID = "golden-sarama"
+	c.Version = sarama.V0_11_0_0
+	c.Producer.Return.Successes = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Partitioner = sarama.NewManualPartitioner
+	c.Producer.Flush.Messages = %d
+	c.Producer.Flush.Frequency = 200 * time.Millisecond
+	codecs := map[string]sarama.CompressionCodec{"none": sarama.CompressionNone,
+		"gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
+		"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD}
+	c.Producer.Compression = codecs[os.Args[2]]
+	p, err := sarama.NewSyncProducer([]string{os.Args[1]}, c)
+	if err != nil {
+		panic(err)
+	}
+	var msgs []*sarama.ProducerMessage
+	for _, kv := range [][2]string{%s} {
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: "%s", Partition: 0,
+			Key: sarama.StringEncoder(kv[0]), Value: sarama.StringEncoder(kv[1])})
+	}
+	if err := p.SendMessages(msgs); err != nil {
+		panic(err)
+	}
+	p.Close()
+}
+"""
+
+
+def capture_sarama(upstream, work, manifest):
+    """sarama 1.22.1 (Debian golang-github-shopify-sarama-dev), built offline in
+    GOPATH mode. Version V0_11_0_0 selects record batch v2 with Produce v3 and
+    Metadata v1 (V1_0_0_0 and later send Metadata v5, which the librdkafka
+    2.0.2 mock rejects). sarama 1.22.1 does not stop zstd below Produce v7, so
+    its zstd frame is the broker's UNSUPPORTED_COMPRESSION_TYPE case."""
+    import json
+    out = os.path.join(HERE, "sarama")
+    src = os.path.join(work, "gopath", "src", "goldensarama")
+    os.makedirs(src, exist_ok=True)
+    pairs = ", ".join("{%s, %s}" % (json.dumps(k), json.dumps(v)) for k, v in messages())
+    with open(os.path.join(src, "main.go"), "w") as f:
+        f.write(SARAMA % (COUNT, pairs, TOPIC))
+    binary = os.path.join(work, "golden_sarama")
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="",
+               GOPATH="/usr/share/gocode:" + os.path.join(work, "gopath"),
+               GOCACHE=os.path.join(work, "gocache"))
+    subprocess.run(["go", "build", "-o", binary, "goldensarama"], check=True, env=env,
+                   timeout=600)
+    for codec in CODECS:
+        cap = Capture(upstream, work, "sarama_produce_" + codec)
+        run([binary, cap.addr, codec])
+        files = cap.stop()
+        name = cap.pick(files, "produce", out, "produce_v{v}_%s.bin" % codec)
+        manifest.append(("sarama", name, "produce", codec, COUNT))
+        if codec == "none":
+            manifest.append(("sarama", cap.pick(files, "metadata", out), "metadata", "-", 0))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mock-cluster", required=True)
     ap.add_argument("--kafkajs-dir", default="")
+    ap.add_argument("--clients", default="librdkafka,kafka-python,kafkajs,sarama",
+                    help="comma-separated subset to capture")
     args = ap.parse_args()
-    for d in ("librdkafka", "kafka-python", "kafkajs"):
+    clients = args.clients.split(",")
+    for d in clients:
         shutil.rmtree(os.path.join(HERE, d), ignore_errors=True)
     mock = subprocess.Popen([args.mock_cluster, "--topic", "%s:1" % TOPIC],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -203,15 +280,27 @@ def main():
     manifest = []
     work = tempfile.mkdtemp(prefix="golden-")
     try:
-        capture_kcat(upstream, work, manifest)
-        capture_kafka_python(upstream, work, manifest)
-        if args.kafkajs_dir:
+        if "librdkafka" in clients:
+            capture_kcat(upstream, work, manifest)
+        if "kafka-python" in clients:
+            capture_kafka_python(upstream, work, manifest)
+        if "kafkajs" in clients and args.kafkajs_dir:
             capture_kafkajs(upstream, work, manifest, args.kafkajs_dir)
+        if "sarama" in clients:
+            capture_sarama(upstream, work, manifest)
     finally:
+        for p in Capture.live:
+            p.terminate()
         mock.stdin.close()
         mock.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    with open(os.path.join(HERE, "MANIFEST"), "w") as f:
+    path = os.path.join(HERE, "MANIFEST")
+    if os.path.exists(path):
+        with open(path) as f:
+            kept = [tuple(l.split()) for l in f if l.strip() and not l.startswith("#")]
+        manifest = [(c, fi, a, co, int(n)) for c, fi, a, co, n in kept
+                    if c not in clients] + manifest
+    with open(path, "w") as f:
         f.write("# client file api codec records  (regenerate: capture_all.py)\n")
         f.write("# produced records: key \"key-<i>\", value \"value-<i> \" + filler, "
                 "i = 0..records-1; topic %s, partition 0\n" % TOPIC)
