@@ -252,6 +252,9 @@ __attribute__((constructor)) static void crc32c_init(void)
 
 uint32_t kp_crc32c(uint32_t crc, const void *buf, size_t len)
 {
+        /* Only another constructor running before ours can get here first. */
+        if (__builtin_expect(crc_impl == NULL, 0))
+                crc32c_init();
         return crc_impl(crc, buf, len);
 }
 
