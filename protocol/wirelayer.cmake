@@ -2,13 +2,15 @@
 # codec: frames, CRC-32C, record batch v2, compression codecs; their unit tests,
 # golden-bytes tests and the record batch fuzzer. Included from
 # protocol/CMakeLists.txt.
+# Relative names (this file is included from protocol/CMakeLists.txt), so other
+# folders can test for them in sl_protocol's SOURCES (bench/parts_bench does).
 target_sources(sl_protocol PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/frame.c
-  ${CMAKE_CURRENT_LIST_DIR}/crc32c.c
-  ${CMAKE_CURRENT_LIST_DIR}/compress.c
-  ${CMAKE_CURRENT_LIST_DIR}/record_batch.c
-  ${CMAKE_CURRENT_LIST_DIR}/record_verify.c
-  ${CMAKE_CURRENT_LIST_DIR}/record_build.c
+  frame.c
+  crc32c.c
+  compress.c
+  record_batch.c
+  record_verify.c
+  record_build.c
 )
 target_link_libraries(sl_protocol PUBLIC PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD sl_snappy)
 
