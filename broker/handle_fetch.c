@@ -48,7 +48,7 @@ typedef struct fetch_ctx {
         int32_t min_bytes;
         int64_t deadline_ms; /* monotonic end of the long poll */
         bool read_committed;
-        int sess_kind;       /* SL_FSESS_* */
+        int sess_kind; /* SL_FSESS_* */
         int32_t sess_id;
         sl_fanout f;         /* read groups; reused for watches */
         sl_xcall *cancel_x;  /* per group */
@@ -278,8 +278,9 @@ static bool *select_items(fetch_ctx *c, sl_fsess *s)
                 sl_fsess_part *sp = s && si >= 0 && si < s->nparts ? &s->parts[si] : NULL;
                 bool changed = true;
                 if (sp && sp->partition == it->partition)
-                        changed = sl_fsess_part_changed(sp, it->bytes > 0 || it->diverged, it->error_code,
-                                                        it->high_watermark, it->log_start_offset);
+                        changed =
+                            sl_fsess_part_changed(sp, it->bytes > 0 || it->diverged, it->error_code,
+                                                  it->high_watermark, it->log_start_offset);
                 inc[i] = c->sess_kind != SL_FSESS_INCREMENTAL || changed || !sp;
         }
         return inc;
@@ -305,7 +306,8 @@ static void respond_data(fetch_ctx *c)
                 }
         }
         bool *inc = select_items(c, s);
-        sl_fresp_topic *topics = kp_arena_alloc(&req->arena, (size_t)c->nitems + 1, sizeof(*topics));
+        sl_fresp_topic *topics =
+            kp_arena_alloc(&req->arena, (size_t)c->nitems + 1, sizeof(*topics));
         sl_fresp_part *rp = kp_arena_alloc(&req->arena, (size_t)c->nitems + 1, sizeof(*rp));
         int32_t *order = kp_arena_alloc(&req->arena, (size_t)c->nitems + 1, sizeof(*order));
         if (!inc || !topics || !rp || !order) {
@@ -322,8 +324,8 @@ static void respond_data(fetch_ctx *c)
                 const sl_fetch_item *it = &c->fc.items[i];
                 const fpart *fp = &c->parts[i];
                 if (!prev || !same_topic(prev, fp, v)) {
-                        topics[r.ntopics++] = (sl_fresp_topic){.name = fp->name, .id = fp->id,
-                                                               .parts = &rp[n]};
+                        topics[r.ntopics++] =
+                            (sl_fresp_topic){.name = fp->name, .id = fp->id, .parts = &rp[n]};
                 }
                 prev = fp;
                 topics[r.ntopics - 1].nparts++;
@@ -430,7 +432,8 @@ static void start_wait(fetch_ctx *c)
 {
         sl_request *req = c->req;
         if (!c->cancel_x) {
-                c->cancel_x = kp_arena_alloc(&req->arena, (size_t)c->f.ngroups, sizeof(*c->cancel_x));
+                c->cancel_x =
+                    kp_arena_alloc(&req->arena, (size_t)c->f.ngroups, sizeof(*c->cancel_x));
                 c->watch_back = kp_arena_alloc(&req->arena, (size_t)c->f.ngroups, sizeof(bool));
                 if (!c->cancel_x || !c->watch_back) {
                         c->final_read = true;

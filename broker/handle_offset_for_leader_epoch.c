@@ -53,8 +53,8 @@ void sl_handle_offset_for_leader_epoch(sl_request *req)
         req->user = c;
         kp_offset_for_leader_epoch_request *m = &c->m;
         if (kp_offset_for_leader_epoch_request_decode(&req->body, req->api_version, m) < 0) {
-                sl_request_close(req,
-                                 req->body.why ? req->body.why : "undecodable OffsetForLeaderEpoch");
+                sl_request_close(req, req->body.why ? req->body.why
+                                                    : "undecodable OffsetForLeaderEpoch");
                 return;
         }
         int32_t ntopics = m->topics_count > 0 ? m->topics_count : 0;
@@ -73,7 +73,8 @@ void sl_handle_offset_for_leader_epoch(sl_request *req)
         c->resp.topics_count = ntopics;
         const sl_topics_snap *snap = sl_topics_current();
         for (int32_t i = 0; i < ntopics; i++) {
-                const kp_offset_for_leader_epoch_request_offset_for_leader_topic *rt = &m->topics[i];
+                const kp_offset_for_leader_epoch_request_offset_for_leader_topic *rt =
+                    &m->topics[i];
                 ep_topic *tr = &c->resp.topics[i];
                 int32_t np = rt->partitions_count > 0 ? rt->partitions_count : 0;
                 kp_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(tr);

@@ -191,9 +191,8 @@ static inline dp_produced dp_produce_recv(th *t, int16_t ver, int32_t corr)
                            .log_append_time = p->log_append_time_ms,
                            .log_start_offset = p->log_start_offset,
                            .record_errors = p->record_errors_count,
-                           .first_bad = p->record_errors_count > 0
-                                            ? p->record_errors[0].batch_index
-                                            : -1};
+                           .first_bad =
+                               p->record_errors_count > 0 ? p->record_errors[0].batch_index : -1};
         return out;
 }
 

@@ -114,8 +114,9 @@ static kp_uuid setup(th *t)
 {
         kp_uuid id = dp_topic(t, "t", 2, NULL, NULL);
         for (int b = 0; b < 3; b++) {
-                size_t len = dp_batch(batch, sizeof(batch), 3, b % 2 ? KP_CODEC_ZSTD : KP_CODEC_NONE,
-                                      false, 1000 * (b + 1), -1, false);
+                size_t len =
+                    dp_batch(batch, sizeof(batch), 3, b % 2 ? KP_CODEC_ZSTD : KP_CODEC_NONE, false,
+                             1000 * (b + 1), -1, false);
                 assert_int_equal(dp_produce(t, 9, "t", 0, 1, batch, len).error, 0);
         }
         return id;
@@ -187,7 +188,8 @@ static void test_fetch_errors(void **state)
         assert_int_equal(r.responses[0].partitions[0].error_code, KP_ERR_OFFSET_OUT_OF_RANGE);
         q = (fq){"nope", id, 0, 0, 0, -1, -1};
         r = fetch(&t, 12, &quick, &q, 1);
-        assert_int_equal(r.responses[0].partitions[0].error_code, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_int_equal(r.responses[0].partitions[0].error_code,
+                         KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
         kp_uuid other = id;
         other.b[0] ^= 1;
         q = (fq){"t", other, 0, 0, 0, -1, -1};
@@ -196,7 +198,8 @@ static void test_fetch_errors(void **state)
         assert_memory_equal(r.responses[0].topic_id.b, other.b, 16);
         q = (fq){"t", id, 5, 0, 0, -1, -1};
         r = fetch(&t, 12, &quick, &q, 1);
-        assert_int_equal(r.responses[0].partitions[0].error_code, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_int_equal(r.responses[0].partitions[0].error_code,
+                         KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
         q = (fq){"t", id, 0, 0, 0, 2, -1};
         r = fetch(&t, 9, &quick, &q, 1);
         assert_int_equal(r.responses[0].partitions[0].error_code, KP_ERR_UNKNOWN_LEADER_EPOCH);

@@ -18,7 +18,8 @@ static void test_produce_offsets(void **state)
         dp_topic(&t, "t", 3, NULL, NULL);
         int64_t next = 0;
         for (int16_t v = 3; v <= 11; v++) {
-                size_t len = dp_batch(batch, sizeof(batch), 3, KP_CODEC_NONE, false, 1000, -1, false);
+                size_t len =
+                    dp_batch(batch, sizeof(batch), 3, KP_CODEC_NONE, false, 1000, -1, false);
                 int16_t acks = v % 2 ? 1 : -1; /* -1: answered after the group commit */
                 dp_produced r = dp_produce(&t, v, "t", 1, acks, batch, len);
                 assert_int_equal(r.error, 0);
@@ -40,7 +41,8 @@ static void test_produce_offsets(void **state)
         assert_int_equal(dp_produce(&t, 6, "t", 0, 1, batch, len).error,
                          KP_ERR_UNSUPPORTED_COMPRESSION_TYPE);
         /* acks=-1 really waited for a sync: everything before is durable. */
-        sl_partition *p = sl_partition_find(sl_topics_find(sl_topics_current(), kp_str_c("t"))->id, 1);
+        sl_partition *p =
+            sl_partition_find(sl_topics_find(sl_topics_current(), kp_str_c("t"))->id, 1);
         assert_non_null(p);
         assert_true(sl_log_flushed_offset(p->log) >= next - 3);
         dp_stop(&t);
@@ -73,8 +75,7 @@ static void test_produce_errors(void **state)
         batch[len - 1] ^= 0x55;
         /* Two batches in one partition's records: INVALID_RECORD. */
         memcpy(batch + len, batch, len);
-        assert_int_equal(dp_produce(&t, 9, "t", 0, 1, batch, 2 * len).error,
-                         KP_ERR_INVALID_RECORD);
+        assert_int_equal(dp_produce(&t, 9, "t", 0, 1, batch, 2 * len).error, KP_ERR_INVALID_RECORD);
         /* Truncated batch. */
         assert_int_not_equal(dp_produce(&t, 9, "t", 0, 1, batch, len - 3).error, 0);
 
@@ -164,9 +165,9 @@ static lo_out list_offsets(th *t, int16_t v, const char *topic, int32_t part, in
 {
         static int32_t corr = 5000;
         kp_list_offsets_request_list_offsets_partition rp = {.partition_index = part,
-                                                            .current_leader_epoch = current_epoch,
-                                                            .timestamp = ts,
-                                                            .max_num_offsets = 1};
+                                                             .current_leader_epoch = current_epoch,
+                                                             .timestamp = ts,
+                                                             .max_num_offsets = 1};
         kp_list_offsets_request_list_offsets_topic rt = {
             .name = kp_str_c(topic), .partitions = &rp, .partitions_count = 1};
         kp_list_offsets_request q;
@@ -206,8 +207,8 @@ static void test_list_offsets(void **state)
         assert_int_equal(o.offset, -1);
         /* Three batches with timestamps 1000.., 2000.., 3000.. */
         for (int b = 1; b <= 3; b++) {
-                size_t len = dp_batch(batch, sizeof(batch), 4, KP_CODEC_SNAPPY, false, b * 1000,
-                                      -1, false);
+                size_t len =
+                    dp_batch(batch, sizeof(batch), 4, KP_CODEC_SNAPPY, false, b * 1000, -1, false);
                 assert_int_equal(dp_produce(&t, 7, "t", 0, 1, batch, len).error, 0);
         }
         for (int16_t v = 1; v <= 10; v++) {
@@ -247,9 +248,8 @@ static void test_list_offsets(void **state)
 
 /* ---- OffsetForLeaderEpoch ---- */
 
-static kp_offset_for_leader_epoch_response_epoch_end_offset ofle(th *t, int16_t v, const char *topic,
-                                                                 int32_t part, int32_t epoch,
-                                                                 int32_t current)
+static kp_offset_for_leader_epoch_response_epoch_end_offset
+ofle(th *t, int16_t v, const char *topic, int32_t part, int32_t epoch, int32_t current)
 {
         static int32_t corr = 7000;
         kp_offset_for_leader_epoch_request_offset_for_leader_partition rp = {
