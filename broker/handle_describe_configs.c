@@ -173,6 +173,9 @@ static void describe_broker(dc_ctx *c, const dc_resource *r, dc_result *res)
                 sl_config_describe(cfg, k, &e);
                 if (!wanted(r, e.name))
                         continue;
+                /* The id in use, when generated at first start (config has ""). */
+                if (!strcmp(e.name, "cluster.id") && !e.value[0])
+                        e.value = g_sl.cluster_id;
                 dc_entry *o = &out[n++];
                 fill_entry(c, o, &e);
                 if (c->in->include_synonyms && c->req->api_version >= 1) {

@@ -215,6 +215,49 @@ def kafka_python(b):
         k.close()
 
 
+def old_versions(b):
+    """v0 forms (fields later versions added must be absent), via kafka-python's codec."""
+    import kafka.protocol.admin as A
+    k = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=30000)
+
+    def send(req):
+        f = k._send_request_to_node(k._client.least_loaded_node(), req)
+        k._wait_for_futures([f])
+        return f.value
+
+    try:
+        r = send(A.CreateTopicsRequest[0](create_topic_requests=[
+            ("adm-o", 2, 1, [], [("retention.ms", "5000")])], timeout=30000))
+        check(r.topic_errors == [("adm-o", 0)], "CreateTopics v0 %r" % (r.topic_errors,))
+        r = send(A.DescribeConfigsRequest[0](resources=[
+            (TOPIC, "adm-o", ["retention.ms", "segment.bytes"])]))
+        ents = {e[0]: e for e in r.resources[0][4]}
+        check(ents["retention.ms"][1] == "5000" and not ents["retention.ms"][3] and
+              ents["segment.bytes"][3], "DescribeConfigs v0 is_default: %r" % (ents,))
+        r = send(A.AlterConfigsRequest[0](resources=[(TOPIC, "adm-o", [("segment.ms", "100000")])],
+                                          validate_only=False))
+        expect(r.resources[0][0], 0, "AlterConfigs v0")
+        r = send(A.DescribeConfigsRequest[0](resources=[(TOPIC, "adm-o", None)]))
+        ents = {e[0]: e for e in r.resources[0][4]}
+        check(ents["segment.ms"][1] == "100000" and ents["retention.ms"][3],
+              "AlterConfigs v0 did not replace the overrides: %r" % (ents["retention.ms"],))
+        r = send(A.CreatePartitionsRequest[0](topic_partitions=[("adm-o", (4, [[0], [0]]))],
+                                              timeout=30000, validate_only=False))
+        expect(r.topic_errors[0][1], 0, "CreatePartitions v0 with assignments")
+        r = send(A.CreatePartitionsRequest[0](topic_partitions=[("adm-o", (6, [[0], [3]]))],
+                                              timeout=30000, validate_only=False))
+        expect(r.topic_errors[0][1], 39, "CreatePartitions v0 assignment to broker 3")
+        r = send(A.CreatePartitionsRequest[0](topic_partitions=[("adm-o", (7, [[0]]))],
+                                              timeout=30000, validate_only=False))
+        expect(r.topic_errors[0][1], 39, "CreatePartitions v0 too few assignments")
+        r = send(A.DeleteTopicsRequest[0](topics=["adm-o", "adm-o2"], timeout=30000))
+        check(sorted(r.topic_error_codes) == [("adm-o", 0), ("adm-o2", 3)],
+              "DeleteTopics v0 %r" % (r.topic_error_codes,))
+        check(not part_dirs(b, "adm-o"), "adm-o dirs left")
+    finally:
+        k.close()
+
+
 # ---------------------------------------------------------------- raw frames
 
 
@@ -324,12 +367,31 @@ def raw_configs(conn):
     expect(res[3][0], 42, "describe an unknown resource type")
 
 
+ADVERTISED = {19: (0, 7), 20: (0, 6), 21: (0, 2), 32: (0, 4), 33: (0, 2), 35: (1, 4), 37: (0, 3),
+              44: (0, 1), 60: (0, 1)}
+
+
+def raw_api_versions(b):
+    conn = Conn(b.bootstrap)
+    err, keys = conn.api_versions(0)
+    expect(err, 0, "ApiVersions")
+    for k, rng in ADVERTISED.items():
+        check(keys.get(k) == rng, "ApiVersions key %d: %r, expected %r" % (k, keys.get(k), rng))
+    # DescribeLogDirs v0 is not served: the connection closes.
+    conn.send(35, 0, W.i32(-1))
+    conn.expect_closed()
+    conn.close()
+
+
 def raw_cluster(b, conn):
     c = W.describe_cluster_v1(conn, include_ops=True)
     check(c["error"] == 0 and c["controller"] == 0 and c["endpoint_type"] == 1,
           "DescribeCluster %r" % (c,))
     check(c["brokers"] == [(0, "127.0.0.1", b.port, None)], "brokers %r" % (c["brokers"],))
     check(c["cluster_id"] and c["ops"] > 0, "cluster id / ops %r" % (c,))
+    cfg = W.describe_configs_v4(conn, [(BROKER, "0", ["cluster.id"])])[0][4]
+    check(cfg["cluster.id"]["value"] == c["cluster_id"], "cluster.id config %r vs %r" %
+          (cfg["cluster.id"]["value"], c["cluster_id"]))
     md_cluster = conn.metadata([], version=4)
     check(md_cluster["controller"] == 0, "metadata controller")
     c = W.describe_cluster_v1(conn, endpoint_type=2)
@@ -412,11 +474,15 @@ def main(exe, _args):
         confluent_topics(b, admin)
         log("kafka-python admin")
         kafka_python(b)
+        log("v0 requests")
+        old_versions(b)
         conn = Conn(b.bootstrap)
         log("raw CreateTopics v7 / DeleteTopics v6")
         raw_create_delete(b, conn)
         log("raw DescribeConfigs v4 / IncrementalAlterConfigs v1")
         raw_configs(conn)
+        log("ApiVersions ranges")
+        raw_api_versions(b)
         log("raw DescribeCluster v1")
         raw_cluster(b, conn)
         log("DeleteRecords v2 / DescribeLogDirs v4")
