@@ -255,6 +255,9 @@ static void test_group_commit(void **state)
         uint8_t b[69];
         sl_sync_waiter w[3] = {{.cb = on_synced}, {.cb = on_synced}, {.cb = on_synced}};
         nsynced = 0;
+        sl_log_stats st;
+        sl_log_get_stats(p->log, &st);
+        int64_t syncs_before = st.syncs; /* open may sync the new directory */
         for (int i = 0; i < 3; i++) {
                 one_record_batch(b);
                 sl_append_result res;
@@ -269,9 +272,8 @@ static void test_group_commit(void **state)
         for (int i = 0; i < 3; i++)
                 assert_int_equal(synced[i], 0);
         assert_int_equal(sl_log_flushed_offset(p->log), 3);
-        sl_log_stats st;
         sl_log_get_stats(p->log, &st);
-        assert_int_equal(st.syncs, 1); /* one fdatasync covered all three */
+        assert_int_equal(st.syncs - syncs_before, 1); /* one job covered all three */
         th_stop(&t);
         rm_rf(data_dir);
 }
