@@ -260,14 +260,24 @@ static void watch_unlink(sl_fetch_item *it)
         it->w_linked = false;
 }
 
+/* Sends a watch home with a fresh read of its partitions: the connection's
+ * shard answers from that without another round trip to the owners. */
+static void watch_reply_with_read(sl_fanout_group *grp)
+{
+        sl_fetch_fanout_ctx *c = grp->f->ctx;
+        for (int32_t i = 0; i < grp->n; i++)
+                fetch_read_one(&c->items[grp->items[i]]);
+        grp->pending = 0;
+        sl_xcall_reply(&grp->x);
+}
+
 /* Unregisters every item of a parked watch and sends it home. */
 static void watch_fire(sl_fanout_group *grp)
 {
         sl_fetch_fanout_ctx *c = grp->f->ctx;
         for (int32_t i = 0; i < grp->n; i++)
                 watch_unlink(&c->items[grp->items[i]]);
-        grp->pending = 0;
-        sl_xcall_reply(&grp->x);
+        watch_reply_with_read(grp);
 }
 
 void sl_fetch_watch_on_owner(sl_xcall *x)
@@ -288,8 +298,7 @@ void sl_fetch_watch_on_owner(sl_xcall *x)
                         ready = true;
         }
         if (ready) {
-                grp->pending = 0;
-                sl_xcall_reply(x);
+                watch_reply_with_read(grp);
                 return;
         }
         for (int32_t i = 0; i < grp->n; i++)

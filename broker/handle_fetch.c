@@ -12,7 +12,8 @@
  *  3. long poll: if fewer than min_bytes are ready and max_wait_ms allows,
  *     the pins are dropped and a watch is parked on each owner; the first
  *     append to a watched partition, or the reactor timer, ends the wait
- *     (the other watches are cancelled) and step 2 runs again;
+ *     (the other watches are cancelled); each watch comes home with a fresh
+ *     read of its partitions, so the answer needs no further round trip;
  *  4. answer: memory from fetch_response.c with the record bytes sent by
  *     sendfile straight from the segment files; the pins are released (a
  *     message to each owner) once the response has been written. */
@@ -373,7 +374,7 @@ static void respond_data(fetch_ctx *c)
 
 /* ---- read / wait cycle ---- */
 
-static void start_read(fetch_ctx *c);
+static void read_done(sl_fanout *f);
 
 static void wait_over(fetch_ctx *c)
 {
@@ -383,7 +384,8 @@ static void wait_over(fetch_ctx *c)
                 sl_timer_stop(sl_shard_reactor(c->req->shard), &c->timer);
         if (sl_now_ms() >= c->deadline_ms)
                 c->final_read = true;
-        start_read(c);
+        /* Every watch came home with a fresh read of its partitions. */
+        read_done(&c->f);
 }
 
 static void cancel_back(sl_xcall *x)
