@@ -279,3 +279,15 @@ bool sl_fsess_part_changed(sl_fsess_part *p, bool has_records, int16_t error, in
                 p->sent_start = log_start;
         return changed;
 }
+
+void sl_fsess_rotate(sl_fsess *s, const bool *moved, sl_fsess_part *scratch)
+{
+        int32_t n = 0;
+        for (int32_t i = 0; i < s->nparts; i++)
+                if (!moved[i])
+                        scratch[n++] = s->parts[i];
+        for (int32_t i = 0; i < s->nparts; i++)
+                if (moved[i])
+                        scratch[n++] = s->parts[i];
+        memcpy(s->parts, scratch, (size_t)n * sizeof(*scratch));
+}

@@ -102,4 +102,10 @@ void sl_fsess_remove(sl_fsess_cache *c, sl_fsess *s);
 bool sl_fsess_part_changed(sl_fsess_part *p, bool has_records, int16_t error, int64_t hw,
                            int64_t log_start);
 
+/* Fairness (as Kafka's incremental sessions do): moves the partitions marked
+ * in `moved` (s->nparts flags) to the end, keeping relative order, so that a
+ * partition cut by max_bytes comes first next time. scratch holds
+ * s->nparts parts. */
+void sl_fsess_rotate(sl_fsess *s, const bool *moved, sl_fsess_part *scratch);
+
 #endif

@@ -284,6 +284,22 @@ static bool *select_items(fetch_ctx *c, sl_fsess *s)
                                                   it->high_watermark, it->log_start_offset);
                 inc[i] = c->sess_kind != SL_FSESS_INCREMENTAL || changed || !sp;
         }
+        if (!s || !s->nparts)
+                return inc;
+        /* Partitions that returned records go to the back of the session. */
+        bool *moved = kp_arena_alloc(&c->req->arena, (size_t)s->nparts, sizeof(*moved));
+        sl_fsess_part *scratch =
+            kp_arena_alloc(&c->req->arena, (size_t)s->nparts, sizeof(*scratch));
+        if (!moved || !scratch)
+                return inc;
+        bool any = false;
+        for (int32_t i = 0; i < c->nitems; i++) {
+                int32_t si = c->parts[i].sess_index;
+                if (c->fc.items[i].bytes > 0 && si >= 0 && si < s->nparts)
+                        any = moved[si] = true;
+        }
+        if (any)
+                sl_fsess_rotate(s, moved, scratch);
         return inc;
 }
 

@@ -372,6 +372,30 @@ static void sessions_at(int16_t v)
         dp_stop(&t);
 }
 
+/* A partition cut by max_bytes comes first in the next incremental fetch. */
+static void test_fetch_session_fairness(void **state)
+{
+        (void)state;
+        th t;
+        dp_start(&t);
+        kp_uuid id = setup(&t);
+        size_t len = dp_batch(batch, sizeof(batch), 3, KP_CODEC_NONE, false, 1, -1, false);
+        assert_int_equal(dp_produce(&t, 9, "t", 1, 1, batch, len).error, 0);
+        fq q[2] = {{"t", id, 0, 0, 0, -1, -1}, {"t", id, 1, 0, 0, -1, -1}};
+        fopts o = {.session_id = 0, .epoch = 0, .min_bytes = 1, .max_bytes = 1};
+        kp_fetch_response r = fetch(&t, 12, &o, q, 2);
+        int32_t sid = r.session_id;
+        assert_true(sid != 0);
+        assert_true(find_part(&r, 0)->records.len > 0);
+        assert_int_equal(find_part(&r, 1)->records.len, 0);
+        o = (fopts){.session_id = sid, .epoch = 1, .min_bytes = 1, .max_bytes = 1};
+        r = fetch(&t, 12, &o, NULL, 0);
+        assert_non_null(find_part(&r, 1));
+        assert_int_equal(find_part(&r, 1)->records.len, (int32_t)len);
+        assert_int_equal(r.responses[0].partitions[0].partition_index, 1);
+        dp_stop(&t);
+}
+
 static void test_fetch_sessions(void **state)
 {
         (void)state;
@@ -385,7 +409,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_fetch_versions), cmocka_unit_test(test_fetch_errors),
             cmocka_unit_test(test_fetch_limits),   cmocka_unit_test(test_fetch_long_poll),
-            cmocka_unit_test(test_fetch_sessions),
+            cmocka_unit_test(test_fetch_sessions), cmocka_unit_test(test_fetch_session_fairness),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,6 +106,19 @@ static void test_partitions(void **state)
         assert_true(sl_fsess_part_changed(p, false, 0, 6, 0)); /* high watermark */
         assert_true(sl_fsess_part_changed(p, false, 0, 6, 2)); /* log start */
         assert_false(sl_fsess_part_changed(p, false, 0, 6, 2));
+        /* Rotation: marked partitions go last, both groups keep their order. */
+        bool moved[32] = {false};
+        sl_fsess_part scratch[32];
+        int32_t before[32];
+        for (int32_t i = 0; i < s->nparts; i++)
+                before[i] = s->parts[i].partition;
+        moved[1] = moved[3] = true;
+        sl_fsess_rotate(s, moved, scratch);
+        assert_int_equal(s->nparts, 19);
+        assert_int_equal(s->parts[0].partition, before[0]);
+        assert_int_equal(s->parts[1].partition, before[2]);
+        assert_int_equal(s->parts[17].partition, before[1]);
+        assert_int_equal(s->parts[18].partition, before[3]);
         sl_fsess_cache_free(&c);
 }
 
