@@ -60,6 +60,7 @@ struct sl_shard {
         sl_conn *flush_head;  /* connections with responses to write */
         sl_request *req_free; /* pooled requests */
         uint32_t nreq_free;
+        const sl_config *cfg; /* broker config in force here (NULL: g_sl.cfg), broker_config.c */
         /* topics and partitions */
         const sl_topics_snap *topics; /* current snapshot */
         sl_partition **ptab;          /* hash table of owned partitions */
@@ -153,6 +154,28 @@ int sl_topics_store_remove(const char *data_dir, kp_str name);
 void sl_topics_install_initial(sl_shard *s);
 void sl_topics_shutdown(void); /* main thread, after the shards stopped */
 kp_uuid sl_uuid_random(void);
+
+/* broker_config.c: dynamic broker configs (AlterConfigs on the BROKER
+ * resource). The caller owns the op until done() runs on its shard. */
+typedef struct sl_broker_config_op {
+        /* in: runs on shard 0 with a copy of the config in force; edits it
+         * with sl_config_alter (static_cfg: the values DELETE restores) and
+         * returns 0 or a Kafka code with text in message_buf */
+        int16_t (*edit)(struct sl_broker_config_op *op, sl_config *cfg,
+                        const sl_config *static_cfg);
+        bool validate_only; /* check, change nothing */
+        void (*done)(struct sl_broker_config_op *op);
+        void *arg;
+        /* out */
+        int16_t error;
+        const char *error_message; /* NULL or message_buf */
+        char message_buf[160];
+        /* internal */
+        sl_xcall x;
+} sl_broker_config_op;
+void sl_broker_config_alter(sl_broker_config_op *op);
+/* Before the shards start: applies <data>/broker-dynamic.conf to g_sl.cfg. */
+int sl_broker_config_load(void);
 
 /* server.c (owns g_sl) */
 typedef struct sl_server sl_server;

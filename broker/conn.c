@@ -194,10 +194,10 @@ void sl_conn_accept_ready(sl_reactor *r, int fd, void *arg, int mask)
                                 SL_WARN("accept: %s", strerror(-sock));
                         return;
                 }
-                if (atomic_fetch_add(&g_sl.nconns, 1) >= g_sl.cfg.max_connections) {
+                if (atomic_fetch_add(&g_sl.nconns, 1) >= sl_shard_config()->max_connections) {
                         atomic_fetch_sub(&g_sl.nconns, 1);
                         SL_WARN("refusing %s: max.connections (%lld) reached", peer,
-                                (long long)g_sl.cfg.max_connections);
+                                (long long)sl_shard_config()->max_connections);
                         s->net.ops->close(&s->net, sock);
                         continue;
                 }

@@ -11,9 +11,12 @@
  * default); IncrementalAlterConfigs applies SET / DELETE / APPEND / SUBTRACT
  * (APPEND and SUBTRACT only on list configs: cleanup.policy). Values are
  * checked by config/topic_config.h (INVALID_CONFIG, nothing changes).
- * BROKER resources are refused with INVALID_REQUEST: broker settings are
- * read without synchronisation by every shard, so this broker takes them
- * from its YAML file at start and does not change them at run time. */
+ * A BROKER resource named by this node's id changes the dynamic broker keys
+ * (config/config.h: log.level, max.connections, message.max.bytes, the log.*
+ * topic defaults...) through broker_config.c: serialised on shard 0,
+ * persisted in the data dir, installed on every shard. Read-only keys get
+ * INVALID_CONFIG; the cluster-wide default ("") and other ids INVALID_REQUEST. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +37,8 @@ typedef struct ac_entry {
 /* One resource of the request. op must stay first: the edit callback gets
  * the op and finds its item from it. */
 typedef struct ac_item {
-        sl_topic_op op;
+        sl_topic_op op;          /* TOPIC; its error fields hold every result */
+        sl_broker_config_op bop; /* BROKER */
         int8_t type;
         kp_str name;
         ac_entry *entries;
@@ -174,6 +178,93 @@ static int16_t edit_config(sl_topic_op *op, sl_topic_config *tc)
                 (res)[i].resource_name = it_->name;                                                \
         }
 
+/* Index of a broker key, or -1. */
+static int broker_key(const sl_config *cfg, const char *name, sl_config_entry *e)
+{
+        for (size_t k = 0; k < sl_config_key_count(); k++) {
+                sl_config_describe(cfg, k, e);
+                if (!strcmp(e->name, name))
+                        return (int)k;
+        }
+        return -1;
+}
+
+static bool item_names(const ac_item *it, const char *name)
+{
+        for (int32_t i = 0; i < it->n; i++)
+                if (kp_str_eq(it->entries[i].name, kp_str_c(name)))
+                        return true;
+        return false;
+}
+
+static int16_t apply_broker_entry(sl_broker_config_op *op, sl_config *cfg, const sl_config *st,
+                                  const ac_entry *e)
+{
+        char key[256], val[1024], *msg = op->message_buf;
+        size_t ml = sizeof(op->message_buf);
+        if (e->name.len <= 0 || e->name.len >= (int32_t)sizeof(key) ||
+            e->value.len >= (int32_t)sizeof(val)) {
+                snprintf(msg, ml, "Invalid config name or value.");
+                return KP_ERR_INVALID_CONFIG;
+        }
+        memcpy(key, e->name.p, (size_t)e->name.len);
+        key[e->name.len] = 0;
+        if (e->value.len >= 0)
+                memcpy(val, e->value.p, (size_t)e->value.len);
+        val[e->value.len > 0 ? e->value.len : 0] = 0;
+        if (e->op != OP_DELETE && e->value.len < 0) {
+                snprintf(msg, ml, "Null value not supported for: %s", key);
+                return KP_ERR_INVALID_REQUEST;
+        }
+        switch (e->op) {
+        case OP_SET:
+                return sl_config_alter(cfg, st, key, val, msg, ml);
+        case OP_DELETE:
+                return sl_config_alter(cfg, st, key, NULL, msg, ml);
+        case OP_APPEND:
+        case OP_SUBTRACT: {
+                sl_config_entry d;
+                if (broker_key(cfg, key, &d) < 0 || d.type != SL_CONFIG_TYPE_LIST) {
+                        snprintf(msg, ml,
+                                 "Config value append/subtract is not allowed for config key: %s",
+                                 key);
+                        return KP_ERR_INVALID_CONFIG;
+                }
+                char cur[256], next[512];
+                snprintf(cur, sizeof(cur), "%s", d.value);
+                list_edit(cur, val, e->op == OP_APPEND, next, sizeof(next));
+                return sl_config_alter(cfg, st, key, next, msg, ml);
+        }
+        default:
+                snprintf(msg, ml, "Unknown config operation.");
+                return KP_ERR_INVALID_REQUEST;
+        }
+}
+
+/* Shard 0, on a copy of the config in force (discarded on error). */
+static int16_t edit_broker(sl_broker_config_op *bop, sl_config *cfg, const sl_config *st)
+{
+        const ac_item *it = (const ac_item *)((char *)bop - offsetof(ac_item, bop));
+        if (it->replace) {
+                /* Legacy AlterConfigs: dynamic values not named return to static. */
+                for (size_t k = 0; k < sl_config_key_count(); k++) {
+                        sl_config_entry e;
+                        sl_config_describe(cfg, k, &e);
+                        if (e.source == SL_CONFIG_SOURCE_DYNAMIC_BROKER &&
+                            !item_names(it, e.name)) {
+                                char ign[64];
+                                sl_config_alter(cfg, st, e.name, NULL, ign, sizeof(ign));
+                        }
+                }
+        }
+        for (int32_t i = 0; i < it->n; i++) {
+                int16_t err = apply_broker_entry(bop, cfg, st, &it->entries[i]);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
 static void respond(ac_ctx *c)
 {
         sl_request *req = c->req;
@@ -213,6 +304,40 @@ static void op_done(sl_topic_op *op)
         finish_one(op->arg);
 }
 
+static void bop_done(sl_broker_config_op *bop)
+{
+        ac_item *it = (ac_item *)((char *)bop - offsetof(ac_item, bop));
+        it->op.error = bop->error;
+        if (bop->error) {
+                memcpy(it->op.message_buf, bop->message_buf, sizeof(it->op.message_buf));
+                it->op.error_message = it->op.message_buf;
+        }
+        finish_one(bop->arg);
+}
+
+/* A BROKER resource: this node only. */
+static void start_broker(ac_ctx *c, ac_item *it, bool validate_only)
+{
+        char me[24];
+        snprintf(me, sizeof(me), "%lld", (long long)sl_shard_config()->node_id);
+        if (it->name.len == 0) {
+                item_fail(it, KP_ERR_INVALID_REQUEST,
+                          "Cluster-wide default broker configs are not supported; name the "
+                          "broker by its node.id.");
+                return;
+        }
+        if (!kp_str_eq(it->name, kp_str_c(me))) {
+                item_fail(it, KP_ERR_INVALID_REQUEST, "Unexpected broker id.");
+                return;
+        }
+        it->bop.edit = edit_broker;
+        it->bop.validate_only = validate_only;
+        it->bop.done = bop_done;
+        it->bop.arg = c;
+        c->pending++;
+        sl_broker_config_alter(&it->bop);
+}
+
 /* Request-level checks, then one registry op per topic resource. */
 static void start(ac_ctx *c, bool validate_only)
 {
@@ -236,9 +361,7 @@ static void start(ac_ctx *c, bool validate_only)
                         continue;
                 }
                 if (it->type == RES_BROKER) {
-                        item_fail(it, KP_ERR_INVALID_REQUEST,
-                                  "Broker configs cannot be changed at run time on this broker; "
-                                  "set them in its YAML file and restart.");
+                        start_broker(c, it, validate_only);
                         continue;
                 }
                 if (it->type != RES_TOPIC) {

@@ -27,7 +27,7 @@ static const char *level_name(int level)
 
 void sl_logf(int level, const char *fmt, ...)
 {
-        if (level > g_sl.cfg.log_level)
+        if (level > sl_shard_config()->log_level)
                 return;
         char line[1024];
         struct timespec ts;

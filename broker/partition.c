@@ -39,7 +39,7 @@ int sl_partition_remove_dir(const char *dir)
 
 static sl_log_config log_config_for(const sl_topic_info *t)
 {
-        const sl_config *b = &g_sl.cfg;
+        const sl_config *b = sl_shard_config();
         const sl_topic_config *tc = &t->config;
         sl_log_config c = sl_log_config_default();
         c.segment_bytes = sl_topic_config_i64(tc, b, SL_TOPIC_SEGMENT_BYTES);

@@ -228,8 +228,11 @@ int sl_server_start(const sl_config *cfg)
         memset(&g_sl, 0, sizeof(g_sl));
         g_sl.cfg = *cfg;
         boot.ready = 0;
+        int rc = sl_broker_config_load();
+        if (rc)
+                return rc;
         char host[SL_CONFIG_ADDR_MAX];
-        int rc = setup_addresses(host, sizeof(host));
+        rc = setup_addresses(host, sizeof(host));
         if (rc)
                 return rc;
         sl_topics_snap *snap = NULL;

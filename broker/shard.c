@@ -41,7 +41,9 @@ sl_reactor *sl_shard_reactor(sl_shard *s)
 
 const sl_config *sl_shard_config(void)
 {
-        return &g_sl.cfg;
+        /* Per shard: dynamic broker config changes swap it (broker_config.c). */
+        const sl_shard *s = t_self;
+        return s && s->cfg ? s->cfg : &g_sl.cfg;
 }
 
 bool sl_shard_backpressured(const sl_shard *s)

@@ -154,9 +154,22 @@ def confluent_topics(b, admin):
     expect(r[res], 0, "validate_only alter")
     check(topic_configs(admin, "adm-a")["retention.ms"] == ("7200000", 1),
           "validate_only alter changed retention.ms")
-    res = ConfigResource("broker", "0", set_config={"log.retention.ms": "1000"})
+    # Broker (dynamic keys), legacy AlterConfigs: persisted, shown as DYNAMIC_BROKER (2),
+    # inherited by topics without an override.
+    res = ConfigResource("broker", "0", set_config={"log.retention.ms": "86400000",
+                                                    "max.connections": "500"})
     r = futures(admin.alter_configs([res]))
-    expect(r[res], 42, "alter a broker config")
+    expect(r[res], 0, "alter broker configs")
+    res = ConfigResource("broker", "0")
+    bc = admin.describe_configs([res])[res].result(timeout=30)
+    check((bc["log.retention.ms"].value, int(bc["log.retention.ms"].source)) == ("86400000", 2),
+          "broker log.retention.ms %r" % (bc["log.retention.ms"],))
+    check(bc["max.connections"].value == "500", "broker max.connections")
+    c = topic_configs(admin, "adm-b")
+    check(c["retention.ms"] == ("86400000", 2), "adm-b inherits %r" % (c["retention.ms"],))
+    res = ConfigResource("broker", "0", set_config={"node.id": "4"})
+    r = futures(admin.alter_configs([res]))
+    expect(r[res], 40, "alter a read-only broker config")
 
     # DeleteTopics: the data goes too.
     r = futures(admin.delete_topics(["adm-b", "adm-nope"], operation_timeout=30))
@@ -239,7 +252,7 @@ def old_versions(b):
         expect(r.resources[0][0], 0, "AlterConfigs v0")
         r = send(A.DescribeConfigsRequest[0](resources=[(TOPIC, "adm-o", None)]))
         ents = {e[0]: e for e in r.resources[0][4]}
-        check(ents["segment.ms"][1] == "100000" and ents["retention.ms"][3],
+        check(ents["segment.ms"][1] == "100000" and ents["retention.ms"][1] != "5000",
               "AlterConfigs v0 did not replace the overrides: %r" % (ents["retention.ms"],))
         r = send(A.CreatePartitionsRequest[0](topic_partitions=[("adm-o", (4, [[0], [0]]))],
                                               timeout=30000, validate_only=False))
@@ -277,7 +290,7 @@ def raw_create_delete(b, conn):
     check(a["partitions"] == 1 and a["rf"] == 1, "v7 create: %r" % (a,))  # num.partitions=1
     check(a["configs"].get("max.message.bytes") == ("65536", 1),
           "v7 configs: %r" % (a["configs"].get("max.message.bytes"),))
-    check(a["configs"]["retention.ms"][1] in (4, 5), "v7 default source %r" %
+    check(a["configs"]["retention.ms"] == ("86400000", 2), "v7 inherited source %r" %
           (a["configs"]["retention.ms"],))
     expect(r["adm-asg"]["error"], 0, "manual assignment on node 0")
     check(r["adm-asg"]["partitions"] == 2, "assignment partition count %r" % (r["adm-asg"],))
@@ -343,12 +356,27 @@ def raw_configs(conn):
         (TOPIC, "adm-inc", [("segment.bytes", W.APPEND, "1")]),
         (TOPIC, "adm-nope", [("segment.bytes", W.SET, "1048576")]),
         (TOPIC, "adm-inc2", [("a", W.SET, "1"), ("a", W.SET, "2")]),
-        (BROKER, "0", [("log.retention.ms", W.SET, "1000")]),
+        (BROKER, "", [("log.retention.ms", W.SET, "1000")]),
+        (BROKER, "5", [("log.retention.ms", W.SET, "1000")]),
+        (BROKER, "0", [("log.segment.bytes", W.SET, "2097152"),
+                       ("log.cleanup.policy", W.APPEND, "compact")]),
     ])
     expect(r[0][0], 40, "APPEND on a non-list config")
     expect(r[1][0], 3, "incremental on an unknown topic")
     expect(r[2][0], 42, "duplicate keys")
-    expect(r[3][0], 42, "incremental on the broker")
+    expect(r[3][0], 42, "incremental on the cluster default")
+    expect(r[4][0], 42, "incremental on another broker id")
+    expect(r[5][0], 0, "incremental on this broker")
+    r = W.incremental_alter_v1(conn, [(BROKER, "0", [("log.cleanup.policy", W.DELETE, None)])])
+    expect(r[0][0], 0, "incremental DELETE on the broker")
+    cfg = W.describe_configs_v4(conn, [(BROKER, "0", ["log.segment.bytes", "log.cleanup.policy",
+                                                       "log.retention.ms"])])[0][4]
+    check(cfg["log.segment.bytes"]["value"] == "2097152" and
+          cfg["log.segment.bytes"]["source"] == 2, "log.segment.bytes %r" %
+          (cfg["log.segment.bytes"],))
+    check(cfg["log.cleanup.policy"]["value"] == "delete" and
+          cfg["log.cleanup.policy"]["source"] != 2, "DELETE did not restore log.cleanup.policy")
+    check(cfg["log.retention.ms"]["value"] == "86400000", "incremental lost log.retention.ms")
     r = W.incremental_alter_v1(conn, [(TOPIC, "adm-inc", [("segment.bytes", W.SET, "2097152")])],
                                validate_only=True)
     expect(r[0][0], 0, "incremental validate_only")
@@ -381,6 +409,21 @@ def raw_api_versions(b):
     conn.send(35, 0, W.i32(-1))
     conn.expect_closed()
     conn.close()
+
+
+def dynamic_log_level(b, conn):
+    """log.level=debug takes effect at once: a closed connection is logged at DEBUG."""
+    import time
+    r = W.incremental_alter_v1(conn, [(BROKER, "0", [("log.level", W.SET, "debug")])])
+    expect(r[0][0], 0, "set log.level")
+    for _ in range(4):
+        Conn(b.bootstrap).close()
+    deadline = time.time() + 10
+    while "DEBUG" not in b.log_tail(400) and time.time() < deadline:
+        time.sleep(0.1)
+    check("DEBUG" in b.log_tail(400), "no DEBUG line after log.level=debug")
+    r = W.incremental_alter_v1(conn, [(BROKER, "0", [("log.level", W.DELETE, None)])])
+    expect(r[0][0], 0, "delete log.level")
 
 
 def raw_cluster(b, conn):
@@ -460,6 +503,12 @@ def after_restart(b, admin, conn):
     check(cfg["segment.bytes"]["value"] == "1048576" and
           cfg["cleanup.policy"]["value"] == "compact" and cfg["retention.ms"]["source"] != 1,
           "adm-inc configs after restart")
+    cfg = W.describe_configs_v4(conn, [(BROKER, "0", ["log.retention.ms", "log.segment.bytes",
+                                                       "max.connections", "log.level"])])[0][4]
+    check({k: (v["value"], v["source"]) for k, v in cfg.items()} ==
+          {"log.retention.ms": ("86400000", 2), "log.segment.bytes": ("2097152", 2),
+           "max.connections": ("500", 2), "log.level": ("info", 5)},
+          "broker configs after restart %r" % (cfg,))
     check(watermarks(b, "adm-dr", 0) == (120, 300), "log start after restart %r" %
           (watermarks(b, "adm-dr", 0),))
 
@@ -483,6 +532,8 @@ def main(exe, _args):
         raw_configs(conn)
         log("ApiVersions ranges")
         raw_api_versions(b)
+        log("dynamic log.level")
+        dynamic_log_level(b, conn)
         log("raw DescribeCluster v1")
         raw_cluster(b, conn)
         log("DeleteRecords v2 / DescribeLogDirs v4")
