@@ -12,6 +12,9 @@
  * closes the connection instead, as Kafka does). v0-2 carry message format
  * v0/v1, which SerpentLog does not store: they close the connection (§5.3).
  *
+ * A topic whose compression.type names a codec gets its batches re-encoded
+ * here (Kafka does the same); "producer" (the default) stores them as sent.
+ *
  * Idempotent and transactional batches (producerId >= 0) are refused until
  * producer state exists (another issue): appending them without sequence
  * checks would silently break the exactly-once promise the client relies on.
@@ -127,11 +130,75 @@ static void ts_window(const sl_topic_info *t, int64_t now, int64_t *bounds)
         bounds[1] = after >= 0 && after < INT64_MAX - now ? now + after : INT64_MAX;
 }
 
+/* ---- topic compression.type other than "producer": re-encode ---- */
+
+/* The codec a topic forces (KP_CODEC_*), or -1 for "producer". */
+static int forced_codec(const sl_topic_info *t)
+{
+        int64_t ct = sl_topic_config_i64(&t->config, &g_sl.cfg, SL_TOPIC_COMPRESSION_TYPE);
+        switch (ct) {
+        case SL_COMPRESSION_UNCOMPRESSED:
+                return KP_CODEC_NONE;
+        case SL_COMPRESSION_GZIP:
+                return KP_CODEC_GZIP;
+        case SL_COMPRESSION_SNAPPY:
+                return KP_CODEC_SNAPPY;
+        case SL_COMPRESSION_LZ4:
+                return KP_CODEC_LZ4;
+        case SL_COMPRESSION_ZSTD:
+                return KP_CODEC_ZSTD;
+        default:
+                return -1;
+        }
+}
+
+/* Rebuilds a validated batch with another codec into the request arena: the
+ * same header (attributes' codec bits, batchLength and CRC updated) and the
+ * records area, decompressed and compressed again (ENCODING §3.6). Record
+ * bytes are untouched, so offsets deltas, timestamps and keys stay. */
+static int16_t reencode(sl_request *req, const kp_batch *b, int codec, kp_bytes *out)
+{
+        kp_codec_ctx *cc = codec_ctx();
+        const uint8_t *raw = b->records.p;
+        size_t raw_len = (size_t)b->records.len;
+        const char *why;
+        if (kp_batch_codec(b) &&
+            kp_decompress(cc, kp_batch_codec(b), raw, raw_len, &raw, &raw_len, &why))
+                return KP_ERR_CORRUPT_MESSAGE;
+        size_t bound = codec ? kp_compress_bound(codec, raw_len) : raw_len;
+        uint8_t *nb = kp_arena_alloc(&req->arena, KP_BATCH_HEADER_BYTES + bound, 1);
+        if (!nb)
+                return KP_ERR_UNKNOWN_SERVER_ERROR;
+        memcpy(nb, b->p, KP_BATCH_HEADER_BYTES);
+        size_t clen = raw_len;
+        if (codec) {
+                if (kp_compress(cc, codec, raw, raw_len, nb + KP_BATCH_HEADER_BYTES, bound, &clen))
+                        return KP_ERR_UNKNOWN_SERVER_ERROR;
+        } else {
+                memcpy(nb + KP_BATCH_HEADER_BYTES, raw, raw_len);
+        }
+        size_t size = KP_BATCH_HEADER_BYTES + clen;
+        if (size - KP_BATCH_LOG_OVERHEAD > INT32_MAX)
+                return KP_ERR_MESSAGE_TOO_LARGE;
+        kp_wr w;
+        kp_wr_init(&w, nb + KP_BATCH_OFF_LENGTH, 4);
+        kp_wr_i32(&w, (int32_t)(size - KP_BATCH_LOG_OVERHEAD));
+        int16_t attrs = (int16_t)((b->attributes & ~KP_BATCH_ATTR_CODEC_MASK) | codec);
+        kp_wr_init(&w, nb + KP_BATCH_OFF_ATTRIBUTES, 2);
+        kp_wr_i16(&w, attrs);
+        kp_wr_init(&w, nb + KP_BATCH_OFF_CRC, 4);
+        kp_wr_u32(&w, kp_batch_compute_crc(nb, size));
+        *out = (kp_bytes){nb, (int32_t)size};
+        return 0;
+}
+
 /* ---- validation of one partition (connection shard) ---- */
 
+/* Checks one partition's records; on success *records is what to append
+ * (the request's batch, or its re-encoded copy). */
 static int16_t check_partition(produce_ctx *c, const sl_topic_info *t,
                                const kp_produce_request_partition_produce_data *pd, pp_resp *pr,
-                               int64_t now)
+                               int64_t now, kp_bytes *records)
 {
         sl_request *req = c->req;
         if (pd->index < 0 || pd->index >= t->partitions)
@@ -186,6 +253,10 @@ static int16_t check_partition(produce_ctx *c, const sl_topic_info *t,
                         return KP_ERR_INVALID_TIMESTAMP;
                 }
         }
+        *records = pd->records;
+        int codec = forced_codec(t);
+        if (codec >= 0 && codec != kp_batch_codec(&b))
+                return reencode(req, &b, codec, records);
         return 0;
 }
 
@@ -282,6 +353,7 @@ void sl_handle_produce(sl_request *req)
                         const kp_produce_request_partition_produce_data *pd =
                             &td->partition_data[k];
                         pp_resp *pr = &tr->partition_responses[k];
+                        kp_bytes records = pd->records;
                         kp_produce_response_partition_produce_response_init(pr);
                         pr->index = pd->index;
                         pr->base_offset = -1;
@@ -291,15 +363,15 @@ void sl_handle_produce(sl_request *req)
                         else if (!t)
                                 pr->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                         else
-                                pr->error_code = check_partition(c, t, pd, pr, now);
+                                pr->error_code = check_partition(c, t, pd, pr, now, &records);
                         if (pr->error_code)
                                 continue;
                         sl_produce_item *it = &c->fc.items[c->nitems];
                         it->topic_id = t->id;
                         it->partition = pd->index;
-                        /* The frame is this request's own writable copy. */
-                        it->records = (uint8_t *)pd->records.p;
-                        it->len = (size_t)pd->records.len;
+                        /* The request's own writable frame (or arena copy). */
+                        it->records = (uint8_t *)records.p;
+                        it->len = (size_t)records.len;
                         it->wait_sync = m->acks == -1;
                         c->item_resp[c->nitems] = pr;
                         owners[c->nitems] = sl_shard_for_partition(t->id, pd->index);

@@ -396,6 +396,46 @@ static void test_fetch_session_fairness(void **state)
         dp_stop(&t);
 }
 
+/* compression.type other than "producer": batches are stored re-encoded. */
+static void test_produce_reencode(void **state)
+{
+        (void)state;
+        th t;
+        dp_start(&t);
+        kp_uuid rz = dp_topic(&t, "rz", 1, "compression.type", "zstd");
+        kp_uuid ru = dp_topic(&t, "ru", 1, "compression.type", "uncompressed");
+        kp_codec_ctx *cc = kp_codec_ctx_new(1 << 24);
+        struct {
+                const char *name;
+                kp_uuid id;
+                int in, out;
+        } cases[] = {{"rz", rz, KP_CODEC_GZIP, KP_CODEC_ZSTD},
+                     {"ru", ru, KP_CODEC_LZ4, KP_CODEC_NONE},
+                     {"rz", rz, KP_CODEC_ZSTD, KP_CODEC_ZSTD}};
+        for (int i = 0; i < 3; i++) {
+                size_t len = dp_batch(batch, sizeof(batch), 5, cases[i].in, false, 1, -1, false);
+                assert_int_equal(dp_produce(&t, 9, cases[i].name, 0, 1, batch, len).error, 0);
+                fq q = {cases[i].name, cases[i].id, 0, 0, 0, -1, -1};
+                kp_fetch_response r = fetch(&t, 12, &quick, &q, 1);
+                kp_bytes rec = r.responses[0].partitions[0].records;
+                kp_batch_iter it;
+                kp_batch b;
+                int n = 0;
+                kp_batch_iter_init(&it, rec.p, (size_t)rec.len);
+                while (kp_batch_next(&it, &b)) {
+                        kp_batch_info info;
+                        const char *why;
+                        assert_int_equal(kp_batch_verify(&b, cc, 0, &info, &why), 0);
+                        assert_int_equal(kp_batch_codec(&b), cases[i].out);
+                        assert_int_equal(info.records, 5);
+                        n++;
+                }
+                assert_int_equal(n, i == 2 ? 2 : 1);
+        }
+        kp_codec_ctx_free(cc);
+        dp_stop(&t);
+}
+
 static void test_fetch_sessions(void **state)
 {
         (void)state;
@@ -407,9 +447,10 @@ static void test_fetch_sessions(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_fetch_versions), cmocka_unit_test(test_fetch_errors),
-            cmocka_unit_test(test_fetch_limits),   cmocka_unit_test(test_fetch_long_poll),
-            cmocka_unit_test(test_fetch_sessions), cmocka_unit_test(test_fetch_session_fairness),
+            cmocka_unit_test(test_fetch_versions),   cmocka_unit_test(test_fetch_errors),
+            cmocka_unit_test(test_fetch_limits),     cmocka_unit_test(test_fetch_long_poll),
+            cmocka_unit_test(test_fetch_sessions),   cmocka_unit_test(test_fetch_session_fairness),
+            cmocka_unit_test(test_produce_reencode),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
