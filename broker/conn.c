@@ -160,6 +160,11 @@ static void conn_close(sl_conn *c, const char *why)
                 return;
         SL_DEBUG("closing connection %s: %s", c->peer, why);
         c->dead = true;
+        if (c->rx_lent) {
+                c->rx = NULL; /* the shard's buffer, not ours to free */
+                c->rx_lent = false;
+                c->rx_cap = c->rx_len = c->rx_off = 0;
+        }
         c->shard->net.ops->close(&c->shard->net, c->sock);
         c->sock = -1;
         atomic_fetch_sub(&g_sl.nconns, 1);
@@ -359,6 +364,52 @@ static bool handle_frame(sl_conn *c, const uint8_t *p, size_t len)
         return !c->dead;
 }
 
+/* One receive buffer per shard thread, lent to the connection being read
+ * (Redis's thread_reusable_qb): a connection whose bytes all formed whole
+ * frames hands it back, so idle connections hold no receive memory; one left
+ * with a partial frame moves the rest into a buffer of its own, which it
+ * keeps (up to SL_CONN_RX_KEEP) so a steady producer does not malloc per
+ * request. Freed by sl_conn_close_all when the shard stops. */
+static _Thread_local uint8_t *t_rx;
+
+static void rx_lend(sl_conn *c)
+{
+        if (c->rx)
+                return;
+        if (!t_rx)
+                t_rx = malloc(SL_SHARD_RX_BYTES);
+        if (!t_rx)
+                return; /* rx_reserve allocates a private buffer instead */
+        c->rx = t_rx;
+        c->rx_cap = SL_SHARD_RX_BYTES;
+        c->rx_len = c->rx_off = 0;
+        c->rx_lent = true;
+}
+
+/* Gives the shard buffer back, moving unparsed bytes to a private buffer of
+ * at least `need` bytes. */
+static bool rx_unlend(sl_conn *c, size_t need)
+{
+        size_t have = c->rx_len - c->rx_off;
+        uint8_t *nb = NULL;
+        size_t cap = 0;
+        if (have || need) {
+                cap = SL_CONN_RX_INITIAL;
+                while (cap < need || cap < have)
+                        cap *= 2;
+                nb = malloc(cap);
+                if (!nb)
+                        return false;
+                memcpy(nb, c->rx + c->rx_off, have);
+        }
+        c->rx = nb;
+        c->rx_cap = cap;
+        c->rx_len = have;
+        c->rx_off = 0;
+        c->rx_lent = false;
+        return true;
+}
+
 static bool rx_reserve(sl_conn *c, size_t need)
 {
         if (c->rx_off && c->rx_off == c->rx_len) {
@@ -373,6 +424,8 @@ static bool rx_reserve(sl_conn *c, size_t need)
                 if (c->rx_cap >= need)
                         return true;
         }
+        if (c->rx_lent)
+                return rx_unlend(c, need);
         size_t cap = c->rx_cap ? c->rx_cap : SL_CONN_RX_INITIAL;
         while (cap < need)
                 cap *= 2;
@@ -415,6 +468,7 @@ static bool parse_frames(sl_conn *c)
 
 static void conn_read(sl_conn *c)
 {
+        rx_lend(c);
         for (int i = 0; i < 8 && !c->dead; i++) {
                 if (!parse_frames(c) || !conn_may_read(c))
                         break;
@@ -444,6 +498,10 @@ static void conn_read(sl_conn *c)
         parse_frames(c);
         if (c->dead)
                 return;
+        if (c->rx_lent && !rx_unlend(c, 0)) {
+                conn_close(c, "out of memory");
+                return;
+        }
         /* Idle: give back a big buffer. */
         if (c->rx_off == c->rx_len && c->rx_cap > SL_CONN_RX_KEEP) {
                 free(c->rx);
@@ -657,4 +715,6 @@ void sl_conn_close_all(sl_shard *s)
                 n = c->next;
                 conn_close(c, "shutdown");
         }
+        free(t_rx);
+        t_rx = NULL;
 }

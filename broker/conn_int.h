@@ -20,7 +20,8 @@ enum {
  * reading: bounds per-connection memory together with
  * connection.max.unanswered.bytes (librdkafka alone keeps up to 1M in flight). */
 #define SL_CONN_MAX_INFLIGHT 512
-#define SL_CONN_RX_INITIAL   16384      /* receive buffer of a fresh connection */
+#define SL_CONN_RX_INITIAL   16384      /* private buffer for a partial frame */
+#define SL_SHARD_RX_BYTES    65536      /* the shard's reusable receive buffer */
 #define SL_CONN_RX_KEEP      (1u << 20) /* larger buffers are freed once empty */
 #define SL_REQ_POOL_KEEP     256        /* idle pooled requests kept per shard */
 #define SL_REQ_FRAME_KEEP    65536      /* larger frame copies are freed on reuse */
@@ -32,7 +33,8 @@ struct sl_conn {
         char peer[64];
         sl_conn *prev, *next; /* shard's connection list */
         /* receive */
-        uint8_t *rx;
+        uint8_t *rx;  /* own buffer, or the shard's while rx_lent */
+        bool rx_lent; /* rx is the shard's reusable buffer (conn.c) */
         size_t rx_cap;
         size_t rx_len; /* bytes buffered */
         size_t rx_off; /* start of the first unparsed frame */

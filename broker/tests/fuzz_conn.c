@@ -3,17 +3,28 @@
  * Metadata handlers with their generated decoders and encoders. Each input is
  * the byte stream of one connection on a one-shard runtime kept across
  * inputs; the harness feeds it, drains the answers, hangs up and checks that
- * the connection is freed. Sanitizers catch the rest. Auto-creation is off so
- * inputs never touch the disk. */
+ * the connection is freed. Sanitizers catch the rest. Metadata auto-creation
+ * is off; anything else a handler writes goes to a temp data dir. */
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
 static th t;
 static bool started;
+static char data_dir[] = "/tmp/sl_fuzz_conn_XXXXXX";
+
+static void remove_data_dir(void)
+{
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", data_dir);
+}
 
 static void drain(int fd)
 {
@@ -28,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 sl_config cfg;
                 sl_config_defaults(&cfg);
                 cfg.auto_create_topics_enable = false;
+                /* Handlers may still create internal topics (e.g. the group
+                 * coordinator's __consumer_offsets): keep them in a temp dir. */
+                if (!mkdtemp(data_dir))
+                        abort();
+                atexit(remove_data_dir);
+                snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data_dir);
+                char topics[sizeof(data_dir) + 16];
+                snprintf(topics, sizeof(topics), "%s/__topics", data_dir);
+                mkdir(topics, 0755);
                 sl_topic_info a = {.name = kp_str_c("fuzz"), .partitions = 2};
                 a.id.b[3] = 7;
                 const sl_topic_info *p = &a;
