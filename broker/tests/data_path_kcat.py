@@ -12,9 +12,9 @@ loopback port, then:
      latest (kcat -Q) equals the number of records per partition;
   3. reads the partitions with raw Fetch v4 requests and checks that batches
      of all five codecs are stored and served as produced;
-  4. long poll: a raw Fetch at the log end with max_wait 5 s is answered
-     with the record as soon as a produce lands; one with max_wait 300 ms and
-     no produce is answered empty after the wait;
+  4. long poll: a raw Fetch at the log end with max_wait 300 ms and no
+     produce is answered empty after the wait; one over all 6 partitions with
+     max_wait 5 s is answered as soon as a produce lands on any of them;
   5. restarts the broker (SIGTERM: exit 0, no sanitizer report) and checks
      that the same records come back at the same offsets.
 Usage: data_path_kcat.py PATH/TO/serpentlog   (exit 77 = skipped: no kcat)
@@ -239,20 +239,25 @@ def check_long_poll(port, counts):
     waited = time.time() - t0
     assert err == 0 and rec == b"" and hw == end, (err, hw, len(rec))
     assert 0.25 <= waited < 3, f"empty long poll answered after {waited:.3f} s"
-    # A produce wakes the waiting fetch.
-    body = struct.pack(">iiiib", -1, 5000, 1, 1 << 20, 0)
-    body += struct.pack(">i", 1) + struct.pack(">h", len(TOPIC)) + TOPIC.encode()
-    body += struct.pack(">i", 1) + struct.pack(">iqi", p, end, 1 << 20)
-    s.sendall(frame(1, 4, 2, body))
-    time.sleep(0.3)
-    t0 = time.time()
-    kcat(["-b", f"127.0.0.1:{port}", "-P", "-t", TOPIC, "-p", str(p)], stdin="wake-up\n")
-    r = recv_frame(s)
-    waited = time.time() - t0
-    assert waited < 2.5, f"long poll woke after {waited:.3f} s"
-    assert b"wake-up" in r, "woken fetch carries no record"
+    # A produce to any of the 6 partitions (owned by both shards, so at least
+    # one wake-up crosses shards) wakes a fetch waiting on all of them.
+    for p in range(6):
+        body = struct.pack(">iiiib", -1, 5000, 1, 1 << 20, 0)
+        body += struct.pack(">i", 1) + struct.pack(">h", len(TOPIC)) + TOPIC.encode()
+        body += struct.pack(">i", 6)
+        for q in range(6):
+            body += struct.pack(">iqi", q, counts.get(q, 0), 1 << 20)
+        s.sendall(frame(1, 4, 10 + p, body))
+        time.sleep(0.2)
+        t0 = time.time()
+        kcat(["-b", f"127.0.0.1:{port}", "-P", "-t", TOPIC, "-p", str(p)], stdin=f"wake-{p}\n")
+        r = recv_frame(s)
+        waited = time.time() - t0
+        assert struct.unpack(">i", r[:4])[0] == 10 + p
+        assert waited < 2.5, f"long poll woke after {waited:.3f} s"
+        assert f"wake-{p}".encode() in r, f"woken fetch carries no record for {p}"
+        counts[p] = counts.get(p, 0) + 1
     s.close()
-    counts[p] = end + 1
 
 
 def main():
@@ -280,9 +285,10 @@ def main():
 
         proc, port = start(binary, data_dir)
         msgs2 = consume_all(port)
-        wake = [m for m in msgs2 if m["payload"] == "wake-up"]
-        assert len(wake) == 1 and wake[0]["partition"] == 0, wake
-        msgs2 = [m for m in msgs2 if m["payload"] != "wake-up"]
+        wake = [m for m in msgs2 if m["payload"].startswith("wake-")]
+        assert sorted((m["partition"], m["payload"]) for m in wake) == \
+            [(p, f"wake-{p}") for p in range(6)], wake
+        msgs2 = [m for m in msgs2 if not m["payload"].startswith("wake-")]
         key = lambda m: (m["partition"], m["offset"])
         assert sorted(msgs2, key=key) == sorted(msgs, key=key), "records differ after restart"
         check_latest(port, counts)
