@@ -3,7 +3,8 @@
  * acks=0-style requests get no response, a handler can close the connection
  * after earlier responses, file-range segments are spliced in order, frame
  * size limits and bad headers close, the unanswered-bytes cap pauses reading,
- * and a frame larger than the receive buffer grows it. */
+ * a frame larger than the receive buffer grows it, and a connection that only
+ * ever sent whole frames holds no receive buffer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,6 +88,9 @@ static void test_order_kept(void **state)
         assert_true(rl > 6);
         assert_int_equal(th_be32(resp), 4);
         assert_int_equal(resp[4] << 8 | resp[5], 0); /* ApiVersions error_code */
+        /* Whole frames only: the shard's buffer went back, nothing is held. */
+        assert_null(t.conn->rx);
+        assert_false(t.conn->rx_lent);
         teardown_capture(&t);
 }
 
@@ -246,6 +250,7 @@ static void test_large_frame_grows_buffer(void **state)
         assert_int_equal(ncaptured, 1);
         assert_int_equal(captured[0]->frame_len, n - 4);
         assert_int_equal(captured[0]->correlation_id, 9);
+        assert_false(t.conn->rx_lent); /* a partial frame moved to its own buffer */
         respond_text(captured[0], "ok");
         expect_frame(&t, 9, "ok");
         free(body);
