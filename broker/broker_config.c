@@ -212,6 +212,11 @@ static void done_home(sl_xcall *x)
         op->done(op);
 }
 
+const sl_config *sl_broker_config_static(void)
+{
+        return &dyn.static_cfg;
+}
+
 void sl_broker_config_alter(sl_broker_config_op *op)
 {
         op->error = 0;

@@ -176,6 +176,9 @@ typedef struct sl_broker_config_op {
 void sl_broker_config_alter(sl_broker_config_op *op);
 /* Before the shards start: applies <data>/broker-dynamic.conf to g_sl.cfg. */
 int sl_broker_config_load(void);
+/* The config as started (file and flags), before dynamic changes; read-only
+ * once the shards run. */
+const sl_config *sl_broker_config_static(void);
 
 /* server.c (owns g_sl) */
 typedef struct sl_server sl_server;

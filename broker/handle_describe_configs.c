@@ -6,8 +6,9 @@
  * resource ("<node.id>") from the broker config through sl_config_describe.
  * The empty BROKER name means the cluster-wide dynamic defaults, of which a
  * single node keeps none: an empty list. v0 has is_default, v1+ the
- * ConfigSource and, when asked, synonyms (the topic override, then the broker
- * key that supplies the default, with its own source); v3+ the type and,
+ * ConfigSource and, when asked, synonyms in Kafka's order of precedence (the
+ * topic override, the broker key that supplies the default with its dynamic
+ * value, then its static or default value); v3+ the type and,
  * when asked, documentation. A key filter drops unknown names, as Kafka. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,27 @@ static void add_synonym(dc_ctx *c, dc_entry *out, const char *name, const char *
         s->source = source;
 }
 
+/* A broker key's row; cluster.id is the id in use when it was generated at
+ * first start (the config then holds ""). */
+static void broker_describe(const sl_config *cfg, size_t k, sl_config_entry *e)
+{
+        sl_config_describe(cfg, k, e);
+        if (!strcmp(e->name, "cluster.id") && !e->value[0])
+                e->value = g_sl.cluster_id;
+}
+
+/* Broker key k: its value in force, then the static one under it. */
+static void add_broker_synonyms(dc_ctx *c, dc_entry *out, size_t k)
+{
+        sl_config_entry e;
+        broker_describe(sl_shard_config(), k, &e);
+        add_synonym(c, out, e.name, e.value, e.source);
+        if (e.source != SL_CONFIG_SOURCE_DYNAMIC_BROKER)
+                return;
+        broker_describe(sl_broker_config_static(), k, &e);
+        add_synonym(c, out, e.name, e.value, e.source);
+}
+
 static void describe_topic(dc_ctx *c, const dc_resource *r, dc_result *res)
 {
         const sl_topic_info *t = sl_topics_find(sl_topics_current(), r->resource_name);
@@ -113,7 +135,7 @@ static void describe_topic(dc_ctx *c, const dc_resource *r, dc_result *res)
         }
         const sl_config *cfg = sl_shard_config();
         dc_entry *out = kp_arena_alloc(&c->req->arena, SL_TOPIC_KEY_COUNT, sizeof(*out));
-        dc_synonym *syn = kp_arena_alloc(&c->req->arena, 2 * SL_TOPIC_KEY_COUNT, sizeof(*syn));
+        dc_synonym *syn = kp_arena_alloc(&c->req->arena, 3 * SL_TOPIC_KEY_COUNT, sizeof(*syn));
         if (!out || !syn) {
                 c->oom = true;
                 return;
@@ -128,14 +150,12 @@ static void describe_topic(dc_ctx *c, const dc_resource *r, dc_result *res)
                 fill_entry(c, o, &e);
                 if (!c->in->include_synonyms || c->req->api_version < 1)
                         continue;
-                o->synonyms = &syn[2 * k];
+                o->synonyms = &syn[3 * k];
                 if (sl_topic_config_is_set(&t->config, (enum sl_topic_key)k))
                         add_synonym(c, o, e.name, e.value, SL_CONFIG_SOURCE_TOPIC);
                 int bk = e.synonym ? broker_key(e.synonym) : -1;
                 if (bk >= 0) {
-                        sl_config_entry be;
-                        sl_config_describe(cfg, (size_t)bk, &be);
-                        add_synonym(c, o, be.name, be.value, be.source);
+                        add_broker_synonyms(c, o, (size_t)bk);
                 } else if (!sl_topic_config_is_set(&t->config, (enum sl_topic_key)k)) {
                         add_synonym(c, o, e.name, e.value, SL_CONFIG_SOURCE_DEFAULT);
                 }
@@ -162,7 +182,7 @@ static void describe_broker(dc_ctx *c, const dc_resource *r, dc_result *res)
         }
         size_t nk = sl_config_key_count();
         dc_entry *out = kp_arena_alloc(&c->req->arena, nk, sizeof(*out));
-        dc_synonym *syn = kp_arena_alloc(&c->req->arena, nk, sizeof(*syn));
+        dc_synonym *syn = kp_arena_alloc(&c->req->arena, 2 * nk, sizeof(*syn));
         if (!out || !syn) {
                 c->oom = true;
                 return;
@@ -170,17 +190,14 @@ static void describe_broker(dc_ctx *c, const dc_resource *r, dc_result *res)
         int32_t n = 0;
         for (size_t k = 0; k < nk; k++) {
                 sl_config_entry e;
-                sl_config_describe(cfg, k, &e);
+                broker_describe(cfg, k, &e);
                 if (!wanted(r, e.name))
                         continue;
-                /* The id in use, when generated at first start (config has ""). */
-                if (!strcmp(e.name, "cluster.id") && !e.value[0])
-                        e.value = g_sl.cluster_id;
                 dc_entry *o = &out[n++];
                 fill_entry(c, o, &e);
                 if (c->in->include_synonyms && c->req->api_version >= 1) {
-                        o->synonyms = &syn[k];
-                        add_synonym(c, o, e.name, e.value, e.source);
+                        o->synonyms = &syn[2 * k];
+                        add_broker_synonyms(c, o, k);
                 }
         }
         res->configs = out;

@@ -377,6 +377,13 @@ def raw_configs(conn):
     check(cfg["log.cleanup.policy"]["value"] == "delete" and
           cfg["log.cleanup.policy"]["source"] != 2, "DELETE did not restore log.cleanup.policy")
     check(cfg["log.retention.ms"]["value"] == "86400000", "incremental lost log.retention.ms")
+    syn = cfg["log.retention.ms"]["synonyms"]
+    check([x[2] for x in syn] == [2, 5] and syn[0][1] == "86400000" and syn[1][1] == "604800000",
+          "dynamic broker key synonyms %r" % (syn,))
+    syn = W.describe_configs_v4(conn, [(TOPIC, "adm-inc", ["retention.ms"])])[0][4][
+        "retention.ms"]["synonyms"]
+    check([(x[0], x[2]) for x in syn] == [("log.retention.ms", 2), ("log.retention.ms", 5)],
+          "topic synonyms over a dynamic broker default %r" % (syn,))
     r = W.incremental_alter_v1(conn, [(TOPIC, "adm-inc", [("segment.bytes", W.SET, "2097152")])],
                                validate_only=True)
     expect(r[0][0], 0, "incremental validate_only")
