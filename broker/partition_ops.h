@@ -155,6 +155,11 @@ typedef struct sl_offsets_fanout_ctx {
 void sl_list_offsets_on_owner(sl_xcall *x);
 void sl_epoch_end_on_owner(sl_xcall *x);
 
+/* Group commit helper (partition_sync.c): runs the prepared sync jobs of
+ * parts[0..n) concurrently, storing each result in p->sync_rc. For the I/O
+ * helper thread only (blocks in fdatasync). */
+void sl_partitions_sync_run(sl_partition **parts, uint32_t n);
+
 /* Kafka's reading of special ListOffsets timestamps. */
 #define SL_TS_LATEST         (-1)
 #define SL_TS_EARLIEST       (-2)
