@@ -169,6 +169,27 @@ static void saved(sl_xcall *x)
         sl_gather_arm(&dyn.g);
 }
 
+/* The log.* defaults must suit storage for every topic that inherits them. */
+static int16_t storage_check(sl_broker_config_op *op, const sl_config *cfg)
+{
+        sl_topic_config none;
+        sl_topic_config_init(&none);
+        const sl_topics_snap *snap = sl_topics_current();
+        const char *bad = NULL;
+        if (sl_partition_config_check(&none, cfg))
+                bad = "new topics";
+        for (int32_t i = 0; !bad && i < snap->count; i++)
+                if (sl_partition_config_check(&snap->topics[i].config, cfg))
+                        bad = snap->topics[i].name.p;
+        if (!bad)
+                return 0;
+        snprintf(op->message_buf, sizeof(op->message_buf),
+                 "These defaults give %s a log config storage cannot run (e.g. segment.bytes "
+                 "below 1024).",
+                 bad);
+        return KP_ERR_INVALID_CONFIG;
+}
+
 static void next_change(void)
 {
         if (dyn.busy || !dyn.queue.head)
@@ -183,6 +204,8 @@ static void next_change(void)
         dyn.building = &dyn.bufs[dyn.next];
         *dyn.building = *dyn.cur;
         op->error = op->edit(op, dyn.building, &dyn.static_cfg);
+        if (!op->error)
+                op->error = storage_check(op, dyn.building);
         if (op->error || op->validate_only) {
                 finish();
                 return;

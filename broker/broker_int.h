@@ -138,6 +138,9 @@ int sl_partition_remove_dir(const char *dir);
 void sl_partition_close(sl_shard *s, sl_partition *p, bool remove_dir);
 /* Applies t's (new) config to p's open log (AlterConfigs). */
 int sl_partition_reconfigure(sl_partition *p, const sl_topic_info *t);
+/* 0 when storage can run a log with these overrides over these broker
+ * defaults (sl_log_config_check), else SL_ECONFIG: create/alter refuse it. */
+int sl_partition_config_check(const sl_topic_config *tc, const sl_config *broker);
 void sl_partitions_close_all(sl_shard *s);
 void sl_commit_before_sleep(sl_shard *s);
 void sl_partitions_start_maintenance(sl_shard *s);

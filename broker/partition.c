@@ -38,10 +38,8 @@ int sl_partition_remove_dir(const char *dir)
         return sl_log_remove_dir(dir);
 }
 
-static sl_log_config log_config_for(const sl_topic_info *t)
+static sl_log_config log_config_of(const sl_topic_config *tc, const sl_config *b)
 {
-        const sl_config *b = sl_shard_config();
-        const sl_topic_config *tc = &t->config;
         sl_log_config c = sl_log_config_default();
         c.segment_bytes = sl_topic_config_i64(tc, b, SL_TOPIC_SEGMENT_BYTES);
         c.segment_ms = sl_topic_config_i64(tc, b, SL_TOPIC_SEGMENT_MS);
@@ -55,6 +53,17 @@ static sl_log_config log_config_for(const sl_topic_info *t)
             sl_topic_config_i64(tc, b, SL_TOPIC_MESSAGE_TIMESTAMP_TYPE) == SL_TS_LOG_APPEND_TIME;
         c.max_message_bytes = (int32_t)sl_topic_config_i64(tc, b, SL_TOPIC_MAX_MESSAGE_BYTES);
         return c;
+}
+
+static sl_log_config log_config_for(const sl_topic_info *t)
+{
+        return log_config_of(&t->config, sl_shard_config());
+}
+
+int sl_partition_config_check(const sl_topic_config *tc, const sl_config *broker)
+{
+        sl_log_config c = log_config_of(tc, broker);
+        return sl_log_config_check(&c);
 }
 
 /* --- table --- */

@@ -21,6 +21,11 @@
 
 enum op_kind { OP_CREATE, OP_DELETE, OP_ADD, OP_ALTER };
 
+/* Values topic_config.h accepts but the log cannot run with. */
+#define STORAGE_LIMITS                                                                             \
+        "Config outside what log storage supports (segment.bytes < 1024, segment.index.bytes "     \
+        "< 160, or zero segment.ms, index.interval.bytes, max.message.bytes)."
+
 /* Work on one shard's partitions of one topic. */
 typedef struct part_job {
         const sl_topic_info *t;
@@ -374,6 +379,10 @@ static int16_t build_create(reg_work *w)
                         return e;
                 }
         }
+        if (sl_partition_config_check(&t.config, cfg)) {
+                fail(w, KP_ERR_INVALID_CONFIG, STORAGE_LIMITS);
+                return op->error;
+        }
         op->out_partitions = t.partitions;
         if (op->validate_only)
                 return 0;
@@ -469,6 +478,10 @@ static int16_t build_alter(reg_work *w)
         if (e) {
                 op->error = e;
                 return e;
+        }
+        if (sl_partition_config_check(&t.config, sl_shard_config())) {
+                fail(w, KP_ERR_INVALID_CONFIG, STORAGE_LIMITS);
+                return op->error;
         }
         op->out_id = old->id;
         op->out_partitions = old->partitions;

@@ -50,6 +50,10 @@ typedef struct sl_log_config {
 } sl_log_config;
 
 sl_log_config sl_log_config_default(void);
+/* 0 if storage can run a log with cfg (segment.bytes 1024..4 GiB, room for four
+ * offset-index entries, positive segment.ms, index interval and max message
+ * size), else SL_ECONFIG. Admin requests check before persisting a config. */
+int sl_log_config_check(const sl_log_config *cfg);
 
 /* What went wrong at open, for logs and operators. */
 typedef struct sl_log_error {

@@ -16,6 +16,7 @@ offsets persist. Exit 0 = pass, 1 = fail.
 
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
@@ -86,6 +87,7 @@ def confluent_topics(b, admin):
         NewTopic("adm-rf3", 1, 3),
         NewTopic("adm-badcfg", 1, 1, config={"retention.ms": "soon"}),
         NewTopic("adm-unkcfg", 1, 1, config={"no.such.config": "1"}),
+        NewTopic("adm-tinyseg", 1, 1, config={"segment.bytes": "100"}),
     ], request_timeout=30))
     expect(r["adm-a"], 0, "create adm-a")
     expect(r["adm-b"], 0, "create adm-b")
@@ -93,6 +95,8 @@ def confluent_topics(b, admin):
     expect(r["adm-rf3"], 38, "replication factor 3 on one node")
     expect(r["adm-badcfg"], 40, "bad config value")
     expect(r["adm-unkcfg"], 40, "unknown config name")
+    expect(r["adm-tinyseg"], 40, "segment.bytes storage cannot run")
+    check(partitions_of(admin, "adm-tinyseg") is None, "adm-tinyseg exists")
     check(partitions_of(admin, "adm-a") == 3, "adm-a has no 3 partitions in Metadata")
     check(partitions_of(admin, "adm-rf3") is None, "a refused topic exists")
     check(partitions_of(admin, "adm-badcfg") is None, "a topic with a bad config exists")
@@ -114,6 +118,8 @@ def confluent_topics(b, admin):
     expect(r["adm-a"], 0, "grow adm-a to 5")
     check(partitions_of(admin, "adm-a") == 5, "adm-a not at 5 partitions")
     check(len(part_dirs(b, "adm-a")) == 5, "adm-a has no 5 partition dirs")
+    produce(b, "adm-a", 4, 3)
+    check(watermarks(b, "adm-a", 4) == (0, 3), "new partition 4 does not take records")
     r = futures(admin.create_partitions([NewPartitions("adm-a", 2)]))
     expect(r["adm-a"], 37, "shrink adm-a")
     r = futures(admin.create_partitions([NewPartitions("adm-a", 5)]))
@@ -367,6 +373,10 @@ def raw_configs(conn):
     expect(r[3][0], 42, "incremental on the cluster default")
     expect(r[4][0], 42, "incremental on another broker id")
     expect(r[5][0], 0, "incremental on this broker")
+    r = W.incremental_alter_v1(conn, [(TOPIC, "adm-inc", [("segment.bytes", W.SET, "100")]),
+                                      (BROKER, "0", [("log.segment.bytes", W.SET, "100")])])
+    expect(r[0][0], 40, "topic segment.bytes storage cannot run")
+    expect(r[1][0], 40, "broker log.segment.bytes storage cannot run")
     r = W.incremental_alter_v1(conn, [(BROKER, "0", [("log.cleanup.policy", W.DELETE, None)])])
     expect(r[0][0], 0, "incremental DELETE on the broker")
     cfg = W.describe_configs_v4(conn, [(BROKER, "0", ["log.segment.bytes", "log.cleanup.policy",
@@ -420,7 +430,6 @@ def raw_api_versions(b):
 
 def dynamic_log_level(b, conn):
     """log.level=debug takes effect at once: a closed connection is logged at DEBUG."""
-    import time
     r = W.incremental_alter_v1(conn, [(BROKER, "0", [("log.level", W.SET, "debug")])])
     expect(r[0][0], 0, "set log.level")
     for _ in range(4):
@@ -450,11 +459,19 @@ def raw_cluster(b, conn):
 
 def produce(b, topic, partition, n):
     p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0})
+    errors = []
+
+    def report(err, _msg):
+        if err is not None:
+            errors.append(err)
+
     for i in range(n):
-        p.produce(topic, value=b"v%05d" % i, partition=partition)
+        # Keyed: compacted topics refuse records without a key.
+        p.produce(topic, key=b"k%05d" % i, value=b"v%05d" % i, partition=partition,
+                  on_delivery=report)
         if i % 50 == 49:
             p.flush(30)
-    check(p.flush(30) == 0, "records not delivered")
+    check(p.flush(30) == 0 and not errors, "records not delivered: %r" % errors[:3])
 
 
 def watermarks(b, topic, partition):
@@ -483,6 +500,30 @@ def raw_records(b, conn):
     r = W.delete_records_v2(conn, "adm-dr", {0: 50})
     check(r[0] == (120, 0), "DeleteRecords below the start %r" % (r[0],))
 
+    # A config change reaches the open logs: small segments roll.
+    r = W.incremental_alter_v1(conn, [(TOPIC, "adm-dr", [("segment.bytes", W.SET, "4096")])])
+    expect(r[0][0], 0, "segment.bytes 4096")
+    produce(b, "adm-dr", 1, 200)
+    segs = [f for f in os.listdir(os.path.join(b.data_dir, "adm-dr-1")) if f.endswith(".log")]
+    check(len(segs) >= 2, "segment.bytes=4096 did not roll segments: %r" % (segs,))
+
+    # Consumers start at the new log start. (Last topic change is above: a Fetch
+    # long poll left by the closing consumer must not outlive a snapshot.)
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "adm-read",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        c.assign([TopicPartition("adm-dr", 0, -2)])  # OFFSET_BEGINNING
+        m = None
+        deadline = time.time() + 20
+        while m is None and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error():
+                m = None
+        check(m is not None and m.offset() == 120 and m.value() == b"v00120",
+              "first record after DeleteRecords: %r" % (m and (m.offset(), m.value()),))
+    finally:
+        c.close()
+
     top_err, dirs = W.describe_log_dirs_v4(conn, {"adm-dr": [0, 1, 9], "adm-nope": [0]})
     check(top_err == 0 and len(dirs) == 1, "DescribeLogDirs %r" % (dirs,))
     d = dirs[0]
@@ -490,8 +531,12 @@ def raw_records(b, conn):
     check(d["total"] > 0 and 0 <= d["usable"] <= d["total"], "sizes %r" % (d,))
     check(set(d["topics"]) == {"adm-dr"} and set(d["topics"]["adm-dr"]) == {0, 1},
           "described partitions %r" % (d["topics"],))
-    check(d["topics"]["adm-dr"][0] > d["topics"]["adm-dr"][1] >= 0, "partition sizes %r" %
-          (d["topics"]["adm-dr"],))
+    for p in (0, 1):
+        pdir = os.path.join(b.data_dir, "adm-dr-%d" % p)
+        on_disk = sum(os.path.getsize(os.path.join(pdir, f)) for f in os.listdir(pdir)
+                      if f.endswith(".log"))
+        check(d["topics"]["adm-dr"][p] == on_disk > 0, "partition %d size %d, %d on disk" %
+              (p, d["topics"]["adm-dr"][p], on_disk))
     _e, alld = W.describe_log_dirs_v4(conn, None)
     check("adm-a" in alld[0]["topics"] and len(alld[0]["topics"]["adm-a"]) == 5,
           "all-topics log dirs %r" % (sorted(alld[0]["topics"]),))
