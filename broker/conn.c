@@ -95,7 +95,13 @@ static void request_put(sl_shard *s, sl_request *r)
                 r->on_sent = NULL;
                 fn(r, r->on_sent_arg);
         }
-        kp_arena_reset(&r->arena);
+        /* Pooled requests keep their arena's largest chunk: not a huge one. */
+        if (r->arena.used_bytes > SL_REQ_ARENA_KEEP) {
+                kp_arena_release(&r->arena);
+                kp_arena_init(&r->arena, 4096);
+        } else {
+                kp_arena_reset(&r->arena);
+        }
         if (r->frame_cap > SL_REQ_FRAME_KEEP) {
                 free(r->frame);
                 r->frame = NULL;
