@@ -542,6 +542,65 @@ def raw_records(b, conn):
           "all-topics log dirs %r" % (sorted(alld[0]["topics"]),))
 
 
+def raw_old_records(b):
+    """DeleteRecords v0 and DescribeLogDirs v1 (non-flexible forms)."""
+    from harness import Reader, array, i32, i64, string
+    conn = Conn(b.bootstrap)
+    try:
+        body = array(["adm-dr"], lambda t: string(t) + array([(0, 130)], lambda p: i32(p[0]) +
+                                                              i64(p[1]))) + i32(30000)
+        r = conn.call(21, 0, body)
+        r.i32()
+        tops = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i64(), r.i16()))))
+        check(tops == [("adm-dr", [(0, 130, 0)])], "DeleteRecords v0 %r" % (tops,))
+        r = conn.call(35, 1, array([("adm-dr", [0])], lambda t: string(t[0]) +
+                                   array(t[1], i32)))
+        r.i32()
+
+        def part(r):
+            return r.i32(), r.i64(), r.i64(), r.i8()
+
+        res = r.array(lambda r: (r.i16(), r.string(), r.array(
+            lambda r: (r.string(), r.array(part)))))
+        check(len(res) == 1 and res[0][0] == 0 and res[0][2][0][0] == "adm-dr" and
+              res[0][2][0][1][0][0] == 0 and res[0][2][0][1][0][1] > 0,
+              "DescribeLogDirs v1 %r" % (res,))
+        check(isinstance(r, Reader) and r.remaining() == 0, "DescribeLogDirs v1 trailing bytes")
+    finally:
+        conn.close()
+
+
+def concurrent_alters(b):
+    """Two connections alter different keys of one topic at once: both stick."""
+    W.create_topics_v7(Conn(b.bootstrap), [("adm-cc", 1, 1, None, None)])
+    conns = [Conn(b.bootstrap) for _ in range(4)]
+    keys = ["retention.ms", "segment.ms", "flush.ms", "delete.retention.ms"]
+    bodies = []
+    for i, k in enumerate(keys):
+        bodies.append(W.carray([(TOPIC, "adm-cc", [(k, W.SET, str(100000 + i))])],
+                               lambda x: W.i8(x[0]) + W.cstr(x[1]) + W.carray(
+                                   x[2], lambda c: W.cstr(c[0]) + W.i8(c[1]) + W.cstr(c[2]) +
+                                   W.TAGS) + W.TAGS) + W.i8(0) + W.TAGS)
+    for c, body in zip(conns, bodies):  # all in flight before any answer is read
+        c.corr += 1
+        hdr = W.i16(44) + W.i16(1) + W.i32(c.corr) + W.string(c.client_id) + W.TAGS
+        c.send_raw(W.i32(len(hdr) + len(body)) + hdr + body)
+    for c in conns:
+        r = W.FlexReader(c.recv_frame())
+        r.i32()
+        r.tags()
+        r.i32()
+        res = r.carray(lambda r: (r.i16(), r.cstr(), r.i8(), r.cstr(), r.tags()))
+        expect(res[0][0], 0, "concurrent incremental alter")
+        c.close()
+    conn = Conn(b.bootstrap)
+    cfg = W.describe_configs_v4(conn, [(TOPIC, "adm-cc", keys)])[0][4]
+    conn.close()
+    got = {k: (cfg[k]["value"], cfg[k]["source"]) for k in keys}
+    check(got == {k: (str(100000 + i), 1) for i, k in enumerate(keys)},
+          "an update was lost: %r" % (got,))
+
+
 def after_restart(b, admin, conn):
     check(partitions_of(admin, "adm-a") == 5, "adm-a partitions after restart")
     check(partitions_of(admin, "adm-b") is None, "deleted adm-b came back")
@@ -561,7 +620,7 @@ def after_restart(b, admin, conn):
           {"log.retention.ms": ("86400000", 2), "log.segment.bytes": ("2097152", 2),
            "max.connections": ("500", 2), "log.level": ("info", 5)},
           "broker configs after restart %r" % (cfg,))
-    check(watermarks(b, "adm-dr", 0) == (120, 300), "log start after restart %r" %
+    check(watermarks(b, "adm-dr", 0) == (130, 300), "log start after restart %r" %
           (watermarks(b, "adm-dr", 0),))
 
 
@@ -588,9 +647,13 @@ def main(exe, _args):
         dynamic_log_level(b, conn)
         log("raw DescribeCluster v1")
         raw_cluster(b, conn)
+        log("concurrent alters")
+        concurrent_alters(b)
         log("DeleteRecords v2 / DescribeLogDirs v4")
         raw_records(b, conn)
         conn.close()
+        log("DeleteRecords v0 / DescribeLogDirs v1")
+        raw_old_records(b)
         log("restart")
         b.restart()
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
