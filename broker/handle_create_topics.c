@@ -122,6 +122,28 @@ static int16_t check_configs(ct_ctx *c, ct_item *it, const ct_topic *t)
         return 0;
 }
 
+/* Kafka refuses names equal to an existing one up to '.' vs '_' (metric names
+ * would collide); an identical name is TOPIC_ALREADY_EXISTS (registry). */
+static const sl_topic_info *collides(kp_str name)
+{
+        const sl_topics_snap *snap = sl_topics_current();
+        for (int32_t i = 0; i < snap->count; i++) {
+                const sl_topic_info *t = &snap->topics[i];
+                if (t->name.len != name.len || kp_str_eq(t->name, name))
+                        continue;
+                int32_t k = 0;
+                for (; k < name.len; k++) {
+                        char a = t->name.p[k] == '.' ? '_' : t->name.p[k];
+                        char b = name.p[k] == '.' ? '_' : name.p[k];
+                        if (a != b)
+                                break;
+                }
+                if (k == name.len)
+                        return t;
+        }
+        return NULL;
+}
+
 /* Everything that needs no registry state. 0 when the topic may go on. */
 static int16_t check_topic(ct_ctx *c, int32_t i)
 {
@@ -134,6 +156,15 @@ static int16_t check_topic(ct_ctx *c, int32_t i)
                 return item_fail(it, KP_ERR_INVALID_TOPIC_EXCEPTION,
                                  "Topic name is illegal: it must be 1-249 characters of "
                                  "[a-zA-Z0-9._-], and not '.' or '..'.");
+        const sl_topic_info *other = collides(t->name);
+        if (other) {
+                snprintf(it->op.message_buf, sizeof(it->op.message_buf),
+                         "Topic '%.*s' collides with existing topic: %.*s", (int)t->name.len,
+                         t->name.p, (int)other->name.len, other->name.p);
+                it->op.error = KP_ERR_INVALID_TOPIC_EXCEPTION;
+                it->op.error_message = it->op.message_buf;
+                return it->op.error;
+        }
         int16_t e;
         if (t->assignments_count > 0) {
                 if ((e = check_assignments(it, t, (int32_t)cfg->node_id)))

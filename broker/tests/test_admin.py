@@ -304,6 +304,11 @@ def raw_create_delete(b, conn):
     expect(r["adm-asg-gap"]["error"], 39, "assignment with a gap")
     expect(r["adm-zero"]["error"], 37, "0 partitions")
     expect(r["adm-dup"]["error"], 42, "a name twice in one request")
+    W.create_topics_v7(conn, [("adm_asg", 1, 1, None, None)])
+    r = W.create_topics_v7(conn, [("adm.asg", 1, 1, None, None)])
+    expect(r["adm.asg"]["error"], 17, "a name colliding with adm_asg up to '.'/'_'")
+    check("adm_asg" in (r["adm.asg"]["message"] or ""), "collision message %r" %
+          (r["adm.asg"]["message"],))
     check(partitions_of_raw(conn, "adm-dup") is None, "duplicated name was created")
 
     v = W.create_topics_v7(conn, [("adm-val", 3, 1, {"cleanup.policy": "compact"}, None)],
