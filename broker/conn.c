@@ -23,6 +23,22 @@
 
 #define IOV_MAX_BATCH 64
 
+/* Frame bytes of every request queued on this shard's connections: over
+ * sl_conn_shard_budget_bytes no connection reads (STYLE: the shard's request
+ * budget), so many connections each under their own cap cannot together
+ * exhaust memory. Reading resumes from the before-sleep hook. */
+size_t sl_conn_shard_budget_bytes = SL_SHARD_REQUEST_BUDGET;
+static _Thread_local size_t t_queued_bytes;
+static _Thread_local bool t_budget_resume;
+
+static void budget_release(sl_request *r)
+{
+        t_queued_bytes -= r->frame_len + 4;
+        if (t_queued_bytes <= sl_conn_shard_budget_bytes &&
+            t_queued_bytes + r->frame_len + 4 > sl_conn_shard_budget_bytes)
+                t_budget_resume = true; /* crossed back under: resume readers */
+}
+
 static void conn_update_interest(sl_conn *c);
 static void conn_read(sl_conn *c);
 static void conn_flush(sl_conn *c);
@@ -181,6 +197,7 @@ static void conn_close(sl_conn *c, const char *why)
                 if (r->state != SL_REQ_PENDING) {
                         *pp = r->next;
                         r->in_queue = false;
+                        budget_release(r);
                         c->q_count--;
                         request_put(c->shard, r);
                 } else {
@@ -242,6 +259,8 @@ sl_conn *sl_conn_adopt(sl_shard *s, int sock, const char *peer)
 static bool conn_may_read(const sl_conn *c)
 {
         if (c->dead || c->draining || sl_shard_backpressured(c->shard))
+                return false;
+        if (t_queued_bytes > sl_conn_shard_budget_bytes)
                 return false;
         if (c->q_count >= SL_CONN_MAX_INFLIGHT)
                 return false;
@@ -334,6 +353,7 @@ static void queue_push(sl_conn *c, sl_request *r)
         c->q_count++;
         r->in_queue = true;
         c->unanswered_bytes += r->frame_len + 4;
+        t_queued_bytes += r->frame_len + 4;
 }
 
 /* One complete frame (after its size prefix). Returns false if the
@@ -549,6 +569,7 @@ void sl_conn_request_completed(sl_request *req)
                         *pp = req->next;
                         c->q_count--;
                         req->in_queue = false;
+                        budget_release(req);
                         while (*pp) {
                                 c->q_tail = *pp;
                                 pp = &(*pp)->next;
@@ -571,6 +592,7 @@ static void request_sent(sl_conn *c, sl_request *r)
         c->q_count--;
         c->unanswered_bytes -= r->frame_len + 4;
         r->in_queue = false;
+        budget_release(r);
         request_put(c->shard, r);
 }
 
@@ -686,6 +708,10 @@ static void conn_flush(sl_conn *c)
 
 void sl_conn_flush_all(sl_shard *s)
 {
+        if (t_budget_resume) {
+                t_budget_resume = false;
+                sl_conn_resume_all(s);
+        }
         sl_conn *c;
         while ((c = s->flush_head)) {
                 s->flush_head = c->flush_next;

@@ -19,13 +19,14 @@ enum {
 /* Pipelined requests a connection may have unanswered before it stops
  * reading: bounds per-connection memory together with
  * connection.max.unanswered.bytes (librdkafka alone keeps up to 1M in flight). */
-#define SL_CONN_MAX_INFLIGHT 512
-#define SL_CONN_RX_INITIAL   16384        /* private buffer for a partial frame */
-#define SL_SHARD_RX_BYTES    65536        /* the shard's reusable receive buffer */
-#define SL_CONN_RX_KEEP      (1u << 20)   /* larger buffers are freed once empty */
-#define SL_REQ_POOL_KEEP     256          /* idle pooled requests kept per shard */
-#define SL_REQ_FRAME_KEEP    65536        /* larger frame copies are freed on reuse */
-#define SL_REQ_ARENA_KEEP    (256u << 10) /* bigger request arenas are freed on reuse */
+#define SL_CONN_MAX_INFLIGHT    512
+#define SL_CONN_RX_INITIAL      16384        /* private buffer for a partial frame */
+#define SL_SHARD_RX_BYTES       65536        /* the shard's reusable receive buffer */
+#define SL_CONN_RX_KEEP         (1u << 20)   /* larger buffers are freed once empty */
+#define SL_REQ_POOL_KEEP        256          /* idle pooled requests kept per shard */
+#define SL_REQ_FRAME_KEEP       65536        /* larger frame copies are freed on reuse */
+#define SL_REQ_ARENA_KEEP       (256u << 10) /* bigger request arenas are freed on reuse */
+#define SL_SHARD_REQUEST_BUDGET (512u << 20) /* queued request bytes per shard */
 
 /* One client connection. Owned by the shard that accepted it. */
 struct sl_conn {
@@ -55,6 +56,7 @@ struct sl_conn {
 };
 
 /* conn.c */
+extern size_t sl_conn_shard_budget_bytes; /* SL_SHARD_REQUEST_BUDGET; tests lower it */
 void sl_conn_request_completed(sl_request *req);
 
 #endif

@@ -2,7 +2,8 @@
  * responses leave in request order whatever order handlers complete in,
  * acks=0-style requests get no response, a handler can close the connection
  * after earlier responses, file-range segments are spliced in order, frame
- * size limits and bad headers close, the unanswered-bytes cap pauses reading,
+ * size limits and bad headers close, the unanswered-bytes cap and the shard's
+ * request budget pause reading (the budget on every connection),
  * a frame larger than the receive buffer grows it, and a connection that only
  * ever sent whole frames holds no receive buffer. */
 #include <setjmp.h>
@@ -227,6 +228,48 @@ static void test_unanswered_cap_pauses_reading(void **state)
         teardown_capture(&t);
 }
 
+static void test_shard_budget_pauses_every_connection(void **state)
+{
+        (void)state;
+        size_t saved = sl_conn_shard_budget_bytes;
+        sl_conn_shard_budget_bytes = 50; /* each request frame is 22 bytes */
+        th t;
+        setup_capture(&t, NULL);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        fcntl(sv[0], F_SETFL, O_NONBLOCK);
+        atomic_fetch_add(&g_sl.nconns, 1);
+        assert_non_null(sl_conn_adopt(t.s, sv[0], "test:2"));
+        uint8_t buf[256];
+        size_t n = 0;
+        for (int32_t c = 1; c <= 3; c++)
+                n += metadata_v1_all(buf + n, c);
+        th_send(&t, buf, n);
+        for (int i = 0; i < 30; i++)
+                th_turn(&t);
+        assert_int_equal(ncaptured, 3); /* 66 > 50 after the third */
+        /* A second connection under its own cap is held back by the shard's. */
+        n = metadata_v1_all(buf, 100);
+        assert_int_equal(write(sv[1], buf, n), (ssize_t)n);
+        for (int i = 0; i < 30; i++)
+                th_turn(&t);
+        assert_int_equal(ncaptured, 3);
+        for (int i = 0; i < 3; i++)
+                respond_text(captured[i], "x");
+        for (int32_t c = 1; c <= 3; c++)
+                expect_frame(&t, c, "x");
+        for (int i = 0; i < 30 && ncaptured < 4; i++)
+                th_turn(&t);
+        assert_int_equal(ncaptured, 4);
+        assert_int_equal(captured[3]->correlation_id, 100);
+        respond_text(captured[3], "y");
+        for (int i = 0; i < 10; i++)
+                th_turn(&t);
+        close(sv[1]);
+        sl_conn_shard_budget_bytes = saved;
+        teardown_capture(&t);
+}
+
 static void test_large_frame_grows_buffer(void **state)
 {
         (void)state;
@@ -267,6 +310,7 @@ int main(void)
             cmocka_unit_test(test_encoder_short_write_closes),
             cmocka_unit_test(test_bad_frames_close),
             cmocka_unit_test(test_unanswered_cap_pauses_reading),
+            cmocka_unit_test(test_shard_budget_pauses_every_connection),
             cmocka_unit_test(test_large_frame_grows_buffer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
