@@ -197,7 +197,7 @@ int sl_epoch_rebuild(sl_log *log)
                              .max_ts_offset = -1,
                              .on_batch = sl_epoch_scan_hook,
                              .arg = log};
-                int rc = sl_scan_run(&s, &log->xxh);
+                int rc = sl_scan_run(&s);
                 if (rc < 0)
                         return rc;
         }

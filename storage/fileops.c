@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -50,6 +51,11 @@ static int px_ftruncate(int fd, int64_t len)
         return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
 }
 
+static int px_fallocate(int fd, int64_t off, int64_t len)
+{
+        return fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0 ? -errno : 0;
+}
+
 static int px_fsize(int fd, int64_t *size)
 {
         struct stat st;
@@ -77,6 +83,7 @@ const sl_fileops sl_fileops_posix = {
     .fdatasync = px_fdatasync,
     .fsync = px_fsync,
     .ftruncate = px_ftruncate,
+    .fallocate = px_fallocate,
     .fsize = px_fsize,
     .unlink = px_unlink,
     .rename = px_rename,

@@ -21,6 +21,8 @@ typedef struct sl_fileops {
         int (*fdatasync)(int fd);
         int (*fsync)(int fd);
         int (*ftruncate)(int fd, int64_t len);
+        /* Reserves blocks for [off, off + len) without changing the size. */
+        int (*fallocate)(int fd, int64_t off, int64_t len);
         int (*fsize)(int fd, int64_t *size);
         int (*unlink)(const char *path);
         int (*rename)(const char *from, const char *to);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #define batch_crc32c(p, n) kp_crc32c(0, (p), (n))
@@ -157,18 +156,6 @@ bool sl_tidx_decode(const uint8_t in[SL_TIDX_BYTES], sl_tidx_entry *e)
         e->ts = (int64_t)sl_be64(in);
         e->rel_offset = sl_be32(in + 8);
         return true;
-}
-
-void sl_chain_next(struct XXH3_state_s *st, const sl_chain *prev, const void *batch, size_t len,
-                   sl_chain *out)
-{
-        XXH3_128bits_reset(st);
-        XXH3_128bits_update(st, prev->b, 16);
-        XXH3_128bits_update(st, batch, len);
-        XXH128_hash_t h = XXH3_128bits_digest(st);
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, h);
-        memcpy(out->b, c.digest, 16);
 }
 
 void sl_chain_hex(const sl_chain *c, char *buf)

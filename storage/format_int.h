@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chain.h"
+
 #define SL_SEG_MAGIC       0x534C4F47u /* "SLOG" */
 #define SL_SEAL_MAGIC      0x5345414Cu /* "SEAL" */
 #define SL_SEG_VERSION     1
@@ -36,10 +38,6 @@
 #define SL_BATCH_MIN_LEN   49 /* smallest batchLength */
 
 #define SL_ATTR_LOG_APPEND_TIME 0x08
-
-typedef struct sl_chain {
-        uint8_t b[16];
-} sl_chain;
 
 /* Decoded record batch header (fields we use). */
 typedef struct sl_batch_hdr {
@@ -136,10 +134,6 @@ bool sl_oidx_decode(const uint8_t in[SL_OIDX_BYTES], sl_oidx_entry *e);
 void sl_tidx_encode(uint8_t out[SL_TIDX_BYTES], const sl_tidx_entry *e);
 bool sl_tidx_decode(const uint8_t in[SL_TIDX_BYTES], sl_tidx_entry *e);
 
-/* The chain step, with a caller-owned hashing state (no allocation). */
-struct XXH3_state_s;
-void sl_chain_next(struct XXH3_state_s *st, const sl_chain *prev, const void *batch, size_t len,
-                   sl_chain *out);
 static inline bool sl_chain_eq(const sl_chain *a, const sl_chain *b)
 {
         for (int i = 0; i < 16; i++)

@@ -89,6 +89,8 @@ typedef struct sl_append_result {
 typedef struct sl_append_buf {
         uint8_t *p;
         size_t len;
+        bool crc_checked; /* caller verified every batch's CRC32C (protocol/record_batch.c
+                           * on produce): storage skips re-checksumming the same bytes */
 } sl_append_buf;
 
 /* Validates every batch of buf (magic 2, CRC32C, batchLength, recordsCount ==

@@ -12,9 +12,6 @@
 
 #include <stdio.h>
 
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-
 /* Sparse offset index + time index of one segment, in memory; entries at
  * [persisted, n) are not yet written to the index file (written in bulk). */
 typedef struct sl_index {
@@ -35,6 +32,7 @@ typedef struct sl_segment {
         int64_t data_end;      /* end of the last batch (the seal starts here) */
         int64_t size;          /* file bytes that belong to the log (incl. seal) */
         int64_t synced_size;   /* bytes covered by a completed fdatasync */
+        int64_t prealloc_end;  /* blocks reserved (KEEP_SIZE) up to here */
         int64_t created_ms;    /* from the header; segment.ms */
         int64_t max_ts;        /* largest batch maxTimestamp, -1 if none */
         int64_t max_ts_offset; /* last offset of the batch holding max_ts */
@@ -76,7 +74,6 @@ struct sl_log {
         int nepochs, epochcap;
         struct iovec *iov; /* pwritev vector for append_v, reused */
         int iovcap;
-        XXH3_state_t xxh;       /* chain hashing state, reused */
         int64_t syncs, appends; /* stats */
 };
 
@@ -146,7 +143,7 @@ typedef struct sl_scan {
 /* Walks batches from s->pos checking framing, magic, CRC32C and offset
  * continuity, extending the chain. Stops at the first bad batch (why set), at
  * a seal, or at file_size. Returns 0 or -errno/-ENOMEM (I/O, not data). */
-int sl_scan_run(sl_scan *s, XXH3_state_t *xxh);
+int sl_scan_run(sl_scan *s);
 
 /* ---- epoch.c ---- */
 int sl_epoch_load(sl_log *log);

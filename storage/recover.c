@@ -218,7 +218,7 @@ int sl_segment_recover(sl_log *log, sl_segment *seg, bool active, sl_log_error *
                 s.on_batch = sl_epoch_scan_hook;
                 s.arg = log;
         }
-        rc = sl_scan_run(&s, &log->xxh);
+        rc = sl_scan_run(&s);
         if (rc < 0)
                 return rc;
 
@@ -234,14 +234,14 @@ int sl_segment_recover(sl_log *log, sl_segment *seg, bool active, sl_log_error *
                         return SL_ECORRUPT;
                 }
         } else {
-                if (s.why) {
-                        /* Torn or garbage tail of the active segment: everything
-                         * from the first bad batch on is dropped (never acked as
-                         * durable: a sync covers only whole batches before it). */
-                        rc = sl_fileops_current->ftruncate(seg->fd, s.pos);
-                        if (rc < 0)
-                                return rc;
-                }
+                /* A torn or garbage tail of the active segment is dropped
+                 * from the first bad batch on (never acked as durable: a sync
+                 * covers only whole batches before it). Truncating a clean
+                 * segment to its own size still releases the blocks a crash
+                 * left preallocated past the end. */
+                rc = sl_fileops_current->ftruncate(seg->fd, s.pos);
+                if (rc < 0)
+                        return rc;
                 seg->data_end = seg->size = s.pos;
                 seg->next_offset = s.next_offset;
                 seg->chain = s.chain;
@@ -567,7 +567,6 @@ int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_lo
         log->cfg = c;
         log->dir_fd = -1;
         log->unflushed_since_ms = -1;
-        XXH3_INITSTATE(&log->xxh);
         log->dir = strdup(dir);
         if (!log->dir) {
                 rc = -ENOMEM;
@@ -631,8 +630,13 @@ void sl_log_close(sl_log *log)
                 return;
         /* A clean shutdown leaves everything durable and every rolled
          * segment sealed, as Kafka flushes on shutdown. */
-        if (!log->fatal && log->segs)
+        if (!log->fatal && log->segs) {
                 sl_log_sync(log);
+                /* Release blocks preallocated past the active segment's end. */
+                sl_segment *act = log->segs[log->nsegs - 1];
+                if (act->prealloc_end > act->size)
+                        sl_fileops_current->ftruncate(act->fd, act->size);
+        }
         for (int i = 0; i < log->nsegs; i++) {
                 if (!log->fatal)
                         sl_segment_flush_index(log, log->segs[i]);

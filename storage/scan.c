@@ -63,7 +63,7 @@ static void fail(sl_scan *s, const char *why)
         s->bad_offset = s->next_offset;
 }
 
-int sl_scan_run(sl_scan *s, XXH3_state_t *xxh)
+int sl_scan_run(sl_scan *s)
 {
         window w = {0};
         int err = 0;
@@ -143,7 +143,7 @@ int sl_scan_run(sl_scan *s, XXH3_state_t *xxh)
                         if (err < 0)
                                 goto out;
                 }
-                sl_chain_next(xxh, &s->chain, p, (size_t)size, &s->chain);
+                sl_chain_next(&s->chain, p, (size_t)size, &s->chain);
                 if (h.max_ts > s->max_ts) {
                         s->max_ts = h.max_ts;
                         s->max_ts_offset = last;

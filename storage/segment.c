@@ -188,7 +188,12 @@ int sl_segment_seal(sl_log *log, sl_segment *seg)
         seg->size = seg->data_end + SL_SEAL_BYTES;
         seg->sealed = true;
         seg->seal_written = true;
-        return 0;
+        /* Release blocks preallocated past the end (log_append.c). */
+        if (seg->prealloc_end > seg->size) {
+                rc = sl_fileops_current->ftruncate(seg->fd, seg->size);
+                seg->prealloc_end = seg->size;
+        }
+        return rc;
 }
 
 int sl_segment_write_due_seals(sl_log *log)

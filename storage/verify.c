@@ -179,8 +179,6 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
         char path[4096];
         snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
         sl_epoch_parse_file(path, &v.epochs, &v.nepochs);
-        XXH3_state_t xxh;
-        XXH3_INITSTATE(&xxh);
         bool have_prev = false;
         int64_t prev_next = 0;
         sl_chain prev_chain = {{0}};
@@ -247,7 +245,7 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                              .max_ts_offset = -1,
                              .on_batch = hook,
                              .arg = &v};
-                rc = sl_scan_run(&s, &xxh);
+                rc = sl_scan_run(&s);
                 sl_fileops_current->close(fd);
                 if (rc < 0) {
                         report(rep, rc, name, s.next_offset, s.pos, "read failed: %s",

@@ -167,7 +167,7 @@ static void test_validation(void **state)
         uint8_t two[8192];
         size_t l1 = bg_batch(two, sizeof(two), 2, 5, 1, 3);
         size_t l2 = bg_batch(two + l1, sizeof(two) - l1, 4, 5, 1, 4);
-        sl_append_buf bufs[3] = {{a, la}, {c, lc}, {two, l1 + l2}};
+        sl_append_buf bufs[3] = {{a, la, false}, {c, lc, false}, {two, l1 + l2, false}};
         assert_int_equal(sl_log_append_v(log, bufs, 3, 7, 1, res), SL_ETOOLARGE);
         assert_int_equal(res[0].error_code, 0);
         assert_int_equal(res[0].base_offset, 0);

@@ -66,6 +66,7 @@ static void test_group_commit_one_sync(void **state)
         for (int i = 0; i < 3; i++) {
                 bufs[i].p = b[i];
                 bufs[i].len = bg_batch(b[i], sizeof(b[i]), 3, 50, 5, (uint32_t)i);
+                bufs[i].crc_checked = false;
         }
         int writes = atomic_load(&fo.calls[FO_PWRITEV]);
         assert_int_equal(sl_log_append_v(log, bufs, 3, 1, 5, res), 0);
