@@ -5,10 +5,9 @@
  * offset), -1 latest (high watermark = log end offset on a single node; the
  * last stable offset for read_committed, the same without transactions),
  * -3 max timestamp (v7+), -4 earliest local (= earliest, nothing is tiered),
- * -5 latest tiered (-1), otherwise the first batch whose max timestamp
- * reaches the target (storage/log.h: batch granularity; records of that
- * batch before the target are the consumer's to skip, as with any fetch
- * that starts mid-batch). v0 answers the old-style offsets array with that
+ * -5 latest tiered (-1), otherwise the first record whose timestamp reaches
+ * the target and its timestamp, as Kafka (storage finds the batch, the owner
+ * walks its records). v0 answers the old-style offsets array with that
  * one offset (librdkafka < 1.8 asks with MaxNumOffsets 1); Kafka's legacy
  * list of segment base offsets for larger MaxNumOffsets is not reproduced. */
 #include <string.h>

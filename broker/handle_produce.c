@@ -21,7 +21,6 @@
  * Transactional ones get INVALID_TXN_STATE (no transaction holds the
  * partition: what Kafka >= 3.6 answers), idempotent ones
  * UNKNOWN_PRODUCER_ID (this broker has no state for that producer id). */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +29,6 @@
 #include "gen/kp_messages.h"
 #include "partition_ops.h"
 #include "record_batch.h"
-
-#define DECOMPRESS_CAP (64u << 20) /* bound on one batch's records after decompression */
 
 typedef kp_produce_response_partition_produce_response pp_resp;
 typedef kp_produce_response_batch_index_and_error_message rec_err;
@@ -47,31 +44,6 @@ typedef struct produce_ctx {
         sl_fanout f;
 } produce_ctx;
 
-/* ---- the shard's decompression scratch ---- */
-
-static _Thread_local kp_codec_ctx *t_cc;
-static pthread_key_t cc_key;
-static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
-
-static void cc_destroy(void *p)
-{
-        kp_codec_ctx_free(p);
-}
-static void cc_key_init(void)
-{
-        pthread_key_create(&cc_key, cc_destroy);
-}
-static kp_codec_ctx *codec_ctx(void)
-{
-        if (!t_cc) {
-                pthread_once(&cc_once, cc_key_init);
-                t_cc = kp_codec_ctx_new(DECOMPRESS_CAP);
-                if (t_cc)
-                        pthread_setspecific(cc_key, t_cc);
-        }
-        return t_cc;
-}
-
 /* ---- per-record errors (v8+ RecordErrors) ---- */
 
 /* Lists the indexes of records that fail `bad` (null key, timestamp out of
@@ -81,7 +53,7 @@ typedef bool record_pred(const kp_batch *b, const kp_record *r, const int64_t *b
 static void record_errors(sl_request *req, pp_resp *pr, const kp_batch *b, record_pred *bad,
                           const int64_t *bounds, const char *msg)
 {
-        kp_codec_ctx *cc = codec_ctx();
+        kp_codec_ctx *cc = sl_dp_codec_ctx();
         const uint8_t *p = b->records.p;
         size_t len = (size_t)b->records.len;
         if (kp_batch_codec(b)) {
@@ -158,7 +130,7 @@ static int forced_codec(const sl_topic_info *t)
  * bytes are untouched, so offsets deltas, timestamps and keys stay. */
 static int16_t reencode(sl_request *req, const kp_batch *b, int codec, kp_bytes *out)
 {
-        kp_codec_ctx *cc = codec_ctx();
+        kp_codec_ctx *cc = sl_dp_codec_ctx();
         const uint8_t *raw = b->records.p;
         size_t raw_len = (size_t)b->records.len;
         const char *why;
@@ -213,7 +185,7 @@ static int16_t check_partition(produce_ctx *c, const sl_topic_info *t,
         int64_t max_bytes = sl_topic_config_i64(&t->config, cfg, SL_TOPIC_MAX_MESSAGE_BYTES);
         if (pd->records.len > max_bytes)
                 return KP_ERR_MESSAGE_TOO_LARGE;
-        kp_codec_ctx *cc = codec_ctx();
+        kp_codec_ctx *cc = sl_dp_codec_ctx();
         if (!cc)
                 return KP_ERR_UNKNOWN_SERVER_ERROR;
         kp_batch b;

@@ -9,18 +9,85 @@
  * (storage/log_append.c), wakes long-polling fetches and, for acks=-1, holds
  * its reply until the shard's group-commit fdatasync covers the batch. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "compress.h"
 #include "kafka_errors.h"
 #include "partition_ops.h"
+#include "record_batch.h"
 
 int64_t sl_wall_ms(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- per-shard scratch ---- */
+
+#define DECOMPRESS_CAP (64u << 20) /* bound on one batch's records after decompression */
+
+typedef struct dp_scratch {
+        kp_codec_ctx *cc;
+        uint8_t *buf;
+        size_t cap;
+} dp_scratch;
+
+static _Thread_local dp_scratch *t_scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+        dp_scratch *d = p;
+        kp_codec_ctx_free(d->cc);
+        free(d->buf);
+        free(d);
+}
+
+static void scratch_key_init(void)
+{
+        pthread_key_create(&scratch_key, scratch_free);
+}
+
+static dp_scratch *scratch(void)
+{
+        if (!t_scratch) {
+                pthread_once(&scratch_once, scratch_key_init);
+                dp_scratch *d = calloc(1, sizeof(*d));
+                if (!d)
+                        return NULL;
+                t_scratch = d;
+                pthread_setspecific(scratch_key, d);
+        }
+        return t_scratch;
+}
+
+kp_codec_ctx *sl_dp_codec_ctx(void)
+{
+        dp_scratch *d = scratch();
+        if (d && !d->cc)
+                d->cc = kp_codec_ctx_new(DECOMPRESS_CAP);
+        return d ? d->cc : NULL;
+}
+
+uint8_t *sl_dp_scratch(size_t n)
+{
+        dp_scratch *d = scratch();
+        if (!d)
+                return NULL;
+        if (d->cap < n) {
+                uint8_t *nb = realloc(d->buf, n);
+                if (!nb)
+                        return NULL;
+                d->buf = nb;
+                d->cap = n;
+        }
+        return d->buf;
 }
 
 int16_t sl_leader_epoch_check(const sl_partition *p, int32_t current_leader_epoch)
@@ -169,6 +236,45 @@ static int16_t storage_error(int rc)
         return rc == SL_EOFFSET ? KP_ERR_OFFSET_OUT_OF_RANGE : KP_ERR_KAFKA_STORAGE_ERROR;
 }
 
+/* Storage finds the first batch whose max timestamp reaches the target;
+ * Kafka answers the first *record* at or after it. Reads that one batch (a
+ * pread: ListOffsets by time is a seek, not a hot path) and walks its
+ * records to refine (*off, *ts); leaves them as they are if it cannot. */
+static void exact_record(sl_log *log, int64_t target, int64_t hw, int64_t *off, int64_t *ts)
+{
+        sl_file_range r;
+        int n = 0;
+        if (sl_log_read(log, *off, hw, 1, &r, 1, &n) < 0 || n != 1)
+                return;
+        size_t len = (size_t)r.len;
+        uint8_t *buf = sl_dp_scratch(len);
+        ssize_t got = buf ? pread(r.fd, buf, len, r.pos) : -1;
+        sl_log_release_ranges(log, &r, 1);
+        kp_batch b;
+        const char *why;
+        if (got != (ssize_t)len || kp_batch_parse(buf, len, &b, &why) ||
+            (b.attributes & KP_BATCH_ATTR_LOG_APPEND_TIME))
+                return; /* LogAppendTime: every record has the batch's time */
+        const uint8_t *rec = b.records.p;
+        size_t rec_len = (size_t)b.records.len;
+        kp_codec_ctx *cc = sl_dp_codec_ctx();
+        if (kp_batch_codec(&b) &&
+            (!cc || kp_decompress(cc, kp_batch_codec(&b), rec, rec_len, &rec, &rec_len, &why)))
+                return;
+        kp_record_iter it;
+        kp_record rr;
+        kp_record_iter_init(&it, rec, rec_len, b.records_count);
+        while (kp_record_next(&it, &rr)) {
+                int64_t t = b.base_timestamp + rr.timestamp_delta;
+                int64_t o = b.base_offset + rr.offset_delta;
+                if (t >= target && o >= *off && o < hw) {
+                        *off = o;
+                        *ts = t;
+                        return;
+                }
+        }
+}
+
 /* Kafka's Partition.fetchOffsetForTimestamp on a single node, where the high
  * watermark (and, without transactions, the last stable offset) is the log
  * end offset; so read_committed answers the same as read_uncommitted. */
@@ -228,6 +334,7 @@ static void list_offsets_one(sl_offsets_item *it)
                         return;
                 }
                 if (off < hw) {
+                        exact_record(log, it->timestamp, hw, &off, &ts);
                         it->offset = off;
                         it->found_timestamp = ts;
                         it->found_epoch = latest_epoch;

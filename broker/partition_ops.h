@@ -58,6 +58,13 @@ void sl_fanout_start(sl_fanout *f, sl_xcall_fn *run, void (*done)(sl_fanout *f),
 /* Wall-clock milliseconds (timestamps on the wire). */
 int64_t sl_wall_ms(void);
 
+/* The calling shard's decompression context (records capped at 64 MiB
+ * after decompression) and a reusable byte buffer of at least n bytes; both
+ * grow once and are freed when the shard thread exits. NULL when out of
+ * memory. */
+struct kp_codec_ctx *sl_dp_codec_ctx(void);
+uint8_t *sl_dp_scratch(size_t n);
+
 /* Leader-epoch fencing of a client's current_leader_epoch (-1 = unchecked):
  * FENCED_LEADER_EPOCH when older than ours, UNKNOWN_LEADER_EPOCH when newer. */
 int16_t sl_leader_epoch_check(const sl_partition *p, int32_t current_leader_epoch);

@@ -218,8 +218,11 @@ static void test_list_offsets(void **state)
                 assert_int_equal(o.epoch, v >= 4 ? 0 : -1);
                 assert_int_equal(list_offsets(&t, v, "t", 0, -2, -1).offset, 0);
                 o = list_offsets(&t, v, "t", 0, 2001, -1);
-                assert_int_equal(o.offset, 4); /* the batch holding ts 2001 */
-                assert_int_equal(o.timestamp, 2003);
+                assert_int_equal(o.offset, 5); /* the record with ts 2001 */
+                assert_int_equal(o.timestamp, 2001);
+                o = list_offsets(&t, v, "t", 0, 1500, -1);
+                assert_int_equal(o.offset, 4); /* next record: ts 2000 */
+                assert_int_equal(o.timestamp, 2000);
                 o = list_offsets(&t, v, "t", 0, 9999, -1);
                 assert_int_equal(o.error, 0);
                 assert_int_equal(o.offset, -1);
