@@ -77,6 +77,7 @@ static int64_t append_some(sl_log *log, uint64_t seed, int64_t k, uint64_t *rng)
         for (int i = 0; i < n; i++) {
                 b[i].p = bufs[i];
                 b[i].len = gen_batch(seed, k + i, bufs[i], sizeof(bufs[i]));
+                b[i].crc_checked = false;
         }
         if (sl_log_append_v(log, b, n, 1, 1000, res) != 0)
                 abort();
