@@ -46,6 +46,9 @@ def free_port():
 # Broker process control
 
 
+_BROKERS = []  # every Broker of this test, for post-mortems
+
+
 class Broker:
     """One broker process on 127.0.0.1:port with a data dir that outlives restarts."""
 
@@ -63,6 +66,8 @@ class Broker:
         self.port = free_port()
         self.proc = None
         self.starts = 0
+        self.post_mortem = None
+        _BROKERS.append(self)
 
     @property
     def is_mock(self):
@@ -153,6 +158,8 @@ class Broker:
         return "\n".join(lines[-n:])
 
     def close(self, keep=False):
+        if self.proc is not None and self.proc.poll() is not None:
+            self.post_mortem = (self.proc.returncode, self.log_tail())  # died on its own
         if self.alive():
             self.kill9()
         self.proc = None
@@ -161,12 +168,20 @@ class Broker:
 
 
 def run_test(main):
-    """Run main(broker_exe) and exit 0 on success, 1 on failure (ctest convention)."""
+    """Run main(broker_exe, args) and exit 0 on success, 1 on failure (ctest convention).
+
+    Any exception fails the test; a broker that died on its own gets its log shown."""
     exe = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("SERPENTLOG", "")
     try:
         main(exe, sys.argv[2:])
-    except TestFailure as e:
+    except Exception as e:  # noqa: BLE001 - every error is a test failure
+        if not isinstance(e, TestFailure):
+            import traceback
+            traceback.print_exc()
         log("FAIL:", e)
+        for b in _BROKERS:
+            if b.post_mortem:
+                log("broker exited unexpectedly with status %d:\n%s" % b.post_mortem)
         sys.exit(1)
     log("PASS")
     sys.exit(0)
