@@ -15,12 +15,10 @@
  * A topic whose compression.type names a codec gets its batches re-encoded
  * here (Kafka does the same); "producer" (the default) stores them as sent.
  *
- * Idempotent and transactional batches (producerId >= 0) are refused until
- * producer state exists (another issue): appending them without sequence
- * checks would silently break the exactly-once promise the client relies on.
- * Transactional ones get INVALID_TXN_STATE (no transaction holds the
- * partition: what Kafka >= 3.6 answers), idempotent ones
- * UNKNOWN_PRODUCER_ID (this broker has no state for that producer id). */
+ * Idempotent batches (producerId >= 0) are deduplicated and sequence-checked
+ * on the owner shard (producer_state.h). Transactional ones are refused with
+ * INVALID_TXN_STATE (no transaction holds the partition: what Kafka >= 3.6
+ * answers): transactions are not implemented. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,13 +195,10 @@ static int16_t check_partition(produce_ctx *c, const sl_topic_info *t,
                         pr->error_message = kp_str_c(why);
                 return err;
         }
-        if (b.producer_id >= 0) {
-                if (kp_batch_is_transactional(&b)) {
-                        pr->error_message = kp_str_c("transactions are not supported yet");
-                        return KP_ERR_INVALID_TXN_STATE;
-                }
-                pr->error_message = kp_str_c("idempotent producers are not supported yet");
-                return KP_ERR_UNKNOWN_PRODUCER_ID;
+        /* Idempotent batches are checked on the owner (producer_state.h). */
+        if (b.producer_id >= 0 && kp_batch_is_transactional(&b)) {
+                pr->error_message = kp_str_c("transactions are not supported yet");
+                return KP_ERR_INVALID_TXN_STATE;
         }
         int64_t policy = sl_topic_config_i64(&t->config, cfg, SL_TOPIC_CLEANUP_POLICY);
         if ((policy & SL_CLEANUP_COMPACT) && info.null_key) {

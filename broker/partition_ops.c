@@ -19,6 +19,7 @@
 #include "kafka_errors.h"
 #include "partition_ops.h"
 #include "record_batch.h"
+#include "producer_state.h"
 
 int64_t sl_wall_ms(void)
 {
@@ -208,7 +209,10 @@ void sl_produce_on_owner(sl_xcall *x)
                         continue;
                 }
                 sl_append_result res;
-                sl_log_append(p->log, it->records, it->len, p->leader_epoch, now, &res);
+                sl_producer_append pa; /* idempotence: duplicates answered, gaps refused */
+                if (sl_producer_before_append(p, it->records, it->len, now, &pa, &res))
+                        sl_log_append(p->log, it->records, it->len, p->leader_epoch, now, &res);
+                sl_producer_after_append(&pa, it->records, it->len, &res);
                 it->log_start_offset = sl_log_start_offset(p->log);
                 if (res.error_code) {
                         it->error_code = res.error_code;

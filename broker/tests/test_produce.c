@@ -4,7 +4,7 @@
  * acks=0 silence (and the close on failure), every per-partition error of
  * ENCODING §3.8 the handler gives (unknown topic/partition, invalid acks,
  * corrupt CRC, too large, compacted null keys with RecordErrors,
- * idempotent/transactional refusal), LogAppendTime, v0-2 closing, and the
+ * idempotent dedup, transactional refusal), LogAppendTime, v0-2 closing, and the
  * offset queries of ListOffsets v0-10 and OffsetForLeaderEpoch v2-4. */
 #include "dp_harness.h"
 
@@ -91,11 +91,14 @@ static void test_produce_errors(void **state)
         assert_int_equal(r.first_bad, 0);
         assert_int_equal(r.base_offset, -1);
 
-        /* No producer state yet: idempotent and transactional batches are
-         * refused rather than appended without sequence checks. */
+        /* Idempotent batches are appended once (producer_state.h: a retry gets
+         * the original offset); transactional ones are refused. */
         len = dp_batch(batch, sizeof(batch), 2, KP_CODEC_NONE, false, 1000, 77, false);
-        assert_int_equal(dp_produce(&t, 9, "t", 0, 1, batch, len).error,
-                         KP_ERR_UNKNOWN_PRODUCER_ID);
+        for (int i = 0; i < 2; i++) {
+                r = dp_produce(&t, 9, "t", 1, 1, batch, len);
+                assert_int_equal(r.error, 0);
+                assert_int_equal(r.base_offset, 0);
+        }
         len = dp_batch(batch, sizeof(batch), 2, KP_CODEC_NONE, false, 1000, 77, true);
         assert_int_equal(dp_produce(&t, 9, "t", 0, 1, batch, len).error, KP_ERR_INVALID_TXN_STATE);
 

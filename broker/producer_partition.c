@@ -1,0 +1,269 @@
+/* broker/producer_partition.c — producer state of the partitions a shard
+ * owns: the per-shard table partition → sl_producer_state, its rebuild from
+ * the stored batch headers, expiry, and the two hooks of the Produce append
+ * path (partition_ops.c: one call before sl_log_append, one after).
+ *
+ * Produce path 4/5: an idempotent batch reaching its owner shard is checked
+ * against the partition's state; a retry of one of the last five batches is
+ * answered with the original offsets without appending (so a producer that
+ * lost a response never writes twice), a gap or a fenced epoch with Kafka's
+ * error. The state is built the first time a partition needs it after the
+ * broker started, by scanning every batch header of its log, so deduplication
+ * survives restarts. Table entries are keyed by topic id + partition and
+ * remember the sl_log they were built from: a reopened partition rebuilds. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+#include "kafka_errors.h"
+#include "producer_state.h"
+
+#define LOAD_WINDOW    (64u << 10)  /* bytes read per pread while scanning headers */
+#define LOAD_CHUNK     (256u << 20) /* bytes of batches asked from sl_log_read at a time */
+#define SWEEP_EVERY_MS 60000        /* expiry / stale-entry sweep, at most this often */
+
+typedef struct pstate_ent {
+        kp_uuid topic_id;
+        int32_t partition;
+        const sl_log *log; /* the log the state describes (compared, never used) */
+        sl_producer_state *ps;
+        struct pstate_ent *next;
+} pstate_ent;
+
+/* One per shard thread. */
+typedef struct pstate_table {
+        pstate_ent *head;
+        int64_t last_sweep_ms;
+} pstate_table;
+
+static _Thread_local pstate_table *t_tab;
+static pthread_key_t tab_key;
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+
+static void ent_free(pstate_ent *e)
+{
+        sl_producer_state_free(e->ps);
+        free(e);
+}
+
+static void tab_destroy(void *p)
+{
+        pstate_table *t = p;
+        while (t->head) {
+                pstate_ent *e = t->head;
+                t->head = e->next;
+                ent_free(e);
+        }
+        free(t);
+}
+
+static void tab_key_init(void)
+{
+        pthread_key_create(&tab_key, tab_destroy);
+}
+
+static pstate_table *table(void)
+{
+        if (!t_tab) {
+                pthread_once(&tab_once, tab_key_init);
+                t_tab = calloc(1, sizeof(*t_tab));
+                if (t_tab)
+                        pthread_setspecific(tab_key, t_tab);
+        }
+        return t_tab;
+}
+
+/* ---- rebuild from the log ---- */
+
+/* Walks the batches of one file range, recording the idempotent ones. */
+static int load_range(sl_producer_state *ps, const sl_file_range *r, uint8_t *buf, int64_t now_ms,
+                      int64_t *next_offset)
+{
+        int64_t pos = r->pos, end = r->pos + r->len;
+        int64_t at = 0;
+        size_t have = 0;
+        while (pos < end) {
+                if (end - pos < 61)
+                        return SL_ECORRUPT;
+                if (!(have && pos >= at && pos + 61 <= at + (int64_t)have)) {
+                        size_t want = LOAD_WINDOW;
+                        if (pos + (int64_t)want > end)
+                                want = (size_t)(end - pos);
+                        ssize_t got = pread(r->fd, buf, want, pos);
+                        if (got < 0)
+                                return -errno;
+                        if (got < 61)
+                                return SL_ECORRUPT;
+                        at = pos;
+                        have = (size_t)got;
+                }
+                const uint8_t *h = buf + (pos - at);
+                int32_t blen = (int32_t)((uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
+                                         (uint32_t)h[10] << 8 | h[11]);
+                sl_producer_batch_info bi;
+                if (blen < 49 || sl_producer_batch_parse(h, 61, &bi) < 0)
+                        return SL_ECORRUPT;
+                if (bi.producer_id >= 0 && bi.first_seq >= 0) {
+                        int rc = sl_producer_state_update(ps, &bi, now_ms);
+                        if (rc < 0)
+                                return rc;
+                }
+                *next_offset = bi.last_offset + 1;
+                pos += 12 + (int64_t)blen;
+        }
+        return 0;
+}
+
+int sl_producer_state_load(sl_producer_state *ps, sl_log *log, int64_t now_ms)
+{
+        uint8_t *buf = malloc(LOAD_WINDOW);
+        if (!buf)
+                return -ENOMEM;
+        int rc = 0;
+        int64_t off = sl_log_start_offset(log), end = sl_log_end_offset(log);
+        while (off < end) {
+                sl_file_range rg[4];
+                int n = 0;
+                rc = sl_log_read(log, off, end, LOAD_CHUNK, rg, 4, &n);
+                if (rc < 0 || n == 0)
+                        break;
+                int64_t next = off;
+                for (int i = 0; i < n && rc == 0; i++)
+                        rc = load_range(ps, &rg[i], buf, now_ms, &next);
+                sl_log_release_ranges(log, rg, n);
+                if (rc < 0)
+                        break;
+                if (next <= off) {
+                        rc = SL_ECORRUPT; /* no progress */
+                        break;
+                }
+                off = next;
+        }
+        free(buf);
+        return rc;
+}
+
+/* ---- the shard's table ---- */
+
+/* Frees entries of partitions this shard no longer has open (deleted topics)
+ * and producers idle past producer.id.expiration.ms. */
+static void sweep(pstate_table *t, int64_t now_ms)
+{
+        t->last_sweep_ms = now_ms;
+        for (pstate_ent **pp = &t->head; *pp;) {
+                pstate_ent *e = *pp;
+                sl_partition *p = sl_partition_find(e->topic_id, e->partition);
+                if (!p || p->log != e->log) {
+                        *pp = e->next;
+                        ent_free(e);
+                        continue;
+                }
+                sl_producer_state_expire(e->ps, now_ms, SL_PRODUCER_EXPIRATION_MS);
+                pp = &e->next;
+        }
+}
+
+sl_producer_state *sl_producer_state_of(sl_partition *p, int64_t now_ms, int *err)
+{
+        *err = 0;
+        pstate_table *t = table();
+        if (!t) {
+                *err = -ENOMEM;
+                return NULL;
+        }
+        if (now_ms - t->last_sweep_ms >= SWEEP_EVERY_MS)
+                sweep(t, now_ms);
+        pstate_ent **pp = &t->head;
+        for (; *pp; pp = &(*pp)->next) {
+                pstate_ent *e = *pp;
+                if (e->partition == p->index && !memcmp(e->topic_id.b, p->topic_id.b, 16))
+                        break;
+        }
+        pstate_ent *e = *pp;
+        if (e && e->log == p->log) {
+                /* Move to front: the partitions being produced to stay cheap. */
+                *pp = e->next;
+                e->next = t->head;
+                t->head = e;
+                return e->ps;
+        }
+        if (e) { /* the partition was reopened: rebuild */
+                *pp = e->next;
+                ent_free(e);
+        }
+        e = calloc(1, sizeof(*e));
+        if (!e || !(e->ps = sl_producer_state_new())) {
+                free(e);
+                *err = -ENOMEM;
+                return NULL;
+        }
+        int rc = sl_producer_state_load(e->ps, p->log, now_ms);
+        if (rc < 0) {
+                SL_ERROR("%s-%d: rebuilding producer state: %s", p->topic_name, p->index,
+                         sl_log_strerror(rc));
+                ent_free(e);
+                *err = rc;
+                return NULL;
+        }
+        e->topic_id = p->topic_id;
+        e->partition = p->index;
+        e->log = p->log;
+        e->next = t->head;
+        t->head = e;
+        return e->ps;
+}
+
+/* ---- Produce hooks ---- */
+
+bool sl_producer_before_append(sl_partition *p, const uint8_t *records, size_t len, int64_t now_ms,
+                               sl_producer_append *pa, sl_append_result *res)
+{
+        pa->ps = NULL;
+        if (len < 61 || sl_producer_batch_parse(records, len, &pa->bi) < 0 ||
+            pa->bi.producer_id < 0)
+                return true; /* not idempotent (or malformed: the append says so) */
+        int err;
+        sl_producer_state *ps = sl_producer_state_of(p, now_ms, &err);
+        *res = (sl_append_result){.base_offset = -1, .last_offset = -1, .log_append_time = -1};
+        if (!ps) {
+                res->error_code =
+                    err == -ENOMEM ? KP_ERR_UNKNOWN_SERVER_ERROR : KP_ERR_KAFKA_STORAGE_ERROR;
+                res->err = err;
+                return false;
+        }
+        const sl_producer_batch *dup;
+        int16_t code = sl_producer_state_check(ps, &pa->bi, &dup);
+        if (code) {
+                res->error_code = code;
+                return false;
+        }
+        if (dup) {
+                /* Kafka answers a duplicate with the original batch's offsets and
+                 * its stored timestamp as the append time. */
+                res->base_offset = dup->first_offset;
+                res->last_offset = dup->last_offset;
+                res->log_append_time = dup->timestamp;
+                return false;
+        }
+        pa->ps = ps;
+        pa->now_ms = now_ms;
+        return true;
+}
+
+void sl_producer_after_append(sl_producer_append *pa, const uint8_t *records, size_t len,
+                              const sl_append_result *res)
+{
+        if (!pa->ps || res->error_code)
+                return;
+        /* Re-read the header: offsets and (LogAppendTime) maxTimestamp are set now. */
+        sl_producer_batch_info bi;
+        if (sl_producer_batch_parse(records, len, &bi) < 0)
+                return;
+        if (sl_producer_state_update(pa->ps, &bi, pa->now_ms) < 0)
+                SL_ERROR("producer %lld: out of memory recording a batch; a retry of it "
+                         "would be appended again",
+                         (long long)bi.producer_id);
+}

@@ -1,0 +1,281 @@
+/* broker/tests/test_producer_state.c — the idempotent producer state machine
+ * (broker/producer_state.c) and the producer id reservation file
+ * (broker/producer_ids.c), without a broker: duplicates answered with the
+ * original offsets, sequence gaps, fenced and bumped epochs, int32 sequence
+ * wraparound, the five-batch window, unknown producers (KIP-360), expiry,
+ * table growth/deletion, header parsing, and id blocks surviving a reload. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kafka_errors.h"
+#include "log.h"
+#include "producer_ids.h"
+#include "producer_state.h"
+
+static int64_t next_offset;
+
+/* A batch of n records of producer pid/epoch starting at seq (offsets are
+ * assigned from next_offset when appended). */
+static sl_producer_batch_info mk(int64_t pid, int16_t epoch, int32_t seq, int32_t n)
+{
+        return (sl_producer_batch_info){.producer_id = pid,
+                                        .epoch = epoch,
+                                        .first_seq = seq,
+                                        .last_seq = sl_producer_seq_add(seq, n - 1),
+                                        .base_offset = -1,
+                                        .last_offset = -1,
+                                        .max_timestamp = 1000 + (int64_t)seq};
+}
+
+/* Checks then appends like the owner shard does; returns the Kafka code, the
+ * base offset in *base (the original one for a duplicate). */
+static int16_t produce(sl_producer_state *ps, sl_producer_batch_info bi, int64_t *base)
+{
+        const sl_producer_batch *dup;
+        int16_t code = sl_producer_state_check(ps, &bi, &dup);
+        *base = -1;
+        if (code)
+                return code;
+        if (dup) {
+                *base = dup->first_offset;
+                return 0;
+        }
+        int64_t d = (int64_t)bi.last_seq - bi.first_seq; /* modulo 2^31 */
+        if (d < 0)
+                d += (int64_t)INT32_MAX + 1;
+        int64_t n = d + 1;
+        bi.base_offset = next_offset;
+        bi.last_offset = next_offset + n - 1;
+        next_offset += n;
+        assert_int_equal(sl_producer_state_update(ps, &bi, 5000), 0);
+        *base = bi.base_offset;
+        return 0;
+}
+
+static void test_duplicates_and_gaps(void **state)
+{
+        (void)state;
+        next_offset = 100;
+        sl_producer_state *ps = sl_producer_state_new();
+        assert_non_null(ps);
+        int64_t b;
+        assert_int_equal(produce(ps, mk(7, 0, 0, 10), &b), 0);
+        assert_int_equal(b, 100);
+        assert_int_equal(produce(ps, mk(7, 0, 10, 5), &b), 0);
+        assert_int_equal(b, 110);
+        /* A retry of either batch: the original offsets, nothing appended. */
+        assert_int_equal(produce(ps, mk(7, 0, 0, 10), &b), 0);
+        assert_int_equal(b, 100);
+        assert_int_equal(produce(ps, mk(7, 0, 10, 5), &b), 0);
+        assert_int_equal(b, 110);
+        assert_int_equal(next_offset, 115);
+        /* Same first sequence, different last: not a duplicate, out of order. */
+        assert_int_equal(produce(ps, mk(7, 0, 10, 4), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        /* A gap (15 expected) and a step back. */
+        assert_int_equal(produce(ps, mk(7, 0, 16, 1), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_int_equal(produce(ps, mk(7, 0, 14, 2), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_int_equal(produce(ps, mk(7, 0, 15, 1), &b), 0);
+        assert_int_equal(b, 115);
+        /* Another producer is independent; an unknown one may start anywhere. */
+        assert_int_equal(produce(ps, mk(8, 3, 42, 2), &b), 0);
+        assert_int_equal(b, 116);
+        assert_int_equal(produce(ps, mk(8, 3, 44, 1), &b), 0);
+        assert_int_equal(sl_producer_state_count(ps), 2);
+        const sl_producer_entry *e = sl_producer_state_find(ps, 8);
+        assert_non_null(e);
+        assert_int_equal(e->epoch, 3);
+        assert_int_equal(sl_producer_entry_last(e)->last_seq, 44);
+        assert_null(sl_producer_state_find(ps, 9));
+        sl_producer_state_free(ps);
+}
+
+static void test_epochs(void **state)
+{
+        (void)state;
+        next_offset = 0;
+        sl_producer_state *ps = sl_producer_state_new();
+        int64_t b;
+        assert_int_equal(produce(ps, mk(1, 5, 0, 3), &b), 0);
+        assert_int_equal(produce(ps, mk(1, 5, 3, 3), &b), 0);
+        /* Older epoch: fenced, even for what would be the next sequence or a
+         * duplicate's sequences. */
+        assert_int_equal(produce(ps, mk(1, 4, 6, 1), &b), KP_ERR_INVALID_PRODUCER_EPOCH);
+        assert_int_equal(produce(ps, mk(1, 4, 0, 3), &b), KP_ERR_INVALID_PRODUCER_EPOCH);
+        /* A bumped epoch must restart at sequence 0. */
+        assert_int_equal(produce(ps, mk(1, 6, 6, 1), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_int_equal(produce(ps, mk(1, 6, 0, 2), &b), 0);
+        assert_int_equal(b, 6);
+        /* The new epoch forgot the old epoch's batches: (0, 2) of epoch 5 is no
+         * duplicate any more, and epoch 5 is fenced. */
+        assert_int_equal(produce(ps, mk(1, 5, 0, 3), &b), KP_ERR_INVALID_PRODUCER_EPOCH);
+        assert_int_equal(produce(ps, mk(1, 6, 0, 2), &b), 0);
+        assert_int_equal(b, 6); /* duplicate of the new epoch's batch */
+        const sl_producer_entry *e = sl_producer_state_find(ps, 1);
+        assert_int_equal(e->epoch, 6);
+        assert_int_equal(e->n, 1);
+        sl_producer_state_free(ps);
+}
+
+static void test_wraparound(void **state)
+{
+        (void)state;
+        assert_int_equal(sl_producer_seq_add(INT32_MAX, 1), 0);
+        assert_int_equal(sl_producer_seq_add(INT32_MAX - 1, 3), 1);
+        assert_int_equal(sl_producer_seq_add(5, 3), 8);
+        next_offset = 0;
+        sl_producer_state *ps = sl_producer_state_new();
+        int64_t b;
+        /* Unknown producer starts near the top; a batch spanning the wrap. */
+        assert_int_equal(produce(ps, mk(2, 0, INT32_MAX - 4, 3), &b), 0); /* ..MAX-2 */
+        assert_int_equal(produce(ps, mk(2, 0, INT32_MAX - 1, 4), &b), 0); /* MAX-1..1 */
+        assert_int_equal(sl_producer_entry_last(sl_producer_state_find(ps, 2))->last_seq, 1);
+        assert_int_equal(produce(ps, mk(2, 0, INT32_MAX - 1, 4), &b), 0);
+        assert_int_equal(b, 3); /* duplicate across the wrap */
+        assert_int_equal(produce(ps, mk(2, 0, 3, 1), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_int_equal(produce(ps, mk(2, 0, 2, 1), &b), 0);
+        /* A batch ending exactly at MAX is followed by 0. */
+        assert_int_equal(produce(ps, mk(3, 0, INT32_MAX - 1, 2), &b), 0);
+        assert_int_equal(produce(ps, mk(3, 0, 1, 1), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_int_equal(produce(ps, mk(3, 0, 0, 1), &b), 0);
+        sl_producer_state_free(ps);
+}
+
+static void test_five_batch_window(void **state)
+{
+        (void)state;
+        next_offset = 0;
+        sl_producer_state *ps = sl_producer_state_new();
+        int64_t b;
+        for (int i = 0; i < 8; i++) {
+                assert_int_equal(produce(ps, mk(9, 0, i * 2, 2), &b), 0);
+                assert_int_equal(b, i * 2);
+        }
+        /* Batches 3..7 (seq 6..15) are remembered: duplicates. */
+        for (int i = 3; i < 8; i++) {
+                assert_int_equal(produce(ps, mk(9, 0, i * 2, 2), &b), 0);
+                assert_int_equal(b, i * 2);
+        }
+        assert_int_equal(next_offset, 16);
+        /* Batch 2 fell out of the window: now just out of order. */
+        assert_int_equal(produce(ps, mk(9, 0, 4, 2), &b), KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_int_equal(sl_producer_state_find(ps, 9)->n, SL_PRODUCER_BATCHES);
+        sl_producer_state_free(ps);
+}
+
+static void test_table_and_expiry(void **state)
+{
+        (void)state;
+        next_offset = 0;
+        sl_producer_state *ps = sl_producer_state_new();
+        int64_t b;
+        for (int64_t pid = 0; pid < 1000; pid++) {
+                sl_producer_batch_info bi = mk(pid * 7919, 0, 0, 1);
+                assert_int_equal(produce(ps, bi, &b), 0);
+        }
+        assert_int_equal(sl_producer_state_count(ps), 1000);
+        /* Refresh every third producer later; expire the rest. */
+        for (int64_t pid = 0; pid < 1000; pid += 3) {
+                sl_producer_batch_info bi = mk(pid * 7919, 0, 1, 1);
+                bi.base_offset = bi.last_offset = next_offset++;
+                assert_int_equal(sl_producer_state_update(ps, &bi, 90000), 0);
+        }
+        assert_int_equal(sl_producer_state_expire(ps, 100000, 50000), 1000 - 334);
+        assert_int_equal(sl_producer_state_count(ps), 334);
+        for (int64_t pid = 0; pid < 1000; pid++) {
+                const sl_producer_entry *e = sl_producer_state_find(ps, pid * 7919);
+                if (pid % 3 == 0) {
+                        assert_non_null(e);
+                        assert_int_equal(sl_producer_entry_last(e)->last_seq, 1);
+                } else {
+                        assert_null(e);
+                }
+        }
+        /* An expired producer is unknown again: any sequence is accepted. */
+        assert_int_equal(produce(ps, mk(1 * 7919, 0, 77, 1), &b), 0);
+        sl_producer_state_free(ps);
+}
+
+static void test_header_parse(void **state)
+{
+        (void)state;
+        uint8_t h[61] = {0};
+        h[7] = 42;    /* baseOffset */
+        h[16] = 2;    /* magic */
+        h[22] = 0x10; /* transactional attribute */
+        h[26] = 4;    /* lastOffsetDelta */
+        h[42] = 9;    /* maxTimestamp */
+        h[50] = 77;   /* producerId */
+        h[52] = 3;    /* epoch */
+        h[53] = 0x7f; /* baseSequence = 0x7ffffffe */
+        h[54] = h[55] = 0xff;
+        h[56] = 0xfe;
+        sl_producer_batch_info bi;
+        assert_int_equal(sl_producer_batch_parse(h, sizeof(h), &bi), 0);
+        assert_int_equal(bi.base_offset, 42);
+        assert_int_equal(bi.last_offset, 46);
+        assert_int_equal(bi.max_timestamp, 9);
+        assert_int_equal(bi.producer_id, 77);
+        assert_int_equal(bi.epoch, 3);
+        assert_int_equal(bi.first_seq, INT32_MAX - 1);
+        assert_int_equal(bi.last_seq, 2);
+        assert_true(bi.transactional);
+        assert_int_equal(sl_producer_batch_parse(h, 60, &bi), -1);
+        h[16] = 1;
+        assert_int_equal(sl_producer_batch_parse(h, sizeof(h), &bi), -1);
+}
+
+static void test_producer_ids_file(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/sl_test_pids_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        int64_t end = -1;
+        assert_int_equal(sl_producer_ids_load(dir, &end), 0);
+        assert_int_equal(end, 0);
+        sl_producer_ids a = {0};
+        int64_t id;
+        assert_int_equal(sl_producer_ids_take(&a, &id), -EAGAIN); /* not loaded */
+        a.loaded = true;
+        assert_int_equal(sl_producer_ids_store(dir, SL_PRODUCER_ID_BLOCK), 0);
+        sl_producer_ids_extend(&a, SL_PRODUCER_ID_BLOCK);
+        for (int i = 0; i < SL_PRODUCER_ID_BLOCK; i++) {
+                assert_int_equal(sl_producer_ids_take(&a, &id), 0);
+                assert_int_equal(id, i);
+        }
+        assert_int_equal(sl_producer_ids_take(&a, &id), -EAGAIN);
+        assert_int_equal(sl_producer_ids_store(dir, 123456789012345LL), 0);
+        assert_int_equal(sl_producer_ids_load(dir, &end), 0);
+        assert_int_equal(end, 123456789012345LL);
+        /* A damaged file is refused, never guessed. */
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, SL_PRODUCER_IDS_FILE);
+        FILE *f = fopen(path, "w");
+        fputs("serpentlog-producer-ids 1 12x4\n", f);
+        fclose(f);
+        assert_int_equal(sl_producer_ids_load(dir, &end), SL_ECORRUPT);
+        f = fopen(path, "w");
+        fputs("serpentlog-producer-ids 1 1234", f); /* torn: no newline */
+        fclose(f);
+        assert_int_equal(sl_producer_ids_load(dir, &end), SL_ECORRUPT);
+        unlink(path);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_duplicates_and_gaps), cmocka_unit_test(test_epochs),
+            cmocka_unit_test(test_wraparound),          cmocka_unit_test(test_five_batch_window),
+            cmocka_unit_test(test_table_and_expiry),    cmocka_unit_test(test_header_parse),
+            cmocka_unit_test(test_producer_ids_file),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
