@@ -620,6 +620,8 @@ fail:
         if (err && !err->message[0])
                 set_err(err, rc, dir, -1, -1, "open failed: %s", sl_log_strerror(rc));
         free(bases);
+        log->fatal = true; /* close without syncing or writing indexes: a refused
+                            * partition is left as found, for inspection */
         sl_log_close(log);
         return rc;
 }
@@ -630,7 +632,7 @@ void sl_log_close(sl_log *log)
                 return;
         /* A clean shutdown leaves everything durable and every rolled
          * segment sealed, as Kafka flushes on shutdown. */
-        if (!log->fatal && log->segs) {
+        if (!log->fatal && log->nsegs > 0) {
                 sl_log_sync(log);
                 /* Release blocks preallocated past the active segment's end. */
                 sl_segment *act = log->segs[log->nsegs - 1];
