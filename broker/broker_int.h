@@ -142,6 +142,14 @@ int sl_partition_reconfigure(sl_partition *p, const sl_topic_info *t);
  * defaults (sl_log_config_check), else SL_ECONFIG: create/alter refuse it. */
 int sl_partition_config_check(const sl_topic_config *tc, const sl_config *broker);
 void sl_partitions_close_all(sl_shard *s);
+/* Admin changes on the owner shard: opens (fresh: leftover directories are
+ * removed first) or closes partitions [from, to) of t that this shard owns,
+ * with the disk work on the shard's I/O helper; done(arg, err) runs on the
+ * shard after. t must stay valid until then. 0, or -ENOMEM (done not run). */
+int sl_partitions_open_async(sl_shard *s, const sl_topic_info *t, int32_t from, int32_t to,
+                             void (*done)(void *arg, int err), void *arg);
+int sl_partitions_close_async(sl_shard *s, const sl_topic_info *t, int32_t from, int32_t to,
+                              bool remove_dirs, void (*done)(void *arg, int err), void *arg);
 void sl_commit_before_sleep(sl_shard *s);
 void sl_partitions_start_maintenance(sl_shard *s);
 void sl_partition_dir(const sl_topic_info *t, int32_t index, char *buf, size_t len);

@@ -184,19 +184,27 @@ static void fire_waiters(sl_sync_waiter *w, int err)
         }
 }
 
-static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
+/* Off the dirty list, waiters told: the partition is going away. */
+static void partition_detach(sl_shard *s, sl_partition *p)
 {
-        char dir[SL_CONFIG_PATH_MAX + 300];
-        snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
-        /* An unlinked dirty partition must not stay on the dirty list. */
         if (p->sync_queued) {
                 sl_partition **pp = &s->dirty_head;
                 while (*pp && *pp != p)
                         pp = &(*pp)->dirty_next;
                 if (*pp)
                         *pp = p->dirty_next;
+                p->sync_queued = false;
         }
-        fire_waiters(p->sync_wait, -ECANCELED);
+        sl_sync_waiter *w = p->sync_wait;
+        p->sync_wait = p->sync_tail = NULL;
+        fire_waiters(w, -ECANCELED);
+}
+
+static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
+{
+        char dir[SL_CONFIG_PATH_MAX + 300];
+        snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
+        partition_detach(s, p);
         if (!remove_dir)
                 sl_log_sync(p->log); /* shutdown: make everything durable */
         sl_log_close(p->log);
@@ -218,6 +226,196 @@ void sl_partition_close(sl_shard *s, sl_partition *p, bool remove_dir)
                 return;
         }
         partition_free(s, p, remove_dir);
+}
+
+/* --- admin changes: disk work on the I/O helper --- */
+
+/* Some partitions of one topic opened or closed on this (owner) shard. The
+ * reactor only touches the table; mkdir, log open/recovery, close and rm -r
+ * run on the shard's I/O helper thread (a topic's deletion may unlink
+ * gigabytes). A log opened there is handed to the shard through the helper's
+ * completion queue (a mutex: the hand-over publishes it) before any use. */
+typedef struct part_batch {
+        sl_xcall io;
+        sl_shard *s;
+        bool close;
+        bool remove;
+        sl_log_config cfg; /* open: computed on the shard (per-shard config) */
+        int32_t n;
+        sl_partition **parts; /* open: new; close: unlinked, or NULL (dir only) */
+        char (*dirs)[SL_CONFIG_PATH_MAX + 300];
+        int err;
+        void (*done)(void *arg, int err);
+        void *arg;
+} part_batch;
+
+static part_batch *batch_new(sl_shard *s, int32_t n)
+{
+        part_batch *b = calloc(1, sizeof(*b));
+        if (!b)
+                return NULL;
+        b->s = s;
+        b->parts = calloc((size_t)(n ? n : 1), sizeof(*b->parts));
+        b->dirs = calloc((size_t)(n ? n : 1), sizeof(*b->dirs));
+        if (!b->parts || !b->dirs) {
+                free(b->parts);
+                free(b->dirs);
+                free(b);
+                return NULL;
+        }
+        return b;
+}
+
+static void batch_finish(part_batch *b)
+{
+        void (*done)(void *, int) = b->done;
+        void *arg = b->arg;
+        int err = b->err;
+        free(b->parts);
+        free(b->dirs);
+        free(b);
+        done(arg, err);
+}
+
+static void open_io(sl_xcall *x)
+{
+        part_batch *b = x->arg;
+        for (int32_t i = 0; i < b->n; i++) {
+                sl_partition *p = b->parts[i];
+                /* Left over from a deletion interrupted by a crash: never revive. */
+                int rc = sl_partition_remove_dir(b->dirs[i]);
+                sl_log_error lerr = {0};
+                if (!rc)
+                        rc = sl_log_open(b->dirs[i], &b->cfg, wall_ms(), &p->log, &lerr);
+                if (rc < 0) {
+                        p->log = NULL;
+                        SL_ERROR("opening %s: %s", b->dirs[i],
+                                 lerr.message[0] ? lerr.message : sl_log_strerror(rc));
+                        if (!b->err)
+                                b->err = rc;
+                }
+        }
+}
+
+static void open_done(sl_xcall *x)
+{
+        part_batch *b = x->arg;
+        sl_shard *s = b->s;
+        for (int32_t i = 0; i < b->n; i++) {
+                sl_partition *p = b->parts[i];
+                if (p->log && (s->nparts < s->ptab_mask + 1 || table_grow(s) == 0)) {
+                        uint32_t h = part_hash(p->topic_id, p->index) & s->ptab_mask;
+                        p->hash_next = s->ptab[h];
+                        s->ptab[h] = p;
+                        s->nparts++;
+                        continue;
+                }
+                if (p->log) {
+                        sl_log_close(p->log);
+                        if (!b->err)
+                                b->err = -ENOMEM;
+                }
+                free(p->topic_name);
+                free(p);
+        }
+        batch_finish(b);
+}
+
+int sl_partitions_open_async(sl_shard *s, const sl_topic_info *t, int32_t from, int32_t to,
+                             void (*done)(void *arg, int err), void *arg)
+{
+        if (!s->ptab && table_grow(s) < 0)
+                return -ENOMEM;
+        part_batch *b = batch_new(s, to - from);
+        if (!b)
+                return -ENOMEM;
+        b->cfg = log_config_for(t);
+        b->done = done;
+        b->arg = arg;
+        for (int32_t i = from; i < to; i++) {
+                if (sl_shard_for_partition(t->id, i) != s->id || table_find(s, t->id, i))
+                        continue;
+                sl_partition *p = calloc(1, sizeof(*p));
+                char *name = strndup(t->name.p, (size_t)t->name.len);
+                if (!p || !name) {
+                        free(p);
+                        free(name);
+                        b->err = -ENOMEM;
+                        break;
+                }
+                p->topic_name = name;
+                p->topic_id = t->id;
+                p->index = i;
+                p->leader_epoch = 0;
+                sl_partition_dir(t, i, b->dirs[b->n], sizeof(b->dirs[b->n]));
+                b->parts[b->n++] = p;
+        }
+        b->io.run = open_io;
+        b->io.done = open_done;
+        b->io.arg = b;
+        sl_shard_offload(&b->io);
+        return 0;
+}
+
+static void close_io(sl_xcall *x)
+{
+        part_batch *b = x->arg;
+        for (int32_t i = 0; i < b->n; i++) {
+                if (b->parts[i])
+                        sl_log_close(b->parts[i]->log);
+                if (b->remove) {
+                        int rc = sl_partition_remove_dir(b->dirs[i]);
+                        if (rc < 0)
+                                SL_WARN("removing %s: %s", b->dirs[i], sl_log_strerror(rc));
+                }
+        }
+}
+
+static void close_done(sl_xcall *x)
+{
+        part_batch *b = x->arg;
+        for (int32_t i = 0; i < b->n; i++) {
+                if (b->parts[i]) {
+                        free(b->parts[i]->topic_name);
+                        free(b->parts[i]);
+                }
+        }
+        batch_finish(b);
+}
+
+int sl_partitions_close_async(sl_shard *s, const sl_topic_info *t, int32_t from, int32_t to,
+                              bool remove_dirs, void (*done)(void *arg, int err), void *arg)
+{
+        part_batch *b = batch_new(s, to - from);
+        if (!b)
+                return -ENOMEM;
+        b->close = true;
+        b->remove = remove_dirs;
+        b->done = done;
+        b->arg = arg;
+        for (int32_t i = from; i < to; i++) {
+                if (sl_shard_for_partition(t->id, i) != s->id)
+                        continue;
+                sl_partition *p = table_find(s, t->id, i);
+                if (p) {
+                        table_remove(s, p);
+                        partition_detach(s, p);
+                        if (p->sync_running) {
+                                /* Its sync job is on the helper: finish the close after. */
+                                p->close_pending = true;
+                                p->remove_pending = remove_dirs;
+                                continue;
+                        }
+                }
+                b->parts[b->n] = p;
+                sl_partition_dir(t, i, b->dirs[b->n], sizeof(b->dirs[b->n]));
+                b->n++;
+        }
+        b->io.run = close_io;
+        b->io.done = close_done;
+        b->io.arg = b;
+        sl_shard_offload(&b->io);
+        return 0;
 }
 
 int sl_partitions_open_owned(sl_shard *s, const sl_topics_snap *snap)

@@ -221,32 +221,36 @@ static void install_everywhere(reg_work *w, sl_topics_snap *snap)
         sl_gather_arm(&w->g);
 }
 
+static void part_job_done(void *arg, int err)
+{
+        sl_xcall *x = arg;
+        part_job *j = x->arg;
+        if (err && !j->err)
+                j->err = err;
+        sl_xcall_reply(x);
+}
+
 static void part_job_run(sl_xcall *x)
 {
         part_job *j = x->arg;
         sl_shard *s = sl_shard_self();
+        if (!j->reconfigure) {
+                /* Disk work on this shard's I/O helper; reply when it is done. */
+                int rc =
+                    j->close
+                        ? sl_partitions_close_async(s, j->t, j->from, j->to, true, part_job_done, x)
+                        : sl_partitions_open_async(s, j->t, j->from, j->to, part_job_done, x);
+                if (rc < 0)
+                        part_job_done(x, rc);
+                return;
+        }
         for (int32_t i = j->from; i < j->to; i++) {
                 if (sl_shard_for_partition(j->t->id, i) != s->id)
                         continue;
-                if (j->reconfigure) {
-                        sl_partition *p = sl_partition_find(j->t->id, i);
-                        int rc = p ? sl_partition_reconfigure(p, j->t) : 0;
-                        if (rc && !j->err)
-                                j->err = rc;
-                } else if (j->close) {
-                        sl_partition *p = sl_partition_find(j->t->id, i);
-                        if (p)
-                                sl_partition_close(s, p, true);
-                        else {
-                                char dir[SL_CONFIG_PATH_MAX + 300];
-                                sl_partition_dir(j->t, i, dir, sizeof(dir));
-                                sl_partition_remove_dir(dir);
-                        }
-                } else {
-                        int rc = sl_partition_open(s, j->t, i, true);
-                        if (rc && !j->err)
-                                j->err = rc;
-                }
+                sl_partition *p = sl_partition_find(j->t->id, i);
+                int rc = p ? sl_partition_reconfigure(p, j->t) : 0;
+                if (rc && !j->err)
+                        j->err = rc;
         }
         sl_xcall_reply(x);
 }
