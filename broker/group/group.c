@@ -465,12 +465,11 @@ void sl_group_list(sl_group_coord *gc, sl_group_call *c)
         for (uint32_t i = 0; i <= gc->mask; i++) {
                 for (sl_group *g = gc->tab[i]; g; g = g->next) {
                         kp_str st = kp_str_c(sl_group_state_name(g->state));
-                        if (c->version >= 4 && !filter_has(rq->states_filter,
-                                                           rq->states_filter_count, st))
+                        if (c->version >= 4 &&
+                            !filter_has(rq->states_filter, rq->states_filter_count, st))
                                 continue;
-                        if (c->version >= 5 &&
-                            !filter_has(rq->types_filter, rq->types_filter_count,
-                                        kp_str_c("classic")))
+                        if (c->version >= 5 && !filter_has(rq->types_filter, rq->types_filter_count,
+                                                           kp_str_c("classic")))
                                 continue;
                         kp_list_groups_response_listed_group *l = &rs->groups[n++];
                         kp_list_groups_response_listed_group_init(l);
@@ -521,10 +520,10 @@ void sl_group_delete(sl_group_coord *gc, sl_group_call *c)
                 for (sl_goffset *o = g->otab[i]; o; o = o->next, k++) {
                         size_t cap = 10 + (size_t)g->id.len + (size_t)o->topic.len;
                         uint8_t *kb = kp_arena_alloc(&c->arena, 1, cap);
-                        size_t kl = kb ? sl_offsets_commit_key(kb, cap, sl_gstr_view(&g->id),
-                                                               sl_gstr_view(&o->topic),
-                                                               o->partition)
-                                       : 0;
+                        size_t kl =
+                            kb ? sl_offsets_commit_key(kb, cap, sl_gstr_view(&g->id),
+                                                       sl_gstr_view(&o->topic), o->partition)
+                               : 0;
                         recs[k] = (kp_record_in){wall, {kb, (int32_t)kl}, KP_BYTES_NULL, NULL, 0};
                 }
         }

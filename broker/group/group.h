@@ -65,14 +65,14 @@ typedef struct sl_group_env {
 /* One operation. The caller owns it until done runs; rq/rs are the generated
  * request/response structs of the API named by api_key (see each function). */
 struct sl_group_call {
-        int16_t api_key;   /* Kafka api key */
-        int16_t version;   /* request version */
-        const void *rq;    /* decoded request (strings view the request frame) */
-        void *rs;          /* response to fill (initialised by the caller) */
-        kp_str group_id;   /* group this call is about (multi-group APIs: one of them) */
-        kp_str client_id;  /* request header client id */
+        int16_t api_key;    /* Kafka api key */
+        int16_t version;    /* request version */
+        const void *rq;     /* decoded request (strings view the request frame) */
+        void *rs;           /* response to fill (initialised by the caller) */
+        kp_str group_id;    /* group this call is about (multi-group APIs: one of them) */
+        kp_str client_id;   /* request header client id */
         kp_str client_host; /* peer address */
-        kp_arena arena;    /* coordinator-side allocations for rs (caller releases) */
+        kp_arena arena;     /* coordinator-side allocations for rs (caller releases) */
         void (*done)(sl_group_call *c);
         void *arg;
         /* internal */

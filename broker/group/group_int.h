@@ -44,10 +44,10 @@ typedef struct sl_member {
         int32_t nprotos;
         uint8_t *assignment; /* from the leader's SyncGroup */
         int32_t assignment_len;
-        int64_t deadline_ms;        /* session expiry (monotonic) */
-        bool is_new;                /* joined during the current rebalance */
-        sl_group_call *join_call;   /* parked JoinGroup */
-        sl_group_call *sync_call;   /* parked SyncGroup */
+        int64_t deadline_ms;      /* session expiry (monotonic) */
+        bool is_new;              /* joined during the current rebalance */
+        sl_group_call *join_call; /* parked JoinGroup */
+        sl_group_call *sync_call; /* parked SyncGroup */
         struct sl_member *next;
 } sl_member;
 
@@ -79,22 +79,22 @@ typedef struct sl_group {
         sl_gstr leader;        /* member id, null when none */
         sl_member *members;
         int32_t nmembers;
-        sl_pending_id *pending; /* MEMBER_ID_REQUIRED ids */
+        sl_pending_id *pending;      /* MEMBER_ID_REQUIRED ids */
         int64_t join_deadline_ms;    /* PreparingRebalance ends here, 0 = none */
         int64_t initial_deadline_ms; /* initial-delay cap, 0 = not in initial delay */
         int64_t sync_deadline_ms;    /* CompletingRebalance ends here, 0 = none */
         int64_t state_ts;            /* wall ms of the last state change */
         int64_t empty_since_ms;      /* wall ms when it became Empty, for retention */
-        sl_goffset **otab; /* offsets hash table */
+        sl_goffset **otab;           /* offsets hash table */
         uint32_t omask;
         uint32_t noffsets;
-        int32_t persisting;  /* group metadata appends in flight */
-        bool dead;           /* deleted: free once persisting reaches 0 */
+        int32_t persisting;            /* group metadata appends in flight */
+        bool dead;                     /* deleted: free once persisting reaches 0 */
         sl_group_persist gm_persist;   /* fire-and-forget metadata write */
         sl_group_persist sync_persist; /* the leader's assignment write */
         bool sync_persisting;          /* sync_persist in flight */
         struct sl_group_coord *gc;     /* owner */
-        int32_t gm_generation; /* generation the in-flight metadata write is for */
+        int32_t gm_generation;         /* generation the in-flight metadata write is for */
         struct sl_group *next;
 } sl_group;
 
@@ -171,8 +171,8 @@ void sl_goffsets_free(sl_group *g);
 bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall);
 
 /* record format (offsets_log.c) */
-#define SL_OFFSETS_KEY_COMMIT   1 /* OffsetCommitKey (versions 0 and 1) */
-#define SL_OFFSETS_KEY_GROUP    2 /* GroupMetadataKey */
+#define SL_OFFSETS_KEY_COMMIT 1 /* OffsetCommitKey (versions 0 and 1) */
+#define SL_OFFSETS_KEY_GROUP  2 /* GroupMetadataKey */
 size_t sl_offsets_commit_key(uint8_t *buf, size_t cap, kp_str group, kp_str topic,
                              int32_t partition);
 size_t sl_offsets_commit_value(uint8_t *buf, size_t cap, int64_t offset, int32_t leader_epoch,

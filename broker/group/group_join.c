@@ -140,7 +140,8 @@ static int new_member_id(sl_group_coord *gc, kp_str prefix, sl_gstr *out)
         uint64_t r = XXH3_64bits_withSeed(&counter, sizeof(counter),
                                           (uint64_t)sl_group_wall(gc) ^ (uintptr_t)gc);
         counter++;
-        int plen = prefix.len > 0 ? (prefix.len > SL_GROUP_ID_MAX ? SL_GROUP_ID_MAX : prefix.len) : 0;
+        int plen =
+            prefix.len > 0 ? (prefix.len > SL_GROUP_ID_MAX ? SL_GROUP_ID_MAX : prefix.len) : 0;
         int n = snprintf(buf, sizeof(buf), "%.*s-%08x-%04x-%04x-%012llx", plen,
                          plen ? prefix.p : "", (unsigned)(r >> 32), (unsigned)(r >> 16) & 0xffff,
                          (unsigned)r & 0xffff, (unsigned long long)(counter & 0xffffffffffffULL));
@@ -488,7 +489,7 @@ void sl_group_join(sl_group_coord *gc, sl_group_call *c)
                 return;
         }
         int32_t rto = c->version >= 1 && rq->rebalance_timeout_ms > 0 ? rq->rebalance_timeout_ms
-                                                                         : rq->session_timeout_ms;
+                                                                      : rq->session_timeout_ms;
         kp_str inst = c->version >= 5 ? rq->group_instance_id : KP_STR_NULL;
         sl_group *g = sl_group_find(gc, rq->group_id);
         if (!g && rq->member_id.len > 0) {
@@ -693,9 +694,10 @@ int16_t sl_group_store(sl_group_coord *gc, sl_group *g, sl_group_persist *p)
                         p->cb = store_done;
                         p->arg = g;
                 }
+                g->persisting++; /* before: p->cb may run inside append */
                 err = gc->env.append(gc->env.arg, g->partition, &r, 1, p);
-                if (!err)
-                        g->persisting++;
+                if (err)
+                        g->persisting--;
         }
         free(buf);
         return err;

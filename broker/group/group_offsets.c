@@ -139,16 +139,15 @@ static void commit_done(sl_group_persist *p, int16_t err)
                         for (int32_t k = 0; k < t->partitions_count; k++) {
                                 if (rs->topics[i].partitions[k].error_code)
                                         continue;
-                                const kp_offset_commit_request_offset_commit_request_partition
-                                    *pp = &t->partitions[k];
+                                const kp_offset_commit_request_offset_commit_request_partition *pp =
+                                    &t->partitions[k];
                                 int64_t ts = c->version == 1 && pp->commit_timestamp >= 0
                                                  ? pp->commit_timestamp
                                                  : now;
-                                if (sl_goffset_put(g, t->name, pp->partition_index,
-                                                   pp->committed_offset,
-                                                   c->version >= 6 ? pp->committed_leader_epoch
-                                                                   : -1,
-                                                   pp->committed_metadata, ts))
+                                if (sl_goffset_put(
+                                        g, t->name, pp->partition_index, pp->committed_offset,
+                                        c->version >= 6 ? pp->committed_leader_epoch : -1,
+                                        pp->committed_metadata, ts))
                                         rs->topics[i].partitions[k].error_code =
                                             KP_ERR_UNKNOWN_SERVER_ERROR;
                         }
@@ -226,6 +225,8 @@ void sl_group_offset_commit(sl_group_coord *gc, sl_group_call *c)
                         const kp_offset_commit_request_offset_commit_request_partition *pp =
                             &t->partitions[j];
                         int16_t *perr = &rs->topics[i].partitions[j].error_code;
+                        if (*perr)
+                                continue; /* refused by the handler (unknown topic) */
                         if (pp->committed_metadata.len > SL_GROUP_OFFSET_META_MAX) {
                                 *perr = KP_ERR_OFFSET_METADATA_TOO_LARGE;
                                 continue;
@@ -243,17 +244,17 @@ void sl_group_offset_commit(sl_group_coord *gc, sl_group_call *c)
                                 *perr = KP_ERR_UNKNOWN_SERVER_ERROR;
                                 continue;
                         }
-                        int64_t ts =
-                            c->version == 1 && pp->commit_timestamp >= 0 ? pp->commit_timestamp
-                                                                         : now;
+                        int64_t ts = c->version == 1 && pp->commit_timestamp >= 0
+                                         ? pp->commit_timestamp
+                                         : now;
                         size_t kl = sl_offsets_commit_key(kb, kcap, rq->group_id, t->name,
                                                           pp->partition_index);
                         size_t vl = sl_offsets_commit_value(
                             kb + kcap, vcap, pp->committed_offset,
                             c->version >= 6 ? pp->committed_leader_epoch : -1,
                             pp->committed_metadata, ts);
-                        recs[k++] = (kp_record_in){now, {kb, (int32_t)kl},
-                                                   {kb + kcap, (int32_t)vl}, NULL, 0};
+                        recs[k++] = (kp_record_in){
+                            now, {kb, (int32_t)kl}, {kb + kcap, (int32_t)vl}, NULL, 0};
                 }
         }
         if (!k) {
@@ -359,8 +360,7 @@ void sl_group_offset_fetch(sl_group_coord *gc, sl_group_call *c)
                         }
                         if (rt->partitions_count == cap[t]) {
                                 int32_t ncap = cap[t] ? cap[t] * 2 : 8;
-                                of_rpart *np =
-                                    kp_arena_alloc(&c->arena, (size_t)ncap, sizeof(*np));
+                                of_rpart *np = kp_arena_alloc(&c->arena, (size_t)ncap, sizeof(*np));
                                 if (!np)
                                         goto oom;
                                 if (rt->partitions_count)
@@ -387,7 +387,8 @@ static bool subscribed(sl_group_call *c, const sl_group *g, kp_str topic)
         for (const sl_member *m = g->members; m; m = m->next) {
                 for (int32_t i = 0; i < m->nprotos; i++) {
                         const sl_gproto *p = &m->protos[i];
-                        if (g->protocol.len >= 0 && !sl_gstr_eq(&p->name, sl_gstr_view(&g->protocol)))
+                        if (g->protocol.len >= 0 &&
+                            !sl_gstr_eq(&p->name, sl_gstr_view(&g->protocol)))
                                 continue;
                         if (p->meta_len < 2)
                                 continue;
@@ -396,8 +397,8 @@ static bool subscribed(sl_group_call *c, const sl_group *g, kp_str topic)
                         int16_t v = kp_rd_i16(&rd, "version");
                         kp_consumer_protocol_subscription sub;
                         /* later versions only append fields: read what we know */
-                        if (v < 0 || kp_consumer_protocol_subscription_decode(&rd, v > 3 ? 3 : v,
-                                                                              &sub))
+                        if (v < 0 ||
+                            kp_consumer_protocol_subscription_decode(&rd, v > 3 ? 3 : v, &sub))
                                 return true; /* unreadable: assume it does */
                         for (int32_t k = 0; k < sub.topics_count; k++)
                                 if (kp_str_eq(sub.topics[k], topic))
@@ -438,7 +439,8 @@ void sl_group_offset_delete(sl_group_coord *gc, sl_group_call *c)
         sl_group *g = rs->error_code ? NULL : sl_group_find(gc, rq->group_id);
         if (!rs->error_code && !g)
                 rs->error_code = KP_ERR_GROUP_ID_NOT_FOUND;
-        else if (g && g->state != SL_GS_EMPTY && !sl_gstr_eq(&g->protocol_type, kp_str_c("consumer")))
+        else if (g && g->state != SL_GS_EMPTY &&
+                 !sl_gstr_eq(&g->protocol_type, kp_str_c("consumer")))
                 rs->error_code = KP_ERR_NON_EMPTY_GROUP;
         if (rs->error_code) {
                 sl_group_call_finish(c);
@@ -500,10 +502,10 @@ bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall)
                 for (sl_goffset *o = g->otab[i]; ok && o; o = o->next) {
                         size_t cap = 10 + (size_t)g->id.len + (size_t)o->topic.len;
                         uint8_t *kb = kp_arena_alloc(&a, 1, cap);
-                        size_t kl = kb ? sl_offsets_commit_key(kb, cap, sl_gstr_view(&g->id),
-                                                               sl_gstr_view(&o->topic),
-                                                               o->partition)
-                                       : 0;
+                        size_t kl =
+                            kb ? sl_offsets_commit_key(kb, cap, sl_gstr_view(&g->id),
+                                                       sl_gstr_view(&o->topic), o->partition)
+                               : 0;
                         recs[k++] = (kp_record_in){wall, {kb, (int32_t)kl}, KP_BYTES_NULL, NULL, 0};
                         ok = kl > 0;
                 }

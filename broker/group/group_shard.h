@@ -24,8 +24,8 @@ typedef struct sl_group_fwd sl_group_fwd;
 typedef void sl_group_op_fn(sl_group_coord *gc, sl_group_call *c);
 
 struct sl_group_fwd {
-        sl_group_call call; /* in: api_key..group_id, rq, rs; the op's arena */
-        sl_group_op_fn *op; /* runs on the owner shard; NULL: every shard (ListGroups) */
+        sl_group_call call;            /* in: api_key..group_id, rq, rs; the op's arena */
+        sl_group_op_fn *op;            /* runs on the owner shard; NULL: every shard (ListGroups) */
         void (*done)(sl_group_fwd *f); /* connection shard, once */
         sl_request *req;
         void *ctx; /* handler's */
@@ -41,6 +41,10 @@ struct sl_group_fwd {
  * reached (offsets topic creation failed, load error), f->op does not run and
  * f->call.error holds COORDINATOR_NOT_AVAILABLE; done runs in every case. */
 void sl_group_forward(sl_request *req, sl_group_fwd *f);
+
+/* ListGroups: runs sl_group_list on shard `target`'s coordinator as part of
+ * gather g (the offsets topic must exist; f->done is not used). */
+void sl_group_forward_shard(sl_group_fwd *f, sl_shard_id target, sl_gather *g);
 
 /* Makes sure __consumer_offsets exists, then runs cont(req, arg) on this
  * shard with 0 or the Kafka error (FindCoordinator). */

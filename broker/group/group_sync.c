@@ -130,13 +130,13 @@ void sl_group_sync(sl_group_coord *gc, sl_group_call *c)
         g->gm_generation = g->generation;
         g->sync_persist.cb = sync_stored;
         g->sync_persist.arg = g;
+        g->sync_persisting = true; /* before: the callback may run inside */
         err = sl_group_store(gc, g, &g->sync_persist);
         if (err) {
+                g->sync_persisting = false;
                 sl_group_fail_syncs(g, err);
                 sl_group_prepare_rebalance(gc, g);
-                return;
         }
-        g->sync_persisting = true;
 }
 
 void sl_group_heartbeat(sl_group_coord *gc, sl_group_call *c)

@@ -70,7 +70,8 @@ size_t sl_offsets_group_key(uint8_t *buf, size_t cap, kp_str group)
 static kp_bytes member_subscription(const sl_group *g, const sl_member *m)
 {
         for (int32_t i = 0; i < m->nprotos; i++)
-                if (g->protocol.len >= 0 && sl_gstr_eq(&m->protos[i].name, sl_gstr_view(&g->protocol)))
+                if (g->protocol.len >= 0 &&
+                    sl_gstr_eq(&m->protos[i].name, sl_gstr_view(&g->protocol)))
                         return (kp_bytes){m->protos[i].meta, m->protos[i].meta_len};
         return (kp_bytes){NULL, 0};
 }

@@ -1,0 +1,403 @@
+/* broker/group/group_shard.c — the group coordinator inside the broker: one
+ * sl_group_coord per shard (thread-local, built on the first group call that
+ * shard serves), replay of the __consumer_offsets partitions the shard owns,
+ * the environment it runs in (monotonic and wall clocks, appends through
+ * storage/log.h followed by the shard's group commit, so an OffsetCommit is
+ * answered only once its records are fdatasynced), one reactor timer for
+ * session/rebalance deadlines, and the forwarding of handler calls to the
+ * owner shard (sl_group_forward). Replay reads the log with pread on the shard
+ * thread: it happens once per shard, before its first group answer. */
+#include "group_shard.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+#include "conn.h"
+#include "partition_ops.h"
+
+typedef struct gshard {
+        sl_group_coord *gc;
+        kp_uuid topic_id;
+        int32_t partitions;
+        sl_timer timer;
+        uint8_t *scratch; /* batch being built (reused) */
+        size_t scratch_cap;
+        sl_reactor *reactor;
+} gshard;
+
+static _Thread_local gshard *tl;
+
+/* The coordinator goes with its shard thread (a thread-specific destructor:
+ * the shard loop has stopped, its reactor still exists). Calls still parked
+ * then belong to connections that are gone. */
+static pthread_key_t gkey;
+static pthread_once_t gkey_once = PTHREAD_ONCE_INIT;
+
+static void gshard_free(void *arg)
+{
+        gshard *s = arg;
+        tl = NULL; /* owner_done must not reply any more */
+        sl_timer_stop(s->reactor, &s->timer);
+        sl_group_coord_free(s->gc);
+        free(s->scratch);
+        free(s);
+}
+
+static void gkey_create(void)
+{
+        pthread_key_create(&gkey, gshard_free);
+}
+
+_Static_assert(sizeof(sl_sync_waiter) <= sizeof(((sl_group_persist *)0)->env_slot),
+               "sl_group_persist.env_slot must hold an sl_sync_waiter");
+
+sl_group_cfg sl_group_cfg_from_broker(int32_t partitions)
+{
+        const sl_config *b = &g_sl.cfg;
+        sl_group_cfg c = {
+            .partitions = partitions,
+            .initial_rebalance_delay_ms = b->group_initial_rebalance_delay_ms,
+            .min_session_timeout_ms = b->group_min_session_timeout_ms,
+            .max_session_timeout_ms = b->group_max_session_timeout_ms,
+            .max_size = SL_GROUP_MAX_SIZE_DEFAULT,
+            .offsets_retention_ms = SL_GROUP_RETENTION_DEFAULT,
+        };
+        return c;
+}
+
+static int64_t env_now(void *arg)
+{
+        (void)arg;
+        return sl_now_ms();
+}
+
+static int64_t env_wall(void *arg)
+{
+        (void)arg;
+        return sl_wall_ms();
+}
+
+static void synced(sl_sync_waiter *w, int err)
+{
+        sl_group_persist *p = w->arg;
+        p->cb(p, err ? KP_ERR_COORDINATOR_NOT_AVAILABLE : 0);
+}
+
+static int16_t env_append(void *arg, int32_t partition, const kp_record_in *recs, int32_t n,
+                          sl_group_persist *p)
+{
+        gshard *s = arg;
+        sl_partition *part = sl_partition_find(s->topic_id, partition);
+        if (!part || !part->log)
+                return KP_ERR_NOT_COORDINATOR;
+        kp_batch_spec spec = {0, -1, KP_CODEC_NONE, 0, -1, -1, -1};
+        size_t need = kp_batch_build_bound(&spec, recs, n);
+        if (need > s->scratch_cap) {
+                uint8_t *nb = realloc(s->scratch, need);
+                if (!nb)
+                        return KP_ERR_COORDINATOR_NOT_AVAILABLE;
+                s->scratch = nb;
+                s->scratch_cap = need;
+        }
+        size_t len = 0;
+        if (kp_batch_build(NULL, &spec, recs, n, s->scratch, s->scratch_cap, &len))
+                return KP_ERR_UNKNOWN_SERVER_ERROR;
+        sl_append_result res;
+        if (sl_log_append(part->log, s->scratch, len, part->leader_epoch, sl_wall_ms(), &res)) {
+                SL_WARN("%s-%d: group append: %s", SL_OFFSETS_TOPIC, partition,
+                        sl_log_strerror(res.err));
+                /* Kafka maps a failed offsets append to a retriable coordinator error */
+                return res.error_code == KP_ERR_MESSAGE_TOO_LARGE ||
+                               res.error_code == KP_ERR_RECORD_LIST_TOO_LARGE
+                           ? KP_ERR_INVALID_COMMIT_OFFSET_SIZE
+                           : KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        }
+        sl_fetch_notify(s->topic_id, partition);
+        if (p) {
+                sl_sync_waiter *w = (sl_sync_waiter *)(void *)p->env_slot;
+                w->cb = synced;
+                w->arg = p;
+                w->next = NULL;
+                sl_partition_sync_wait(part, w);
+        }
+        return 0;
+}
+
+static void rearm(void)
+{
+        int64_t d = sl_group_coord_next_deadline(tl->gc);
+        sl_reactor *r = sl_shard_reactor(sl_shard_self());
+        if (d == INT64_MAX) {
+                sl_timer_stop(r, &tl->timer);
+                return;
+        }
+        int64_t delay = d - sl_now_ms();
+        sl_timer_start(r, &tl->timer, delay > 0 ? delay : 0);
+}
+
+static void on_timer(sl_timer *t)
+{
+        (void)t;
+        sl_group_coord_tick(tl->gc);
+        rearm();
+}
+
+/* Replays one partition's log into gc. */
+static void replay_partition(sl_group_coord *gc, sl_partition *p)
+{
+        int64_t off = sl_log_start_offset(p->log), end = sl_log_end_offset(p->log);
+        int64_t now = sl_now_ms();
+        uint8_t *buf = NULL;
+        size_t cap = 0;
+        int64_t records = 0, bad = 0;
+        while (off < end) {
+                sl_file_range r[SL_FETCH_MAX_RANGES];
+                int n = 0;
+                if (sl_log_read(p->log, off, end, 1 << 20, r, SL_FETCH_MAX_RANGES, &n) || !n)
+                        break;
+                int64_t next = off;
+                for (int i = 0; i < n; i++) {
+                        if ((size_t)r[i].len > cap) {
+                                uint8_t *nb = realloc(buf, (size_t)r[i].len);
+                                if (!nb)
+                                        break;
+                                buf = nb;
+                                cap = (size_t)r[i].len;
+                        }
+                        if (pread(r[i].fd, buf, (size_t)r[i].len, r[i].pos) != r[i].len)
+                                break;
+                        kp_batch_iter it;
+                        kp_batch b;
+                        kp_batch_iter_init(&it, buf, (size_t)r[i].len);
+                        while (kp_batch_next(&it, &b)) {
+                                next = kp_batch_last_offset(&b) + 1;
+                                if (kp_batch_is_control(&b) ||
+                                    kp_batch_codec(&b) != KP_CODEC_NONE ||
+                                    b.base_offset + b.last_offset_delta < off)
+                                        continue; /* we write uncompressed data batches */
+                                kp_record_iter ri;
+                                kp_record rec;
+                                kp_record_iter_init(&ri, b.records.p, (size_t)b.records.len,
+                                                    b.records_count);
+                                while (kp_record_next(&ri, &rec)) {
+                                        records++;
+                                        if (sl_group_coord_replay(gc, rec.key, rec.value, now))
+                                                bad++;
+                                }
+                        }
+                }
+                sl_log_release_ranges(p->log, r, n);
+                if (next <= off)
+                        break;
+                off = next;
+        }
+        free(buf);
+        if (records)
+                SL_INFO("%s-%d: loaded %lld group records (%lld skipped)", SL_OFFSETS_TOPIC,
+                        p->index, (long long)records, (long long)bad);
+}
+
+/* The calling shard's coordinator, built and loaded on first use. */
+static sl_group_coord *coord_here(kp_uuid topic_id, int32_t partitions)
+{
+        if (tl)
+                return tl->gc;
+        gshard *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->topic_id = topic_id;
+        s->partitions = partitions;
+        sl_group_cfg cfg = sl_group_cfg_from_broker(partitions);
+        sl_group_env env = {env_now, env_wall, env_append, s};
+        s->gc = sl_group_coord_new(&cfg, &env);
+        if (!s->gc) {
+                free(s);
+                return NULL;
+        }
+        sl_timer_init(&s->timer, on_timer, s);
+        s->reactor = sl_shard_reactor(sl_shard_self());
+        tl = s;
+        pthread_once(&gkey_once, gkey_create);
+        pthread_setspecific(gkey, s);
+        sl_shard_id me = sl_shard_index(sl_shard_self());
+        for (int32_t i = 0; i < partitions; i++) {
+                if (sl_shard_for_partition(topic_id, i) != me)
+                        continue;
+                sl_partition *p = sl_partition_find(topic_id, i);
+                if (p && p->log)
+                        replay_partition(s->gc, p);
+        }
+        sl_group_coord_loaded(s->gc);
+        sl_group_coord_tick(s->gc);
+        rearm();
+        return s->gc;
+}
+
+static void owner_done(sl_group_call *c)
+{
+        sl_group_fwd *f = c->arg;
+        if (!tl)
+                return; /* shard exiting */
+        rearm();
+        sl_xcall_reply(&f->x);
+}
+
+static void on_owner(sl_xcall *x)
+{
+        sl_group_fwd *f = x->arg;
+        sl_group_coord *gc = coord_here(f->topic_id, f->partitions);
+        if (!gc || (f->op && !sl_partition_find(f->topic_id, f->partition))) {
+                f->call.error = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+                sl_xcall_reply(x);
+                return;
+        }
+        f->call.done = owner_done;
+        f->call.arg = f;
+        if (f->op)
+                f->op(gc, &f->call);
+        else
+                sl_group_list(gc, &f->call);
+}
+
+static void back_home(sl_xcall *x)
+{
+        sl_group_fwd *f = x->arg;
+        f->done(f);
+}
+
+static const sl_topic_info *offsets_topic(void)
+{
+        return sl_topics_find(sl_topics_current(), kp_str_c(SL_OFFSETS_TOPIC));
+}
+
+static void route(sl_group_fwd *f)
+{
+        const sl_topic_info *t = offsets_topic();
+        if (!t) {
+                f->call.error = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+                f->done(f);
+                return;
+        }
+        f->topic_id = t->id;
+        f->partitions = t->partitions;
+        f->partition = sl_group_partition_for(f->call.group_id, t->partitions);
+        f->x.run = on_owner;
+        f->x.done = back_home;
+        f->x.arg = f;
+        sl_shard_call(sl_shard_for_partition(t->id, f->partition), &f->x);
+}
+
+void sl_group_forward_shard(sl_group_fwd *f, sl_shard_id target, sl_gather *g)
+{
+        const sl_topic_info *t = offsets_topic();
+        f->op = NULL;
+        f->topic_id = t ? t->id : (kp_uuid){{0}};
+        f->partitions = t ? t->partitions : 1;
+        f->x.run = on_owner;
+        f->x.done = NULL;
+        f->x.arg = f;
+        sl_gather_call(g, target, &f->x);
+}
+
+typedef struct ensure_ctx {
+        sl_topic_op op;
+        sl_topic_kv kv[3];
+        sl_request *req;
+        void (*cont)(sl_request *req, void *arg, int16_t err);
+        void *arg;
+} ensure_ctx;
+
+static void created(sl_topic_op *op)
+{
+        ensure_ctx *e = op->arg;
+        int16_t err = 0;
+        if (op->error && op->error != KP_ERR_TOPIC_ALREADY_EXISTS) {
+                SL_WARN("creating %s: %s", SL_OFFSETS_TOPIC,
+                        op->error_message ? op->error_message : "failed");
+                err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        }
+        e->cont(e->req, e->arg, err);
+}
+
+void sl_group_ensure_topic(sl_request *req, void (*cont)(sl_request *req, void *arg, int16_t err),
+                           void *arg)
+{
+        if (offsets_topic()) {
+                cont(req, arg, 0);
+                return;
+        }
+        ensure_ctx *e = kp_arena_alloc(&req->arena, 1, sizeof(*e));
+        if (!e) {
+                cont(req, arg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+                return;
+        }
+        e->req = req;
+        e->cont = cont;
+        e->arg = arg;
+        /* compacted in Kafka; never deleted by time or size here (no cleaner
+         * yet: replay keeps the last record of each key) */
+        e->kv[0] = (sl_topic_kv){kp_str_c("cleanup.policy"), kp_str_c("compact")};
+        e->kv[1] = (sl_topic_kv){kp_str_c("retention.ms"), kp_str_c("-1")};
+        e->kv[2] = (sl_topic_kv){kp_str_c("segment.bytes"), kp_str_c("104857600")};
+        e->op.name = kp_str_c(SL_OFFSETS_TOPIC);
+        e->op.partitions = (int32_t)g_sl.cfg.offsets_topic_num_partitions;
+        e->op.configs = e->kv;
+        e->op.config_count = 3;
+        e->op.done = created;
+        e->op.arg = e;
+        sl_topics_create(&e->op);
+}
+
+static void ensured(sl_request *req, void *arg, int16_t err)
+{
+        sl_group_fwd *f = arg;
+        (void)req;
+        if (err) {
+                f->call.error = err;
+                f->done(f);
+                return;
+        }
+        route(f);
+}
+
+void sl_group_forward(sl_request *req, sl_group_fwd *f)
+{
+        f->req = req;
+        sl_group_ensure_topic(req, ensured, f);
+}
+
+void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const void *rq, void *rs)
+{
+        memset(f, 0, sizeof(*f));
+        f->req = req;
+        f->call.api_key = req->api_key;
+        f->call.version = req->api_version;
+        f->call.rq = rq;
+        f->call.rs = rs;
+        f->call.group_id = group_id;
+        f->call.client_id = req->client_id;
+        /* Kafka reports the host as "/ip" */
+        const char *peer = req->conn ? sl_conn_peer(req->conn) : "";
+        size_t plen = strlen(peer);
+        const char *colon = strrchr(peer, ':');
+        if (colon)
+                plen = (size_t)(colon - peer);
+        char *h = kp_arena_alloc(&req->arena, 1, plen + 2);
+        if (h) {
+                h[0] = '/';
+                memcpy(h + 1, peer, plen);
+                f->call.client_host = (kp_str){h, (int32_t)plen + 1};
+        } else {
+                f->call.client_host = (kp_str){"", 0};
+        }
+        kp_arena_init(&f->call.arena, 1024);
+}
+
+void sl_group_fwd_release(sl_group_fwd *f)
+{
+        kp_arena_release(&f->call.arena);
+}
