@@ -8,8 +8,9 @@ truncated frames, sizes over the limit and negative, an unknown api key, an
 unsupported version, ApiVersions v127 (must get the v0 UNSUPPORTED_VERSION
 answer and stay open), an undecodable body. After each, the connection must be
 closed, and a connection opened before the abuse and a fresh kcat must still
-work. Ends with SIGTERM (exit 0, no sanitizer report), a restart that still
-lists the topic, and a run with max.connections=2 refusing a third client.
+work. Then SIGTERM (exit 0, no sanitizer report), `serpentlog verify` on the
+data dir (clean, then with a flipped byte), a restart that still lists the
+topic, and a run with max.connections=2 refusing a third client.
 Usage: smoke.py PATH/TO/serpentlog
 """
 import json
@@ -179,8 +180,31 @@ def main():
         md = kcat_metadata(port)
         assert any(t["topic"] == "smoke_topic" for t in md["topics"]), md
 
+        # Some records, for `serpentlog verify` below.
+        out = subprocess.run(["kcat", "-P", "-b", f"127.0.0.1:{port}", "-t", "smoke_topic",
+                              "-X", "acks=all"], input="a\nb\nc\n", text=True,
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+
         stop(proc)
         proc = None
+
+        # verify: a clean data dir passes; a flipped record byte is found.
+        v = subprocess.run([binary, "verify", data_dir], capture_output=True, text=True)
+        assert v.returncode == 0 and ", 0 damaged" in v.stdout, v.stdout + v.stderr
+        part = os.path.join(data_dir, "smoke_topic-0")
+        logs = sorted(f for f in os.listdir(part) if f.endswith(".log"))
+        seg = os.path.join(part, logs[-1])
+        with open(seg, "r+b") as f:
+            f.seek(-3, os.SEEK_END)
+            b = f.read(1)
+            f.seek(-3, os.SEEK_END)
+            f.write(bytes([b[0] ^ 0x40]))
+        v = subprocess.run([binary, "verify", part], capture_output=True, text=True)
+        assert v.returncode == 1 and "DAMAGED" in v.stdout, v.stdout + v.stderr
+        with open(seg, "r+b") as f:  # repair for the restart below
+            f.seek(-3, os.SEEK_END)
+            f.write(b)
 
         # The registry survives a restart.
         proc, port = start(binary, data_dir)
