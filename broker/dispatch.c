@@ -33,6 +33,7 @@ static const sl_api api_table[SL_API_KEY_LIMIT] = {
     [19] = {0, 7, false, sl_handle_create_topics},
     [20] = {0, 6, false, sl_handle_delete_topics},
     [21] = {0, 2, false, sl_handle_delete_records},
+    [22] = {0, 5, false, sl_handle_init_producer_id},
     [23] = {2, 4, false, sl_handle_offset_for_leader_epoch},
     [32] = {0, 4, false, sl_handle_describe_configs},
     [33] = {0, 2, false, sl_handle_alter_configs},
@@ -42,6 +43,7 @@ static const sl_api api_table[SL_API_KEY_LIMIT] = {
     [44] = {0, 1, false, sl_handle_incremental_alter_configs},
     [47] = {0, 0, false, sl_handle_offset_delete},
     [60] = {0, 1, false, sl_handle_describe_cluster},
+    [61] = {0, 0, false, sl_handle_describe_producers},
 };
 
 /* Tests replace an implemented API's handler to control completion order. */
