@@ -14,8 +14,8 @@ typedef struct sl_chain {
         uint8_t b[16];
 } sl_chain;
 
-/* out = XXH3_128(prev ‖ batch); out may alias prev. Uses AVX2 when the CPU
- * has it (same result either way). No allocation; thread-safe. */
+/* out = XXH3_128(prev ‖ batch); out may alias prev. Uses AVX-512 or AVX2
+ * when the CPU has them (same result either way). No allocation; thread-safe. */
 void sl_chain_next(const sl_chain *prev, const void *batch, size_t len, sl_chain *out);
 /* The portable implementation (tests compare it with the dispatched one). */
 void sl_chain_next_generic(const sl_chain *prev, const void *batch, size_t len, sl_chain *out);
