@@ -37,10 +37,13 @@ static int fail_res(sl_append_result *r, int err, int16_t kerr)
  * records already, protocol/record_batch.h). Returns the batch count or a
  * negative SL_E* code with *kerr set. */
 static int validate(const sl_log *log, const uint8_t *p, size_t len, bool crc_checked,
-                    int16_t *kerr)
+                    bool keep_epochs, int16_t *kerr)
 {
         int n = 0;
         size_t off = 0;
+        /* Follower path (batches keep their epochs): epochs may only grow, so
+         * a stale one fails this buffer here rather than mid-write. */
+        int32_t min_epoch = keep_epochs ? sl_log_latest_epoch(log) : INT32_MIN;
         if (len == 0) {
                 *kerr = KP_ERR_CORRUPT_MESSAGE;
                 return SL_EINVALID;
@@ -70,6 +73,12 @@ static int validate(const sl_log *log, const uint8_t *p, size_t len, bool crc_ch
                         *kerr = KP_ERR_RECORD_LIST_TOO_LARGE;
                         return SL_ETOOLARGE;
                 }
+                if (h.epoch < min_epoch) {
+                        *kerr = KP_ERR_FENCED_LEADER_EPOCH;
+                        return SL_ESTALE_EPOCH;
+                }
+                if (keep_epochs)
+                        min_epoch = h.epoch;
                 if (h.records != h.last_offset_delta + 1) {
                         *kerr = KP_ERR_INVALID_RECORD;
                         return SL_EINVALID;
@@ -148,7 +157,8 @@ int sl_log_append_v(sl_log *log, sl_append_buf *bufs, int n, int32_t leader_epoc
         int total = 0;
         for (int i = 0; i < n; i++) {
                 int16_t kerr = 0;
-                rc = validate(log, bufs[i].p, bufs[i].len, bufs[i].crc_checked, &kerr);
+                rc = validate(log, bufs[i].p, bufs[i].len, bufs[i].crc_checked, leader_epoch < 0,
+                              &kerr);
                 if (rc < 0) {
                         fail_res(&res[i], rc, kerr);
                         if (!first_err)
@@ -208,7 +218,7 @@ int sl_log_append_v(sl_log *log, sl_append_buf *bufs, int n, int32_t leader_epoc
                                 break;
                         }
                         if (rc < 0)
-                                goto io_fail; /* mid-buffer stale epochs are also fatal */
+                                goto io_fail; /* I/O: epochs within a buffer were validated */
                         /* Rewrites: offset and epoch are outside the CRC;
                          * LogAppendTime changes attributes and maxTimestamp, so
                          * the CRC is recomputed (ENCODING.md §3.8). */

@@ -233,6 +233,46 @@ static void test_epoch_and_log_append_time(void **state)
         free(dir);
 }
 
+static void test_follower_keeps_epochs(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir, NULL);
+        uint8_t a[8192];
+        sl_append_result res;
+        /* Two batches stamped by a leader with epochs 3 and 4, in one buffer. */
+        size_t l1 = bg_batch(a, sizeof(a), 2, 10, 1, 1);
+        size_t l2 = bg_batch(a + l1, sizeof(a) - l1, 2, 10, 1, 2);
+        sl_put32(a + 12, 3);
+        sl_put32(a + l1 + 12, 4);
+        assert_int_equal(sl_log_append(log, a, l1 + l2, -1, 5, &res), 0);
+        assert_int_equal(sl_log_latest_epoch(log), 4);
+        int32_t ep;
+        int64_t end;
+        assert_int_equal(sl_log_end_offset_for_epoch(log, 3, &ep, &end), 0);
+        assert_int_equal(end, 2);
+        /* Decreasing epochs inside a buffer, or below the latest: refused,
+         * and the log stays usable (not latched). */
+        l1 = bg_batch(a, sizeof(a), 1, 10, 1, 1);
+        l2 = bg_batch(a + l1, sizeof(a) - l1, 1, 10, 1, 2);
+        sl_put32(a + 12, 5);
+        sl_put32(a + l1 + 12, 4);
+        assert_int_equal(sl_log_append(log, a, l1 + l2, -1, 5, &res), SL_ESTALE_EPOCH);
+        assert_int_equal(res.error_code, KP_ERR_FENCED_LEADER_EPOCH);
+        sl_put32(a + 12, 2);
+        assert_int_equal(sl_log_append(log, a, l1, -1, 5, &res), SL_ESTALE_EPOCH);
+        assert_false(sl_log_failed(log));
+        assert_int_equal(sl_log_end_offset(log), 4);
+        sl_put32(a + 12, 4);
+        assert_int_equal(sl_log_append(log, a, l1, -1, 5, &res), 0);
+        assert_int_equal(res.base_offset, 4);
+        sl_log_close(log);
+        sl_verify_report rep;
+        assert_int_equal(sl_verify_dir(dir, &rep), 0);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 static void test_roll(void **state)
 {
         (void)state;
@@ -416,6 +456,7 @@ int main(void)
             cmocka_unit_test(test_append_read_reopen),
             cmocka_unit_test(test_validation),
             cmocka_unit_test(test_epoch_and_log_append_time),
+            cmocka_unit_test(test_follower_keeps_epochs),
             cmocka_unit_test(test_roll),
             cmocka_unit_test(test_read_limits),
             cmocka_unit_test(test_timestamps),
