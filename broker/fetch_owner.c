@@ -10,9 +10,9 @@
  * Watches: a long-polling Fetch parks one xcall per owner shard here; its
  * items are linked into this shard's hash table by (topic id, partition)
  * until sl_fetch_notify (called after every append) finds one of them, or the
- * fetch's timer on the connection shard sends a cancel. The items live in the
- * request's arena on the other shard; they are touched here only while the
- * watch xcall is parked (shard.h: the target owns arg until it replies). */
+ * connection shard sends a cancel. The items live in a wait block of the
+ * other shard (fetch_wait.c); they are touched here only while the watch
+ * xcall is parked (shard.h: the target owns arg until it replies). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,9 +11,10 @@
  *     whole); the response's max_bytes is applied here in response order;
  *  3. long poll: if fewer than min_bytes are ready and max_wait_ms allows,
  *     the pins are dropped and a watch is parked on each owner; the first
- *     append to a watched partition, or the reactor timer, ends the wait
- *     (the other watches are cancelled); each watch comes home with a fresh
- *     read of its partitions, so the answer needs no further round trip;
+ *     append to a watched partition, or the reactor timer, ends the wait;
+ *     watches come home with a fresh read of their partitions, and the
+ *     fetch answers as soon as those reach min_bytes, without waiting for
+ *     the other owners to confirm their cancels (fetch_wait.c);
  *  4. answer: memory from fetch_response.c with the record bytes sent by
  *     sendfile straight from the segment files; the pins are released (a
  *     message to each owner) once the response has been written. */
@@ -51,12 +52,9 @@ typedef struct fetch_ctx {
         bool read_committed;
         int sess_kind; /* SL_FSESS_* */
         int32_t sess_id;
-        sl_fanout f;         /* read groups; reused for watches */
-        sl_xcall *cancel_x;  /* per group */
-        bool *watch_back;    /* per group: its watch came home */
-        int32_t watches_out; /* watch + cancel xcalls not yet home */
-        bool cancelling;
-        bool final_read; /* no more waiting after this read */
+        sl_fanout f;         /* read groups */
+        sl_fetch_wait *wait; /* the long poll in progress, or NULL */
+        bool final_read;     /* no more waiting after this read */
         sl_timer timer;
 } fetch_ctx;
 
@@ -125,7 +123,8 @@ static sl_fetch_item *add_item(fetch_ctx *c, const sl_topic_info *t, kp_str name
         it->log_start_offset = -1;
         it->diverging_epoch = -1;
         it->diverging_end_offset = -1;
-        fp->name = t ? t->name : name;
+        /* Never the snapshot's name: a long poll outlives the snapshot. */
+        fp->name = name;
         fp->id = t ? t->id : id;
         fp->sess_index = -1;
         fp->owner = SL_FANOUT_SKIP;
@@ -232,8 +231,6 @@ static int build_incremental(fetch_ctx *c, const sl_topics_snap *snap, sl_fsess 
                 it->current_leader_epoch = sp->current_leader_epoch;
                 it->last_fetched_epoch = sp->last_fetched_epoch;
                 c->parts[c->nitems - 1].sess_index = i;
-                if (t)
-                        c->parts[c->nitems - 1].name = t->name;
         }
         return 0;
 }
@@ -392,89 +389,70 @@ static void respond_data(fetch_ctx *c)
 
 static void read_done(sl_fanout *f);
 
-static void wait_over(fetch_ctx *c)
+static void stop_timer(fetch_ctx *c)
 {
-        if (c->watches_out > 0)
-                return;
         if (sl_timer_armed(&c->timer))
                 sl_timer_stop(sl_shard_reactor(c->req->shard), &c->timer);
+}
+
+/* Kafka's DelayedFetch completion test: min_bytes ready, or an error or a
+ * divergence to report. */
+static bool enough(const fetch_ctx *c)
+{
+        int64_t total = 0;
+        for (int32_t i = 0; i < c->nitems; i++) {
+                const sl_fetch_item *it = &c->fc.items[i];
+                if (it->error_code || it->diverged)
+                        return true;
+                total += it->bytes;
+        }
+        return total >= c->min_bytes;
+}
+
+/* A watch came home with fresh reads: answer at once if they suffice, without
+ * waiting for the other owners (fetch_wait.c cleans up behind us). */
+static bool wait_woken(void *arg)
+{
+        fetch_ctx *c = arg;
+        if (!enough(c))
+                return false;
+        stop_timer(c);
+        c->wait = NULL;
+        c->final_read = true;
+        read_done(&c->f);
+        return true;
+}
+
+/* Every watch is home (timeout, or a wake-up that did not suffice). */
+static void wait_over(void *arg)
+{
+        fetch_ctx *c = arg;
+        c->wait = NULL;
+        stop_timer(c);
         if (sl_now_ms() >= c->deadline_ms)
                 c->final_read = true;
-        /* Every watch came home with a fresh read of its partitions. */
         read_done(&c->f);
-}
-
-static void cancel_back(sl_xcall *x)
-{
-        fetch_ctx *c = ((sl_fanout_group *)x->arg)->f->ctx;
-        c->watches_out--;
-        wait_over(c);
-}
-
-static void cancel_watches(fetch_ctx *c)
-{
-        if (c->cancelling)
-                return;
-        c->cancelling = true;
-        for (int32_t g = 0; g < c->f.ngroups; g++) {
-                if (c->watch_back[g])
-                        continue;
-                sl_xcall *x = &c->cancel_x[g];
-                memset(x, 0, sizeof(*x));
-                x->run = sl_fetch_watch_cancel_on_owner;
-                x->done = cancel_back;
-                x->arg = &c->f.groups[g];
-                c->watches_out++;
-                sl_shard_call(c->f.groups[g].owner, x);
-        }
-}
-
-static void watch_back(sl_xcall *x)
-{
-        sl_fanout_group *grp = x->arg;
-        fetch_ctx *c = grp->f->ctx;
-        c->watch_back[grp - c->f.groups] = true;
-        c->watches_out--;
-        cancel_watches(c);
-        wait_over(c);
 }
 
 static void wait_timeout(sl_timer *t)
 {
         fetch_ctx *c = t->arg;
         c->final_read = true;
-        cancel_watches(c);
+        if (c->wait)
+                sl_fetch_wait_cancel(c->wait);
 }
 
 static void start_wait(fetch_ctx *c)
 {
-        sl_request *req = c->req;
-        if (!c->cancel_x) {
-                c->cancel_x =
-                    kp_arena_alloc(&req->arena, (size_t)c->f.ngroups, sizeof(*c->cancel_x));
-                c->watch_back = kp_arena_alloc(&req->arena, (size_t)c->f.ngroups, sizeof(bool));
-                if (!c->cancel_x || !c->watch_back) {
-                        c->final_read = true;
-                        respond_data(c);
-                        return;
-                }
-        }
-        c->cancelling = false;
-        c->watches_out = c->f.ngroups;
-        for (int32_t g = 0; g < c->f.ngroups; g++) {
-                sl_fanout_group *grp = &c->f.groups[g];
-                c->watch_back[g] = false;
-                memset(&grp->x, 0, sizeof(grp->x));
-                grp->x.run = sl_fetch_watch_on_owner;
-                grp->x.done = watch_back;
-                grp->x.arg = grp;
-                grp->pending = 0;
+        sl_fetch_wait_cb cb = {.woken = wait_woken, .over = wait_over, .ctx = c};
+        c->wait = sl_fetch_wait_start(c->fc.items, c->nitems, &c->f, cb);
+        if (!c->wait) {
+                c->final_read = true;
+                respond_data(c);
+                return;
         }
         sl_timer_init(&c->timer, wait_timeout, c);
-        sl_timer_start(sl_shard_reactor(req->shard), &c->timer, c->deadline_ms - sl_now_ms());
-        /* The watch run releases this read's pins on the owner. */
-        for (int32_t g = 0; g < c->f.ngroups; g++)
-                sl_shard_call(c->f.groups[g].owner, &c->f.groups[g].x);
+        sl_timer_start(sl_shard_reactor(c->req->shard), &c->timer, c->deadline_ms - sl_now_ms());
 }
 
 /* After a read: applies max_bytes in response order (a later partition that

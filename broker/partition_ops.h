@@ -141,6 +141,25 @@ void sl_fetch_watch_cancel_on_owner(sl_xcall *x); /* x->arg = the watch group */
 /* Called on the owner after an append to (topic_id, partition): wakes watches. */
 void sl_fetch_notify(kp_uuid topic_id, int32_t partition);
 
+/* ---- Long polls, connection-shard side (fetch_wait.c) ----
+ * Parks one watch per owner group of `plan` (a finished read fan-out over
+ * items); the read's pins move into the wait. While attached, every watch
+ * that comes home moves its fresh read (pins included) into items[] and
+ * calls woken(): returning true means the fetch has answered, and the wait
+ * detaches (never touching items again) and cleans up on its own. Otherwise
+ * (and after sl_fetch_wait_cancel) over() runs once every watch is home,
+ * with items holding fresh reads. NULL when out of memory (items untouched). */
+typedef struct sl_fetch_wait sl_fetch_wait;
+typedef struct sl_fetch_wait_cb {
+        bool (*woken)(void *ctx);
+        void (*over)(void *ctx);
+        void *ctx;
+} sl_fetch_wait_cb;
+sl_fetch_wait *sl_fetch_wait_start(sl_fetch_item *items, int32_t nitems, const sl_fanout *plan,
+                                   sl_fetch_wait_cb cb);
+/* Ends the wait early (the fetch's timer): over() follows. */
+void sl_fetch_wait_cancel(sl_fetch_wait *w);
+
 /* ---- ListOffsets / OffsetForLeaderEpoch ---- */
 typedef struct sl_offsets_item {
         kp_uuid topic_id;
