@@ -520,6 +520,7 @@ int main(int argc, char **argv)
                 else if (!strcmp(argv[i], "--commit-s"))
                         commit_s = atof(argv[i + 1]);
         }
+        setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows when redirected */
         mkdir(base, 0755);
         printf("storage_bench in %s (crc32c: %s)\n", base, kp_crc32c_impl());
         if (append_mib > 0)
