@@ -138,8 +138,10 @@ static inline int64_t sl_group_wall(const sl_group_coord *gc)
 {
         return gc->env.wall_ms(gc->env.arg);
 }
+/* Answers c; a parked call forgets its group (sl_group_cancel may follow). */
 static inline void sl_group_call_finish(sl_group_call *c)
 {
+        c->grp = NULL;
         c->done(c);
 }
 

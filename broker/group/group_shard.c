@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
-#include "conn.h"
+#include "conn_int.h"
 #include "partition_ops.h"
 
 typedef struct gshard {
@@ -266,7 +266,48 @@ static void on_owner(sl_xcall *x)
 static void back_home(sl_xcall *x)
 {
         sl_group_fwd *f = x->arg;
+        if (sl_timer_armed(&f->watch))
+                sl_timer_stop(sl_shard_reactor(f->req->shard), &f->watch);
+        if (f->cancel_pending) {
+                f->home = true; /* f must live until cancel_x is back too */
+                return;
+        }
         f->done(f);
+}
+
+static void cancel_on_owner(sl_xcall *x)
+{
+        sl_group_fwd *f = x->arg;
+        if (tl)
+                sl_group_cancel(tl->gc, &f->call); /* no-op once answered */
+        sl_xcall_reply(x);
+}
+
+/* Replies between two shards keep their order: x (answered before or by
+ * the cancel) is always home before cancel_x. */
+static void cancel_back(sl_xcall *x)
+{
+        sl_group_fwd *f = x->arg;
+        f->cancel_pending = false;
+        if (f->home)
+                f->done(f);
+}
+
+#define WATCH_MS 50 /* how often a waiting JoinGroup/SyncGroup checks its client */
+
+static void watch_fire(sl_timer *t)
+{
+        sl_group_fwd *f = t->arg;
+        sl_conn *conn = f->req->conn;
+        if (!conn || !conn->dead) {
+                sl_timer_start(sl_shard_reactor(f->req->shard), &f->watch, WATCH_MS);
+                return;
+        }
+        f->cancel_sent = f->cancel_pending = true;
+        f->cancel_x.run = cancel_on_owner;
+        f->cancel_x.done = cancel_back;
+        f->cancel_x.arg = f;
+        sl_shard_call(f->owner, &f->cancel_x);
 }
 
 static const sl_topic_info *offsets_topic(void)
@@ -288,7 +329,12 @@ static void route(sl_group_fwd *f)
         f->x.run = on_owner;
         f->x.done = back_home;
         f->x.arg = f;
-        sl_shard_call(sl_shard_for_partition(t->id, f->partition), &f->x);
+        f->owner = sl_shard_for_partition(t->id, f->partition);
+        sl_shard_call(f->owner, &f->x);
+        if (f->req->conn && (f->call.api_key == 11 || f->call.api_key == 14)) {
+                sl_timer_init(&f->watch, watch_fire, f);
+                sl_timer_start(sl_shard_reactor(f->req->shard), &f->watch, WATCH_MS);
+        }
 }
 
 void sl_group_forward_shard(sl_group_fwd *f, sl_shard_id target, sl_gather *g)
@@ -374,6 +420,7 @@ void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const 
 {
         memset(f, 0, sizeof(*f));
         f->req = req;
+        sl_timer_init(&f->watch, NULL, f);
         f->call.api_key = req->api_key;
         f->call.version = req->api_version;
         f->call.rq = rq;

@@ -14,6 +14,7 @@
 #define SL_GROUP_SHARD_H
 
 #include "group.h"
+#include "reactor.h"
 #include "request.h"
 #include "shard.h"
 #include "topics.h"
@@ -34,7 +35,14 @@ struct sl_group_fwd {
         kp_uuid topic_id;
         int32_t partitions;
         int32_t partition;
-        sl_topic_op *create;
+        sl_shard_id owner;
+        /* JoinGroup/SyncGroup may wait long: while they do, the connection's
+         * shard checks its connection and withdraws the call if it died */
+        sl_timer watch;
+        sl_xcall cancel_x;
+        bool cancel_sent;    /* cancel_x went to the owner */
+        bool cancel_pending; /* cancel_x not back yet: done waits for it */
+        bool home;           /* x came back while cancel_x was out */
 };
 
 /* Sends f->op to the group's coordinator. If the coordinator cannot be

@@ -231,3 +231,28 @@ void sl_group_leave(sl_group_coord *gc, sl_group_call *c)
         rs->members_count = rq->members_count;
         sl_group_call_finish(c);
 }
+
+void sl_group_cancel(sl_group_coord *gc, sl_group_call *c)
+{
+        sl_group *g = c->grp;
+        if (!g || g->dead)
+                return;
+        for (sl_member *m = g->members; m; m = m->next) {
+                if (m->join_call == c) {
+                        m->join_call = NULL;
+                        ((kp_join_group_response *)c->rs)->error_code = KP_ERR_UNKNOWN_MEMBER_ID;
+                        c->grp = NULL;
+                        sl_group_call_finish(c);
+                        /* a member without a pending join may now complete it */
+                        sl_group_try_complete_join(gc, g);
+                        return;
+                }
+                if (m->sync_call == c) {
+                        m->sync_call = NULL;
+                        ((kp_sync_group_response *)c->rs)->error_code = KP_ERR_UNKNOWN_MEMBER_ID;
+                        c->grp = NULL;
+                        sl_group_call_finish(c);
+                        return;
+                }
+        }
+}
