@@ -175,6 +175,27 @@ int sl_log_max_timestamp(sl_log *log, int64_t *ts, int64_t *offset);
  * every known epoch. */
 int sl_log_end_offset_for_epoch(sl_log *log, int32_t epoch, int32_t *found_epoch,
                                 int64_t *end_offset);
+/* Header fields of one stored batch, for rebuilding state from the log:
+ * producer ids and sequences (idempotence), transactional and control batches
+ * (last stable offset, aborted transactions). */
+typedef struct sl_batch_meta {
+        int64_t base_offset;
+        int64_t last_offset;
+        int64_t max_timestamp;
+        int64_t producer_id;    /* -1 if none */
+        int16_t producer_epoch; /* -1 if none */
+        int32_t base_sequence;  /* -1 if none */
+        int16_t attributes;     /* bit 4 transactional, bit 5 control */
+        int32_t leader_epoch;
+        int32_t size_bytes; /* whole batch */
+} sl_batch_meta;
+
+/* Calls fn for every batch with last offset >= from and base offset < to, in
+ * order, reading headers only (one pread per 64 KiB). fn returning nonzero
+ * stops the walk and is returned. */
+int sl_log_for_each_batch(sl_log *log, int64_t from, int64_t to,
+                          int (*fn)(void *arg, const sl_batch_meta *m), void *arg);
+
 /* Latest leader epoch stored, -1 if none. */
 int32_t sl_log_latest_epoch(const sl_log *log);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define READ_WINDOW (64u << 10)
-#define HDR_NEED    43 /* through maxTimestamp */
+#define HDR_NEED    61 /* the whole batch header */
 
 typedef struct hdr_reader {
         uint8_t *buf; /* READ_WINDOW bytes, allocated once per call site use */
@@ -47,6 +47,9 @@ static int read_hdr(hdr_reader *r, int64_t pos, int64_t limit, sl_batch_hdr *h)
         h->magic = (int8_t)p[16];
         h->last_offset_delta = (int32_t)sl_be32(p + 23);
         h->max_ts = (int64_t)sl_be64(p + 35);
+        h->epoch = (int32_t)sl_be32(p + 12);
+        h->attributes = (int16_t)sl_be16(p + 21);
+        h->records = (int32_t)sl_be32(p + 57);
         if (h->magic != 2 || h->batch_len < SL_BATCH_MIN_LEN || h->last_offset_delta < 0 ||
             pos + 12 + (int64_t)h->batch_len > limit)
                 return SL_ECORRUPT;
@@ -218,6 +221,62 @@ int sl_log_offset_for_timestamp(sl_log *log, int64_t ts, int64_t *offset, int64_
                 }
         }
         return SL_ENOTFOUND;
+}
+
+int sl_log_for_each_batch(sl_log *log, int64_t from, int64_t to,
+                          int (*fn)(void *arg, const sl_batch_meta *m), void *arg)
+{
+        if (log->fatal)
+                return SL_EFATAL;
+        if (from < log->start_offset)
+                from = log->start_offset;
+        uint8_t buf[READ_WINDOW];
+        hdr_reader r = {.buf = buf, .fd = -1};
+        int si = sl_log_find_segment(log, from);
+        for (; si >= 0 && si < log->nsegs; si++) {
+                sl_segment *seg = log->segs[si];
+                if (seg->base_offset >= to)
+                        break;
+                if (seg->next_offset <= from)
+                        continue;
+                int rc = sl_segment_load_index(log, seg);
+                if (rc < 0)
+                        return rc;
+                r.fd = seg->fd;
+                r.len = 0;
+                int64_t p;
+                sl_batch_hdr h;
+                rc = seek_batch(&r, seg, from, &p, &h);
+                if (rc == SL_ENOTFOUND)
+                        continue;
+                if (rc < 0)
+                        return rc;
+                while (p < seg->data_end) {
+                        rc = read_hdr(&r, p, seg->data_end, &h);
+                        if (rc < 0)
+                                return rc;
+                        if (h.base_offset >= to)
+                                return 0;
+                        const uint8_t *q = r.buf + (p - r.at);
+                        sl_batch_meta m = {
+                            .base_offset = h.base_offset,
+                            .last_offset = h.base_offset + h.last_offset_delta,
+                            .max_timestamp = h.max_ts,
+                            .producer_id = (int64_t)sl_be64(q + 43),
+                            .producer_epoch = (int16_t)sl_be16(q + 51),
+                            .base_sequence = (int32_t)sl_be32(q + 53),
+                            .attributes = h.attributes,
+                            .leader_epoch = h.epoch,
+                            .size_bytes = 12 + h.batch_len,
+                        };
+                        rc = fn(arg, &m);
+                        if (rc)
+                                return rc;
+                        p += 12 + (int64_t)h.batch_len;
+                }
+                from = seg->next_offset;
+        }
+        return 0;
 }
 
 int sl_log_max_timestamp(sl_log *log, int64_t *ts, int64_t *offset)

@@ -273,6 +273,81 @@ static void test_follower_keeps_epochs(void **state)
         free(dir);
 }
 
+typedef struct walk {
+        int n;
+        int64_t first, last, next;
+        int stop_after;
+} walk;
+
+static int walk_fn(void *arg, const sl_batch_meta *m)
+{
+        walk *w = arg;
+        if (w->n == 0)
+                w->first = m->base_offset;
+        else
+                assert_int_equal(m->base_offset, w->next);
+        int i = 0;
+        while (M.b[i].base != m->base_offset)
+                i++;
+        assert_int_equal(m->last_offset, M.b[i].last);
+        assert_int_equal(m->size_bytes, (int32_t)M.b[i].len);
+        assert_int_equal(m->producer_id, 1000 + i);
+        assert_int_equal(m->producer_epoch, 3);
+        assert_int_equal(m->base_sequence, 7 * i);
+        assert_int_equal(m->attributes & 0x10, (i % 2) ? 0x10 : 0);
+        assert_int_equal(m->leader_epoch, 2);
+        w->next = m->last_offset + 1;
+        w->last = m->last_offset;
+        return ++w->n == w->stop_after ? 42 : 0;
+}
+
+static void test_for_each_batch(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        model_reset();
+        sl_log_config cfg = sl_log_config_default();
+        cfg.segment_bytes = 4096;
+        cfg.index_interval_bytes = 300;
+        sl_log *log = open_log(dir, &cfg);
+        for (int i = 0; i < 60; i++) {
+                uint8_t buf[4096];
+                size_t len = bg_batch(buf, sizeof(buf), 1 + i % 4, 90, 10, (uint32_t)i);
+                sl_put64(buf + 43, (uint64_t)(1000 + i)); /* producerId */
+                sl_put16(buf + 51, 3);                    /* producerEpoch */
+                sl_put32(buf + 53, (uint32_t)(7 * i));    /* baseSequence */
+                sl_put16(buf + 21, (i % 2) ? 0x10 : 0);   /* transactional */
+                sl_batch_crc_store(buf, len);
+                sl_append_result res;
+                assert_int_equal(sl_log_append(log, buf, len, 2, 5, &res), 0);
+                model_batch *b = &M.b[M.n++];
+                b->base = res.base_offset;
+                b->last = res.last_offset;
+                b->bytes = NULL;
+                b->len = len;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+                walk w = {0};
+                assert_int_equal(sl_log_for_each_batch(log, 0, INT64_MAX, walk_fn, &w), 0);
+                assert_int_equal(w.n, 60);
+                assert_int_equal(w.next, sl_log_end_offset(log));
+                /* From inside a batch, up to (exclusive) a bound, stopping early. */
+                w = (walk){0};
+                int64_t from = M.b[21].base + 1, to = M.b[40].base; /* batch 21: 2 records */
+                assert_int_equal(sl_log_for_each_batch(log, from, to, walk_fn, &w), 0);
+                assert_int_equal(w.first, M.b[21].base);
+                assert_int_equal(w.last, M.b[39].last);
+                w = (walk){.stop_after = 5};
+                assert_int_equal(sl_log_for_each_batch(log, 0, INT64_MAX, walk_fn, &w), 42);
+                assert_int_equal(w.n, 5);
+                sl_log_close(log);
+                log = open_log(dir, &cfg); /* again with lazily loaded indexes */
+        }
+        sl_log_close(log);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 static void test_roll(void **state)
 {
         (void)state;
@@ -457,6 +532,7 @@ int main(void)
             cmocka_unit_test(test_validation),
             cmocka_unit_test(test_epoch_and_log_append_time),
             cmocka_unit_test(test_follower_keeps_epochs),
+            cmocka_unit_test(test_for_each_batch),
             cmocka_unit_test(test_roll),
             cmocka_unit_test(test_read_limits),
             cmocka_unit_test(test_timestamps),
