@@ -3,7 +3,10 @@
 # (loopback TCP bandwidth, sendfile from page cache, fdatasync latency, CPU s/GB of the
 # unavoidable per-byte work) and then the same client workloads against librdkafka's mock
 # cluster and, when built, SerpentLog, with each broker's CPU seconds per GB beside the
-# sum of the unavoidable parts. Raw outputs of every step are kept in $OUT.
+# sum of the unavoidable parts. Then SerpentLog alone: end-to-end latency, idle RSS with
+# 100 partitions, syscalls (strace -c) and heap allocations (malloc_count shim) per record.
+# Ends with the issue's targets, each with both sides, the ratio and pass/fail.
+# Raw outputs of every step are kept in $OUT.
 #
 # Usage: bench/compare.sh            (builds bench tools in build-bench-rel, ~2-3 min)
 # Env:   SL_BENCH_BUILD=dir          use/build that build directory instead
@@ -11,6 +14,7 @@
 #        SL_SERPENTLOG=path          serpentlog binary (default: newest build*/broker/serpentlog)
 #        SL_BENCH_CORES=1|2          --cores for serpentlog (default 1)
 #        SL_BENCH_SECONDS=5          seconds per broker run
+#        SL_BENCH_COUNT_RECORDS=200000 records of the strace/malloc counting runs
 #        OUT=dir                     where raw outputs go (default /tmp/sl-compare-<time>)
 set -u
 
@@ -18,6 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SL_BENCH_BUILD:-$ROOT/build-bench-rel}
 SECS=${SL_BENCH_SECONDS:-5}
 CORES=${SL_BENCH_CORES:-1}
+NCOUNT=${SL_BENCH_COUNT_RECORDS:-200000}
 OUT=${OUT:-/tmp/sl-compare-$(date +%Y%m%d-%H%M%S)}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -85,7 +90,7 @@ build_tools() {
 				-DCMAKE_BUILD_TYPE=Release -DSL_SANITIZE=OFF -DSL_FUZZ=OFF \
 				>"$OUT/cmake.log" 2>&1 || { log "cmake failed, see $OUT/cmake.log"; exit 1; }
 		fi
-		cmake --build "$BUILD" --target mock_cluster loadgen sendfile_bench parts_bench \
+		cmake --build "$BUILD" --target mock_cluster loadgen sendfile_bench parts_bench sl_malloc_count \
 			>"$OUT/build.log" 2>&1 || { log "build failed, see $OUT/build.log"; exit 1; }
 		# SerpentLog is optional: it may not exist or may not build yet.
 		cmake --build "$BUILD" --target serpentlog >"$OUT/build-serpentlog.log" 2>&1 ||
@@ -184,12 +189,19 @@ start_mock() {
 	return 1
 }
 
+# start_serpentlog BIN [DATA-SUBDIR [LD_PRELOAD-LIB]]
 start_serpentlog() {
-	local bin=$1 port
+	local bin=$1 dir=$TMPD/${2:-serpentlog} pre=${3:-} port
 	port=$(free_port)
-	mkdir -p "$TMPD/serpentlog"
-	"$bin" start --listen "127.0.0.1:$port" --data-dir "$TMPD/serpentlog" --cores "$CORES" \
-		>"$OUT/serpentlog.log" 2>&1 &
+	mkdir -p "$dir"
+	if [ -n "$pre" ]; then
+		SL_MALLOC_COUNT_FILE="$OUT/malloc.counts" LD_PRELOAD="$pre" \
+			"$bin" start --listen "127.0.0.1:$port" --data-dir "$dir" --cores "$CORES" \
+			>>"$OUT/serpentlog.log" 2>&1 &
+	else
+		"$bin" start --listen "127.0.0.1:$port" --data-dir "$dir" --cores "$CORES" \
+			>>"$OUT/serpentlog.log" 2>&1 &
+	fi
 	BPID=$!
 	PIDS+=("$BPID")
 	BS="127.0.0.1:$port"
@@ -228,12 +240,74 @@ run_broker() {
 	"$lg" produce "${common[@]}" --topic p20k --acks -1 --rate 20000 --seconds "$SECS" \
 		>"$OUT/$name-acksall.txt" 2>&1
 
+	# End to end: linger 0 (a 5 ms linger alone would exceed the 1 ms target). Not run
+	# against the mock: its Fetch lags by hundreds of ms (it parks fetches), no reference.
+	if [ "$name" != mock ]; then
+		"$lg" e2e "${common[@]}" --topic e2e --acks 1 --rate 20000 --linger-ms 0 \
+			--seconds "$SECS" >"$OUT/$name-e2e.txt" 2>&1
+	fi
+
 	c0=$(proc_cpu "$BPID")
 	"$lg" consume --bootstrap "$BS" --topic p1 --passes 5 --records 3000000 \
 		--seconds $((SECS * 2)) >"$OUT/$name-consume.txt" 2>&1
 	c1=$(proc_cpu "$BPID")
 	echo "RESULT broker_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" \
 		>>"$OUT/$name-consume.txt"
+}
+
+# ---------------------------------------------------------------- serpentlog only
+# Resident set size (KiB) of a live process.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || printf -- '-'; }
+
+# Idle RSS: a fresh broker, one topic of 100 partitions holding a few records each.
+run_idle_rss() {
+	local bin=$1 lg="$BUILD/bench/loadgen" r0
+	start_serpentlog "$bin" rss || return 1
+	sleep 1
+	r0=$(rss_kib "$BPID")
+	"$lg" produce --bootstrap "$BS" --topic rss100 --partitions 100 --records 10000 \
+		--record-size 1024 >"$OUT/serpentlog-rss-load.txt" 2>&1
+	sleep 3
+	echo "RESULT rss_start_kib=$r0 rss_idle_kib=$(rss_kib "$BPID") \
+partitions=$(find "$TMPD/rss" -mindepth 1 -maxdepth 1 -type d -name 'rss100-*' | wc -l)" \
+		>"$OUT/serpentlog-rss.txt"
+	stop_broker
+}
+
+# Total calls and its "total" row from an strace -c summary.
+strace_total() { awk '$NF == "total" { print $(NF-2) }' "$1" 2>/dev/null; }
+
+# count_run NAME CMD...: run a loadgen command while strace counts every broker thread's
+# syscalls and the malloc shim counts allocations; appends RESULT syscalls/allocs.
+count_run() {
+	local name=$1 spid a0 a1 tids=()
+	shift
+	for t in /proc/"$BPID"/task/*; do tids+=(-p "${t##*/}"); done
+	strace -c -f -o "$OUT/strace-serpentlog-$name.log" "${tids[@]}" 2>/dev/null &
+	spid=$!
+	sleep 1
+	a0=$(od -An -t u8 -N 40 "$OUT/malloc.counts" 2>/dev/null | awk '{ print $1 + $2 + $3 + $5 }')
+	"$@" >"$OUT/serpentlog-count-$name.txt" 2>&1
+	a1=$(od -An -t u8 -N 40 "$OUT/malloc.counts" 2>/dev/null | awk '{ print $1 + $2 + $3 + $5 }')
+	kill -INT "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	echo "RESULT syscalls=$(strace_total "$OUT/strace-serpentlog-$name.log") \
+allocs=$(awk -v a="${a0:-}" -v b="${a1:-}" 'BEGIN { if (a == "" || b == "") print "-"; else print b - a }')" \
+		>>"$OUT/serpentlog-count-$name.txt"
+}
+
+# Per-record syscalls and allocations: fixed-size produce and consume runs.
+run_counts() {
+	local bin=$1 lg="$BUILD/bench/loadgen" pre="$BUILD/bench/libsl_malloc_count.so"
+	[ -f "$pre" ] || pre=""
+	command -v strace >/dev/null || log "strace missing: syscall counts skipped"
+	start_serpentlog "$bin" counts "$pre" || return 1
+	"$lg" produce --bootstrap "$BS" --topic cwarm --record-size 1024 --partitions 1 \
+		--records 20000 >/dev/null 2>&1
+	count_run produce "$lg" produce --bootstrap "$BS" --topic cnt --record-size 1024 \
+		--partitions 1 --acks 1 --records "$NCOUNT"
+	count_run consume "$lg" consume --bootstrap "$BS" --topic cnt --records "$NCOUNT"
+	stop_broker
 }
 
 # ---------------------------------------------------------------- main
@@ -253,7 +327,7 @@ run_fio
 log "unavoidable parts (4 x 1 s)"
 "$BUILD/bench/parts_bench" --seconds 1 --dir "$TMPD" >"$OUT/parts.txt" 2>&1
 
-log "librdkafka mock cluster"
+log "librdkafka mock cluster (load $(cut -d' ' -f1-3 /proc/loadavg))"
 if start_mock; then
 	run_broker mock
 	stop_broker
@@ -266,11 +340,15 @@ if [ -n "$SLBIN" ]; then
 	if ldd "$SLBIN" 2>/dev/null | grep -q asan; then
 		SLNOTE=" (ASan build: slow)"
 	fi
-	log "serpentlog: $SLBIN$SLNOTE"
+	log "serpentlog: $SLBIN$SLNOTE (load $(cut -d' ' -f1-3 /proc/loadavg))"
 	if start_serpentlog "$SLBIN"; then
 		run_broker serpentlog
 		stop_broker
 		SLNOTE="ran$SLNOTE"
+		log "serpentlog idle RSS, 100 partitions"
+		run_idle_rss "$SLBIN" || log "idle RSS run failed"
+		log "serpentlog syscalls and allocations per record ($NCOUNT records each way)"
+		run_counts "$SLBIN" || log "counting run failed"
 	else
 		log "serpentlog did not start (see $OUT/serpentlog.log)"
 		SLNOTE="failed to start"
@@ -340,6 +418,11 @@ row "  delivery p99 us" "$(col mock acksall dr_p99_us %.0f)" \
 	"$(sl col serpentlog acksall dr_p99_us %.0f)"
 row "  delivery p99.9 us" "$(col mock acksall dr_p999_us %.0f)" \
 	"$(sl col serpentlog acksall dr_p999_us %.0f)"
+row "e2e acks=1 @20000/s linger 0: p50 us" "$(col mock e2e e2e_p50_us %.0f)" \
+	"$(sl col serpentlog e2e e2e_p50_us %.0f)"
+row "  p99 us" "$(col mock e2e e2e_p99_us %.0f)" "$(sl col serpentlog e2e e2e_p99_us %.0f)"
+row "  p99.9 us" "$(col mock e2e e2e_p999_us %.0f)" "$(sl col serpentlog e2e e2e_p999_us %.0f)"
+row "  received" "$(col mock e2e received %.0f)" "$(sl col serpentlog e2e received %.0f)"
 row "consume: records/s" "$(col mock consume rec_per_s %.0f)" \
 	"$(sl col serpentlog consume rec_per_s %.0f)"
 row "  MB/s" "$(col mock consume mb_per_s %.1f)" "$(sl col serpentlog consume mb_per_s %.1f)"
@@ -354,7 +437,74 @@ echo "notes: the mock keeps records in memory (a few MB per partition, no file w
 echo "  fsync), so its CPU s/GB compares with recv + crc32c, not with the full sum; max-rate"
 echo "  delivery latency is the depth of the client queue, use the 20000/s run for latency;"
 echo "  loadgen and broker share this machine's $(nproc) cores."
-for f in "$OUT"/*-produce.txt "$OUT"/*-acksall.txt "$OUT"/*-consume.txt; do
+
+# ---------------------------------------------------------------- targets
+# verdict VALUE OP LIMIT: PASS/FAIL/- ("le" or "ge" or "lt").
+verdict() {
+	awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+		if (a == "-" || b == "-" || a == "" || b == "") { print "-"; exit }
+		ok = (op == "le") ? (a + 0 <= b + 0) : (op == "lt") ? (a + 0 < b + 0) : (a + 0 >= b + 0)
+		print ok ? "PASS" : "FAIL" }'
+}
+trow() { # trow TARGET SERPENTLOG REFERENCE RATIO VERDICT
+	printf '%-44s %-14s %-22s %-8s %s\n' "$1" "$2" "$3" "$4" "$5"
+}
+SLF=$OUT/serpentlog
+m_rps=$(kv "$OUT/mock-produce.txt" rec_per_s)
+s_rps=$(kv "$SLF-produce.txt" rec_per_s)
+psum=$(kv "$P" sum_s_per_gb)
+s_cpu=$(cpu_per_gb serpentlog produce)
+lim_cpu=$(awk -v a="$psum" 'BEGIN { if (a == "-") print "-"; else printf "%.3f", 1.25 * a }')
+fio99=$(awk -v a="$(kv "$OUT/fio-4k.result" p99_us)" -v b="$(kv "$OUT/fio-16k.result" p99_us)" \
+	'BEGIN { if (a == "-" && b == "-") print "-"; else if (b == "-" || a + 0 > b + 0) print a; else print b }')
+m_all99=$(kv "$OUT/mock-acksall.txt" dr_p99_us)
+s_all99=$(kv "$SLF-acksall.txt" dr_p99_us)
+lim_all=$(awk -v a="$m_all99" -v b="$fio99" 'BEGIN { if (a == "-" || b == "-") print "-"; else print a + b }')
+s_e2e50=$(kv "$SLF-e2e.txt" e2e_p50_us)
+s_e2e99=$(kv "$SLF-e2e.txt" e2e_p99_us)
+s_e2e999=$(kv "$SLF-e2e.txt" e2e_p999_us)
+sf_mb=$(awk -v a="$(kvm "$OUT/sendfile.txt" sendfile gb_per_s)" 'BEGIN { if (a == "-") print "-"; else print a * 1000 }')
+s_cmb=$(kv "$SLF-consume.txt" mb_per_s)
+m_crps=$(kv "$OUT/mock-consume.txt" rec_per_s)
+s_crps=$(kv "$SLF-consume.txt" rec_per_s)
+rss=$(kv "$SLF-rss.txt" rss_idle_kib)
+rss_mib=$(div "$rss" 1024 "%.1f")
+per_rec() { # per_rec RUN KEY
+	div "$(kv "$SLF-count-$1.txt" "$2")" "$(kv "$SLF-count-$1.txt" records)" "%.4f"
+}
+sc_p=$(per_rec produce syscalls)
+sc_c=$(per_rec consume syscalls)
+al_p=$(per_rec produce allocs)
+al_c=$(per_rec consume allocs)
+echo
+echo "-- targets (serpentlog vs reference, this run)"
+trow "target" "serpentlog" "reference" "ratio" "verdict"
+trow "produce acks=1 rec/s >= mock" "$(fmt "$s_rps" %.0f)" "mock $(fmt "$m_rps" %.0f)" \
+	"$(div "$s_rps" "$m_rps" %.2f)" "$(verdict "$s_rps" ge "$m_rps")"
+trow "broker CPU s/GB <= 1.25 x parts sum" "$s_cpu" "sum $psum (x1.25 $lim_cpu)" \
+	"$(div "$s_cpu" "$psum" %.2f)" "$(verdict "$s_cpu" le "$lim_cpu")"
+trow "acks=-1 @20k/s p99 <= mock p99 + fsync p99" "$(fmt "$s_all99" %.0f) us" \
+	"$(fmt "$m_all99" %.0f) + $(fmt "$fio99" %.0f) us" "$(div "$s_all99" "$lim_all" %.2f)" \
+	"$(verdict "$s_all99" le "$lim_all")"
+trow "e2e acks=1 @20k/s p99 < 1 ms" "$(fmt "$s_e2e99" %.0f) us" "1000 us" \
+	"$(div "$s_e2e99" 1000 %.2f)" "$(verdict "$s_e2e99" lt 1000)"
+trow "  (e2e p50 / p99.9)" "$(fmt "$s_e2e50" %.0f) / $(fmt "$s_e2e999" %.0f) us" "" "" ""
+trow "consume MB/s >= 0.8 x sendfile" "$(fmt "$s_cmb" %.0f) MB/s" "sendfile $(fmt "$sf_mb" %.0f) MB/s" \
+	"$(div "$s_cmb" "$sf_mb" %.2f)" "$(verdict "$(div "$s_cmb" "$sf_mb" %.4f)" ge 0.8)"
+trow "consume rec/s >= 1.2 x mock" "$(fmt "$s_crps" %.0f)" "mock $(fmt "$m_crps" %.0f)" \
+	"$(div "$s_crps" "$m_crps" %.2f)" "$(verdict "$(div "$s_crps" "$m_crps" %.4f)" ge 1.2)"
+trow "idle RSS, 100 partitions <= 16 MiB" "$rss_mib MiB" "16 MiB" "$(div "$rss_mib" 16 %.2f)" \
+	"$(verdict "$rss_mib" le 16)"
+trow "produce syscalls / record (< 0.1)" "$sc_p" "per-batch only" "" "$(verdict "$sc_p" lt 0.1)"
+trow "fetch syscalls / record (< 0.1)" "$sc_c" "per-batch only" "" "$(verdict "$sc_c" lt 0.1)"
+trow "produce heap allocations / record (< 0.01)" "$al_p" "none per record" "" \
+	"$(verdict "$al_p" lt 0.01)"
+trow "fetch heap allocations / record (< 0.01)" "$al_c" "none per record" "" \
+	"$(verdict "$al_c" lt 0.01)"
+echo "(fsync p99 is the larger of fio's 4 KiB and 16 KiB write+fdatasync p99; counts from"
+echo " $NCOUNT-record runs, strace -c over every broker thread, malloc_count LD_PRELOAD shim;"
+echo " top syscalls in $OUT/strace-serpentlog-*.log)"
+for f in "$OUT"/{mock,serpentlog}-{produce,acksall,e2e,consume}.txt; do
 	[ -f "$f" ] || continue
 	if grep -q 'error' "$f"; then
 		echo "note: $(basename "$f"): $(grep -m1 'error' "$f")"
