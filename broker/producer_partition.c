@@ -33,9 +33,11 @@ typedef struct pstate_ent {
         struct pstate_ent *next;
 } pstate_ent;
 
-/* One per shard thread. */
+/* One per shard thread: chained hash table of the partitions with state. */
 typedef struct pstate_table {
-        pstate_ent *head;
+        pstate_ent **buckets;
+        uint32_t mask; /* buckets - 1 (power of two) */
+        uint32_t count;
         int64_t last_sweep_ms;
 } pstate_table;
 
@@ -52,12 +54,44 @@ static void ent_free(pstate_ent *e)
 static void tab_destroy(void *p)
 {
         pstate_table *t = p;
-        while (t->head) {
-                pstate_ent *e = t->head;
-                t->head = e->next;
-                ent_free(e);
+        for (uint32_t i = 0; i <= t->mask; i++) {
+                while (t->buckets[i]) {
+                        pstate_ent *e = t->buckets[i];
+                        t->buckets[i] = e->next;
+                        ent_free(e);
+                }
         }
+        free(t->buckets);
         free(t);
+}
+
+static uint32_t part_hash(kp_uuid id, int32_t index)
+{
+        uint32_t h = 2166136261u;
+        for (int i = 0; i < 16; i++)
+                h = (h ^ id.b[i]) * 16777619u;
+        return (h ^ (uint32_t)index) * 16777619u;
+}
+
+/* Doubles the buckets when entries outnumber them twice (best effort). */
+static void tab_grow(pstate_table *t)
+{
+        uint32_t n = (t->mask + 1) * 2;
+        pstate_ent **nb = calloc(n, sizeof(*nb));
+        if (!nb)
+                return;
+        for (uint32_t i = 0; i <= t->mask; i++) {
+                pstate_ent *e, *next;
+                for (e = t->buckets[i]; e; e = next) {
+                        next = e->next;
+                        uint32_t b = part_hash(e->topic_id, e->partition) & (n - 1);
+                        e->next = nb[b];
+                        nb[b] = e;
+                }
+        }
+        free(t->buckets);
+        t->buckets = nb;
+        t->mask = n - 1;
 }
 
 static void tab_key_init(void)
@@ -69,9 +103,14 @@ static pstate_table *table(void)
 {
         if (!t_tab) {
                 pthread_once(&tab_once, tab_key_init);
-                t_tab = calloc(1, sizeof(*t_tab));
-                if (t_tab)
-                        pthread_setspecific(tab_key, t_tab);
+                pstate_table *t = calloc(1, sizeof(*t));
+                if (!t || !(t->buckets = calloc(64, sizeof(*t->buckets)))) {
+                        free(t);
+                        return NULL;
+                }
+                t->mask = 63;
+                t_tab = t;
+                pthread_setspecific(tab_key, t_tab);
         }
         return t_tab;
 }
@@ -153,16 +192,19 @@ int sl_producer_state_load(sl_producer_state *ps, sl_log *log, int64_t now_ms)
 static void sweep(pstate_table *t, int64_t now_ms)
 {
         t->last_sweep_ms = now_ms;
-        for (pstate_ent **pp = &t->head; *pp;) {
-                pstate_ent *e = *pp;
-                sl_partition *p = sl_partition_find(e->topic_id, e->partition);
-                if (!p || p->log != e->log) {
-                        *pp = e->next;
-                        ent_free(e);
-                        continue;
+        for (uint32_t i = 0; i <= t->mask; i++) {
+                for (pstate_ent **pp = &t->buckets[i]; *pp;) {
+                        pstate_ent *e = *pp;
+                        sl_partition *p = sl_partition_find(e->topic_id, e->partition);
+                        if (!p || p->log != e->log) {
+                                *pp = e->next;
+                                ent_free(e);
+                                t->count--;
+                                continue;
+                        }
+                        sl_producer_state_expire(e->ps, now_ms, SL_PRODUCER_EXPIRATION_MS);
+                        pp = &e->next;
                 }
-                sl_producer_state_expire(e->ps, now_ms, SL_PRODUCER_EXPIRATION_MS);
-                pp = &e->next;
         }
 }
 
@@ -176,23 +218,19 @@ sl_producer_state *sl_producer_state_of(sl_partition *p, int64_t now_ms, int *er
         }
         if (now_ms - t->last_sweep_ms >= SWEEP_EVERY_MS)
                 sweep(t, now_ms);
-        pstate_ent **pp = &t->head;
+        pstate_ent **pp = &t->buckets[part_hash(p->topic_id, p->index) & t->mask];
         for (; *pp; pp = &(*pp)->next) {
                 pstate_ent *e = *pp;
                 if (e->partition == p->index && !memcmp(e->topic_id.b, p->topic_id.b, 16))
                         break;
         }
         pstate_ent *e = *pp;
-        if (e && e->log == p->log) {
-                /* Move to front: the partitions being produced to stay cheap. */
-                *pp = e->next;
-                e->next = t->head;
-                t->head = e;
+        if (e && e->log == p->log)
                 return e->ps;
-        }
         if (e) { /* the partition was reopened: rebuild */
                 *pp = e->next;
                 ent_free(e);
+                t->count--;
         }
         e = calloc(1, sizeof(*e));
         if (!e || !(e->ps = sl_producer_state_new())) {
@@ -211,8 +249,11 @@ sl_producer_state *sl_producer_state_of(sl_partition *p, int64_t now_ms, int *er
         e->topic_id = p->topic_id;
         e->partition = p->index;
         e->log = p->log;
-        e->next = t->head;
-        t->head = e;
+        uint32_t b = part_hash(p->topic_id, p->index) & t->mask;
+        e->next = t->buckets[b];
+        t->buckets[b] = e;
+        if (++t->count > 2 * (t->mask + 1))
+                tab_grow(t);
         return e->ps;
 }
 
