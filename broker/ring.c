@@ -20,6 +20,7 @@ sl_ring *sl_ring_new(uint32_t capacity)
         }
         atomic_init(&r->tail, 0);
         atomic_init(&r->head, 0);
+        atomic_init(&r->producer_waiting, 0);
         r->cached_head = 0;
         r->cached_tail = 0;
         r->mask = n - 1;

@@ -7,7 +7,8 @@
  * (Seastar's smp_message_queue layout). Publication is release/acquire: what
  * a message points to is visible to the consumer once it pops the pointer.
  * A full ring is backpressure: push returns false and the caller keeps the
- * message. Waking the consumer's reactor is the caller's job
+ * message, raises producer_waiting and retries when the consumer, having made
+ * room, wakes it. Waking the consumer's reactor is the caller's job
  * (sl_reactor_wake_if_sleeping after a batch of pushes). */
 #ifndef SL_RING_H
 #define SL_RING_H
@@ -24,7 +25,10 @@ typedef struct sl_ring {
         uint32_t cached_head;                             /* producer's view of head */
         alignas(SL_CACHE_LINE) atomic_uint_fast32_t head; /* written by the consumer */
         uint32_t cached_tail;                             /* consumer's view of tail */
-        alignas(SL_CACHE_LINE) uint32_t mask;             /* capacity - 1 (read-only) */
+        /* Set by the producer when messages wait for room (before it retries),
+         * cleared by the consumer, which then wakes the producer's shard. */
+        alignas(SL_CACHE_LINE) atomic_int producer_waiting;
+        alignas(SL_CACHE_LINE) uint32_t mask; /* capacity - 1 (read-only) */
         void **slots;
 } sl_ring;
 
@@ -45,6 +49,16 @@ static inline bool sl_ring_push(sl_ring *r, void *msg)
         r->slots[t & r->mask] = msg;
         atomic_store_explicit(&r->tail, t + 1, memory_order_release);
         return true;
+}
+
+/* Producer side: true when a push would succeed. */
+static inline bool sl_ring_has_room(sl_ring *r)
+{
+        uint32_t t = (uint32_t)atomic_load_explicit(&r->tail, memory_order_relaxed);
+        if (t - r->cached_head <= r->mask)
+                return true;
+        r->cached_head = (uint32_t)atomic_load_explicit(&r->head, memory_order_acquire);
+        return t - r->cached_head <= r->mask;
 }
 
 /* Consumer side. NULL when empty. */

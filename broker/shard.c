@@ -116,6 +116,8 @@ static void send_to(sl_shard *s, sl_shard_id to, sl_xcall *x)
                 s->wake[to] = true;
                 return;
         }
+        /* Ring full: ask the consumer to wake us once it has made room. */
+        atomic_store(&s->out[to]->producer_waiting, 1);
         fifo_push(p, x);
         s->pend_count++;
 }
@@ -195,8 +197,18 @@ static void drain_inbound(sl_shard *s)
                         if (j == s->id)
                                 continue;
                         sl_xcall *x;
-                        for (int k = 0; k < 256 && (x = sl_ring_pop(s->in[j])); k++, n++)
+                        int k = 0;
+                        for (; k < 256 && (x = sl_ring_pop(s->in[j])); k++, n++)
                                 deliver(s, x);
+                        /* Room made for a producer with messages waiting: wake it. */
+                        if (k) {
+                                atomic_thread_fence(memory_order_seq_cst);
+                                if (atomic_load_explicit(&s->in[j]->producer_waiting,
+                                                         memory_order_relaxed)) {
+                                        atomic_store(&s->in[j]->producer_waiting, 0);
+                                        sl_reactor_wake(g_sl.shards[j]->reactor);
+                                }
+                        }
                 }
                 sl_xcall_fifo local = s->local;
                 s->local.head = s->local.tail = NULL;
@@ -216,6 +228,11 @@ static void flush_pending(sl_shard *s)
                 return;
         for (uint32_t j = 0; j < g_sl.nshards; j++) {
                 sl_xcall_fifo *p = &s->pend[j];
+                if (!p->head)
+                        continue;
+                /* Flag first, then retry (Dekker with drain_inbound): either we
+                 * see the room it made or it sees the flag and wakes us. */
+                atomic_store(&s->out[j]->producer_waiting, 1);
                 while (p->head && sl_ring_push(s->out[j], p->head)) {
                         fifo_pop(p);
                         s->pend_count--;
@@ -317,6 +334,9 @@ static bool hook_pending(void *arg)
         sl_shard *s = arg;
         if (s->local.head)
                 return true;
+        for (uint32_t j = 0; s->pend_count && j < g_sl.nshards; j++)
+                if (s->pend[j].head && sl_ring_has_room(s->out[j]))
+                        return true;
         for (uint32_t j = 0; j < g_sl.nshards; j++)
                 if (j != s->id && !sl_ring_empty(s->in[j]))
                         return true;

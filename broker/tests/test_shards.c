@@ -3,7 +3,9 @@
  * installed in place of Metadata does the cross-shard work and answers over
  * TCP: a gather to every shard (run sees the right shard; one reply comes
  * later from a timer), 5000 calls through a 1024-slot ring (the overflow FIFO
- * and backpressure engage and nothing is lost or reordered), and a topic
+ * and backpressure engage and nothing is lost or reordered), 5000 calls the
+ * target answers only once all arrived (the overflow drains because the
+ * consumer wakes the producer when it makes room), and a topic
  * creation from a shard other than 0 whose completion already sees the new
  * snapshot on the calling shard. */
 #include <arpa/inet.h>
@@ -97,6 +99,22 @@ static void flood_gathered(sl_gather *g)
         respond_bytes(c->req, out, 4);
 }
 
+/* Held calls: the target replies to none until all have arrived, so the
+ * origin's overflow FIFO can only drain if the target wakes it when it makes
+ * room in the ring (nothing else would). Touched by the target thread only. */
+static sl_xcall *held[FLOOD];
+static int nheld;
+
+static void hold_run(sl_xcall *x)
+{
+        held[nheld++] = x;
+        if (nheld < FLOOD)
+                return;
+        for (int i = 0; i < FLOOD; i++)
+                sl_xcall_reply(held[i]);
+        nheld = 0;
+}
+
 static void created(sl_topic_op *op)
 {
         fan_ctx *c = op->arg;
@@ -105,7 +123,7 @@ static void created(sl_topic_op *op)
         respond_bytes(c->req, out, 3);
 }
 
-/* Metadata v1: gather; v2: flood; v3: create a topic. */
+/* Metadata v1: gather; v2: flood; v4: held flood; v3: create a topic. */
 static void test_handler(sl_request *req)
 {
         fan_ctx *c = kp_arena_alloc(&req->arena, 1, sizeof(*c));
@@ -126,6 +144,17 @@ static void test_handler(sl_request *req)
                         c->x[i].run = flood_run;
                         c->x[i].done = flood_one_done;
                         c->x[i].arg = c;
+                        sl_gather_call(&c->g, (me + 1) % NSHARDS, &c->x[i]);
+                }
+                c->saw_backpressure = sl_shard_backpressured(req->shard);
+                sl_gather_arm(&c->g);
+        } else if (req->api_version == 4) {
+                sl_gather_init(&c->g, flood_gathered, c);
+                for (int i = 0; i < FLOOD; i++) {
+                        c->x[i].run = hold_run;
+                        c->x[i].done = flood_one_done;
+                        c->x[i].arg = c;
+                        c->x[i].result = 1;
                         sl_gather_call(&c->g, (me + 1) % NSHARDS, &c->x[i]);
                 }
                 c->saw_backpressure = sl_shard_backpressured(req->shard);
@@ -237,6 +266,24 @@ static void test_flood_backpressure(void **state)
         close(fd);
 }
 
+static void test_overflow_drains_without_replies(void **state)
+{
+        (void)state;
+        int fd = connect_to(sl_server_port());
+        uint8_t out[16];
+        int64_t start = sl_now_ms();
+        assert_int_equal(call(fd, 4, out, sizeof(out)), 4);
+        /* Well under the once-a-second maintenance tick, the only other
+         * thing that would wake the origin. */
+        int64_t took = sl_now_ms() - start;
+        if (took > 700)
+                fail_msg("held flood took %lld ms", (long long)took);
+        assert_int_equal(out[0] << 8 | out[1], FLOOD);
+        assert_int_equal(out[2], 1);
+        assert_int_equal(out[3], 1);
+        close(fd);
+}
+
 static void test_create_from_any_shard(void **state)
 {
         (void)state;
@@ -253,6 +300,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_gather_every_shard),
             cmocka_unit_test(test_flood_backpressure),
+            cmocka_unit_test(test_overflow_drains_without_replies),
             cmocka_unit_test(test_create_from_any_shard),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
