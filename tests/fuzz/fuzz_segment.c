@@ -82,6 +82,14 @@ static void try_append(sl_log *log)
                 sl_log_sync(log);
 }
 
+static int count_batch(void *arg, const sl_batch_meta *m)
+{
+        if (m->last_offset < m->base_offset || m->size_bytes < 61)
+                abort();
+        ++*(int *)arg;
+        return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         setup_dir();
@@ -154,6 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sl_log_offset_for_timestamp(log, INT64_MAX / 2, &o, &t);
         sl_log_max_timestamp(log, &t, &o);
         sl_log_end_offset_for_epoch(log, 3, &ep, &o);
+        int walked = 0;
+        sl_log_for_each_batch(log, start, end, count_batch, &walked);
         try_append(log);
         sl_log_close(log);
         sl_verify_dir(dir, &rep);
