@@ -4,7 +4,8 @@ Usage: test_group_integration.py SERPENTLOG
 1. confluent-kafka: 2 then 3 consumers in one group split a 6-partition topic
    with range, roundrobin and cooperative-sticky (every partition owned exactly
    once, everyone gets some); one member closes (LeaveGroup) and the rest take
-   over its partitions; committed offsets are read back.
+   over its partitions; committed offsets are read back. Static members
+   (group.instance.id) keep their partitions across a restart.
 2. kafka-python: 2 consumers (range, roundrobin) split the same topic.
 3. Admin: list_groups / describe_groups see the group; a broker restart keeps
    the committed offsets (replayed from __consumer_offsets) and a new consumer
@@ -159,6 +160,30 @@ def scenario_kafka_python(broker, strategy, group):
         c.close()
 
 
+def scenario_static(broker, group):
+    """KIP-345: a static member that restarts within its session timeout gets
+    its partitions back; the other member keeps its own."""
+    log("confluent-kafka static membership")
+    mk = lambda inst: ck_consumer(broker.bootstrap, group, "range",  # noqa: E731
+                                  {"group.instance.id": inst})
+    cs = [mk("inst-a"), mk("inst-b")]
+    for c in cs:
+        c.subscribe([TOPIC])
+    before = settle(cs, 2)
+    cs[1].close()  # static members do not send LeaveGroup
+    t0 = time.time()
+    cs[1] = mk("inst-b")
+    cs[1].subscribe([TOPIC])
+    after = settle(cs, 2)
+    took = time.time() - t0
+    check(after == before, "static member came back to %r, had %r" % (after, before))
+    # a dynamic newcomer would wait for the old member's 6 s session to expire
+    check(took < 5, "static member took %.1fs to get its partitions back" % took)
+    log("  kept:", after)
+    for c in cs:
+        c.close()
+
+
 def restart_resume(broker, group):
     log("restart keeps committed offsets")
     c = ck_consumer(broker.bootstrap, group, "range")
@@ -228,6 +253,7 @@ def main(exe, args):
         scenario_confluent(broker, "range", "g-range")
         scenario_confluent(broker, "roundrobin", "g-rr")
         scenario_confluent(broker, "cooperative-sticky", "g-coop")
+        scenario_static(broker, "g-static")
         scenario_kafka_python(broker, "range", "kp-range")
         scenario_kafka_python(broker, "roundrobin", "kp-rr")
         restart_resume(broker, "g-restart")
