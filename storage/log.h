@@ -72,8 +72,9 @@ typedef struct sl_log_error {
 int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_log **out,
                 sl_log_error *err);
 
-/* Closes every file; flushes in-memory index entries (no fdatasync). Pinned
- * ranges must have been released. */
+/* Syncs (a clean shutdown leaves everything durable and sealed), writes the
+ * index entries and closes every file. Pinned ranges must have been released
+ * and every prepared sync job completed first. */
 void sl_log_close(sl_log *log);
 
 /* Result of appending one buffer of batches. */
@@ -130,6 +131,7 @@ typedef struct sl_sync_job {
         uint64_t dir_gen;                 /* directory change generation covered */
         int64_t offset;                   /* flushed offset once the job succeeds */
         int64_t messages;                 /* records covered (flush.messages) */
+        uint64_t trunc_gen;               /* log truncations seen at prepare */
 } sl_sync_job;
 
 /* Returns 1 if there is something to sync (job filled), 0 if not, <0 on a

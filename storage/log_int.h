@@ -68,6 +68,7 @@ struct sl_log {
         int64_t unflushed_since_ms; /* time of the first such append, -1 if none */
         uint64_t dir_gen;           /* bumps on every file creation/removal */
         uint64_t dir_synced_gen;    /* generation covered by the last dir fsync */
+        uint64_t trunc_gen;         /* bumps on sl_log_truncate */
         bool fatal;                 /* latched after a failed write or sync */
         int fatal_err;
         sl_epoch_entry *epochs; /* leader-epoch cache, ascending */

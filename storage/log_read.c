@@ -303,6 +303,7 @@ int sl_log_truncate(sl_log *log, int64_t offset)
         int si = sl_log_find_segment(log, offset);
         if (si < 0)
                 return SL_EOFFSET;
+        log->trunc_gen++; /* sync jobs prepared before this prove nothing now */
         /* A truncation point at a segment's base empties the previous one's
          * successors; keep the segment holding offset - 1 when possible. */
         if (si > 0 && log->segs[si]->base_offset == offset)

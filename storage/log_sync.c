@@ -49,6 +49,7 @@ int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
                 job->dir_gen = log->dir_gen;
         }
         job->messages = log->unflushed_msgs;
+        job->trunc_gen = log->trunc_gen;
         if (last == log->nsegs - 1) {
                 log->unflushed_msgs = 0;
                 log->unflushed_since_ms = -1;
@@ -76,7 +77,8 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
 {
         for (int i = 0; i < job->nfiles; i++) {
                 sl_segment *seg = job->segs[i];
-                if (rc == 0 && job->sizes[i] > seg->synced_size) {
+                if (rc == 0 && job->trunc_gen == log->trunc_gen &&
+                    job->sizes[i] > seg->synced_size) {
                         seg->synced_size = job->sizes[i];
                         /* Index entries for what is now durable go to the
                          * index files, in bulk (never fsynced: rebuildable). */
@@ -92,7 +94,9 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
                 return SL_EFATAL;
         if (job->dir_fd >= 0 && job->dir_gen > log->dir_synced_gen)
                 log->dir_synced_gen = job->dir_gen;
-        if (job->offset > log->flushed_offset)
+        /* A truncation since prepare may have reused the offsets the job
+         * covered for bytes it never saw: then it proves nothing. */
+        if (job->trunc_gen == log->trunc_gen && job->offset > log->flushed_offset)
                 log->flushed_offset = job->offset;
         log->syncs++;
         /* Rolled segments whose data just became durable get their seal now;

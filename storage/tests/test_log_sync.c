@@ -148,6 +148,34 @@ static void test_pinned_segment_survives_delete(void **state)
         free(dir);
 }
 
+static void test_truncate_during_sync(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir, NULL);
+        assert_int_equal(append_n(log, 10, 5), 0);
+        assert_int_equal(sl_log_sync(log), 0);
+        assert_int_equal(append_n(log, 10, 5), 0); /* offsets 20..39 */
+        sl_sync_job job;
+        assert_int_equal(sl_log_sync_prepare(log, &job), 1);
+        assert_int_equal(job.offset, 40);
+        /* A follower truncates and appends other bytes at the same offsets
+         * before the job completes: the job must not vouch for them. */
+        assert_int_equal(sl_log_truncate(log, 20), 0);
+        assert_int_equal(append_n(log, 10, 5), 0);
+        assert_int_equal(sl_log_sync_complete(log, &job, sl_sync_job_run(&job)), 0);
+        assert_int_equal(sl_log_flushed_offset(log), 20);
+        /* The next sync really syncs the new bytes (not taken as synced). */
+        faultops_install();
+        assert_int_equal(sl_log_sync(log), 0);
+        assert_true(atomic_load(&fo.calls[FO_FDATASYNC]) >= 1);
+        faultops_uninstall();
+        assert_int_equal(sl_log_flushed_offset(log), 40);
+        sl_log_close(log);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 static void test_fsync_failure_latches(void **state)
 {
         (void)state;
@@ -243,6 +271,7 @@ int main(void)
             cmocka_unit_test(test_group_commit_one_sync),
             cmocka_unit_test(test_sync_on_helper_thread),
             cmocka_unit_test(test_pinned_segment_survives_delete),
+            cmocka_unit_test(test_truncate_during_sync),
             cmocka_unit_test(test_fsync_failure_latches),
             cmocka_unit_test(test_write_failure_latches),
             cmocka_unit_test(test_sync_policy),
