@@ -121,8 +121,9 @@ bool sl_log_failed(const sl_log *log);
  * only fdatasync/fsync syscalls and may run on a helper thread while the owner
  * keeps appending; complete (owner thread) advances the flushed offset, or on
  * rc != 0 latches the log fatal (never retry an fsync and carry on). */
-#define SL_SYNC_MAX_FILES                                                                          \
-        32 /* more dirty segments than this (tiny segments): job.offset says what it covers */
+/* With more dirty segments than this (tiny segments), a job covers the
+ * oldest ones and job.offset says up to where. */
+#define SL_SYNC_MAX_FILES 32
 typedef struct sl_sync_job {
         int nfiles;                       /* files to fdatasync */
         int fds[SL_SYNC_MAX_FILES];       /* their descriptors */
