@@ -27,6 +27,7 @@ typedef struct gshard {
         uint8_t *scratch; /* batch being built (reused) */
         size_t scratch_cap;
         sl_reactor *reactor;
+        sl_shard *shard; /* an in-process runtime restarted (tests): rebuild */
 } gshard;
 
 static _Thread_local gshard *tl;
@@ -37,14 +38,20 @@ static _Thread_local gshard *tl;
 static pthread_key_t gkey;
 static pthread_once_t gkey_once = PTHREAD_ONCE_INIT;
 
-static void gshard_free(void *arg)
+static void gshard_drop(gshard *s, bool stop_timer)
 {
-        gshard *s = arg;
         tl = NULL; /* owner_done must not reply any more */
-        sl_timer_stop(s->reactor, &s->timer);
+        pthread_setspecific(gkey, NULL);
+        if (stop_timer)
+                sl_timer_stop(s->reactor, &s->timer);
         sl_group_coord_free(s->gc);
         free(s->scratch);
         free(s);
+}
+
+static void gshard_free(void *arg)
+{
+        gshard_drop(arg, true);
 }
 
 static void gkey_create(void)
@@ -81,10 +88,14 @@ static int64_t env_wall(void *arg)
         return sl_wall_ms();
 }
 
+static void rearm(void);
+
 static void synced(sl_sync_waiter *w, int err)
 {
         sl_group_persist *p = w->arg;
         p->cb(p, err ? KP_ERR_COORDINATOR_NOT_AVAILABLE : 0);
+        if (tl)
+                rearm(); /* the callback may have moved a group on */
 }
 
 static int16_t env_append(void *arg, int32_t partition, const kp_record_in *recs, int32_t n,
@@ -204,6 +215,9 @@ static void replay_partition(sl_group_coord *gc, sl_partition *p)
 /* The calling shard's coordinator, built and loaded on first use. */
 static sl_group_coord *coord_here(kp_uuid topic_id, int32_t partitions)
 {
+        if (tl &&
+            (tl->shard != sl_shard_self() || memcmp(&tl->topic_id, &topic_id, sizeof(topic_id))))
+                gshard_drop(tl, false); /* another runtime's (its reactor is gone) */
         if (tl)
                 return tl->gc;
         gshard *s = calloc(1, sizeof(*s));
@@ -220,6 +234,7 @@ static sl_group_coord *coord_here(kp_uuid topic_id, int32_t partitions)
         }
         sl_timer_init(&s->timer, on_timer, s);
         s->reactor = sl_shard_reactor(sl_shard_self());
+        s->shard = sl_shard_self();
         tl = s;
         pthread_once(&gkey_once, gkey_create);
         pthread_setspecific(gkey, s);
@@ -278,8 +293,10 @@ static void back_home(sl_xcall *x)
 static void cancel_on_owner(sl_xcall *x)
 {
         sl_group_fwd *f = x->arg;
-        if (tl)
+        if (tl) {
                 sl_group_cancel(tl->gc, &f->call); /* no-op once answered */
+                rearm();
+        }
         sl_xcall_reply(x);
 }
 
