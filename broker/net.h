@@ -52,4 +52,9 @@ struct sl_net {
 /* Kernel sockets: epoll readiness, writev, sendfile. */
 extern const sl_net_ops sl_net_posix_ops;
 
+/* The table for network.backend (enum sl_net_backend): kernel sockets, or the
+ * DPDK backend when one is linked in (dpdk/ defines sl_net_dpdk_ops); NULL
+ * when the configured backend is not built. */
+const sl_net_ops *sl_net_ops_for(int backend);
+
 #endif

@@ -56,6 +56,16 @@ void sl_shard_bind_thread(sl_shard *s)
         t_self = s;
 }
 
+/* dpdk/net_dpdk.c defines it in -DSL_DPDK=ON builds; absent (NULL) otherwise. */
+extern const sl_net_ops sl_net_dpdk_ops __attribute__((weak));
+
+const sl_net_ops *sl_net_ops_for(int backend)
+{
+        if (backend == SL_NET_DPDK)
+                return &sl_net_dpdk_ops ? &sl_net_dpdk_ops : NULL;
+        return &sl_net_posix_ops;
+}
+
 /* --- placement --- */
 
 uint32_t sl_jump_hash(uint64_t key, uint32_t buckets)
@@ -376,7 +386,14 @@ int sl_shard_create(sl_shard_id id, sl_shard **out)
         s->reactor = sl_reactor_new();
         if (!s->reactor)
                 goto out_free;
-        s->net.ops = &sl_net_posix_ops;
+        s->net.ops = sl_net_ops_for(g_sl.cfg.network_backend);
+        if (!s->net.ops) {
+                SL_ERROR("network.backend: dpdk is not built into this binary "
+                         "(configure with -DSL_DPDK=ON)");
+                sl_reactor_free(s->reactor);
+                free(s);
+                return -ENOTSUP;
+        }
         s->net.reactor = s->reactor;
         uint32_t n = g_sl.nshards;
         s->out = calloc(n, sizeof(*s->out));

@@ -239,6 +239,12 @@ def main():
         a.close()
         stop(proc)
         proc = None
+        # A backend that is not built in fails startup cleanly.
+        r = subprocess.run([binary, "start", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+                            "--set", "network.backend=dpdk"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 1 and "not built" in r.stderr, r.stderr
+        assert "Sanitizer" not in r.stderr, r.stderr
         print("broker smoke: ok")
         return 0
     finally:
