@@ -9,7 +9,8 @@
  * on v4+) creation is started through the registry and the topic is reported
  * as UNKNOWN_TOPIC_OR_PARTITION this time, as a KRaft Kafka broker does
  * (DefaultAutoTopicCreationManager); clients retry metadata. Invalid names
- * get INVALID_TOPIC_EXCEPTION and are never created. */
+ * get INVALID_TOPIC_EXCEPTION and are never created, nor are internal ("__")
+ * topics, which their coordinators create with their own settings. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,7 +153,10 @@ void sl_handle_metadata(sl_request *req)
                         continue;
                 }
                 fill_error(out, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION, q->name, zero);
-                if (may_create)
+                /* Internal topics ("__consumer_offsets"...) are created by their
+                 * coordinators with their own settings, never with defaults. */
+                bool internal = q->name.len >= 2 && q->name.p[0] == '_' && q->name.p[1] == '_';
+                if (may_create && !internal)
                         auto_create_start(q->name);
         }
         resp.topics = topics;

@@ -4,7 +4,9 @@
  * (Produce from 0 when implemented), answers a too-new version with the v0
  * UNSUPPORTED_VERSION bytes of ENCODING §2.6 and checks KIP-511 software
  * names; Metadata lists brokers/controller/cluster, all topics (v0 empty
- * list, v1+ null), named topics, unknown and invalid names and topic ids. */
+ * list, v1+ null), named topics, unknown and invalid names and topic ids, and
+ * auto-creation (as KRaft Kafka: UNKNOWN_TOPIC_OR_PARTITION first; never for
+ * internal names or when the v4+ request disallows it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +258,56 @@ static void test_metadata_named(void **state)
         th_stop(&t);
 }
 
+static void test_metadata_auto_create(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/sl_test_handlers_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        sl_config cfg;
+        sl_config_defaults(&cfg);
+        cfg.auto_create_topics_enable = true;
+        cfg.num_partitions = 3;
+        snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+        sl_topics_snap *snap = NULL;
+        assert_int_equal(sl_topics_load(dir, &snap), 0);
+        th t;
+        th_start(&t, &cfg, snap);
+        kp_metadata_request_metadata_request_topic qt[3] = {0};
+        qt[0].name = kp_str_c("fresh");
+        qt[1].name = kp_str_c("__internal");
+        qt[2].name = kp_str_c("not_allowed");
+        kp_metadata_request q;
+        kp_metadata_request_init(&q);
+        q.topics = qt;
+        q.topics_count = 2;
+        q.allow_auto_topic_creation = true;
+        kp_metadata_response r = metadata(&t, 4, &q);
+        assert_int_equal(r.topics[0].error_code, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_int_equal(r.topics[1].error_code, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        q.topics = &qt[2];
+        q.topics_count = 1;
+        q.allow_auto_topic_creation = false; /* v4+: the client says no */
+        r = metadata(&t, 4, &q);
+        assert_int_equal(r.topics[0].error_code, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        for (int i = 0; i < 400 && !sl_topics_find(sl_topics_current(), kp_str_c("fresh")); i++)
+                th_turn(&t);
+        for (int i = 0; i < 50; i++)
+                th_turn(&t); /* give any wrong creation time to happen */
+        const sl_topics_snap *cur = sl_topics_current();
+        assert_non_null(sl_topics_find(cur, kp_str_c("fresh")));
+        assert_null(sl_topics_find(cur, kp_str_c("__internal")));
+        assert_null(sl_topics_find(cur, kp_str_c("not_allowed")));
+        q.topics = qt;
+        q.topics_count = 1;
+        r = metadata(&t, 4, &q);
+        assert_int_equal(r.topics[0].error_code, 0);
+        assert_int_equal(r.topics[0].partitions_count, 3);
+        th_stop(&t);
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         kp_arena_init(&arena, 65536);
@@ -266,6 +318,7 @@ int main(void)
             cmocka_unit_test(test_api_versions_bad_software),
             cmocka_unit_test(test_metadata_all_versions),
             cmocka_unit_test(test_metadata_named),
+            cmocka_unit_test(test_metadata_auto_create),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);
         kp_arena_release(&arena);
