@@ -39,8 +39,21 @@ static struct {
         int io_err;
         sl_xcall io_x;
         sl_gather g;
-        sl_xcall *xs; /* one per shard, allocated at load */
+        sl_xcall *xs; /* one per shard */
+        uint32_t nxs;
+        sl_shard **runtime; /* g_sl.shards the state belongs to (tests restart it) */
 } dyn;
+
+/* State for the running runtime. sl_broker_config_load does this before the
+ * shards exist; in-process runtimes (unit tests, fuzzers) that skip it get it
+ * on first use. */
+static void dyn_reset(void)
+{
+        free(dyn.xs);
+        memset(&dyn, 0, sizeof(dyn));
+        dyn.static_cfg = g_sl.cfg;
+        dyn.cur = &g_sl.cfg;
+}
 
 static void dyn_path(char *buf, size_t len, const char *suffix)
 {
@@ -159,6 +172,18 @@ static void saved(sl_xcall *x)
                 finish();
                 return;
         }
+        if (dyn.nxs < sl_shard_count()) {
+                free(dyn.xs);
+                dyn.nxs = 0;
+                dyn.xs = calloc(sl_shard_count(), sizeof(*dyn.xs));
+                if (!dyn.xs) {
+                        dyn.op->error = KP_ERR_UNKNOWN_SERVER_ERROR;
+                        snprintf(dyn.op->message_buf, sizeof(dyn.op->message_buf), "out of memory");
+                        finish();
+                        return;
+                }
+                dyn.nxs = sl_shard_count();
+        }
         sl_gather_init(&dyn.g, installed, NULL);
         for (uint32_t j = 0; j < sl_shard_count(); j++) {
                 memset(&dyn.xs[j], 0, sizeof(dyn.xs[j]));
@@ -218,6 +243,9 @@ static void next_change(void)
 
 static void start_on_0(sl_xcall *x)
 {
+        if (!dyn.cur || (dyn.runtime && dyn.runtime != g_sl.shards))
+                dyn_reset(); /* no load at start, or a new in-process runtime */
+        dyn.runtime = g_sl.shards;
         x->next = NULL;
         if (dyn.queue.tail)
                 dyn.queue.tail->next = x;
@@ -277,14 +305,7 @@ static int apply_file(const char *path, char *text)
 
 int sl_broker_config_load(void)
 {
-        free(dyn.xs);
-        memset(&dyn, 0, sizeof(dyn));
-        dyn.static_cfg = g_sl.cfg;
-        dyn.cur = &g_sl.cfg;
-        uint32_t n = g_sl.cfg.cores > 0 ? (uint32_t)g_sl.cfg.cores : 1;
-        dyn.xs = calloc(n, sizeof(*dyn.xs));
-        if (!dyn.xs)
-                return -ENOMEM;
+        dyn_reset();
         char path[SL_CONFIG_PATH_MAX + 64];
         dyn_path(path, sizeof(path), "");
         int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -82,13 +82,13 @@ static void gathered(sl_gather *g)
         SL_REQUEST_RESPOND(c->req, kp_describe_log_dirs_response, &resp);
 }
 
-/* Adds topic t with the asked partitions (NULL = all) to the result. */
+/* Adds topic t with the asked partitions (nasked < 0: all) to the result. */
 static int add_topic(ld_ctx *c, const sl_topic_info *t, const int32_t *asked, int32_t nasked,
                      bool *used)
 {
         kp_arena *a = &c->req->arena;
         ld_topic *out = &c->result.topics[c->result.topics_count++];
-        int32_t n = asked ? nasked : t->partitions;
+        int32_t n = nasked >= 0 ? nasked : t->partitions;
         char *name = kp_arena_alloc(a, (size_t)t->name.len + 1, 1);
         out->partitions = kp_arena_alloc(a, (size_t)(n ? n : 1), sizeof(*out->partitions));
         if (!name || !out->partitions)
@@ -97,7 +97,7 @@ static int add_topic(ld_ctx *c, const sl_topic_info *t, const int32_t *asked, in
         out->name = (kp_str){name, t->name.len};
         out->partitions_count = 0;
         for (int32_t k = 0; k < n; k++) {
-                int32_t idx = asked ? asked[k] : k;
+                int32_t idx = nasked >= 0 ? asked[k] : k;
                 if (idx < 0 || idx >= t->partitions)
                         continue;
                 ld_part *p = &out->partitions[out->partitions_count++];
@@ -156,7 +156,7 @@ void sl_handle_describe_log_dirs(sl_request *req)
         }
         for (int32_t i = 0; i < ntopics; i++) {
                 if (all) {
-                        if (add_topic(c, &snap->topics[i], NULL, 0, used) < 0)
+                        if (add_topic(c, &snap->topics[i], NULL, -1, used) < 0)
                                 goto out_oom;
                         continue;
                 }
