@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 sys.path.insert(0, HERE)
 
-from harness import Broker, Conn, check, log, run_test  # noqa: E402
+from harness import Broker, Conn, TestFailure, check, log, run_test  # noqa: E402
 import test_admin_wire as W  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
@@ -629,6 +629,32 @@ def after_restart(b, admin, conn):
           (watermarks(b, "adm-dr", 0),))
 
 
+def second_broker(exe):
+    """delete.topic.enable=false; a damaged broker-dynamic.conf stops startup."""
+    b = Broker(exe, extra_args=["--set", "delete.topic.enable=false",
+                                "--set", "auto.create.topics.enable=false"])
+    try:
+        b.start()
+        conn = Conn(b.bootstrap)
+        W.create_topics_v7(conn, [("adm-keep", 1, 1, None, None)])
+        d = W.delete_topics_v6(conn, [("adm-keep", bytes(16))])
+        expect(d[0][2], 73, "delete with delete.topic.enable=false")
+        check(part_dirs(b, "adm-keep") == ["adm-keep-0"], "adm-keep data gone")
+        conn.close()
+        b.stop()
+        with open(os.path.join(b.data_dir, "broker-dynamic.conf"), "w") as f:
+            f.write("log.retention.ms=soon\n")
+        try:
+            b.start(timeout=10)
+        except TestFailure as e:
+            check("broker-dynamic.conf:1" in str(e), "startup error does not name the file: %s" %
+                  e)
+        else:
+            check(False, "broker started with a damaged broker-dynamic.conf")
+    finally:
+        b.close()
+
+
 def main(exe, _args):
     # No auto-creation: a topic a check names must not spring into being.
     b = Broker(exe, extra_args=["--set", "auto.create.topics.enable=false"])
@@ -666,6 +692,8 @@ def main(exe, _args):
         after_restart(b, admin, conn)
         conn.close()
         b.stop()
+        log("second broker: delete disabled, damaged dynamic config")
+        second_broker(exe)
     except Exception:
         if b.alive() or b.proc is None:
             log("broker log tail:\n" + b.log_tail())
