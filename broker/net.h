@@ -10,6 +10,7 @@
 #ifndef SL_NET_H
 #define SL_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,8 +23,10 @@ typedef struct sl_net sl_net;
 typedef struct sl_net_ops {
         const char *name;
         /* Listens on host:port (port 0: any; SO_REUSEPORT so every shard can
-         * listen on the same port). Returns a socket. */
-        int (*listen)(sl_net *n, const char *host, uint16_t port, int backlog);
+         * listen on the same port). `first`: the broker's first listener on
+         * this port; fail with -EADDRINUSE if anything else already uses it
+         * (another broker would otherwise share the port). Returns a socket. */
+        int (*listen)(sl_net *n, const char *host, uint16_t port, int backlog, bool first);
         /* Local port of a socket, or -errno. */
         int (*local_port)(sl_net *n, int sock);
         /* Accepts one connection (nonblocking); peer gets "ip:port". */

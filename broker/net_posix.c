@@ -19,7 +19,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int posix_listen(sl_net *n, const char *host, uint16_t port, int backlog)
+/* True when a plain bind (no SO_REUSEPORT) to the address fails as in use:
+ * a process already listens there, even one that set SO_REUSEPORT. */
+static bool address_taken(const struct addrinfo *ai)
+{
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return false;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* TIME_WAIT is fine */
+        bool taken = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EADDRINUSE;
+        close(fd);
+        return taken;
+}
+
+static int posix_listen(sl_net *n, const char *host, uint16_t port, int backlog, bool first)
 {
         (void)n;
         struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -33,6 +47,10 @@ static int posix_listen(sl_net *n, const char *host, uint16_t port, int backlog)
                 return gai == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
         int err = -EADDRNOTAVAIL;
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+                if (first && port != 0 && address_taken(ai)) {
+                        err = -EADDRINUSE;
+                        continue;
+                }
                 int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (fd < 0) {
                         err = -errno;

@@ -11,10 +11,12 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,6 +184,42 @@ static int setup_addresses(char *host, size_t hostlen)
         return 0;
 }
 
+/* Two brokers on one data dir would corrupt it: like Kafka's .lock, an
+ * exclusive flock held for the process's life. */
+static int lock_fd = -1;
+
+static int lock_data_dir(const char *dir)
+{
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                int rc = -errno;
+                SL_ERROR("data.dir %s: %s", dir, strerror(-rc));
+                return rc;
+        }
+        char path[SL_CONFIG_PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/.lock", dir);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                int rc = -errno;
+                SL_ERROR("%s: %s", path, strerror(-rc));
+                return rc;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                SL_ERROR("data.dir %s is in use by another serpentlog process", dir);
+                close(fd);
+                return rc;
+        }
+        lock_fd = fd;
+        return 0;
+}
+
+static void unlock_data_dir(void)
+{
+        if (lock_fd >= 0)
+                close(lock_fd); /* releases the flock */
+        lock_fd = -1;
+}
+
 static void free_everything(void)
 {
         for (uint32_t i = 0; i < g_sl.nshards; i++) {
@@ -211,6 +249,7 @@ static void free_everything(void)
         free(g_sl.shards);
         g_sl.shards = NULL;
         sl_topics_shutdown();
+        unlock_data_dir();
         g_sl.nshards = 0;
 }
 
@@ -236,9 +275,13 @@ int sl_server_start(const sl_config *cfg)
         if (rc)
                 return rc;
         sl_topics_snap *snap = NULL;
+        rc = lock_data_dir(cfg->data_dir);
+        if (rc)
+                return rc;
         rc = sl_topics_load(cfg->data_dir, &snap);
         if (rc) {
                 SL_ERROR("loading topics from %s: %s", cfg->data_dir, strerror(-rc));
+                unlock_data_dir();
                 return rc;
         }
         g_sl.initial_topics = snap;
@@ -246,12 +289,14 @@ int sl_server_start(const sl_config *cfg)
         if (rc) {
                 SL_ERROR("writing %s/cluster.id: %s", cfg->data_dir, strerror(-rc));
                 sl_topics_shutdown();
+                unlock_data_dir();
                 return rc;
         }
         uint32_t n = cfg->cores > 0 ? (uint32_t)cfg->cores : 1;
         g_sl.shards = calloc(n, sizeof(*g_sl.shards));
         if (!g_sl.shards) {
                 sl_topics_shutdown();
+                unlock_data_dir();
                 return -ENOMEM;
         }
         g_sl.nshards = n;
@@ -261,7 +306,7 @@ int sl_server_start(const sl_config *cfg)
                 rc = sl_shards_link();
         for (uint32_t i = 0; i < n && !rc; i++) {
                 sl_shard *s = g_sl.shards[i];
-                int fd = s->net.ops->listen(&s->net, host, g_sl.port, 1024);
+                int fd = s->net.ops->listen(&s->net, host, g_sl.port, 1024, i == 0);
                 if (fd < 0) {
                         SL_ERROR("listen on %s: %s", g_sl.cfg.listen, strerror(-fd));
                         rc = fd;

@@ -2,7 +2,8 @@
 """broker/tests/smoke.py — integration smoke test of the serpentlog binary.
 
 Starts `serpentlog start` on a free loopback port with a temp data dir, lists
-metadata with kcat (a real librdkafka client), auto-creates a topic, then
+metadata with kcat (a real librdkafka client), checks a second broker can
+share neither its port nor its data dir, auto-creates a topic, then
 sends framing-level bad input on raw sockets (Redis protocol.tcl style):
 truncated frames, sizes over the limit and negative, an unknown api key, an
 unsupported version, ApiVersions v127 (must get the v0 UNSUPPORTED_VERSION
@@ -129,6 +130,20 @@ def main():
 
         md = kcat_metadata(port)
         assert [(b["id"], b["name"]) for b in md["brokers"]] == [(0, f"127.0.0.1:{port}")], md
+
+        # A second broker may share neither the port (SO_REUSEPORT would let it)
+        # nor the data dir.
+        other = tempfile.mkdtemp(prefix="serpentlog-smoke-other-")
+        try:
+            for args, why in ((["--listen", f"127.0.0.1:{port}", "--data-dir", other],
+                               "already in use"),
+                              (["--listen", "127.0.0.1:0", "--data-dir", data_dir],
+                               "in use by another")):
+                r = subprocess.run([binary, "start", *args], capture_output=True, text=True,
+                                   timeout=30)
+                assert r.returncode == 1 and why in r.stderr, r.stderr
+        finally:
+            shutil.rmtree(other, ignore_errors=True)
         assert md["controllerid"] == 0, md
 
         # Auto-creation: first answer UNKNOWN_TOPIC_OR_PARTITION, then the topic.
