@@ -4,7 +4,10 @@
  * Produce path 1/5: called from the shard's reactor when a socket is readable;
  * reads into the connection's receive buffer, checks each frame's size
  * (negative or above socket.request.max.bytes closes the connection), copies
- * the frame into a pooled request, decodes the request header and hands the
+ * the frame into a pooled request (a frame of SL_CONN_DIRECT_MIN bytes or more,
+ * i.e. a produce batch, is read straight into the request's frame buffer,
+ * which the shard pools, so big requests cost no extra copy and no fresh
+ * pages), decodes the request header and hands the
  * request to broker/dispatch.c. Requests are worked on concurrently but queue
  * on the connection in arrival order; responses are written from the head of
  * that queue only (ENCODING §2.5), batched per loop turn into one writev, with
@@ -30,6 +33,8 @@
 size_t sl_conn_shard_budget_bytes = SL_SHARD_REQUEST_BUDGET;
 static _Thread_local size_t t_queued_bytes;
 static _Thread_local bool t_budget_resume;
+/* Pooled requests of this shard that keep a frame buffer over SL_REQ_FRAME_KEEP. */
+static _Thread_local int t_big_frames;
 
 static void budget_release(sl_request *r)
 {
@@ -82,6 +87,8 @@ static sl_request *request_get(sl_shard *s)
         if (r) {
                 s->req_free = r->next;
                 s->nreq_free--;
+                if (r->frame_cap > SL_REQ_FRAME_KEEP)
+                        t_big_frames--;
         } else {
                 r = calloc(1, sizeof(*r));
                 if (!r)
@@ -118,7 +125,11 @@ static void request_put(sl_shard *s, sl_request *r)
         } else {
                 kp_arena_reset(&r->arena);
         }
-        if (r->frame_cap > SL_REQ_FRAME_KEEP) {
+        /* A few big frame buffers stay: a steady producer's batches then land
+         * in pages already mapped instead of a fresh malloc each time. */
+        if (r->frame_cap > SL_REQ_FRAME_KEEP &&
+            (r->frame_cap > SL_REQ_BIG_FRAME_MAX || t_big_frames >= SL_REQ_BIG_FRAMES_KEEP ||
+             s->nreq_free >= SL_REQ_POOL_KEEP)) {
                 free(r->frame);
                 r->frame = NULL;
                 r->frame_cap = 0;
@@ -130,6 +141,8 @@ static void request_put(sl_shard *s, sl_request *r)
                 free(r);
                 return;
         }
+        if (r->frame_cap > SL_REQ_FRAME_KEEP)
+                t_big_frames++;
         r->next = s->req_free;
         s->req_free = r;
         s->nreq_free++;
@@ -145,6 +158,7 @@ void sl_request_pool_free(sl_shard *s)
                 free(r);
         }
         s->nreq_free = 0;
+        t_big_frames = 0;
 }
 
 /* --- lifecycle --- */
@@ -186,6 +200,10 @@ static void conn_close(sl_conn *c, const char *why)
                 c->rx = NULL; /* the shard's buffer, not ours to free */
                 c->rx_lent = false;
                 c->rx_cap = c->rx_len = c->rx_off = 0;
+        }
+        if (c->rx_req) {
+                request_put(c->shard, c->rx_req); /* a partly read frame */
+                c->rx_req = NULL;
         }
         c->shard->net.ops->close(&c->shard->net, c->sock);
         c->sock = -1;
@@ -356,27 +374,47 @@ static void queue_push(sl_conn *c, sl_request *r)
         t_queued_bytes += r->frame_len + 4;
 }
 
-/* One complete frame (after its size prefix). Returns false if the
- * connection was closed. */
-static bool handle_frame(sl_conn *c, const uint8_t *p, size_t len)
+/* A pooled request whose frame buffer holds len bytes, or NULL (connection
+ * closed: out of memory). */
+static sl_request *frame_request(sl_conn *c, size_t len)
 {
         sl_request *r = request_get(c->shard);
         if (!r) {
                 conn_close(c, "out of memory");
-                return false;
+                return NULL;
         }
         if (r->frame_cap < len) {
-                uint8_t *nf = realloc(r->frame, len);
-                if (!nf) {
+                /* Old contents are not needed: free + malloc copies nothing. */
+                free(r->frame);
+                r->frame = malloc(len);
+                r->frame_cap = r->frame ? len : 0;
+                if (!r->frame) {
                         request_put(c->shard, r);
                         conn_close(c, "out of memory");
-                        return false;
+                        return NULL;
                 }
-                r->frame = nf;
-                r->frame_cap = len;
         }
-        memcpy(r->frame, p, len);
         r->frame_len = len;
+        return r;
+}
+
+static bool frame_ready(sl_conn *c, sl_request *r);
+
+/* One complete frame (after its size prefix). Returns false if the
+ * connection was closed. */
+static bool handle_frame(sl_conn *c, const uint8_t *p, size_t len)
+{
+        sl_request *r = frame_request(c, len);
+        if (!r)
+                return false;
+        memcpy(r->frame, p, len);
+        return frame_ready(c, r);
+}
+
+/* r->frame holds a whole frame: decode its header and dispatch it. */
+static bool frame_ready(sl_conn *c, sl_request *r)
+{
+        size_t len = r->frame_len;
         r->conn = c;
         r->received_ms = sl_now_ms();
         kp_rd_init(&r->body, r->frame, len, &r->arena);
@@ -463,6 +501,49 @@ static bool rx_reserve(sl_conn *c, size_t need)
         return true;
 }
 
+/* A big frame's start is buffered: move it into its request, which then
+ * receives the rest straight from the socket (rx_direct_read). */
+static bool rx_direct_start(sl_conn *c, size_t flen)
+{
+        size_t have = c->rx_len - c->rx_off - KP_FRAME_PREFIX_BYTES;
+        sl_request *r = frame_request(c, flen);
+        if (!r)
+                return false;
+        memcpy(r->frame, c->rx + c->rx_off + KP_FRAME_PREFIX_BYTES, have);
+        c->rx_off = c->rx_len = 0;
+        c->rx_req = r;
+        c->rx_req_have = have;
+        return true;
+}
+
+/* Reads into the pending big frame. Returns 1 to read on, 0 when the socket
+ * is drained or reading must pause, -1 when the connection closed. */
+static int rx_direct_read(sl_conn *c)
+{
+        sl_request *r = c->rx_req;
+        size_t room = r->frame_len - c->rx_req_have;
+        ssize_t n =
+            c->shard->net.ops->read(&c->shard->net, c->sock, r->frame + c->rx_req_have, room);
+        if (n == 0) {
+                conn_close(c, "peer closed");
+                return -1;
+        }
+        if (n < 0) {
+                if (n != -EAGAIN) {
+                        conn_close(c, strerror((int)-n));
+                        return -1;
+                }
+                return 0;
+        }
+        c->rx_req_have += (size_t)n;
+        if ((size_t)n < room)
+                return 0;
+        c->rx_req = NULL;
+        if (!frame_ready(c, r))
+                return -1;
+        return conn_may_read(c) ? 1 : 0;
+}
+
 /* Parses every complete buffered frame while reading is allowed. */
 static bool parse_frames(sl_conn *c)
 {
@@ -477,6 +558,8 @@ static bool parse_frames(sl_conn *c)
                         return false;
                 }
                 if (st == KP_FRAME_NEED_MORE) {
+                        if (c->rx_len - c->rx_off >= 4 && (size_t)flen >= SL_CONN_DIRECT_MIN)
+                                return rx_direct_start(c, (size_t)flen);
                         if (c->rx_len - c->rx_off >= 4 &&
                             !rx_reserve(c, (size_t)flen + KP_FRAME_PREFIX_BYTES)) {
                                 conn_close(c, "out of memory");
@@ -496,8 +579,18 @@ static void conn_read(sl_conn *c)
 {
         rx_lend(c);
         for (int i = 0; i < 8 && !c->dead; i++) {
+                if (c->rx_req) {
+                        int st = conn_may_read(c) ? rx_direct_read(c) : 0;
+                        if (st < 0)
+                                return;
+                        if (st == 0)
+                                break;
+                        continue;
+                }
                 if (!parse_frames(c) || !conn_may_read(c))
                         break;
+                if (c->rx_req)
+                        continue; /* a big frame started: read into its request */
                 /* Room for at least 4 KiB more after what is buffered. */
                 if (c->rx_cap - c->rx_len < 4096 && !rx_reserve(c, c->rx_len - c->rx_off + 4096)) {
                         conn_close(c, "out of memory");

@@ -24,7 +24,10 @@ enum {
 #define SL_SHARD_RX_BYTES       65536        /* the shard's reusable receive buffer */
 #define SL_CONN_RX_KEEP         (1u << 20)   /* larger buffers are freed once empty */
 #define SL_REQ_POOL_KEEP        256          /* idle pooled requests kept per shard */
-#define SL_REQ_FRAME_KEEP       65536        /* larger frame copies are freed on reuse */
+#define SL_REQ_FRAME_KEEP       65536        /* larger frame copies are freed on reuse, */
+#define SL_REQ_BIG_FRAMES_KEEP  4            /* except this many per shard, */
+#define SL_REQ_BIG_FRAME_MAX    (4u << 20)   /* up to this size (produce batches) */
+#define SL_CONN_DIRECT_MIN      32768        /* bigger frames are read straight into a request */
 #define SL_REQ_ARENA_KEEP       (256u << 10) /* bigger request arenas are freed on reuse */
 #define SL_SHARD_REQUEST_BUDGET (512u << 20) /* queued request bytes per shard */
 
@@ -38,8 +41,10 @@ struct sl_conn {
         uint8_t *rx;  /* own buffer, or the shard's while rx_lent */
         bool rx_lent; /* rx is the shard's reusable buffer (conn.c) */
         size_t rx_cap;
-        size_t rx_len; /* bytes buffered */
-        size_t rx_off; /* start of the first unparsed frame */
+        size_t rx_len;      /* bytes buffered */
+        size_t rx_off;      /* start of the first unparsed frame */
+        sl_request *rx_req; /* big frame being read straight into its request */
+        size_t rx_req_have; /* frame bytes of rx_req read so far */
         /* requests in arrival order; responses leave from the head */
         sl_request *q_head, *q_tail;
         uint32_t q_count;
