@@ -86,7 +86,9 @@ typedef struct sl_append_result {
         int err;                 /* internal code (0, SL_E*, -errno) */
 } sl_append_result;
 
-/* One buffer of concatenated record batches, rewritten in place on append. */
+/* One buffer of concatenated record batches, rewritten in place on append.
+ * Initialize it whole (designated initializer) so crc_checked is false unless
+ * the caller really verified the CRCs. */
 typedef struct sl_append_buf {
         uint8_t *p;
         size_t len;
