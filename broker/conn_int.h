@@ -25,8 +25,8 @@ enum {
 #define SL_CONN_RX_KEEP         (1u << 20)   /* larger buffers are freed once empty */
 #define SL_REQ_POOL_KEEP        256          /* idle pooled requests kept per shard */
 #define SL_REQ_FRAME_KEEP       65536        /* larger frame copies are freed on reuse, */
-#define SL_REQ_BIG_FRAMES_KEEP  4            /* except this many per shard, */
-#define SL_REQ_BIG_FRAME_MAX    (4u << 20)   /* up to this size (produce batches) */
+#define SL_REQ_BIG_FRAMES_KEEP  2            /* except this many per shard, */
+#define SL_REQ_BIG_FRAME_MAX    (2u << 20)   /* up to this size (produce batches) */
 #define SL_CONN_DIRECT_MIN      32768        /* bigger frames are read straight into a request */
 #define SL_REQ_ARENA_KEEP       (256u << 10) /* bigger request arenas are freed on reuse */
 #define SL_SHARD_REQUEST_BUDGET (512u << 20) /* queued request bytes per shard */
