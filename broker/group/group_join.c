@@ -135,7 +135,7 @@ void sl_group_heartbeat_member(sl_group_coord *gc, sl_member *m)
 
 static int new_member_id(sl_group_coord *gc, kp_str prefix, sl_gstr *out)
 {
-        static uint64_t counter;
+        static _Thread_local uint64_t counter; /* per shard: no sharing */
         char buf[SL_GROUP_ID_MAX + 64];
         uint64_t r = XXH3_64bits_withSeed(&counter, sizeof(counter),
                                           (uint64_t)sl_group_wall(gc) ^ (uintptr_t)gc);

@@ -265,8 +265,15 @@ static void on_owner(sl_xcall *x)
 {
         sl_group_fwd *f = x->arg;
         sl_group_coord *gc = coord_here(f->topic_id, f->partitions);
-        if (!gc || (f->op && !sl_partition_find(f->topic_id, f->partition))) {
+        if (!gc) {
                 f->call.error = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+                sl_xcall_reply(x);
+                return;
+        }
+        if (f->op && !sl_partition_find(f->topic_id, f->partition)) {
+                /* not (or no longer) this broker's partition: the client must
+                 * look the coordinator up again */
+                f->call.error = KP_ERR_NOT_COORDINATOR;
                 sl_xcall_reply(x);
                 return;
         }

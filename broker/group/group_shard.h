@@ -46,8 +46,9 @@ struct sl_group_fwd {
 };
 
 /* Sends f->op to the group's coordinator. If the coordinator cannot be
- * reached (offsets topic creation failed, load error), f->op does not run and
- * f->call.error holds COORDINATOR_NOT_AVAILABLE; done runs in every case. */
+ * reached, f->op does not run and f->call.error holds COORDINATOR_NOT_AVAILABLE
+ * (offsets topic creation failed, out of memory) or NOT_COORDINATOR (the
+ * group's offsets partition is not open here); done runs in every case. */
 void sl_group_forward(sl_request *req, sl_group_fwd *f);
 
 /* ListGroups: runs sl_group_list on shard `target`'s coordinator as part of
