@@ -220,6 +220,11 @@ static int16_t check_partition(produce_ctx *c, const sl_topic_info *t,
                         return KP_ERR_INVALID_TIMESTAMP;
                 }
         }
+        /* CreateTime: maxTimestamp is what the records say, whatever the
+         * producer wrote (sarama 1.22 sends -1); offsets-for-times rely on it.
+         * The frame is the request's own writable copy. */
+        if (create_time && info.records > 0 && b.max_timestamp != info.max_timestamp)
+                kp_batch_set_max_timestamp((uint8_t *)b.p, b.size, info.max_timestamp);
         *records = pd->records;
         int codec = forced_codec(t);
         if (codec >= 0 && codec != kp_batch_codec(&b))

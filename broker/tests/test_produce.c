@@ -252,6 +252,26 @@ static void test_list_offsets(void **state)
         dp_stop(&t);
 }
 
+/* A producer that leaves maxTimestamp at -1 (sarama 1.22): the broker
+ * recomputes it from the records, so offsets for times still work. */
+static void test_produce_fixes_max_timestamp(void **state)
+{
+        (void)state;
+        th t;
+        dp_start(&t);
+        dp_topic(&t, "m", 1, NULL, NULL);
+        size_t len = dp_batch(batch, sizeof(batch), 4, KP_CODEC_GZIP, false, 5000, -1, false);
+        kp_batch_set_max_timestamp(batch, len, -1);
+        assert_int_equal(dp_produce(&t, 7, "m", 0, 1, batch, len).error, 0);
+        lo_out o = list_offsets(&t, 5, "m", 0, 5002, -1);
+        assert_int_equal(o.error, 0);
+        assert_int_equal(o.offset, 2);
+        assert_int_equal(o.timestamp, 5002);
+        o = list_offsets(&t, 7, "m", 0, -3, -1);
+        assert_int_equal(o.timestamp, 5003);
+        dp_stop(&t);
+}
+
 /* ---- OffsetForLeaderEpoch ---- */
 
 static kp_offset_for_leader_epoch_response_epoch_end_offset
@@ -314,6 +334,7 @@ int main(void)
             cmocka_unit_test(test_produce_acks0),
             cmocka_unit_test(test_produce_old_versions_close),
             cmocka_unit_test(test_list_offsets),
+            cmocka_unit_test(test_produce_fixes_max_timestamp),
             cmocka_unit_test(test_offset_for_leader_epoch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
