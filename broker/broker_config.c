@@ -1,19 +1,13 @@
 /* broker/broker_config.c — dynamic broker configs (AlterConfigs and
  * IncrementalAlterConfigs on the BROKER resource).
  *
- * Every shard reads the broker config through sl_shard_config(), which
- * returns its own current pointer (g_sl.cfg until the first change). A
- * change runs on shard 0, one at a time: the caller's edit builds the next
- * config (config/config.h sl_config_alter: only keys marked dynamic), it is
- * written to `<data>/broker-dynamic.conf` (name=value lines, temp file,
- * fsync, rename, directory fsync — on the I/O helper), then installed on
- * every shard, which re-applies the topic defaults to its open logs (the
- * log.* keys). Two buffers alternate: the one being built is never one a
- * shard still reads, because changes are serialised and the previous one
- * was installed everywhere before the next starts. At start the file is
- * applied on top of the static config (YAML and flags), so changes persist;
- * deleting a key (or leaving it out of a legacy AlterConfigs) restores its
- * static value. */
+ * Shards read the broker config through sl_shard_config(): their own pointer
+ * (g_sl.cfg until a change). A change runs on shard 0, one at a time: the
+ * caller's edit builds the next config in the spare of two buffers, it is
+ * written to <data>/broker-dynamic.conf (tmp, fsync, rename, dir fsync, on
+ * the I/O helper), then installed on every shard, which re-applies topic
+ * defaults to its open logs. At start the file is applied over the static
+ * config, so changes persist; DELETE restores a key's static value. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +20,7 @@
 #define DYN_FILE      "broker-dynamic.conf"
 #define DYN_MAX_BYTES 16384
 
-static struct {
+    static struct {
         sl_config static_cfg; /* as started, before the file: what DELETE restores */
         sl_config bufs[2];    /* shard 0 builds the next config in the unused one */
         int next;             /* index of the buffer to build into */

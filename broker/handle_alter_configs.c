@@ -1,21 +1,13 @@
 /* broker/handle_alter_configs.c — AlterConfigs (key 33, v0-2) and
- * IncrementalAlterConfigs (key 44, v0-1) for TOPIC resources.
+ * IncrementalAlterConfigs (key 44, v0-1), TOPIC and BROKER resources.
  *
- * Both become one registry "alter config" op per topic (topics.h): the edit
- * below runs on shard 0 against the registry's copy of the topic's overrides
- * (so two clients altering one topic never lose an update), then the
- * registry persists the overrides in the topic's metadata file, installs the
- * new snapshot everywhere and has the owner shards apply the settings to the
- * open logs before the answer goes out. AlterConfigs replaces the whole set
- * of overrides (Kafka's legacy semantics: a key left out returns to its
- * default); IncrementalAlterConfigs applies SET / DELETE / APPEND / SUBTRACT
- * (APPEND and SUBTRACT only on list configs: cleanup.policy). Values are
- * checked by config/topic_config.h (INVALID_CONFIG, nothing changes).
- * A BROKER resource named by this node's id changes the dynamic broker keys
- * (config/config.h: log.level, max.connections, message.max.bytes, the log.*
- * topic defaults...) through broker_config.c: serialised on shard 0,
- * persisted in the data dir, installed on every shard. Read-only keys get
- * INVALID_CONFIG; the cluster-wide default ("") and other ids INVALID_REQUEST. */
+ * A topic becomes one registry "alter config" op (topics.h) whose edit runs
+ * on shard 0 against the registry's copy (concurrent alters lose nothing);
+ * the registry persists, installs and re-configures the open logs before the
+ * answer. The broker (named by node.id) goes through broker_config.c the same
+ * way. AlterConfigs replaces every override (a key left out returns to its
+ * default); IncrementalAlterConfigs applies SET/DELETE/APPEND/SUBTRACT (the
+ * last two on list configs only). Bad values: INVALID_CONFIG, nothing changes. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,14 +1,11 @@
 /* broker/handle_delete_records.c — DeleteRecords (key 21), versions 0-2.
  *
- * Moves partitions' log start offsets forward (kafka-delete-records.sh). The
- * partitions are grouped by owner shard; one xcall per owner runs
- * sl_log_delete_records there (the only thread that may touch the log),
- * which persists the new start and drops whole segments below it, and the
- * answer is sent when every owner has replied. Offset -1 means the high
- * watermark; with one replica the in-sync set is the leader alone, so the
- * high watermark is the log end offset, as in Kafka. An offset above it (or
- * below -1) gets OFFSET_OUT_OF_RANGE; one at or below the current start
- * changes nothing and reports that start. A latched (failed) log answers
+ * Moves log start offsets forward: one xcall per owner shard runs
+ * sl_log_delete_records there (it persists the start and drops whole
+ * segments below it); the answer goes out when every owner has replied.
+ * Offset -1 means the high watermark, which with one replica is the log end
+ * offset (as in Kafka). Above it or below -1: OFFSET_OUT_OF_RANGE; at or
+ * below the current start: no change, that start reported; a latched log:
  * KAFKA_STORAGE_ERROR. */
 #include <string.h>
 
@@ -16,7 +13,7 @@
 #include "dispatch.h"
 #include "gen/kp_messages.h"
 
-typedef kp_delete_records_response_delete_records_topic_result dr_topic;
+    typedef kp_delete_records_response_delete_records_topic_result dr_topic;
 typedef kp_delete_records_response_delete_records_partition_result dr_part;
 
 /* One partition on its way to the owner; written there, read back home. */

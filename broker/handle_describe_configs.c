@@ -1,15 +1,12 @@
 /* broker/handle_describe_configs.c — DescribeConfigs (key 32), versions 0-4.
  *
- * Answered on the connection's shard from what it reads anyway: a TOPIC
- * resource from the topic snapshot (topics.h: the overrides) through
- * sl_topic_config_describe (effective value, source, type, doc), a BROKER
- * resource ("<node.id>") from the broker config through sl_config_describe.
- * The empty BROKER name means the cluster-wide dynamic defaults, of which a
- * single node keeps none: an empty list. v0 has is_default, v1+ the
- * ConfigSource and, when asked, synonyms in Kafka's order of precedence (the
- * topic override, the broker key that supplies the default with its dynamic
- * value, then its static or default value); v3+ the type and,
- * when asked, documentation. A key filter drops unknown names, as Kafka. */
+ * Answered on the connection's shard: TOPIC from the topic snapshot through
+ * sl_topic_config_describe, BROKER ("<node.id>") through sl_config_describe;
+ * the empty BROKER name (cluster-wide dynamic defaults, none kept here) gets
+ * an empty list. v0 has is_default, v1+ the source and, when asked, synonyms
+ * in Kafka's precedence (topic override, broker key in force, its static
+ * value); v3+ the type and, when asked, documentation. A key filter drops
+ * unknown names, as Kafka does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +15,8 @@
 #include "dispatch.h"
 #include "gen/kp_messages.h"
 
-enum { RES_TOPIC = 2, RES_BROKER = 4 };
+    enum { RES_TOPIC = 2,
+           RES_BROKER = 4 };
 
 typedef kp_describe_configs_request_describe_configs_resource dc_resource;
 typedef kp_describe_configs_response_describe_configs_result dc_result;

@@ -1,15 +1,12 @@
 /* broker/tests/test_admin_fuzz.c — libFuzzer harness for the admin handlers
  * (CreateTopics ... DescribeLogDirs) on a one-shard runtime in this process.
  *
- * Input: byte 0 picks one of the nine admin APIs, byte 1 its version (taken
- * modulo the served range), the rest is the request body. The harness frames
- * it with the right header version, sends it over a connection, turns the
- * reactor until the answer (or a close) comes back — registry changes, owner
- * shard calls and the I/O helper included — and checks that the connection
- * is freed. Sanitizers catch the rest. Bodies the generated decoder accepts
- * but that would create more than 8 partitions or topics are skipped, so a
- * run does not spend its time making directories. Data goes to a temp dir;
- * the runtime (and the topics made) lives across inputs. */
+ * Input: byte 0 picks one of the nine admin APIs, byte 1 its version (modulo
+ * the served range), the rest is the body. The harness frames it, sends it,
+ * turns the reactor until the answer or a close (registry, owner calls and
+ * I/O helper included) and checks the connection is freed; sanitizers do the
+ * rest. Bodies that would create over 8 topics or partitions are skipped so a
+ * run is not spent making directories. Data lives in a temp dir. */
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +17,7 @@
 #include "gen/kp_messages.h"
 #include "harness.h"
 
-typedef struct admin_api {
+    typedef struct admin_api {
         int16_t key, min, max, first_flexible;
 } admin_api;
 
