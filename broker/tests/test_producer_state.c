@@ -3,7 +3,8 @@
  * (broker/producer_ids.c), without a broker: duplicates answered with the
  * original offsets, sequence gaps, fenced and bumped epochs, int32 sequence
  * wraparound, the five-batch window, unknown producers (KIP-360), expiry,
- * table growth/deletion, header parsing, and id blocks surviving a reload. */
+ * table growth/deletion, header parsing, the rebuild from a many-segment
+ * log, and id blocks surviving a reload. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "producer_ids.h"
 #include "producer_state.h"
+#include "record_batch.h"
 
 static int64_t next_offset;
 
@@ -269,13 +271,94 @@ static void test_producer_ids_file(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Rebuild from a log of many small segments: the same state as recorded at
+ * append time (every producer's epoch and last five batches). */
+static void test_load_from_log(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/sl_test_pload_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        sl_log_config cfg = sl_log_config_default();
+        cfg.segment_bytes = 2048;
+        sl_log *log = NULL;
+        assert_int_equal(sl_log_open(dir, &cfg, 1000, &log, NULL), 0);
+        kp_codec_ctx *cc = kp_codec_ctx_new(1 << 20);
+        sl_producer_state *live = sl_producer_state_new();
+        int32_t seq[3] = {0, 0, INT32_MAX - 20};
+        for (int i = 0; i < 120; i++) {
+                int64_t pid = i % 4 == 3 ? -1 : 100 + i % 4; /* some non-idempotent */
+                int k = i % 4 == 3 ? 0 : i % 4;
+                int16_t epoch = (int16_t)(i >= 60 && k == 0 ? 1 : 0);
+                if (i == 60)
+                        seq[0] = 0; /* producer 100 bumps its epoch */
+                kp_record_in recs[4];
+                for (int r = 0; r < 4; r++)
+                        recs[r] = (kp_record_in){.timestamp = 5000 + i,
+                                                 .key = KP_BYTES_NULL,
+                                                 .value = {(const uint8_t *)"value", 5}};
+                kp_batch_spec spec = {.partition_leader_epoch = -1,
+                                      .codec = KP_CODEC_NONE,
+                                      .producer_id = pid,
+                                      .producer_epoch = pid >= 0 ? epoch : -1,
+                                      .base_sequence = pid >= 0 ? seq[k] : -1};
+                uint8_t b[1024];
+                size_t len = 0;
+                assert_int_equal(kp_batch_build(cc, &spec, recs, 4, b, sizeof(b), &len), 0);
+                sl_append_result res;
+                assert_int_equal(sl_log_append(log, b, len, 0, 1000, &res), 0);
+                sl_producer_batch_info bi;
+                assert_int_equal(sl_producer_batch_parse(b, len, &bi), 0);
+                assert_int_equal(sl_producer_state_update(live, &bi, 1000), 0);
+                if (pid >= 0)
+                        seq[k] = sl_producer_seq_add(seq[k], 4);
+        }
+        sl_log_stats st;
+        sl_log_get_stats(log, &st);
+        assert_true(st.segments >= 4);
+        sl_producer_state *ps = sl_producer_state_new();
+        assert_int_equal(sl_producer_state_load(ps, log, 1000), 0);
+        assert_int_equal(sl_producer_state_count(ps), 3);
+        for (int64_t pid = 100; pid < 103; pid++) {
+                const sl_producer_entry *a = sl_producer_state_find(live, pid);
+                const sl_producer_entry *b = sl_producer_state_find(ps, pid);
+                assert_non_null(b);
+                assert_int_equal(a->epoch, b->epoch);
+                assert_int_equal(a->n, SL_PRODUCER_BATCHES);
+                assert_int_equal(b->n, SL_PRODUCER_BATCHES);
+                for (int k = 0; k < SL_PRODUCER_BATCHES; k++) {
+                        const sl_producer_batch *x = &a->batches[(a->head + k) % 5];
+                        const sl_producer_batch *y = &b->batches[(b->head + k) % 5];
+                        assert_int_equal(x->first_seq, y->first_seq);
+                        assert_int_equal(x->last_seq, y->last_seq);
+                        assert_int_equal(x->first_offset, y->first_offset);
+                        assert_int_equal(x->last_offset, y->last_offset);
+                }
+        }
+        assert_int_equal(sl_producer_state_find(ps, 100)->epoch, 1);
+        /* A retry of producer 102's last batch is a duplicate after the rebuild. */
+        const sl_producer_batch *last = sl_producer_entry_last(sl_producer_state_find(ps, 102));
+        sl_producer_batch_info retry = {.producer_id = 102,
+                                        .epoch = 0,
+                                        .first_seq = last->first_seq,
+                                        .last_seq = last->last_seq};
+        const sl_producer_batch *dup = NULL;
+        assert_int_equal(sl_producer_state_check(ps, &retry, &dup), 0);
+        assert_non_null(dup);
+        assert_int_equal(dup->first_offset, last->first_offset);
+        sl_producer_state_free(ps);
+        sl_producer_state_free(live);
+        kp_codec_ctx_free(cc);
+        sl_log_close(log);
+        assert_int_equal(sl_log_remove_dir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_duplicates_and_gaps), cmocka_unit_test(test_epochs),
             cmocka_unit_test(test_wraparound),          cmocka_unit_test(test_five_batch_window),
             cmocka_unit_test(test_table_and_expiry),    cmocka_unit_test(test_header_parse),
-            cmocka_unit_test(test_producer_ids_file),
+            cmocka_unit_test(test_producer_ids_file),   cmocka_unit_test(test_load_from_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
