@@ -28,6 +28,7 @@ typedef struct gshard {
         size_t scratch_cap;
         sl_reactor *reactor;
         sl_shard *shard; /* an in-process runtime restarted (tests): rebuild */
+        bool dropping;   /* being freed: answer calls, arm nothing */
 } gshard;
 
 static _Thread_local gshard *tl;
@@ -38,20 +39,29 @@ static _Thread_local gshard *tl;
 static pthread_key_t gkey;
 static pthread_once_t gkey_once = PTHREAD_ONCE_INIT;
 
-static void gshard_drop(gshard *s, bool stop_timer)
+/* Frees the shard's coordinator. live: this runtime goes on (the offsets
+ * topic was replaced), so parked calls are answered and their xcalls go home;
+ * otherwise (thread exit, a runtime already torn down) nobody is listening. */
+static void gshard_drop(gshard *s, bool live)
 {
+        if (live) {
+                s->dropping = true;
+                sl_timer_stop(s->reactor, &s->timer);
+                sl_group_coord_free(s->gc); /* answers parked calls */
+        }
         tl = NULL; /* owner_done must not reply any more */
         pthread_setspecific(gkey, NULL);
-        if (stop_timer)
-                sl_timer_stop(s->reactor, &s->timer);
-        sl_group_coord_free(s->gc);
+        if (!live)
+                sl_group_coord_free(s->gc);
         free(s->scratch);
         free(s);
 }
 
 static void gshard_free(void *arg)
 {
-        gshard_drop(arg, true);
+        gshard *s = arg;
+        sl_timer_stop(s->reactor, &s->timer); /* the loop stopped; the reactor is still there */
+        gshard_drop(s, false);
 }
 
 static void gkey_create(void)
@@ -215,9 +225,10 @@ static void replay_partition(sl_group_coord *gc, sl_partition *p)
 /* The calling shard's coordinator, built and loaded on first use. */
 static sl_group_coord *coord_here(kp_uuid topic_id, int32_t partitions)
 {
-        if (tl &&
-            (tl->shard != sl_shard_self() || memcmp(&tl->topic_id, &topic_id, sizeof(topic_id))))
+        if (tl && tl->shard != sl_shard_self())
                 gshard_drop(tl, false); /* another runtime's (its reactor is gone) */
+        if (tl && memcmp(&tl->topic_id, &topic_id, sizeof(topic_id)))
+                gshard_drop(tl, true); /* __consumer_offsets was recreated */
         if (tl)
                 return tl->gc;
         gshard *s = calloc(1, sizeof(*s));
@@ -257,7 +268,8 @@ static void owner_done(sl_group_call *c)
         sl_group_fwd *f = c->arg;
         if (!tl)
                 return; /* shard exiting */
-        rearm();
+        if (!tl->dropping)
+                rearm();
         sl_xcall_reply(&f->x);
 }
 
