@@ -187,8 +187,9 @@ int sl_producer_state_load(sl_producer_state *ps, sl_log *log, int64_t now_ms)
 
 /* ---- the shard's table ---- */
 
-/* Frees entries of partitions this shard no longer has open (deleted topics)
- * and producers idle past producer.id.expiration.ms. */
+/* Frees entries of partitions this shard no longer has open (deleted topics),
+ * producers idle past producer.id.expiration.ms and producers whose batches
+ * are all below the log start offset (DeleteRecords, retention). */
 static void sweep(pstate_table *t, int64_t now_ms)
 {
         t->last_sweep_ms = now_ms;
@@ -203,6 +204,7 @@ static void sweep(pstate_table *t, int64_t now_ms)
                                 continue;
                         }
                         sl_producer_state_expire(e->ps, now_ms, SL_PRODUCER_EXPIRATION_MS);
+                        sl_producer_state_truncate_head(e->ps, sl_log_start_offset(p->log));
                         pp = &e->next;
                 }
         }

@@ -270,6 +270,22 @@ int sl_producer_state_expire(sl_producer_state *ps, int64_t now_ms, int64_t expi
         return dropped;
 }
 
+int sl_producer_state_truncate_head(sl_producer_state *ps, int64_t log_start_offset)
+{
+        int dropped = 0;
+        for (uint32_t i = 0; i <= ps->mask;) {
+                sl_producer_entry *e = &ps->slots[i];
+                if (e->producer_id != EMPTY_ID &&
+                    (e->n == 0 || sl_producer_entry_last(e)->last_offset < log_start_offset)) {
+                        remove_at(ps, i);
+                        dropped++;
+                        continue;
+                }
+                i++;
+        }
+        return dropped;
+}
+
 int32_t sl_producer_state_count(const sl_producer_state *ps)
 {
         return (int32_t)ps->count;

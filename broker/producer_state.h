@@ -95,6 +95,11 @@ int sl_producer_state_update(sl_producer_state *ps, const sl_producer_batch_info
  * before now_ms - expiration_ms). Returns how many were dropped. */
 int sl_producer_state_expire(sl_producer_state *ps, int64_t now_ms, int64_t expiration_ms);
 
+/* Drops producers whose newest batch ends below log_start_offset (their
+ * batches were deleted: DeleteRecords, retention), as Kafka's truncateHead.
+ * Returns how many were dropped. */
+int sl_producer_state_truncate_head(sl_producer_state *ps, int64_t log_start_offset);
+
 /* Number of producers and the i-th (0 <= i < count, table order, stable
  * while the state is not modified). */
 int32_t sl_producer_state_count(const sl_producer_state *ps);

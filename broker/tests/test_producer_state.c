@@ -200,6 +200,14 @@ static void test_table_and_expiry(void **state)
                         assert_null(e);
                 }
         }
+        /* Producers whose batches all lie below the log start are dropped. */
+        int64_t cut = sl_producer_entry_last(sl_producer_state_find(ps, 999 * 7919))->last_offset;
+        int before = sl_producer_state_count(ps);
+        int gone = sl_producer_state_truncate_head(ps, cut);
+        assert_true(gone > 0);
+        assert_int_equal(sl_producer_state_count(ps), before - gone);
+        assert_non_null(sl_producer_state_find(ps, 999 * 7919));
+        assert_null(sl_producer_state_find(ps, 0));
         /* An expired producer is unknown again: any sequence is accepted. */
         assert_int_equal(produce(ps, mk(1 * 7919, 0, 77, 1), &b), 0);
         sl_producer_state_free(ps);
