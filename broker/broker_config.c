@@ -20,7 +20,7 @@
 #define DYN_FILE      "broker-dynamic.conf"
 #define DYN_MAX_BYTES 16384
 
-    static struct {
+static struct {
         sl_config static_cfg; /* as started, before the file: what DELETE restores */
         sl_config bufs[2];    /* shard 0 builds the next config in the unused one */
         int next;             /* index of the buffer to build into */

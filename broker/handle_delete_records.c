@@ -13,7 +13,7 @@
 #include "dispatch.h"
 #include "gen/kp_messages.h"
 
-    typedef kp_delete_records_response_delete_records_topic_result dr_topic;
+typedef kp_delete_records_response_delete_records_topic_result dr_topic;
 typedef kp_delete_records_response_delete_records_partition_result dr_part;
 
 /* One partition on its way to the owner; written there, read back home. */

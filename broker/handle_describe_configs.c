@@ -15,8 +15,7 @@
 #include "dispatch.h"
 #include "gen/kp_messages.h"
 
-    enum { RES_TOPIC = 2,
-           RES_BROKER = 4 };
+enum { RES_TOPIC = 2, RES_BROKER = 4 };
 
 typedef kp_describe_configs_request_describe_configs_resource dc_resource;
 typedef kp_describe_configs_response_describe_configs_result dc_result;

@@ -12,9 +12,9 @@
 struct kp_arena_chunk;
 
 typedef struct kp_arena {
-	struct kp_arena_chunk *head; /* chunk being filled; older chunks follow */
-	size_t chunk_bytes;          /* size of the next chunk to allocate */
-	size_t used_bytes;           /* bytes handed out since the last reset */
+        struct kp_arena_chunk *head; /* chunk being filled; older chunks follow */
+        size_t chunk_bytes;          /* size of the next chunk to allocate */
+        size_t used_bytes;           /* bytes handed out since the last reset */
 } kp_arena;
 
 /* Prepares an empty arena; the first chunk is allocated on first use. */

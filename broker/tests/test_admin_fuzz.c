@@ -17,7 +17,7 @@
 #include "gen/kp_messages.h"
 #include "harness.h"
 
-    typedef struct admin_api {
+typedef struct admin_api {
         int16_t key, min, max, first_flexible;
 } admin_api;
 
