@@ -104,10 +104,15 @@ static int16_t check_configs(ct_ctx *c, ct_item *it, const ct_topic *t)
                     kv->value.len >= (int32_t)sizeof(val))
                         return item_fail(it, KP_ERR_INVALID_CONFIG,
                                          "Invalid config name or value.");
-                if (kv->value.len < 0)
-                        continue; /* null: the default applies */
                 memcpy(key, kv->name.p, (size_t)kv->name.len);
                 key[kv->name.len] = 0;
+                if (kv->value.len < 0) {
+                        snprintf(it->op.message_buf, sizeof(it->op.message_buf),
+                                 "Null value not supported for topic configs: %s", key);
+                        it->op.error = KP_ERR_INVALID_CONFIG;
+                        it->op.error_message = it->op.message_buf;
+                        return it->op.error;
+                }
                 memcpy(val, kv->value.p, (size_t)kv->value.len);
                 val[kv->value.len] = 0;
                 int16_t e = sl_topic_config_set(&it->config, key, val, it->op.message_buf,

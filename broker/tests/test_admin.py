@@ -287,6 +287,7 @@ def raw_create_delete(b, conn):
         ("adm-asg-bad", -1, -1, None, [(0, [0]), (1, [7])]),
         ("adm-asg-gap", -1, -1, None, [(0, [0]), (2, [0])]),
         ("adm-zero", 0, 1, None, None),
+        ("adm-nullcfg", 1, 1, {"retention.ms": None}, None),
         ("adm-dup", 1, 1, None, None),
         ("adm-dup", 2, 1, None, None),
     ])
@@ -303,6 +304,7 @@ def raw_create_delete(b, conn):
     expect(r["adm-asg-bad"]["error"], 39, "assignment to broker 7")
     expect(r["adm-asg-gap"]["error"], 39, "assignment with a gap")
     expect(r["adm-zero"]["error"], 37, "0 partitions")
+    expect(r["adm-nullcfg"]["error"], 40, "a null config value")
     expect(r["adm-dup"]["error"], 42, "a name twice in one request")
     W.create_topics_v7(conn, [("adm_asg", 1, 1, None, None)])
     r = W.create_topics_v7(conn, [("adm.asg", 1, 1, None, None)])
