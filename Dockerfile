@@ -18,7 +18,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 # A fresh build directory: a host build/ copied in the context is ignored.
-RUN cmake -S . -B /tmp/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+RUN cmake -S . -B /tmp/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang \
  && cmake --build /tmp/build --target serpentlog \
  && install -D -m 0755 /tmp/build/broker/serpentlog /out/usr/local/bin/serpentlog \
  && install -D -m 0644 serpentlog.example.yaml /out/etc/serpentlog/serpentlog.example.yaml
