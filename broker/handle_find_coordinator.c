@@ -2,8 +2,9 @@
  *
  * Group keys (key type 0): the coordinator of a group is the leader of its
  * __consumer_offsets partition (Kafka's abs(String.hashCode) % partitions);
- * on a single node that is this broker. The offsets topic is created on the
- * first lookup, as Kafka does, before answering. v4+ batch keys
+ * on a single node that is this broker. The first lookup starts creating the
+ * offsets topic and, as Kafka, answers COORDINATOR_NOT_AVAILABLE until it
+ * exists (clients retry). v4+ batch keys
  * (coordinator_keys) and answer one entry per key. Transaction keys (type 1)
  * are not served here: COORDINATOR_NOT_AVAILABLE until a transaction
  * coordinator exists; other key types are INVALID_REQUEST. */
@@ -90,8 +91,5 @@ void sl_handle_find_coordinator(sl_request *req)
                 for (int32_t i = 0; i < c->rq.coordinator_keys_count; i++)
                         any_group = any_group || (c->rq.key_type == 0 &&
                                                   !sl_group_id_check(c->rq.coordinator_keys[i]));
-        if (any_group)
-                sl_group_ensure_topic(req, fc_answer, c);
-        else
-                fc_answer(req, c, 0);
+        fc_answer(req, c, any_group ? sl_group_ensure_topic() : 0);
 }

@@ -385,41 +385,36 @@ void sl_group_forward_shard(sl_group_fwd *f, sl_shard_id target, sl_gather *g)
         sl_gather_call(g, target, &f->x);
 }
 
-typedef struct ensure_ctx {
+/* __consumer_offsets is created on first use, as Kafka does: the request
+ * that finds it missing starts the creation and is answered
+ * COORDINATOR_NOT_AVAILABLE at once (retriable: clients look the coordinator
+ * up again), so no request waits on 50 partition directories being made. One
+ * creation per shard at a time; the op lives in thread-local memory. */
+typedef struct create_ctx {
         sl_topic_op op;
         sl_topic_kv kv[3];
-        sl_request *req;
-        void (*cont)(sl_request *req, void *arg, int16_t err);
-        void *arg;
-} ensure_ctx;
+        bool running;
+} create_ctx;
+
+static _Thread_local create_ctx creating;
 
 static void created(sl_topic_op *op)
 {
-        ensure_ctx *e = op->arg;
-        int16_t err = 0;
-        if (op->error && op->error != KP_ERR_TOPIC_ALREADY_EXISTS) {
+        if (op->error && op->error != KP_ERR_TOPIC_ALREADY_EXISTS)
                 SL_WARN("creating %s: %s", SL_OFFSETS_TOPIC,
                         op->error_message ? op->error_message : "failed");
-                err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
-        }
-        e->cont(e->req, e->arg, err);
+        creating.running = false;
 }
 
-void sl_group_ensure_topic(sl_request *req, void (*cont)(sl_request *req, void *arg, int16_t err),
-                           void *arg)
+int16_t sl_group_ensure_topic(void)
 {
-        if (offsets_topic()) {
-                cont(req, arg, 0);
-                return;
-        }
-        ensure_ctx *e = kp_arena_alloc(&req->arena, 1, sizeof(*e));
-        if (!e) {
-                cont(req, arg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
-                return;
-        }
-        e->req = req;
-        e->cont = cont;
-        e->arg = arg;
+        if (offsets_topic())
+                return 0;
+        if (creating.running)
+                return KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        create_ctx *e = &creating;
+        memset(e, 0, sizeof(*e));
+        e->running = true;
         /* compacted in Kafka; never deleted by time or size here (no cleaner
          * yet: replay keeps the last record of each key) */
         e->kv[0] = (sl_topic_kv){kp_str_c("cleanup.policy"), kp_str_c("compact")};
@@ -430,26 +425,20 @@ void sl_group_ensure_topic(sl_request *req, void (*cont)(sl_request *req, void *
         e->op.configs = e->kv;
         e->op.config_count = 3;
         e->op.done = created;
-        e->op.arg = e;
         sl_topics_create(&e->op);
+        return KP_ERR_COORDINATOR_NOT_AVAILABLE;
 }
 
-static void ensured(sl_request *req, void *arg, int16_t err)
+void sl_group_forward(sl_request *req, sl_group_fwd *f)
 {
-        sl_group_fwd *f = arg;
-        (void)req;
+        f->req = req;
+        int16_t err = sl_group_ensure_topic();
         if (err) {
                 f->call.error = err;
                 f->done(f);
                 return;
         }
         route(f);
-}
-
-void sl_group_forward(sl_request *req, sl_group_fwd *f)
-{
-        f->req = req;
-        sl_group_ensure_topic(req, ensured, f);
 }
 
 void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const void *rq, void *rs)

@@ -3,8 +3,9 @@
  * A group lives on the shard that owns its __consumer_offsets partition
  * (sl_group_partition_for, then the usual partition → shard hash). A handler
  * fills an sl_group_fwd (in its request arena) and calls sl_group_forward():
- * on the connection's shard it makes sure __consumer_offsets exists (created
- * on first use, as Kafka does on the first FindCoordinator), then the op runs
+ * on the connection's shard it checks that __consumer_offsets exists (if not,
+ * its creation starts, as Kafka does, and the call is answered
+ * COORDINATOR_NOT_AVAILABLE for the client to retry), then the op runs
  * on the owner shard's coordinator, which is built and replayed from the log
  * on the first call there; the op may finish later (JoinGroup waits for the
  * rebalance), and `done` runs back on the connection's shard, where the
@@ -55,10 +56,9 @@ void sl_group_forward(sl_request *req, sl_group_fwd *f);
  * gather g (the offsets topic must exist; f->done is not used). */
 void sl_group_forward_shard(sl_group_fwd *f, sl_shard_id target, sl_gather *g);
 
-/* Makes sure __consumer_offsets exists, then runs cont(req, arg) on this
- * shard with 0 or the Kafka error (FindCoordinator). */
-void sl_group_ensure_topic(sl_request *req, void (*cont)(sl_request *req, void *arg, int16_t err),
-                           void *arg);
+/* 0 when __consumer_offsets exists; else starts creating it (once) and
+ * returns COORDINATOR_NOT_AVAILABLE for the caller to answer (FindCoordinator). */
+int16_t sl_group_ensure_topic(void);
 
 /* Initialises f for req (header fields, client host, arena). */
 void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const void *rq, void *rs);
