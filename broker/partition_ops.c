@@ -210,8 +210,11 @@ void sl_produce_on_owner(sl_xcall *x)
                 }
                 sl_append_result res;
                 sl_producer_append pa; /* idempotence: duplicates answered, gaps refused */
+                /* handle_produce.c verified the batch's CRC-32C (or re-stamped it
+                 * after a rewrite): storage need not checksum the bytes again. */
+                sl_append_buf ab = {.p = it->records, .len = it->len, .crc_checked = true};
                 if (sl_producer_before_append(p, it->records, it->len, now, &pa, &res))
-                        sl_log_append(p->log, it->records, it->len, p->leader_epoch, now, &res);
+                        sl_log_append_v(p->log, &ab, 1, p->leader_epoch, now, &res);
                 sl_producer_after_append(&pa, it->records, it->len, &res);
                 it->log_start_offset = sl_log_start_offset(p->log);
                 if (res.error_code) {
