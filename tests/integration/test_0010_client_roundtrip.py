@@ -111,7 +111,8 @@ def check_codecs(cl, bootstrap, plan, by_part, batches):
 def topic_gone(bootstrap, topic):
     c = harness.Conn(bootstrap)
     try:
-        md = c.metadata([topic])
+        # v4 with AllowAutoTopicCreation=false: a v1 request would re-create it.
+        md = c.metadata([topic], version=4, allow_auto_create=False)
     finally:
         c.close()
     t = md["topics"].get(topic)
