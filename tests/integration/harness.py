@@ -12,6 +12,7 @@ against librdkafka's mock broker (no admin API, no restart: tests skip those).
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,9 +38,18 @@ def log(*args):
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range (32768+ on Linux), so client
+    connections of parallel tests cannot take it between broker restarts."""
+    rnd = random.SystemRandom()
+    for _ in range(200):
+        port = rnd.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise TestFailure("no free port in 20000-31999")
 
 
 # --------------------------------------------------------------------------
