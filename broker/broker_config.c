@@ -303,8 +303,13 @@ int sl_broker_config_load(void)
         char path[SL_CONFIG_PATH_MAX + 64];
         dyn_path(path, sizeof(path), "");
         int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd < 0) {
+                int rc = -errno;
+                SL_ERROR("%s: %s", path, strerror(-rc));
+                return rc;
+        }
         char *buf = malloc(DYN_MAX_BYTES + 1);
         ssize_t r = buf ? read(fd, buf, DYN_MAX_BYTES) : -1;
         int rc = !buf ? -ENOMEM : r < 0 ? -errno : 0;
