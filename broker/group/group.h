@@ -129,10 +129,10 @@ void sl_group_list(sl_group_coord *gc, sl_group_call *c);
 /* DeleteGroups of c->group_id: answer in c->error. */
 void sl_group_delete(sl_group_coord *gc, sl_group_call *c);
 
-/* Abandons a parked JoinGroup/SyncGroup whose client is gone: answered now
- * with UNKNOWN_MEMBER_ID (nobody reads it). A JoinGroup member then counts as
- * not rejoined; no-op when c is not parked (already answered). */
-void sl_group_cancel(sl_group_coord *gc, sl_group_call *c);
+/* Answers a parked JoinGroup/SyncGroup now with err: its client is gone, or
+ * the broker is shutting down. A JoinGroup member then counts as not
+ * rejoined; no-op when c is not parked (already answered). */
+void sl_group_cancel(sl_group_coord *gc, sl_group_call *c, int16_t err);
 
 /* Validity of a group id for the APIs that need one. */
 int16_t sl_group_id_check(kp_str group_id);

@@ -313,7 +313,7 @@ static void cancel_on_owner(sl_xcall *x)
 {
         sl_group_fwd *f = x->arg;
         if (tl) {
-                sl_group_cancel(tl->gc, &f->call); /* no-op once answered */
+                sl_group_cancel(tl->gc, &f->call, f->cancel_err); /* no-op once answered */
                 rearm();
         }
         sl_xcall_reply(x);
@@ -335,10 +335,14 @@ static void watch_fire(sl_timer *t)
 {
         sl_group_fwd *f = t->arg;
         sl_conn *conn = f->req->conn;
-        if (!conn || !conn->dead) {
+        bool gone = !conn || conn->dead;
+        /* shutdown: members look for the coordinator again (after restart) */
+        bool draining = atomic_load(&g_sl.phase) >= SL_PHASE_DRAIN;
+        if (!gone && !draining) {
                 sl_timer_start(sl_shard_reactor(f->req->shard), &f->watch, WATCH_MS);
                 return;
         }
+        f->cancel_err = gone ? KP_ERR_UNKNOWN_MEMBER_ID : KP_ERR_NOT_COORDINATOR;
         f->cancel_sent = f->cancel_pending = true;
         f->cancel_x.run = cancel_on_owner;
         f->cancel_x.done = cancel_back;

@@ -38,9 +38,11 @@ struct sl_group_fwd {
         int32_t partition;
         sl_shard_id owner;
         /* JoinGroup/SyncGroup may wait long: while they do, the connection's
-         * shard checks its connection and withdraws the call if it died */
+         * shard checks its connection and the broker's phase, and withdraws
+         * the call if the client died or the broker drains for shutdown */
         sl_timer watch;
         sl_xcall cancel_x;
+        int16_t cancel_err;  /* answer of a withdrawn call */
         bool cancel_sent;    /* cancel_x went to the owner */
         bool cancel_pending; /* cancel_x not back yet: done waits for it */
         bool home;           /* x came back while cancel_x was out */

@@ -232,7 +232,7 @@ void sl_group_leave(sl_group_coord *gc, sl_group_call *c)
         sl_group_call_finish(c);
 }
 
-void sl_group_cancel(sl_group_coord *gc, sl_group_call *c)
+void sl_group_cancel(sl_group_coord *gc, sl_group_call *c, int16_t err)
 {
         sl_group *g = c->grp;
         if (!g || g->dead)
@@ -240,7 +240,10 @@ void sl_group_cancel(sl_group_coord *gc, sl_group_call *c)
         for (sl_member *m = g->members; m; m = m->next) {
                 if (m->join_call == c) {
                         m->join_call = NULL;
-                        ((kp_join_group_response *)c->rs)->error_code = KP_ERR_UNKNOWN_MEMBER_ID;
+                        kp_join_group_response *rs = c->rs;
+                        rs->error_code = err;
+                        rs->generation_id = -1;
+                        rs->members_count = 0;
                         c->grp = NULL;
                         sl_group_call_finish(c);
                         /* a member without a pending join may now complete it */
@@ -249,7 +252,7 @@ void sl_group_cancel(sl_group_coord *gc, sl_group_call *c)
                 }
                 if (m->sync_call == c) {
                         m->sync_call = NULL;
-                        ((kp_sync_group_response *)c->rs)->error_code = KP_ERR_UNKNOWN_MEMBER_ID;
+                        ((kp_sync_group_response *)c->rs)->error_code = err;
                         c->grp = NULL;
                         sl_group_call_finish(c);
                         return;

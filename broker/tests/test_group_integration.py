@@ -10,6 +10,7 @@ Usage: test_group_integration.py SERPENTLOG
 3. Admin: list_groups / describe_groups see the group; a broker restart keeps
    the committed offsets (replayed from __consumer_offsets) and a new consumer
    of the group resumes from them; delete_groups removes an empty group.
+4. SIGTERM answers a JoinGroup that is still waiting (NOT_COORDINATOR).
 Runs the broker with group.initial.rebalance.delay.ms=0 and 2 shards so groups
 live on a shard other than the connection's.
 """
@@ -239,6 +240,42 @@ def admin_checks(broker, groups):
     check(groups[0] not in names, "deleted group still listed")
 
 
+def shutdown_answers_waiting_join(exe):
+    """SIGTERM while a JoinGroup waits (here in a 30 s initial delay): the
+    broker answers it NOT_COORDINATOR and exits well before its drain limit."""
+    log("shutdown answers a waiting JoinGroup")
+    from harness import array, bytes_, i32, string
+    b = harness.Broker(exe, cores=2,
+                       extra_args=["--set", "group.initial.rebalance.delay.ms=30000",
+                                   "--set", "offsets.topic.num.partitions=4"])
+    try:
+        b.start()
+        c = harness.Conn(b.bootstrap)
+        deadline = time.time() + 20
+        while True:  # the first lookups create __consumer_offsets
+            r = c.call(10, 0, string("waiting-group"))
+            if r.i16() == 0:
+                break
+            check(time.time() < deadline, "FindCoordinator never succeeded")
+            time.sleep(0.1)
+        body = (string("waiting-group") + i32(10000) + i32(60000) + string("") +
+                string("consumer") + array([string("range") + bytes_(b"\0\0\0\0\0\0")]))
+        corr = c.send(11, 3, body)
+        time.sleep(0.5)
+        t0 = time.time()
+        b.stop()
+        took = time.time() - t0
+        r = harness.Reader(c.recv_frame())
+        check(r.i32() == corr, "JoinGroup answer has the wrong correlation id")
+        r.i32()  # throttle
+        err = r.i16()
+        check(err == 16, "waiting JoinGroup answered %d at shutdown, want NOT_COORDINATOR" % err)
+        check(took < 5, "shutdown took %.1fs with a JoinGroup waiting" % took)
+        c.close()
+    finally:
+        b.close()
+
+
 def main(exe, args):
     broker = harness.Broker(exe, cores=2,
                             extra_args=["--set", "group.initial.rebalance.delay.ms=0",
@@ -259,6 +296,7 @@ def main(exe, args):
         restart_resume(broker, "g-restart")
         admin_checks(broker, ["g-range", "g-rr", "g-restart"])
         broker.stop()
+        shutdown_answers_waiting_join(exe)
     except Exception:
         log("broker log:\n" + broker.log_tail(60))
         raise
