@@ -6,7 +6,8 @@ Usage: test_group_integration.py SERPENTLOG
    once, everyone gets some); one member closes (LeaveGroup) and the rest take
    over its partitions; committed offsets are read back. Static members
    (group.instance.id) keep their partitions across a restart.
-2. kafka-python: 2 consumers (range, roundrobin) split the same topic.
+2. kafka-python: 2 consumers (range, roundrobin) split the same topic;
+   sarama 1.22.1: 2 members split it and commit (OffsetCommit v1).
 3. Admin: list_groups / describe_groups see the group; a broker restart keeps
    the committed offsets (replayed from __consumer_offsets) and a new consumer
    of the group resumes from them; delete_groups removes an empty group.
@@ -185,6 +186,39 @@ def scenario_static(broker, group):
         c.close()
 
 
+def scenario_sarama(broker, group):
+    """sarama 1.22.1 (JoinGroup v1, SyncGroup v0, OffsetCommit v1) with two
+    members: built offline from broker/tests/sarama_group.go."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+    if not shutil.which("go"):
+        log("sarama: no go toolchain, skipped")
+        return
+    log("sarama consumer group")
+    work = tempfile.mkdtemp(prefix="sl-sarama-")
+    try:
+        exe = os.path.join(work, "sarama_group")
+        env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOPROXY="off",
+                   GOPATH="/usr/share/gocode:" + os.path.join(work, "gopath"),
+                   GOCACHE=os.path.join(work, "gocache"))
+        subprocess.run(["go", "build", "-o", exe, os.path.join(HERE, "sarama_group.go")],
+                       env=env, check=True, capture_output=True, timeout=280)
+        p = subprocess.run([exe, broker.bootstrap, group, TOPIC, "2", "12"],
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, "sarama_group failed: %s" % p.stderr[-2000:])
+        claims = [sorted(json.loads(line)["partitions"]) for line in p.stdout.split()]
+        check_split(claims, "range")
+        log("  2 members:", claims)
+        c = ck_consumer(broker.bootstrap, group, "range")
+        got = c.committed([TopicPartition(TOPIC, p) for p in range(PARTS)], timeout=10)
+        c.close()
+        check([tp.offset for tp in got] == [3] * PARTS, "sarama commits %r" % (got,))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def restart_resume(broker, group):
     log("restart keeps committed offsets")
     c = ck_consumer(broker.bootstrap, group, "range")
@@ -293,6 +327,7 @@ def main(exe, args):
         scenario_static(broker, "g-static")
         scenario_kafka_python(broker, "range", "kp-range")
         scenario_kafka_python(broker, "roundrobin", "kp-rr")
+        scenario_sarama(broker, "sarama-g")
         restart_resume(broker, "g-restart")
         admin_checks(broker, ["g-range", "g-rr", "g-restart"])
         broker.stop()
