@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "conn_int.h"
 #include "dispatch.h"
 #include "fetch_response.h"
 #include "fetch_session.h"
@@ -30,6 +31,7 @@
 #include "partition_ops.h"
 
 #define SESSIONS_PER_BROKER 1000 /* Kafka's max.incremental.fetch.session.cache.slots */
+#define DEAD_CHECK_MS       50   /* how often a long poll checks that its client is there */
 
 /* One partition of the response: the item read, where it comes from. */
 typedef struct fpart {
@@ -434,9 +436,24 @@ static void wait_over(void *arg)
         read_done(&c->f);
 }
 
+/* The long-poll timer ticks at most every DEAD_CHECK_MS: a client that hung
+ * up gets its fetch ended (pins, watches and the connection freed) instead
+ * of held for the whole max_wait, as group/group_shard.c does for JoinGroup. */
+static void arm_timer(fetch_ctx *c)
+{
+        int64_t left = c->deadline_ms - sl_now_ms();
+        sl_timer_start(sl_shard_reactor(c->req->shard), &c->timer,
+                       left < DEAD_CHECK_MS ? left : DEAD_CHECK_MS);
+}
+
 static void wait_timeout(sl_timer *t)
 {
         fetch_ctx *c = t->arg;
+        bool hung_up = c->req->conn && c->req->conn->dead;
+        if (!hung_up && sl_now_ms() < c->deadline_ms) {
+                arm_timer(c);
+                return;
+        }
         c->final_read = true;
         if (c->wait)
                 sl_fetch_wait_cancel(c->wait);
@@ -452,7 +469,7 @@ static void start_wait(fetch_ctx *c)
                 return;
         }
         sl_timer_init(&c->timer, wait_timeout, c);
-        sl_timer_start(sl_shard_reactor(c->req->shard), &c->timer, c->deadline_ms - sl_now_ms());
+        arm_timer(c);
 }
 
 /* After a read: applies max_bytes in response order (a later partition that

@@ -286,6 +286,30 @@ static void test_fetch_long_poll(void **state)
         dp_stop(&t);
 }
 
+/* A client that hangs up during a long poll: the fetch ends within a few
+ * timer ticks and the connection is freed, not held for max_wait. */
+static void test_fetch_long_poll_hangup(void **state)
+{
+        (void)state;
+        th t;
+        dp_start(&t);
+        kp_uuid id = setup(&t);
+        fopts wait10s = {.epoch = -1, .min_bytes = 1, .max_wait = 10000};
+        fq q = {"t", id, 0, 9, 0, -1, -1};
+        fetch_send(&t, 12, 1, &wait10s, &q, 1);
+        for (int i = 0; i < 10; i++)
+                th_turn(&t);
+        assert_int_equal(t.s->nconns, 1);
+        close(t.client);
+        t.client = -1;
+        int64_t t0 = sl_now_ms();
+        while (t.s->nconns > 0 && sl_now_ms() - t0 < 2000)
+                th_turn(&t);
+        assert_int_equal(t.s->nconns, 0);
+        assert_true(sl_now_ms() - t0 < 1000);
+        dp_stop(&t);
+}
+
 static const kp_fetch_response_partition_data *find_part(const kp_fetch_response *r, int32_t p)
 {
         for (int32_t i = 0; i < r->responses_count; i++)
@@ -450,7 +474,7 @@ int main(void)
             cmocka_unit_test(test_fetch_versions),   cmocka_unit_test(test_fetch_errors),
             cmocka_unit_test(test_fetch_limits),     cmocka_unit_test(test_fetch_long_poll),
             cmocka_unit_test(test_fetch_sessions),   cmocka_unit_test(test_fetch_session_fairness),
-            cmocka_unit_test(test_produce_reencode),
+            cmocka_unit_test(test_produce_reencode), cmocka_unit_test(test_fetch_long_poll_hangup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
