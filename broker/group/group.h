@@ -24,10 +24,10 @@
 typedef struct sl_group_coord sl_group_coord;
 typedef struct sl_group_call sl_group_call;
 
-#define SL_GROUP_ID_MAX            255     /* longer group ids: INVALID_GROUP_ID */
-#define SL_GROUP_OFFSET_META_MAX   4096    /* offset.metadata.max.bytes (Kafka's default) */
-#define SL_GROUP_MEMBER_META_MAX   1048576 /* bytes of one member's protocol metadata */
-#define SL_GROUP_MAX_SIZE_DEFAULT  1000    /* group.max.size (no config key yet) */
+#define SL_GROUP_ID_MAX            255       /* longer group ids: INVALID_GROUP_ID */
+#define SL_GROUP_OFFSET_META_MAX   4096      /* offset.metadata.max.bytes (Kafka's default) */
+#define SL_GROUP_MEMBER_META_MAX   1048576   /* bytes of one member's protocol metadata */
+#define SL_GROUP_MAX_SIZE_DEFAULT  INT32_MAX /* group.max.size: Kafka's default, no key yet */
 #define SL_GROUP_RETENTION_DEFAULT (7LL * 24 * 3600 * 1000) /* offsets.retention.minutes */
 
 /* Coordinator settings (Kafka's names). */
