@@ -838,6 +838,135 @@ static void test_describe_list_delete_retention(void **st)
         reset_env();
 }
 
+/* ConsumerProtocolSubscription v0 for one topic, as clients send it. */
+static size_t subscription(uint8_t *b, const char *topic)
+{
+        size_t tl = strlen(topic), n = 0;
+        b[n++] = 0, b[n++] = 0;                         /* version 0 */
+        b[n++] = 0, b[n++] = 0, b[n++] = 0, b[n++] = 1; /* one topic */
+        b[n++] = 0, b[n++] = (uint8_t)tl;
+        memcpy(b + n, topic, tl);
+        n += tl;
+        b[n++] = 0xff, b[n++] = 0xff, b[n++] = 0xff, b[n++] = 0xff; /* null user data */
+        return n;
+}
+
+static int16_t offset_delete(sl_group_coord *gc, const char *group, const char *topic,
+                             int16_t *perr)
+{
+        call *k = call_new(47, 0);
+        kp_offset_delete_request rq;
+        kp_offset_delete_request_init(&rq);
+        kp_offset_delete_request_offset_delete_request_topic t;
+        kp_offset_delete_request_offset_delete_request_partition p = {0};
+        t.name = S(topic);
+        t.partitions = &p;
+        t.partitions_count = 1;
+        rq.group_id = S(group);
+        rq.topics = &t;
+        rq.topics_count = 1;
+        k->c.rq = ROUNDTRIP_RQ(k, kp_offset_delete_request, &rq);
+        kp_offset_delete_response rs;
+        kp_offset_delete_response_init(&rs);
+        kp_offset_delete_response_offset_delete_response_topic rt;
+        kp_offset_delete_response_offset_delete_response_partition rp = {0, 0};
+        rt.name = t.name;
+        rt.partitions = &rp;
+        rt.partitions_count = 1;
+        rs.topics = &rt;
+        rs.topics_count = 1;
+        k->c.rs = &rs;
+        sl_group_offset_delete(gc, &k->c);
+        assert_true(k->done);
+        *perr = rp.error_code;
+        int16_t e = rs.error_code;
+        call_free(k);
+        return e;
+}
+
+static void test_offset_delete_and_sync_timeout(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        /* a live consumer group subscribed to "topic" */
+        uint8_t meta[64];
+        size_t ml = subscription(meta, "topic");
+        call *j = call_new(11, 3);
+        kp_join_group_request rq;
+        kp_join_group_request_init(&rq);
+        kp_join_group_request_join_group_request_protocol pr;
+        kp_join_group_request_join_group_request_protocol_init(&pr);
+        pr.name = S("range");
+        pr.metadata = (kp_bytes){meta, (int32_t)ml};
+        rq.group_id = S("live");
+        rq.session_timeout_ms = 10000;
+        rq.rebalance_timeout_ms = 20000;
+        rq.member_id = S("");
+        rq.protocol_type = S("consumer");
+        rq.protocols = &pr;
+        rq.protocols_count = 1;
+        j->c.rq = ROUNDTRIP_RQ(j, kp_join_group_request, &rq);
+        kp_join_group_response jr;
+        kp_join_group_response_init(&jr);
+        j->c.rs = &jr;
+        sl_group_join(gc, &j->c);
+        assert_true(j->done);
+        assert_int_equal(jr.error_code, 0);
+        char *id = dup_str(jr.member_id);
+        call_free(j);
+        const char *ids[] = {id};
+        const char *as[] = {"A"};
+        call_free(sync_(gc, 3, "live", 1, id, NULL, 1, ids, as));
+        call_free(commit(gc, 7, "live", 1, id, 7, NULL, 1));
+        /* offsets of a subscribed topic stay; of another topic they go */
+        int16_t perr;
+        assert_int_equal(offset_delete(gc, "live", "topic", &perr), 0);
+        assert_int_equal(perr, KP_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
+        assert_int_equal(offset_delete(gc, "live", "other", &perr), 0);
+        assert_int_equal(perr, 0);
+        assert_int_equal(offset_delete(gc, "nope", "topic", &perr), KP_ERR_GROUP_ID_NOT_FOUND);
+        int64_t off;
+        fetch(gc, "live", 1, &off, NULL);
+        assert_int_equal(off, 7);
+        /* a rebalance whose leader never sends SyncGroup: after the rebalance
+         * timeout the silent members are dropped and the rest rejoin */
+        call *jb = join(gc, 3, "live", "", NULL, NULL, "m");
+        assert_false(jb->done);
+        j = call_new(11, 3);
+        rq.member_id = S(id);
+        j->c.rq = ROUNDTRIP_RQ(j, kp_join_group_request, &rq);
+        kp_join_group_response_init(&jr);
+        j->c.rs = &jr;
+        sl_group_join(gc, &j->c);
+        assert_true(j->done && jb->done);
+        kp_join_group_response *rb = join_rs(jb);
+        assert_int_equal(rb->generation_id, 2);
+        char *b = dup_str(rb->member_id);
+        call_free(j);
+        call_free(jb);
+        call *sb = sync_(gc, 3, "live", 2, b, NULL, 0, NULL, NULL);
+        assert_false(sb->done);
+        int64_t t0 = now_ms;
+        for (int i = 0; i < 5; i++) { /* both stay alive; the leader never syncs */
+                tick_to(gc, now_ms + 5000);
+                assert_false(sb->done);
+                assert_int_equal(heartbeat(gc, "live", 2, b, NULL), 0);
+                assert_int_equal(heartbeat(gc, "live", 2, id, NULL), 0);
+        }
+        tick_to(gc, t0 + 30001); /* the largest rebalance timeout (b's 30 s) */
+        assert_true(sb->done);
+        assert_int_equal(((kp_sync_group_response *)sb->c.rs)->error_code,
+                         KP_ERR_REBALANCE_IN_PROGRESS);
+        call_free(sb);
+        assert_int_equal(heartbeat(gc, "live", 2, id, NULL), KP_ERR_UNKNOWN_MEMBER_ID);
+        assert_int_equal(heartbeat(gc, "live", 2, b, NULL), KP_ERR_REBALANCE_IN_PROGRESS);
+        free(id);
+        free(b);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -849,6 +978,7 @@ int main(void)
             cmocka_unit_test(test_bad_joins),
             cmocka_unit_test(test_offsets_and_replay),
             cmocka_unit_test(test_describe_list_delete_retention),
+            cmocka_unit_test(test_offset_delete_and_sync_timeout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
