@@ -16,11 +16,15 @@ typedef struct dlg_ctx {
         sl_request *req;
 } dlg_ctx;
 
-static void dlg_finish(dlg_ctx *c)
+static void release_all(dlg_ctx *c)
 {
-        SL_REQUEST_RESPOND(c->req, kp_delete_groups_response, &c->rs);
         for (int32_t i = 0; i < c->rs.results_count; i++)
                 sl_group_fwd_release(&c->f[i]);
+}
+
+static void dlg_finish(dlg_ctx *c)
+{
+        SL_GROUP_RESPOND(c->req, kp_delete_groups_response, &c->rs, release_all(c));
 }
 
 static void dlg_done(sl_group_fwd *f)

@@ -19,11 +19,15 @@ typedef struct dg_ctx {
         sl_request *req;
 } dg_ctx;
 
-static void dg_finish(dg_ctx *c)
+static void release_all(dg_ctx *c)
 {
-        SL_REQUEST_RESPOND(c->req, kp_describe_groups_response, &c->rs);
         for (int32_t i = 0; i < c->rq.groups_count; i++)
                 sl_group_fwd_release(&c->f[i]);
+}
+
+static void dg_finish(dg_ctx *c)
+{
+        SL_GROUP_RESPOND(c->req, kp_describe_groups_response, &c->rs, release_all(c));
 }
 
 static void dg_done(sl_group_fwd *f)

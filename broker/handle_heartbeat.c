@@ -18,8 +18,7 @@ static void hb_done(sl_group_fwd *f)
         hb_ctx *c = f->ctx;
         if (f->call.error)
                 c->rs.error_code = f->call.error;
-        SL_REQUEST_RESPOND(f->req, kp_heartbeat_response, &c->rs);
-        sl_group_fwd_release(f);
+        SL_GROUP_RESPOND(f->req, kp_heartbeat_response, &c->rs, sl_group_fwd_release(f));
 }
 
 void sl_handle_heartbeat(sl_request *req)

@@ -27,8 +27,7 @@ static void jg_done(sl_group_fwd *f)
                 c->rs.leader = (kp_str){"", 0};
         if (c->rs.member_id.len < 0)
                 c->rs.member_id = (kp_str){"", 0};
-        SL_REQUEST_RESPOND(f->req, kp_join_group_response, &c->rs);
-        sl_group_fwd_release(f);
+        SL_GROUP_RESPOND(f->req, kp_join_group_response, &c->rs, sl_group_fwd_release(f));
 }
 
 void sl_handle_join_group(sl_request *req)

@@ -20,8 +20,7 @@ static void lg_done(sl_group_fwd *f)
                 c->rs.error_code = f->call.error;
                 c->rs.members_count = 0;
         }
-        SL_REQUEST_RESPOND(f->req, kp_leave_group_response, &c->rs);
-        sl_group_fwd_release(f);
+        SL_GROUP_RESPOND(f->req, kp_leave_group_response, &c->rs, sl_group_fwd_release(f));
 }
 
 void sl_handle_leave_group(sl_request *req)

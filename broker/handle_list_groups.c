@@ -20,6 +20,12 @@ typedef struct lgp_ctx {
         sl_request *req;
 } lgp_ctx;
 
+static void release_all(lgp_ctx *c)
+{
+        for (uint32_t i = 0; i < c->n; i++)
+                sl_group_fwd_release(&c->f[i]);
+}
+
 static void lgp_gathered(sl_gather *g)
 {
         lgp_ctx *c = g->arg;
@@ -42,9 +48,7 @@ static void lgp_gathered(sl_gather *g)
                 for (int32_t j = 0; j < c->part[i].groups_count; j++)
                         c->rs.groups[k++] = c->part[i].groups[j];
         c->rs.groups_count = k;
-        SL_REQUEST_RESPOND(req, kp_list_groups_response, &c->rs);
-        for (uint32_t i = 0; i < c->n; i++)
-                sl_group_fwd_release(&c->f[i]);
+        SL_GROUP_RESPOND(req, kp_list_groups_response, &c->rs, release_all(c));
 }
 
 void sl_handle_list_groups(sl_request *req)

@@ -24,8 +24,7 @@ static void oc_done(sl_group_fwd *f)
                 for (int32_t k = 0; k < c->rs.topics[i].partitions_count; k++)
                         if (!c->rs.topics[i].partitions[k].error_code)
                                 c->rs.topics[i].partitions[k].error_code = f->call.error;
-        SL_REQUEST_RESPOND(f->req, kp_offset_commit_response, &c->rs);
-        sl_group_fwd_release(f);
+        SL_GROUP_RESPOND(f->req, kp_offset_commit_response, &c->rs, sl_group_fwd_release(f));
 }
 
 void sl_handle_offset_commit(sl_request *req)

@@ -22,8 +22,7 @@ static void od_done(sl_group_fwd *f)
                 c->rs.error_code = f->call.error;
         if (c->rs.error_code)
                 c->rs.topics_count = 0; /* Kafka: a group error answers no topics */
-        SL_REQUEST_RESPOND(f->req, kp_offset_delete_response, &c->rs);
-        sl_group_fwd_release(f);
+        SL_GROUP_RESPOND(f->req, kp_offset_delete_response, &c->rs, sl_group_fwd_release(f));
 }
 
 void sl_handle_offset_delete(sl_request *req)

@@ -80,19 +80,23 @@ static int old_form(of_ctx *c)
         return 0;
 }
 
+static void release_all(of_ctx *c)
+{
+        for (int32_t i = 0; i < c->n; i++)
+                sl_group_fwd_release(&c->f[i]);
+}
+
 static void of_finish(of_ctx *c)
 {
         if (c->req->api_version >= 8) {
                 c->rs.groups = c->rg;
                 c->rs.groups_count = c->n;
         } else if (old_form(c)) {
+                release_all(c);
                 sl_request_close(c->req, "out of memory");
-                goto release;
+                return;
         }
-        SL_REQUEST_RESPOND(c->req, kp_offset_fetch_response, &c->rs);
-release:
-        for (int32_t i = 0; i < c->n; i++)
-                sl_group_fwd_release(&c->f[i]);
+        SL_GROUP_RESPOND(c->req, kp_offset_fetch_response, &c->rs, release_all(c));
 }
 
 static void of_done(sl_group_fwd *f)

@@ -20,8 +20,7 @@ static void sg_done(sl_group_fwd *f)
                 c->rs.error_code = f->call.error;
         if (c->rs.error_code)
                 c->rs.assignment = (kp_bytes){(const uint8_t *)"", 0};
-        SL_REQUEST_RESPOND(f->req, kp_sync_group_response, &c->rs);
-        sl_group_fwd_release(f);
+        SL_GROUP_RESPOND(f->req, kp_sync_group_response, &c->rs, sl_group_fwd_release(f));
 }
 
 void sl_handle_sync_group(sl_request *req)

@@ -67,6 +67,21 @@ void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const 
 /* Frees the coordinator-side memory of f (after encoding the response). */
 void sl_group_fwd_release(sl_group_fwd *f);
 
+/* SL_REQUEST_RESPOND for the group handlers: encodes msg (which may point
+ * into the forwards' arenas), runs RELEASE (sl_group_fwd_release of each
+ * forward), then completes the request. In that order: completing may free
+ * the request arena the handler context lives in at once (closed
+ * connection), and the encoded body no longer needs the forwards' memory. */
+#define SL_GROUP_RESPOND(req, TYPE, msg, RELEASE)                                                  \
+        do {                                                                                       \
+                sl_request *rq_ = (req);                                                           \
+                kp_wr *w_ = sl_request_body(rq_, TYPE##_size((msg), rq_->api_version));            \
+                if (w_)                                                                            \
+                        TYPE##_encode(w_, rq_->api_version, (msg));                                \
+                RELEASE;                                                                           \
+                sl_request_respond(rq_);                                                           \
+        } while (0)
+
 /* Coordinator config from the broker config (group.max.size and
  * offsets.retention.minutes have no keys yet: Kafka's defaults). */
 sl_group_cfg sl_group_cfg_from_broker(int32_t partitions);
