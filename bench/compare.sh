@@ -267,9 +267,9 @@ run_broker() {
 # gigabytes right after the mock freed its memory meets those pages, so this is measured
 # at the same point of the run (just before serpentlog starts): dd of 2 GiB to a new file.
 run_fresh_write() {
-	local t
-	/usr/bin/time -o "$OUT/fresh-write.time" -f '%S %U' \
-		dd if=/dev/zero of="$TMPD/fresh-write" bs=1M count=2048 2>/dev/null
+	local t TIMEFORMAT='%S %U'
+	{ time dd if=/dev/zero of="$TMPD/fresh-write" bs=1M count=2048 2>/dev/null; } \
+		2>"$OUT/fresh-write.time"
 	t=$(tail -1 "$OUT/fresh-write.time" 2>/dev/null)
 	rm -f "$TMPD/fresh-write"
 	echo "RESULT fresh_write_s_per_gb=$(awk -v a="$t" 'BEGIN { split(a, x, " ");
