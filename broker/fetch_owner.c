@@ -53,7 +53,7 @@ static void fetch_read_one(sl_fetch_item *it)
 {
         it->nranges = 0;
         it->bytes = 0;
-        it->log = NULL;
+        it->part = NULL;
         it->diverged = false;
         it->diverging_epoch = -1;
         it->diverging_end_offset = -1;
@@ -93,8 +93,10 @@ static void fetch_read_one(sl_fetch_item *it)
         it->nranges = n;
         for (int i = 0; i < n; i++)
                 it->bytes += it->ranges[i].len;
-        if (n)
-                it->log = log;
+        if (n) {
+                it->part = p;
+                p->read_pins += n;
+        }
 }
 
 void sl_fetch_read_on_owner(sl_xcall *x)
@@ -106,12 +108,12 @@ void sl_fetch_read_on_owner(sl_xcall *x)
         sl_xcall_reply(x);
 }
 
-/* Owner side: unpins ranges if the log they came from is still open. */
-static void unpin(kp_uuid id, int32_t partition, sl_log *log, const sl_file_range *r, int n)
+/* Owner side: unpins ranges; the partition outlives its pins even when its
+ * topic was deleted meanwhile (sl_partition_unpinned finishes that close). */
+static void unpin(sl_partition *p, const sl_file_range *r, int n)
 {
-        sl_partition *p = sl_partition_find(id, partition);
-        if (p && p->log == log)
-                sl_log_release_ranges(log, r, n);
+        sl_log_release_ranges(p->log, r, n);
+        sl_partition_unpinned(p, n);
 }
 
 /* ---- release messages (pooled per shard) ---- */
@@ -123,9 +125,7 @@ typedef struct rel_msg {
         struct rel_msg *next_free;
         int n;
         struct {
-                kp_uuid id;
-                int32_t partition;
-                sl_log *log;
+                sl_partition *part;
                 sl_file_range r;
         } e[REL_CAP];
 } rel_msg;
@@ -171,7 +171,7 @@ static void rel_run(sl_xcall *x)
 {
         rel_msg *m = x->arg;
         for (int i = 0; i < m->n; i++)
-                unpin(m->e[i].id, m->e[i].partition, m->e[i].log, &m->e[i].r, 1);
+                unpin(m->e[i].part, &m->e[i].r, 1);
         sl_xcall_reply(x);
 }
 
@@ -204,9 +204,7 @@ void sl_fetch_release(sl_shard_id owner, sl_fetch_item *it)
                          * delays one file's close; never a wrong read). */
                         continue;
                 }
-                m->e[m->n].id = it->topic_id;
-                m->e[m->n].partition = it->partition;
-                m->e[m->n].log = it->log;
+                m->e[m->n].part = it->part;
                 m->e[m->n].r = it->ranges[i];
                 if (++m->n == REL_CAP) {
                         rel_send(owner, m);
@@ -288,7 +286,7 @@ void sl_fetch_watch_on_owner(sl_xcall *x)
         for (int32_t i = 0; i < grp->n; i++) {
                 sl_fetch_item *it = &c->items[grp->items[i]];
                 if (it->nranges) {
-                        unpin(it->topic_id, it->partition, it->log, it->ranges, it->nranges);
+                        unpin(it->part, it->ranges, it->nranges);
                         it->nranges = 0;
                         it->bytes = 0;
                 }

@@ -110,7 +110,7 @@ static void take_read(sl_fetch_item *dst, sl_fetch_item *src)
         memcpy(dst->ranges, src->ranges, sizeof(dst->ranges));
         dst->nranges = src->nranges;
         dst->bytes = src->bytes;
-        dst->log = src->log;
+        dst->part = src->part;
         src->nranges = 0;
         src->bytes = 0;
 }

@@ -203,7 +203,10 @@ static void partition_detach(sl_shard *s, sl_partition *p)
 static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
 {
         char dir[SL_CONFIG_PATH_MAX + 300];
-        snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
+        if (p->gone_dir)
+                snprintf(dir, sizeof(dir), "%s", p->gone_dir);
+        else
+                snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
         partition_detach(s, p);
         if (!remove_dir)
                 sl_log_sync(p->log); /* shutdown: make everything durable */
@@ -213,8 +216,34 @@ static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
                 if (rc < 0)
                         SL_WARN("removing %s: %s", dir, sl_log_strerror(rc));
         }
+        free(p->gone_dir);
         free(p->topic_name);
         free(p);
+}
+
+/* A deleted partition whose ranges are still being sent: its directory moves
+ * aside at once (a topic re-created under the same name gets a clean one,
+ * and the open fds stay valid), the log closes when the last pin returns. */
+static void partition_defer_close(sl_partition *p, bool remove_dir)
+{
+        p->close_pending = true;
+        p->remove_pending = remove_dir;
+        if (!remove_dir || p->gone_dir)
+                return;
+        char from[SL_CONFIG_PATH_MAX + 300], to[SL_CONFIG_PATH_MAX + 340];
+        snprintf(from, sizeof(from), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
+        snprintf(to, sizeof(to), "%s.%p.deleted", from, (void *)p);
+        if (rename(from, to) == 0)
+                p->gone_dir = strdup(to);
+        else
+                SL_WARN("moving %s aside: %s", from, strerror(errno));
+}
+
+void sl_partition_unpinned(sl_partition *p, int n)
+{
+        p->read_pins -= n;
+        if (p->read_pins == 0 && p->close_pending && !p->sync_running)
+                partition_free(sl_shard_self(), p, p->remove_pending);
 }
 
 void sl_partition_close(sl_shard *s, sl_partition *p, bool remove_dir)
@@ -400,10 +429,10 @@ int sl_partitions_close_async(sl_shard *s, const sl_topic_info *t, int32_t from,
                 if (p) {
                         table_remove(s, p);
                         partition_detach(s, p);
-                        if (p->sync_running) {
-                                /* Its sync job is on the helper: finish the close after. */
-                                p->close_pending = true;
-                                p->remove_pending = remove_dirs;
+                        if (p->sync_running || p->read_pins > 0) {
+                                /* A sync job on the helper or a sendfile from
+                                 * its segments: finish the close after. */
+                                partition_defer_close(p, remove_dirs);
                                 continue;
                         }
                 }
@@ -521,7 +550,7 @@ static void commit_done(sl_xcall *x)
                 sl_sync_waiter *w = p->sync_busy;
                 p->sync_busy = NULL;
                 fire_waiters(w, rc < 0 ? rc : 0);
-                if (p->close_pending)
+                if (p->close_pending && p->read_pins == 0)
                         partition_free(s, p, p->remove_pending);
         }
         s->commit_n = 0;

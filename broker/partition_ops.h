@@ -112,8 +112,8 @@ typedef struct sl_fetch_item {
         int64_t diverging_end_offset; /* -1 when unknown */
         sl_file_range ranges[SL_FETCH_MAX_RANGES];
         int32_t nranges;
-        int64_t bytes;      /* sum of range lengths */
-        struct sl_log *log; /* whose segments the ranges pin */
+        int64_t bytes;             /* sum of range lengths */
+        struct sl_partition *part; /* whose segments the ranges pin */
         /* watch (fetch_owner.c), owner side while registered */
         struct sl_fetch_item *w_next, *w_prev;
         sl_fanout_group *w_grp;

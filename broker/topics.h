@@ -112,14 +112,21 @@ typedef struct sl_partition {
         struct sl_sync_waiter *sync_busy; /* covered by the running sync */
         sl_sync_job sync_job;
         int sync_rc;
-        bool close_pending; /* closed while syncing: finish afterwards */
+        bool close_pending; /* closed while syncing or pinned: finish afterwards */
         bool remove_pending;
+        /* Fetch ranges of this log not yet released by the connection shards
+         * (fetch_owner.c): while > 0 the segment fds may be under sendfile, so
+         * a deleted topic's log closes only when the last one comes back. */
+        int32_t read_pins;
+        char *gone_dir;                  /* a deleted partition's directory, renamed aside */
         struct sl_partition *dirty_next; /* shard's list of partitions to sync */
         struct sl_partition *hash_next;  /* shard's partition table chain */
 } sl_partition;
 
 /* The partition on the calling shard, or NULL (not owned here / not open). */
 sl_partition *sl_partition_find(kp_uuid topic_id, int32_t index);
+/* n fetch ranges of p came back from the connection shards (owner shard). */
+void sl_partition_unpinned(sl_partition *p, int n);
 
 /* Group commit: call after appending to p->log; cb runs on this shard once
  * every byte appended before the call is durable (err 0) or the sync failed
