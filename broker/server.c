@@ -110,6 +110,9 @@ static void *shard_main(void *arg)
         sl_timer_stop(s->reactor, &s->flush_timer);
         sl_partitions_close_all(s);
         sl_shard_io_stop(s);
+        /* A log opened by the helper before it stopped (a topic creation in
+         * flight at SIGTERM) entered the table in the completions just run. */
+        sl_partitions_close_all(s);
         atomic_fetch_add(&g_sl.closed, 1);
         /* Keep answering other shards' calls until every shard has closed. */
         while (atomic_load(&g_sl.closed) < g_sl.nshards)
