@@ -59,19 +59,11 @@ static void fetch_read_one(sl_fetch_item *it)
         it->diverging_end_offset = -1;
         it->high_watermark = -1;
         it->log_start_offset = -1;
-        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
-        if (!p) {
-                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                return;
-        }
-        it->error_code = sl_leader_epoch_check(p, it->current_leader_epoch);
-        if (it->error_code)
+        sl_partition *p = sl_partition_readable(it->topic_id, it->partition,
+                                                it->current_leader_epoch, &it->error_code);
+        if (!p)
                 return;
         sl_log *log = p->log;
-        if (sl_log_failed(log)) {
-                it->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
-                return;
-        }
         /* Single node: the high watermark is the log end offset. */
         it->high_watermark = sl_log_end_offset(log);
         it->log_start_offset = sl_log_start_offset(log);

@@ -282,6 +282,27 @@ static void exact_record(sl_log *log, int64_t target, int64_t hw, int64_t *off, 
         }
 }
 
+/* The partition a read (Fetch, ListOffsets, OffsetForLeaderEpoch) may use, or
+ * NULL with the error to put in its slot. */
+sl_partition *sl_partition_readable(kp_uuid topic_id, int32_t partition,
+                                    int32_t current_leader_epoch, int16_t *error_code)
+{
+        sl_partition *p = sl_partition_find(topic_id, partition);
+        *error_code = 0;
+        if (!p) {
+                *error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                return NULL;
+        }
+        *error_code = sl_leader_epoch_check(p, current_leader_epoch);
+        if (*error_code)
+                return NULL;
+        if (sl_log_failed(p->log)) {
+                *error_code = KP_ERR_KAFKA_STORAGE_ERROR;
+                return NULL;
+        }
+        return p;
+}
+
 /* Kafka's Partition.fetchOffsetForTimestamp on a single node, where the high
  * watermark (and, without transactions, the last stable offset) is the log
  * end offset; so read_committed answers the same as read_uncommitted. */
@@ -290,19 +311,11 @@ static void list_offsets_one(sl_offsets_item *it)
         it->offset = -1;
         it->found_timestamp = -1;
         it->found_epoch = -1;
-        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
-        if (!p) {
-                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                return;
-        }
-        it->error_code = sl_leader_epoch_check(p, it->current_leader_epoch);
-        if (it->error_code)
+        sl_partition *p = sl_partition_readable(it->topic_id, it->partition,
+                                                it->current_leader_epoch, &it->error_code);
+        if (!p)
                 return;
         sl_log *log = p->log;
-        if (sl_log_failed(log)) {
-                it->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
-                return;
-        }
         int64_t hw = sl_log_end_offset(log);
         int32_t latest_epoch = sl_log_latest_epoch(log);
         switch (it->timestamp) {
@@ -370,19 +383,11 @@ static void epoch_end_one(sl_offsets_item *it)
 {
         it->found_epoch = -1;
         it->offset = -1;
-        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
-        if (!p) {
-                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                return;
-        }
-        it->error_code = sl_leader_epoch_check(p, it->current_leader_epoch);
-        if (it->error_code)
+        sl_partition *p = sl_partition_readable(it->topic_id, it->partition,
+                                                it->current_leader_epoch, &it->error_code);
+        if (!p)
                 return;
         sl_log *log = p->log;
-        if (sl_log_failed(log)) {
-                it->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
-                return;
-        }
         int32_t latest = sl_log_latest_epoch(log);
         if (it->leader_epoch < 0 || latest < 0 || it->leader_epoch > latest)
                 return;

@@ -68,6 +68,10 @@ uint8_t *sl_dp_scratch(size_t n);
 /* Leader-epoch fencing of a client's current_leader_epoch (-1 = unchecked):
  * FENCED_LEADER_EPOCH when older than ours, UNKNOWN_LEADER_EPOCH when newer. */
 int16_t sl_leader_epoch_check(const sl_partition *p, int32_t current_leader_epoch);
+/* The partition a read may use (it exists here, the epoch check passes, its
+ * log is not latched failed), or NULL with the Kafka error for its slot. */
+sl_partition *sl_partition_readable(kp_uuid topic_id, int32_t partition,
+                                    int32_t current_leader_epoch, int16_t *error_code);
 
 /* ---- Produce: one partition's batch (validated on the connection shard) ---- */
 typedef struct sl_produce_item {
