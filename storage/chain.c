@@ -6,15 +6,9 @@
  * not depend on the implementation, so logs written with one verify with the other.
  *
  * Every appended byte is hashed once here, so its speed is append's budget
- * (the issue allows the chain 10% of append CPU). The streaming state is
- * per thread: a log is used by one owner thread at a time. */
-#include "chain.h"
-
-#include <stdbool.h>
-#include <string.h>
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+ * (the issue allows the chain 10% of append CPU). The step's body is in
+ * chain_step_int.h. */
+#include "chain_step_int.h"
 
 #if defined(__x86_64__)
 void sl_chain_next_avx2(const sl_chain *prev, const void *batch, size_t len, sl_chain *out);
@@ -23,18 +17,7 @@ void sl_chain_next_avx512(const sl_chain *prev, const void *batch, size_t len, s
 
 void sl_chain_next_generic(const sl_chain *prev, const void *batch, size_t len, sl_chain *out)
 {
-        static _Thread_local XXH3_state_t st;
-        static _Thread_local bool ready;
-        if (!ready) {
-                XXH3_INITSTATE(&st);
-                ready = true;
-        }
-        XXH3_128bits_reset(&st);
-        XXH3_128bits_update(&st, prev->b, 16);
-        XXH3_128bits_update(&st, batch, len);
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
-        memcpy(out->b, c.digest, 16);
+        chain_step(prev, batch, len, out);
 }
 
 typedef void (*chain_fn)(const sl_chain *, const void *, size_t, sl_chain *);
