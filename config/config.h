@@ -99,6 +99,9 @@ typedef struct sl_config {
         int64_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
         int64_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
         int64_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
+        int64_t group_max_size;                   /* group.max.size */
+        int64_t offsets_retention_minutes;        /* offsets.retention.minutes */
+        int64_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
         uint8_t source[SL_CONFIG_MAX_KEYS];       /* enum sl_config_source per key (table order) */
 } sl_config;
 

@@ -134,6 +134,15 @@ const cfg_key cfg_keys[] = {
     {"group.max.session.timeout.ms", INTV(0, I32MAX, CU_MS),
      AT(ST_I64, group_max_session_timeout_ms), "1800000", SL_CONFIG_TYPE_INT, false, NULL,
      "Largest session timeout a consumer may ask for."},
+    {"group.max.size", INTV(1, I32MAX, CU_NONE), AT(ST_I64, group_max_size), "2147483647",
+     SL_CONFIG_TYPE_INT, false, NULL,
+     "Members of one consumer group; a join beyond it gets GROUP_MAX_SIZE_REACHED."},
+    {"offsets.retention.minutes", INTV(1, I32MAX, CU_NONE), AT(ST_I64, offsets_retention_minutes),
+     "10080", SL_CONFIG_TYPE_INT, false, NULL,
+     "Committed offsets of a group that has been empty this long are deleted."},
+    {"offset.metadata.max.bytes", INTV(0, I32MAX, CU_BYTES), AT(ST_I64, offset_metadata_max_bytes),
+     "4096", SL_CONFIG_TYPE_INT, false, NULL,
+     "Largest metadata string of one committed offset (OFFSET_METADATA_TOO_LARGE beyond)."},
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 _Static_assert(sizeof(cfg_keys) / sizeof(cfg_keys[0]) <= SL_CONFIG_MAX_KEYS,

@@ -116,6 +116,9 @@ static const struct {
     {"group.initial.rebalance.delay.ms", "0", "0"},
     {"group.min.session.timeout.ms", "1s", "1000"},
     {"group.max.session.timeout.ms", "10m", "600000"},
+    {"group.max.size", "250", "250"},
+    {"offsets.retention.minutes", "1440", "1440"},
+    {"offset.metadata.max.bytes", "1KiB", "1024"},
 };
 
 static void test_every_key_round_trips(void **state)
