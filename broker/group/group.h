@@ -24,11 +24,8 @@
 typedef struct sl_group_coord sl_group_coord;
 typedef struct sl_group_call sl_group_call;
 
-#define SL_GROUP_ID_MAX            255       /* longer group ids: INVALID_GROUP_ID */
-#define SL_GROUP_OFFSET_META_MAX   4096      /* offset.metadata.max.bytes (Kafka's default) */
-#define SL_GROUP_MEMBER_META_MAX   1048576   /* bytes of one member's protocol metadata */
-#define SL_GROUP_MAX_SIZE_DEFAULT  INT32_MAX /* group.max.size: Kafka's default, no key yet */
-#define SL_GROUP_RETENTION_DEFAULT (7LL * 24 * 3600 * 1000) /* offsets.retention.minutes */
+#define SL_GROUP_ID_MAX          255     /* longer group ids: INVALID_GROUP_ID */
+#define SL_GROUP_MEMBER_META_MAX 1048576 /* bytes of one member's protocol metadata */
 
 /* Coordinator settings (Kafka's names). */
 typedef struct sl_group_cfg {
@@ -38,6 +35,7 @@ typedef struct sl_group_cfg {
         int64_t max_session_timeout_ms;     /* group.max.session.timeout.ms */
         int32_t max_size;                   /* group.max.size */
         int64_t offsets_retention_ms;       /* offsets.retention.minutes, in ms */
+        int32_t offset_metadata_max;        /* offset.metadata.max.bytes */
 } sl_group_cfg;
 
 /* A durable append in flight: cb runs once the records are synced (err 0) or

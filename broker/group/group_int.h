@@ -169,7 +169,8 @@ int sl_goffset_put(sl_group *g, kp_str topic, int32_t partition, int64_t offset,
                    int32_t leader_epoch, kp_str metadata, int64_t commit_ts);
 void sl_goffset_del(sl_group *g, kp_str topic, int32_t partition);
 void sl_goffsets_free(sl_group *g);
-/* Retention of an Empty group's offsets: tombstones, then the group goes. */
+/* Retention of an Empty group's offsets: tombstones of the due ones, then the
+ * group once none is left. Returns true when the group was removed. */
 bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall);
 
 /* record format (offsets_log.c) */

@@ -8,7 +8,8 @@
  * OffsetCommit records, and applied to memory and answered only once the
  * batch is durable (acks=-1). Offsets live in a per-group hash table keyed by
  * (topic, partition); OffsetFetch reads it. offsets.retention.minutes counts
- * from the moment the group became Empty (Kafka ≥ 2.1, KIP-211). */
+ * from the moment the group became Empty (Kafka ≥ 2.1, KIP-211), or for a
+ * simple group that never had members from each offset's commit. */
 #include "group_int.h"
 
 #include <xxhash.h>
@@ -227,7 +228,7 @@ void sl_group_offset_commit(sl_group_coord *gc, sl_group_call *c)
                         int16_t *perr = &rs->topics[i].partitions[j].error_code;
                         if (*perr)
                                 continue; /* refused by the handler (unknown topic) */
-                        if (pp->committed_metadata.len > SL_GROUP_OFFSET_META_MAX) {
+                        if (pp->committed_metadata.len > gc->cfg.offset_metadata_max) {
                                 *perr = KP_ERR_OFFSET_METADATA_TOO_LARGE;
                                 continue;
                         }
@@ -487,19 +488,59 @@ void sl_group_offset_delete(sl_group_coord *gc, sl_group_call *c)
                 odelete_done(&c->persist, err);
 }
 
+/* Kafka's expiry base of one offset of an Empty group: a group that had
+ * members (a protocol type) counts from the moment it emptied, a simple
+ * (commit-only) group from each offset's commit, so a simple consumer that
+ * keeps committing keeps its offsets. */
+static bool offset_due(const sl_group_coord *gc, const sl_group *g, const sl_goffset *o,
+                       int64_t wall)
+{
+        int64_t base = g->protocol_type.len > 0 ? g->empty_since_ms : o->commit_ts;
+        return wall - base >= gc->cfg.offsets_retention_ms;
+}
+
+/* Unlinks and frees the offsets that are due (their tombstones are written). */
+static void drop_due(const sl_group_coord *gc, sl_group *g, int64_t wall)
+{
+        for (uint32_t i = 0; g->otab && i <= g->omask; i++) {
+                for (sl_goffset **pp = &g->otab[i]; *pp;) {
+                        sl_goffset *o = *pp;
+                        if (!offset_due(gc, g, o, wall)) {
+                                pp = &o->next;
+                                continue;
+                        }
+                        *pp = o->next;
+                        sl_gstr_free(&o->topic);
+                        sl_gstr_free(&o->metadata);
+                        free(o);
+                        g->noffsets--;
+                }
+        }
+}
+
 bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall)
 {
-        if (g->state != SL_GS_EMPTY || g->persisting || g->pending ||
-            wall - g->empty_since_ms < gc->cfg.offsets_retention_ms)
+        if (g->state != SL_GS_EMPTY || g->persisting || g->pending)
                 return false;
-        /* one batch of tombstones: every offset, then the group */
+        uint32_t ndue = 0;
+        for (uint32_t i = 0; g->otab && i <= g->omask; i++)
+                for (sl_goffset *o = g->otab[i]; o; o = o->next)
+                        ndue += offset_due(gc, g, o, wall);
+        bool all = ndue == g->noffsets;
+        if (all && wall - g->empty_since_ms < gc->cfg.offsets_retention_ms)
+                return false; /* the group itself goes retention after it emptied */
+        if (!ndue && !all)
+                return false;
+        /* one batch of tombstones: the due offsets, then the group if none is left */
         kp_arena a;
         kp_arena_init(&a, 4096);
-        int32_t n = (int32_t)g->noffsets + 1, k = 0;
+        int32_t n = (int32_t)ndue + 1, k = 0;
         kp_record_in *recs = kp_arena_alloc(&a, (size_t)n, sizeof(*recs));
         bool ok = recs != NULL;
         for (uint32_t i = 0; ok && g->otab && i <= g->omask; i++) {
                 for (sl_goffset *o = g->otab[i]; ok && o; o = o->next) {
+                        if (!offset_due(gc, g, o, wall))
+                                continue;
                         size_t cap = 10 + (size_t)g->id.len + (size_t)o->topic.len;
                         uint8_t *kb = kp_arena_alloc(&a, 1, cap);
                         size_t kl =
@@ -510,18 +551,22 @@ bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall)
                         ok = kl > 0;
                 }
         }
-        size_t cap = 4 + (size_t)g->id.len;
-        uint8_t *kb = ok ? kp_arena_alloc(&a, 1, cap) : NULL;
-        size_t kl = kb ? sl_offsets_group_key(kb, cap, sl_gstr_view(&g->id)) : 0;
-        if (kl) {
+        if (ok && all) {
+                size_t cap = 4 + (size_t)g->id.len;
+                uint8_t *kb = kp_arena_alloc(&a, 1, cap);
+                size_t kl = kb ? sl_offsets_group_key(kb, cap, sl_gstr_view(&g->id)) : 0;
                 recs[k++] = (kp_record_in){wall, {kb, (int32_t)kl}, KP_BYTES_NULL, NULL, 0};
-                ok = !gc->env.append(gc->env.arg, g->partition, recs, k, NULL);
-        } else {
-                ok = false;
+                ok = kl > 0;
         }
+        if (ok)
+                ok = !gc->env.append(gc->env.arg, g->partition, recs, k, NULL);
         kp_arena_release(&a);
         if (!ok)
                 return false;
+        if (!all) {
+                drop_due(gc, g, wall);
+                return false; /* still there: checked again later */
+        }
         sl_group_remove(gc, g);
         return true;
 }

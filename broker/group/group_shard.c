@@ -80,8 +80,9 @@ sl_group_cfg sl_group_cfg_from_broker(int32_t partitions)
             .initial_rebalance_delay_ms = b->group_initial_rebalance_delay_ms,
             .min_session_timeout_ms = b->group_min_session_timeout_ms,
             .max_session_timeout_ms = b->group_max_session_timeout_ms,
-            .max_size = SL_GROUP_MAX_SIZE_DEFAULT,
-            .offsets_retention_ms = SL_GROUP_RETENTION_DEFAULT,
+            .max_size = (int32_t)b->group_max_size,
+            .offsets_retention_ms = b->offsets_retention_minutes * 60 * 1000,
+            .offset_metadata_max = (int32_t)b->offset_metadata_max_bytes,
         };
         return c;
 }

@@ -81,7 +81,7 @@ static void sync_all(int16_t err)
 
 static sl_group_cfg cfg_default(void)
 {
-        sl_group_cfg c = {50, 0, 6000, 300000, 3, 3600000};
+        sl_group_cfg c = {50, 0, 6000, 300000, 3, 3600000, 4096};
         return c;
 }
 
@@ -173,9 +173,10 @@ static kp_str S(const char *s)
         return s ? kp_str_c(s) : KP_STR_NULL;
 }
 
-/* JoinGroup v`v` with protocols "p1"(meta m1) [, "p2"]. */
-static call *join(sl_group_coord *gc, int16_t v, const char *group, const char *member,
-                  const char *inst, const char *proto, const char *meta)
+/* JoinGroup v`v` with protocols `proto` (default "range", metadata `meta`)
+ * and "roundrobin", session timeout `st` ms. */
+static call *join_st(sl_group_coord *gc, int16_t v, const char *group, const char *member,
+                     const char *inst, const char *proto, const char *meta, int32_t st)
 {
         call *k = call_new(11, v);
         kp_join_group_request rq;
@@ -188,7 +189,7 @@ static call *join(sl_group_coord *gc, int16_t v, const char *group, const char *
         pr[1].name = S("roundrobin");
         pr[1].metadata = (kp_bytes){(const uint8_t *)"rr", 2};
         rq.group_id = S(group);
-        rq.session_timeout_ms = 10000;
+        rq.session_timeout_ms = st;
         rq.rebalance_timeout_ms = 30000;
         rq.member_id = S(member ? member : "");
         if (v >= 5)
@@ -203,6 +204,12 @@ static call *join(sl_group_coord *gc, int16_t v, const char *group, const char *
         k->c.rs = rs;
         sl_group_join(gc, &k->c);
         return k;
+}
+
+static call *join(sl_group_coord *gc, int16_t v, const char *group, const char *member,
+                  const char *inst, const char *proto, const char *meta)
+{
+        return join_st(gc, v, group, member, inst, proto, meta, 10000);
 }
 
 static kp_join_group_response *join_rs(call *k)
@@ -618,8 +625,10 @@ static void test_bad_joins(void **st)
         sl_group_coord_free(gc);
 }
 
-static call *commit(sl_group_coord *gc, int16_t v, const char *group, int32_t gen,
-                    const char *member, int64_t off, const char *meta, int np)
+/* OffsetCommit of topic partitions 0..np-1 at offsets off.., partition i
+ * with metadata metas[i]. */
+static call *commit_metas(sl_group_coord *gc, int16_t v, const char *group, int32_t gen,
+                          const char *member, int64_t off, const char *const *metas, int np)
 {
         call *k = call_new(8, v);
         kp_offset_commit_request rq;
@@ -632,7 +641,7 @@ static call *commit(sl_group_coord *gc, int16_t v, const char *group, int32_t ge
                 p[i].partition_index = i;
                 p[i].committed_offset = off + i;
                 p[i].committed_leader_epoch = v >= 6 ? 3 : -1;
-                p[i].committed_metadata = S(meta);
+                p[i].committed_metadata = S(metas[i]);
         }
         t.name = S("topic");
         t.partitions = p;
@@ -657,6 +666,15 @@ static call *commit(sl_group_coord *gc, int16_t v, const char *group, int32_t ge
         k->c.rs = rs;
         sl_group_offset_commit(gc, &k->c);
         return k;
+}
+
+static call *commit(sl_group_coord *gc, int16_t v, const char *group, int32_t gen,
+                    const char *member, int64_t off, const char *meta, int np)
+{
+        const char *metas[8];
+        for (int i = 0; i < np; i++)
+                metas[i] = meta;
+        return commit_metas(gc, v, group, gen, member, off, metas, np);
 }
 
 static int16_t commit_err(call *k, int i)
@@ -724,7 +742,7 @@ static void test_offsets_and_replay(void **st)
         k = commit(gc, 7, "gone", 5, "m-1", 1, "", 1);
         assert_int_equal(commit_err(k, 0), KP_ERR_ILLEGAL_GENERATION);
         call_free(k);
-        char big[SL_GROUP_OFFSET_META_MAX + 2];
+        char big[4096 + 2];
         memset(big, 'm', sizeof(big) - 1);
         big[sizeof(big) - 1] = 0;
         k = commit(gc, 7, "simple", -1, "", 1, big, 1);
@@ -967,6 +985,181 @@ static void test_offset_delete_and_sync_timeout(void **st)
         reset_env();
 }
 
+/* LeaveGroup v3 of one member. */
+static int16_t leave1(sl_group_coord *gc, const char *group, const char *member)
+{
+        call *k = call_new(13, 3);
+        kp_leave_group_request lq;
+        kp_leave_group_request_init(&lq);
+        kp_leave_group_request_member_identity mi;
+        kp_leave_group_request_member_identity_init(&mi);
+        mi.member_id = S(member);
+        lq.group_id = S(group);
+        lq.members = &mi;
+        lq.members_count = 1;
+        k->c.rq = ROUNDTRIP_RQ(k, kp_leave_group_request, &lq);
+        kp_leave_group_response lr;
+        kp_leave_group_response_init(&lr);
+        k->c.rs = &lr;
+        sl_group_leave(gc, &k->c);
+        assert_true(k->done);
+        kp_leave_group_response *r = ROUNDTRIP_RS(k, kp_leave_group_response);
+        int16_t e = r->error_code ? r->error_code : r->members[0].error_code;
+        call_free(k);
+        return e;
+}
+
+/* One member joined and synced; returns its id. */
+static char *stable1(sl_group_coord *gc, const char *group)
+{
+        char *id;
+        call *j = join2(gc, group, &id);
+        kp_join_group_response *r = join_rs(j);
+        assert_int_equal(r->error_code, 0);
+        int32_t gen = r->generation_id;
+        call_free(j);
+        const char *ids[] = {id};
+        const char *as[] = {"A"};
+        call *s = sync_(gc, 5, group, gen, id, NULL, 1, ids, as);
+        assert_int_equal(ROUNDTRIP_RS(s, kp_sync_group_response)->error_code, 0);
+        call_free(s);
+        return id;
+}
+
+/* group.max.size: a join beyond it is refused (fresh, v3 and new static
+ * members alike) without disturbing the members or other groups. */
+static void test_limit_group_max_size(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_cfg cfg = cfg_default();
+        cfg.max_size = 1;
+        sl_group_coord *gc = coord(cfg);
+        char *a = stable1(gc, "full");
+        call *k = join(gc, 5, "full", "", NULL, NULL, "m");
+        assert_int_equal(join_rs(k)->error_code, KP_ERR_GROUP_MAX_SIZE_REACHED);
+        call_free(k);
+        k = join(gc, 3, "full", "", NULL, NULL, "m");
+        assert_int_equal(join_rs(k)->error_code, KP_ERR_GROUP_MAX_SIZE_REACHED);
+        call_free(k);
+        k = join(gc, 5, "full", "", "static-1", NULL, "m");
+        assert_int_equal(join_rs(k)->error_code, KP_ERR_GROUP_MAX_SIZE_REACHED);
+        call_free(k);
+        /* the member is still Stable in generation 1; another group is free */
+        assert_int_equal(heartbeat(gc, "full", 1, a, NULL), 0);
+        char *o = stable1(gc, "other");
+        assert_int_equal(heartbeat(gc, "other", 1, o, NULL), 0);
+        /* once a leaves there is room again */
+        assert_int_equal(leave1(gc, "full", a), 0);
+        char *b = stable1(gc, "full");
+        free(b);
+        free(o);
+        free(a);
+        sl_group_coord_free(gc);
+}
+
+/* group.min/max.session.timeout.ms bound a JoinGroup's session timeout
+ * (both ends inclusive). */
+static void test_limit_session_timeout(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_cfg cfg = cfg_default();
+        cfg.min_session_timeout_ms = 1000;
+        cfg.max_session_timeout_ms = 20000;
+        sl_group_coord *gc = coord(cfg);
+        struct {
+                int32_t st;
+                int16_t want;
+        } cases[] = {
+            {999, KP_ERR_INVALID_SESSION_TIMEOUT},       {20001, KP_ERR_INVALID_SESSION_TIMEOUT},
+            {INT32_MAX, KP_ERR_INVALID_SESSION_TIMEOUT}, {-1, KP_ERR_INVALID_SESSION_TIMEOUT},
+            {1000, KP_ERR_MEMBER_ID_REQUIRED},           {20000, KP_ERR_MEMBER_ID_REQUIRED}};
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                call *k = join_st(gc, 5, "st", "", NULL, NULL, "m", cases[i].st);
+                assert_int_equal(join_rs(k)->error_code, cases[i].want);
+                call_free(k);
+        }
+        sl_group_coord_free(gc);
+}
+
+/* offset.metadata.max.bytes is checked per partition: the others of the same
+ * request are committed. */
+static void test_limit_offset_metadata(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_cfg cfg = cfg_default();
+        cfg.offset_metadata_max = 8;
+        sl_group_coord *gc = coord(cfg);
+        const char *metas[] = {"12345678", "123456789", NULL};
+        call *k = commit_metas(gc, 7, "meta", -1, "", 10, metas, 3);
+        assert_int_equal(commit_err(k, 0), 0);
+        assert_int_equal(commit_err(k, 1), KP_ERR_OFFSET_METADATA_TOO_LARGE);
+        assert_int_equal(commit_err(k, 2), 0);
+        call_free(k);
+        int64_t offs[3];
+        fetch(gc, "meta", 3, offs, NULL);
+        assert_int_equal(offs[0], 10);
+        assert_int_equal(offs[1], -1);
+        assert_int_equal(offs[2], 12);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+/* offsets.retention.minutes: a group that had members keeps its offsets while
+ * it has any and loses them all retention after it emptied; a simple group
+ * loses each offset retention after its own commit (a consumer that keeps
+ * committing keeps its offsets), and goes when none is left. */
+static void test_limit_offsets_retention(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_cfg cfg = cfg_default();
+        cfg.offsets_retention_ms = 60000;
+        sl_group_coord *gc = coord(cfg);
+        int64_t offs[2];
+        /* simple group: p0 recommitted 40 s later, p1 not */
+        call_free(commit(gc, 7, "simple", -1, "", 5, NULL, 2));
+        wall_ms += 40000;
+        call_free(commit(gc, 7, "simple", -1, "", 50, NULL, 1));
+        int before = nrecs;
+        wall_ms += 20001;
+        sl_group_coord_tick(gc);
+        fetch(gc, "simple", 2, offs, NULL);
+        assert_int_equal(offs[0], 50);
+        assert_int_equal(offs[1], -1);
+        assert_int_equal(nrecs, before + 1); /* p1's tombstone only */
+        assert_null(recs[nrecs - 1].val);
+        wall_ms += 40000;
+        sl_group_coord_tick(gc);
+        fetch(gc, "simple", 2, offs, NULL);
+        assert_int_equal(offs[0], -1);
+        assert_int_equal(nrecs, before + 3); /* p0 and the group */
+        /* consumer group: Stable for twice the retention, then Empty */
+        char *a = stable1(gc, "cg");
+        call *k = commit(gc, 7, "cg", 1, a, 7, NULL, 2);
+        assert_int_equal(commit_err(k, 0), 0);
+        call_free(k);
+        wall_ms += 120000;
+        sl_group_coord_tick(gc);
+        fetch(gc, "cg", 2, offs, NULL);
+        assert_int_equal(offs[1], 8);
+        assert_int_equal(leave1(gc, "cg", a), 0);
+        wall_ms += 59999;
+        sl_group_coord_tick(gc);
+        fetch(gc, "cg", 2, offs, NULL);
+        assert_int_equal(offs[0], 7);
+        wall_ms += 2;
+        sl_group_coord_tick(gc);
+        fetch(gc, "cg", 2, offs, NULL);
+        assert_int_equal(offs[0], -1);
+        assert_int_equal(offs[1], -1);
+        free(a);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -979,6 +1172,10 @@ int main(void)
             cmocka_unit_test(test_offsets_and_replay),
             cmocka_unit_test(test_describe_list_delete_retention),
             cmocka_unit_test(test_offset_delete_and_sync_timeout),
+            cmocka_unit_test(test_limit_group_max_size),
+            cmocka_unit_test(test_limit_session_timeout),
+            cmocka_unit_test(test_limit_offset_metadata),
+            cmocka_unit_test(test_limit_offsets_retention),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
