@@ -167,6 +167,27 @@ static void print_lat(const char *what, const char *key, const sl_hist *h, char 
                  us(sl_hist_quantile(h, 0.999)), key, us(h->count ? h->max : 0));
 }
 
+/* ProduceRequests: how many, how big, how many in flight while any was. */
+static void report_requests(const lg_request_stats *r, char *res, size_t len)
+{
+        size_t used = strlen(res);
+        double mean = r->busy_ns ? (double)r->inflight_area / (double)r->busy_ns : 0;
+        double kb = r->sent ? (double)r->bytes / (double)r->sent / 1024 : 0;
+        double rtt = r->answered ? (double)r->rtt_us / (double)r->answered : 0;
+
+        printf("produce requests %llu  mean %.1f KiB  in flight: max %d, mean %.2f while busy "
+               "(%.0f%% of the time)  rtt mean %.0f us\n",
+               (unsigned long long)r->sent, kb, r->inflight_max, mean,
+               r->t_last_ns > r->t_first_ns
+                   ? 100.0 * (double)r->busy_ns / (double)(r->t_last_ns - r->t_first_ns)
+                   : 0,
+               rtt);
+        snprintf(res + used, len - used,
+                 " produce_reqs=%llu req_kib=%.1f inflight_max=%d inflight_mean=%.2f "
+                 "rtt_us=%.0f",
+                 (unsigned long long)r->sent, kb, r->inflight_max, mean, rtt);
+}
+
 static void report(const lg_config *c, const lg_produce_stats *p, const lg_consume_stats *k,
                    double wall_s, double cpu_s)
 {
@@ -206,6 +227,7 @@ static void report(const lg_config *c, const lg_produce_stats *p, const lg_consu
                     (unsigned long long)(p->failed + (p->attempted - p->delivered - p->failed)));
                 if (p->first_error[0])
                         printf("producer error: %s\n", p->first_error);
+                report_requests(&p->req, res, sizeof(res));
         }
         if (c->mode == LG_E2E) {
                 size_t u;

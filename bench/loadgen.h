@@ -9,6 +9,7 @@
 #ifndef SL_BENCH_LOADGEN_H
 #define SL_BENCH_LOADGEN_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
@@ -41,6 +42,23 @@ typedef struct lg_config {
         uint64_t run_id;
 } lg_config;
 
+/* ProduceRequests as librdkafka sends and completes them, counted by interceptors
+ * (per request, never per record). In flight = sent and not yet answered. Written by
+ * librdkafka's broker threads under mu; read after the producer is destroyed. */
+typedef struct lg_request_stats {
+        pthread_mutex_t mu;
+        uint64_t sent;          /* ProduceRequests fully written to a socket */
+        uint64_t answered;      /* responses (or failures) of those */
+        uint64_t bytes;         /* request sizes, framing included */
+        uint64_t rtt_us;        /* sum of librdkafka's round-trip times */
+        int inflight;           /* now */
+        int inflight_max;       /* largest seen */
+        uint64_t t_first_ns;    /* first send */
+        uint64_t t_last_ns;     /* time of the last change of inflight */
+        uint64_t inflight_area; /* integral of inflight over time while > 0, in ns */
+        uint64_t busy_ns;       /* time with inflight > 0 */
+} lg_request_stats;
+
 typedef struct lg_produce_stats {
         uint64_t attempted;            /* produce() calls accepted */
         uint64_t delivered;            /* successful delivery reports */
@@ -49,7 +67,8 @@ typedef struct lg_produce_stats {
         uint64_t bytes;                /* value bytes delivered */
         uint64_t t_start_ns, t_end_ns; /* first produce() to last delivery report */
         char first_error[256];
-        sl_hist dr_lat; /* produce() (or scheduled send time when paced) -> DR, in ns */
+        sl_hist dr_lat;       /* produce() (or scheduled send time when paced) -> DR, in ns */
+        lg_request_stats req; /* ProduceRequests on the wire (interceptors) */
 } lg_produce_stats;
 
 typedef struct lg_consume_stats {

@@ -62,6 +62,78 @@ static void fill_payload(uint8_t *buf, size_t n, uint64_t seed)
         }
 }
 
+/* ---- ProduceRequests in flight (interceptors, broker threads) ---- */
+
+#define API_PRODUCE 0
+
+/* Accounts the time since the last change at the current in-flight count. */
+static void req_tick(lg_request_stats *r, uint64_t now)
+{
+        if (r->inflight > 0 && now > r->t_last_ns) {
+                r->inflight_area += (uint64_t)r->inflight * (now - r->t_last_ns);
+                r->busy_ns += now - r->t_last_ns;
+        }
+        r->t_last_ns = now;
+}
+
+static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const char *brokername,
+                                           int32_t brokerid, int16_t api_key, int16_t api_version,
+                                           int32_t corr_id, size_t size, void *opaque)
+{
+        lg_request_stats *r = opaque;
+
+        (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)api_version;
+        (void)corr_id;
+        if (api_key != API_PRODUCE)
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        pthread_mutex_lock(&r->mu);
+        req_tick(r, lg_now_ns());
+        if (!r->sent)
+                r->t_first_ns = r->t_last_ns;
+        r->sent++;
+        r->bytes += size;
+        if (++r->inflight > r->inflight_max)
+                r->inflight_max = r->inflight;
+        pthread_mutex_unlock(&r->mu);
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_response_received(rd_kafka_t *rk, int sockfd, const char *brokername,
+                                                int32_t brokerid, int16_t api_key,
+                                                int16_t api_version, int32_t corr_id, size_t size,
+                                                int64_t rtt, rd_kafka_resp_err_t err, void *opaque)
+{
+        lg_request_stats *r = opaque;
+
+        (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)api_version;
+        (void)corr_id, (void)size, (void)err;
+        if (api_key != API_PRODUCE)
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        pthread_mutex_lock(&r->mu);
+        req_tick(r, lg_now_ns());
+        /* A request that failed before it was sent is answered without a send. */
+        if (r->inflight > 0) {
+                r->inflight--;
+                r->answered++;
+                r->rtt_us += rtt > 0 ? (uint64_t)rtt : 0;
+        }
+        pthread_mutex_unlock(&r->mu);
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf, void *opaque,
+                                  char *errstr, size_t len)
+{
+        rd_kafka_resp_err_t err;
+
+        (void)conf, (void)errstr, (void)len;
+        err = rd_kafka_interceptor_add_on_request_sent(rk, "loadgen", on_request_sent, opaque);
+        if (!err)
+                err = rd_kafka_interceptor_add_on_response_received(rk, "loadgen",
+                                                                    on_response_received, opaque);
+        return err;
+}
+
 static int set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t len)
 {
         return rd_kafka_conf_set(c, k, v, err, len) == RD_KAFKA_CONF_OK ? 0 : -1;
@@ -87,6 +159,12 @@ static rd_kafka_t *make_producer(const lg_config *cfg, lg_produce_stats *st)
         bad = bad || set(conf, "queue.buffering.max.kbytes", "1048576", errstr, sizeof(errstr));
         if (bad) {
                 fprintf(stderr, "loadgen: producer config: %s\n", errstr);
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        pthread_mutex_init(&st->req.mu, NULL);
+        if (rd_kafka_conf_interceptor_add_on_new(conf, "loadgen", on_new, &st->req)) {
+                fprintf(stderr, "loadgen: cannot add the request interceptors\n");
                 rd_kafka_conf_destroy(conf);
                 return NULL;
         }
