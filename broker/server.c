@@ -6,8 +6,11 @@
  * port, then start one pinned thread per shard; each opens the partition
  * logs it owns before the broker reports ready. Stop: phase DRAIN (listeners
  * closed, connections stop reading and close once their requests are
- * answered; shards keep serving cross-shard calls), then phase CLOSE (every
- * log synced and closed, threads joined, everything freed). */
+ * answered; shards keep serving cross-shard calls), then phase CLOSE (the
+ * rest of the connections closed, then the quiescence barrier: every shard
+ * keeps answering until no cross-shard call is in flight anywhere, and all
+ * leave their loops together; every log synced and closed, threads joined,
+ * everything freed). */
 #include "server.h"
 
 #include <errno.h>
@@ -25,6 +28,10 @@
 #include "conn_int.h"
 
 sl_globals g_sl;
+
+/* How long the shutdown barrier waits for the shards to finish the
+ * cross-shard work in flight (a topic creation's disk work, a group commit). */
+#define SL_QUIESCE_MS 15000
 
 static struct {
         pthread_mutex_t mu;
@@ -77,12 +84,7 @@ static bool shard_phase(sl_shard *s)
                 s->drained = true;
                 atomic_fetch_add(&g_sl.drained, 1);
         }
-        if (phase == SL_PHASE_CLOSE) {
-                sl_conn_close_all(s);
-                /* A group commit in flight must come back before logs close. */
-                return s->commit_running;
-        }
-        return true;
+        return phase < SL_PHASE_CLOSE;
 }
 
 static void *shard_main(void *arg)
@@ -101,22 +103,24 @@ static void *shard_main(void *arg)
         boot_report(s, rc);
         if (rc) {
                 /* Wait for the main thread to stop everyone. */
-                while (atomic_load(&g_sl.phase) != SL_PHASE_CLOSE)
+                while (atomic_load(&g_sl.phase) < SL_PHASE_CLOSE)
                         sl_reactor_turn(s->reactor, 100);
         } else {
                 while (shard_phase(s))
                         sl_reactor_turn(s->reactor, -1); /* stop wakes us */
         }
+        /* CLOSE: no new work from here on (connections closed, no maintenance,
+         * the registry refuses changes); what is in flight to or from this
+         * shard is answered before any shard leaves (shard.c's barrier). */
+        sl_conn_close_all(s);
         sl_timer_stop(s->reactor, &s->flush_timer);
+        sl_shard_quiesce(s);
         sl_partitions_close_all(s);
         sl_shard_io_stop(s);
-        /* A log opened by the helper before it stopped (a topic creation in
-         * flight at SIGTERM) entered the table in the completions just run. */
+        /* A log the helper opened for a job still queued when a barrier timed
+         * out entered the table in the completions just run. */
         sl_partitions_close_all(s);
         atomic_fetch_add(&g_sl.closed, 1);
-        /* Keep answering other shards' calls until every shard has closed. */
-        while (atomic_load(&g_sl.closed) < g_sl.nshards)
-                sl_reactor_turn(s->reactor, 10);
         return NULL;
 }
 
@@ -256,11 +260,14 @@ static void free_everything(void)
         g_sl.nshards = 0;
 }
 
+/* Phase CLOSE, the quiescence barrier, then the threads end. */
 static void join_all(uint32_t started)
 {
         atomic_store(&g_sl.phase, SL_PHASE_CLOSE);
         for (uint32_t i = 0; i < started; i++)
                 sl_reactor_wake(g_sl.shards[i]->reactor);
+        if (!sl_shards_quiesce(started, SL_QUIESCE_MS))
+                SL_WARN("shutdown: shards left the barrier with work in flight (see above)");
         for (uint32_t i = 0; i < started; i++)
                 pthread_join(g_sl.shards[i]->thread, NULL);
 }

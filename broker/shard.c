@@ -6,18 +6,69 @@
  * on the sending shard (its memory is the caller's, nothing is allocated) and
  * the shard stops reading sockets until the FIFOs drain (backpressure). Rings
  * are drained after every epoll wake-up; the target reactor is woken once per
- * turn and only if it announced it may sleep. */
+ * turn and only if it announced it may sleep.
+ *
+ * Every shard also counts what it has in flight (calls sent and not yet home,
+ * calls received and not yet answered, jobs on its I/O helper): at shutdown
+ * the quiescence barrier (end of this file) lets the shards leave their
+ * loops only together, once nothing is in flight anywhere. */
 #include "broker_int.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 enum { PHASE_CALL = 0, PHASE_REPLY = 1, PHASE_OFFLOAD = 2 };
 
 static _Thread_local sl_shard *t_self;
+
+/* What one shard has in flight, for the shutdown barrier. Counted always
+ * (a few increments per xcall); published only while quiescing. */
+typedef struct shard_q {
+        uint32_t *to_open;   /* per target: calls sent whose reply has not run */
+        uint32_t *from_open; /* per origin: calls received and not yet answered */
+        uint64_t sent_open;  /* sum of to_open */
+        uint64_t recv_open;  /* sum of from_open */
+        uint64_t io_open;    /* jobs offloaded to the I/O helper, done not yet run */
+        bool quiescing;      /* in sl_shard_quiesce: publish at every turn */
+        bool pub_quiet;      /* the published word says quiet */
+        bool reported;       /* logged its state for a barrier timeout */
+        uint64_t epoch;      /* bumped when a quiet word is withdrawn */
+        /* epoch << 1 | quiet, written by this shard, read by the main thread */
+        atomic_uint_fast64_t word;
+} shard_q;
+
+/* The shard and its bookkeeping in one allocation (sl_shard first). */
+typedef struct shard_box {
+        sl_shard s;
+        shard_q q;
+} shard_box;
+
+static shard_q *q_of(sl_shard *s)
+{
+        return &((shard_box *)s)->q;
+}
+
+/* The barrier's broker-wide flags (set up by sl_shards_link, see the end of
+ * this file). */
+static atomic_uint q_entered;  /* shards inside sl_shard_quiesce */
+static atomic_bool q_release;  /* main thread: leave the barrier */
+static atomic_bool q_report;   /* main thread: timed out, log what you wait for */
+static atomic_uint q_reported; /* shards that logged */
+
+/* Any cross-shard or I/O-helper traffic: a quiet word published before it no
+ * longer holds. Called before the traffic becomes visible to anyone. */
+static inline void q_busy(shard_q *q)
+{
+        if (q->pub_quiet) {
+                q->pub_quiet = false;
+                q->epoch++;
+                atomic_store(&q->word, q->epoch << 1);
+        }
+}
 
 sl_shard *sl_shard_self(void)
 {
@@ -135,6 +186,10 @@ static void send_to(sl_shard *s, sl_shard_id to, sl_xcall *x)
 void sl_shard_call(sl_shard_id target, sl_xcall *x)
 {
         sl_shard *s = t_self;
+        shard_q *q = q_of(s);
+        q_busy(q);
+        q->sent_open++;
+        q->to_open[target]++;
         x->origin = s->id;
         x->target = target;
         x->phase = PHASE_CALL;
@@ -144,6 +199,10 @@ void sl_shard_call(sl_shard_id target, sl_xcall *x)
 void sl_xcall_reply(sl_xcall *x)
 {
         sl_shard *s = t_self;
+        shard_q *q = q_of(s);
+        q_busy(q);
+        q->recv_open--;
+        q->from_open[x->origin]--;
         x->phase = PHASE_REPLY;
         send_to(s, x->origin, x);
 }
@@ -185,16 +244,24 @@ void sl_gather_arm(sl_gather *g)
 
 static void deliver(sl_shard *s, sl_xcall *x)
 {
-        (void)s;
+        shard_q *q = q_of(s);
+        q_busy(q);
         if (x->phase == PHASE_CALL) {
+                q->recv_open++;
+                q->from_open[x->origin]++;
                 x->run(x);
                 return;
         }
+        /* Home: counted out only after done (and the gather) ran, so work they
+         * start is in flight before this call stops being. x may be gone. */
+        sl_shard_id target = x->target;
         sl_gather *g = x->gather;
         if (x->done)
                 x->done(x);
         if (g)
                 gather_one_done(x);
+        q->sent_open--;
+        q->to_open[target]--;
 }
 
 /* Drains every inbound ring and the local FIFO; bounded per turn so one busy
@@ -290,6 +357,9 @@ static void *io_main(void *arg)
 void sl_shard_offload(sl_xcall *x)
 {
         sl_shard *s = t_self;
+        shard_q *q = q_of(s);
+        q_busy(q);
+        q->io_open++;
         x->origin = x->target = s->id;
         x->phase = PHASE_OFFLOAD;
         pthread_mutex_lock(&s->io_mu);
@@ -304,10 +374,14 @@ static void io_completions(sl_shard *s)
         sl_xcall_fifo done = s->io_done;
         s->io_done.head = s->io_done.tail = NULL;
         pthread_mutex_unlock(&s->io_mu);
+        shard_q *q = q_of(s);
         sl_xcall *x;
-        while ((x = fifo_pop(&done)))
+        while ((x = fifo_pop(&done))) {
+                q_busy(q);
                 if (x->done)
                         x->done(x);
+                q->io_open--;
+        }
 }
 
 void sl_shard_io_start(sl_shard *s)
@@ -327,6 +401,8 @@ void sl_shard_io_stop(sl_shard *s)
 
 /* --- loop hooks --- */
 
+static void q_publish(sl_shard *s);
+
 static void hook_before_sleep(void *arg)
 {
         sl_shard *s = arg;
@@ -337,6 +413,8 @@ static void hook_before_sleep(void *arg)
         sl_conn_flush_all(s);
         flush_pending(s);
         wake_targets(s);
+        if (q_of(s)->quiescing)
+                q_publish(s);
 }
 
 static bool hook_pending(void *arg)
@@ -377,9 +455,10 @@ void sl_shard_loop_hooks(sl_shard *s)
 
 int sl_shard_create(sl_shard_id id, sl_shard **out)
 {
-        sl_shard *s = calloc(1, sizeof(*s));
-        if (!s)
+        shard_box *box = calloc(1, sizeof(*box));
+        if (!box)
                 return -ENOMEM;
+        sl_shard *s = &box->s;
         s->id = id;
         s->lsock = -1;
         sl_timer_init(&s->flush_timer, NULL, s);
@@ -400,7 +479,10 @@ int sl_shard_create(sl_shard_id id, sl_shard **out)
         s->in = calloc(n, sizeof(*s->in));
         s->pend = calloc(n, sizeof(*s->pend));
         s->wake = calloc(n, sizeof(*s->wake));
-        if (!s->out || !s->in || !s->pend || !s->wake)
+        box->q.to_open = calloc(n, sizeof(*box->q.to_open));
+        box->q.from_open = calloc(n, sizeof(*box->q.from_open));
+        atomic_init(&box->q.word, 0);
+        if (!s->out || !s->in || !s->pend || !s->wake || !box->q.to_open || !box->q.from_open)
                 goto out_free_arrays;
         pthread_mutex_init(&s->io_mu, NULL);
         pthread_cond_init(&s->io_cv, NULL);
@@ -412,6 +494,8 @@ out_free_arrays:
         free(s->in);
         free(s->pend);
         free(s->wake);
+        free(box->q.to_open);
+        free(box->q.from_open);
         sl_reactor_free(s->reactor);
 out_free:
         free(s);
@@ -420,6 +504,10 @@ out_free:
 
 int sl_shards_link(void)
 {
+        atomic_store(&q_entered, 0);
+        atomic_store(&q_release, false);
+        atomic_store(&q_report, false);
+        atomic_store(&q_reported, 0);
         for (uint32_t i = 0; i < g_sl.nshards; i++) {
                 for (uint32_t j = 0; j < g_sl.nshards; j++) {
                         if (i == j)
@@ -446,8 +534,139 @@ void sl_shard_destroy(sl_shard *s)
         free(s->wake);
         free(s->ptab);
         free(s->commit_batch);
+        free(q_of(s)->to_open);
+        free(q_of(s)->from_open);
         pthread_mutex_destroy(&s->io_mu);
         pthread_cond_destroy(&s->io_cv);
         sl_reactor_free(s->reactor);
         free(s);
+}
+
+/* --- shutdown: the quiescence barrier ---
+ *
+ * No shard may leave its loop while a call it sent or received is in flight:
+ * the reply would land in a ring nobody drains (leaking what it points to) or
+ * run against freed state. Once a shard takes no new work (server.c: listener
+ * and connections closed, maintenance timer stopped; the registry refuses new
+ * changes), it enters sl_shard_quiesce and keeps turning: it answers calls,
+ * collects replies and I/O completions, and at the end of every turn publishes
+ * a word: quiet (no call of its own out, none received unanswered, no I/O job,
+ * no connection, nothing queued) and an epoch, bumped whenever it withdraws
+ * quiet, which it does before any send, delivery or offload. The main thread
+ * reads every word twice (sl_shards_quiesce). The same quiet word from every
+ * shard in both passes means that for a moment between the passes all shards
+ * were quiet at once: no call was out anywhere (its origin counts a call until
+ * its reply has run), so nothing can start one again (only connections and
+ * timers start work; the timers left, e.g. the group coordinator's, only
+ * answer parked calls, which would be out). Then all shards are released
+ * together. A timeout bounds it: each shard logs what it still waits for. */
+
+static void q_publish(sl_shard *s)
+{
+        shard_q *q = q_of(s);
+        bool quiet = !q->sent_open && !q->recv_open && !q->io_open && !s->nconns &&
+                     !s->pend_count && !s->local.head;
+        if (quiet && !q->pub_quiet) {
+                q->pub_quiet = true;
+                atomic_store(&q->word, q->epoch << 1 | 1);
+        } else if (!quiet) {
+                q_busy(q);
+        }
+}
+
+/* Appends "[to shard j: k, ...]" for the non-zero entries of v. */
+static size_t q_list(char *buf, size_t len, const char *what, const uint32_t *v)
+{
+        size_t o = 0;
+        const char *sep = " [";
+        for (uint32_t j = 0; j < g_sl.nshards && o < len; j++) {
+                if (!v[j])
+                        continue;
+                o += (size_t)snprintf(buf + o, len - o, "%s%s shard %u: %u", sep, what, j, v[j]);
+                sep = ",";
+        }
+        if (o && o < len)
+                o += (size_t)snprintf(buf + o, len - o, "]");
+        return o < len ? o : len;
+}
+
+static void q_log_pending(sl_shard *s)
+{
+        shard_q *q = q_of(s);
+        char to[512] = "", from[512] = "";
+        q_list(to, sizeof(to), "to", q->to_open);
+        q_list(from, sizeof(from), "from", q->from_open);
+        SL_WARN(
+            "shutdown barrier: shard %u still has %llu call(s) awaiting a reply%s, %llu call(s) "
+            "received and unanswered%s, %llu I/O job(s)%s, %u connection(s), %u call(s) "
+            "waiting for ring room",
+            s->id, (unsigned long long)q->sent_open, to, (unsigned long long)q->recv_open, from,
+            (unsigned long long)q->io_open, s->commit_running ? " (a group commit)" : "", s->nconns,
+            s->pend_count);
+}
+
+void sl_shard_quiesce(sl_shard *s)
+{
+        shard_q *q = q_of(s);
+        q->quiescing = true;
+        atomic_fetch_add(&q_entered, 1);
+        while (!atomic_load(&q_release)) {
+                if (atomic_load(&q_report) && !q->reported) {
+                        q->reported = true;
+                        q_log_pending(s);
+                        atomic_fetch_add(&q_reported, 1);
+                }
+                /* before_sleep publishes; the release and report wake us */
+                sl_reactor_turn(s->reactor, 100);
+        }
+        q->quiescing = false;
+}
+
+static void nap_ms(long ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+}
+
+/* Two passes over the first n shards' words: all quiet, none changed. */
+static bool quiet_twice(uint32_t n, uint64_t *w)
+{
+        for (uint32_t i = 0; i < n; i++) {
+                w[i] = atomic_load(&q_of(g_sl.shards[i])->word);
+                if (!(w[i] & 1))
+                        return false;
+        }
+        for (uint32_t i = 0; i < n; i++)
+                if (atomic_load(&q_of(g_sl.shards[i])->word) != w[i])
+                        return false;
+        return true;
+}
+
+bool sl_shards_quiesce(uint32_t n, int64_t timeout_ms)
+{
+        uint64_t *w = calloc(n ? n : 1, sizeof(*w));
+        int64_t start = sl_now_ms(), deadline = start + timeout_ms;
+        bool ok = false;
+        while (w && !ok) {
+                ok = atomic_load(&q_entered) >= n && quiet_twice(n, w);
+                if (ok || sl_now_ms() >= deadline)
+                        break;
+                nap_ms(1);
+        }
+        free(w);
+        if (!ok) {
+                uint32_t in = atomic_load(&q_entered);
+                SL_WARN("shutdown barrier: shards not quiet after %lld ms (%u of %u reached it); "
+                        "leaving with work in flight",
+                        (long long)(sl_now_ms() - start), in, n);
+                atomic_store(&q_report, true);
+                for (uint32_t i = 0; i < n; i++)
+                        sl_reactor_wake(g_sl.shards[i]->reactor);
+                for (int k = 0; k < 1000 && atomic_load(&q_reported) < in; k++)
+                        nap_ms(1);
+        }
+        atomic_store(&q_release, true);
+        for (uint32_t i = 0; i < n; i++)
+                sl_reactor_wake(g_sl.shards[i]->reactor);
+        return ok;
 }

@@ -85,6 +85,17 @@ const sl_config *sl_shard_config(void);
  * read more requests. */
 bool sl_shard_backpressured(const sl_shard *s);
 
+/* Shutdown barrier (server.c). On a shard thread that takes no new work any
+ * more (listener and connections closed, its timers stopped): keeps answering
+ * calls and collecting replies and I/O completions until the main thread
+ * releases every shard at once, which it does when no call is in flight to or
+ * from any shard and none can start again (see shard.c). */
+void sl_shard_quiesce(sl_shard *s);
+/* Main thread: waits until shards [0, n) are quiescent, for at most
+ * timeout_ms (then each shard logs what it still waits for), and releases
+ * them from sl_shard_quiesce. True when they were quiescent. */
+bool sl_shards_quiesce(uint32_t n, int64_t timeout_ms);
+
 /* Owner shard of a partition: jump consistent hash of the topic id and index. */
 sl_shard_id sl_shard_for_partition(kp_uuid topic_id, int32_t partition);
 /* The jump consistent hash itself (Lamping & Veach), exposed for tests. */

@@ -12,7 +12,8 @@
  * The meta file is removed before the directories, so a crash in between
  * leaves orphan directories and never a topic without data; create removes
  * any leftover directory before opening (partition.c). If opening fails the
- * create is rolled back (logs closed and removed, meta file removed). */
+ * create is rolled back (logs closed and removed, meta file removed). At
+ * shutdown changes not yet started are refused (NOT_CONTROLLER). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,22 @@ void sl_topics_alter_config(sl_topic_op *op)
 
 static void work_run(reg_work *w);
 
+/* Shutdown (phase CLOSE): a change not started yet is refused, so no disk
+ * work begins while the shards wait to leave together; one under way runs to
+ * its end (the shards keep answering its calls, see shard.c's barrier). */
+static bool shutting_down(void)
+{
+        return atomic_load(&g_sl.phase) >= SL_PHASE_CLOSE;
+}
+
+static void refuse(sl_xcall *x)
+{
+        sl_topic_op *op = x->arg;
+        op->error = KP_ERR_NOT_CONTROLLER; /* retriable: ask again after the restart */
+        op->error_message = "The broker is shutting down.";
+        sl_xcall_reply(x);
+}
+
 static void next_op(void)
 {
         if (reg.busy || !reg.queue.head)
@@ -140,6 +157,11 @@ static void next_op(void)
         if (!reg.queue.head)
                 reg.queue.tail = NULL;
         x->next = NULL;
+        if (shutting_down()) {
+                refuse(x);
+                next_op();
+                return;
+        }
         reg_work *w = calloc(1, sizeof(*w));
         uint32_t n = sl_shard_count();
         if (w) {
