@@ -95,14 +95,18 @@ typedef struct sl_config {
         int64_t log_flush_interval_ms;              /* log.flush.interval.ms */
         int log_message_timestamp_type; /* log.message.timestamp.type, enum sl_timestamp_type */
         int log_cleanup_policy;         /* log.cleanup.policy, mask of enum sl_cleanup_policy */
-        int64_t offsets_topic_num_partitions;     /* offsets.topic.num.partitions */
-        int64_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
-        int64_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
-        int64_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
-        int64_t group_max_size;                   /* group.max.size */
-        int64_t offsets_retention_minutes;        /* offsets.retention.minutes */
-        int64_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
-        uint8_t source[SL_CONFIG_MAX_KEYS];       /* enum sl_config_source per key (table order) */
+        int64_t offsets_topic_num_partitions;         /* offsets.topic.num.partitions */
+        int64_t group_initial_rebalance_delay_ms;     /* group.initial.rebalance.delay.ms */
+        int64_t group_min_session_timeout_ms;         /* group.min.session.timeout.ms */
+        int64_t group_max_session_timeout_ms;         /* group.max.session.timeout.ms */
+        int64_t group_max_size;                       /* group.max.size */
+        int64_t offsets_retention_minutes;            /* offsets.retention.minutes */
+        int64_t offset_metadata_max_bytes;            /* offset.metadata.max.bytes */
+        int64_t group_consumer_heartbeat_interval_ms; /* group.consumer.heartbeat.interval.ms */
+        int64_t group_consumer_session_timeout_ms;    /* group.consumer.session.timeout.ms */
+        int group_consumer_assignors;    /* group.consumer.assignors: bit 0 uniform, bit 1 range */
+        int64_t group_consumer_max_size; /* group.consumer.max.size */
+        uint8_t source[SL_CONFIG_MAX_KEYS]; /* enum sl_config_source per key (table order) */
 } sl_config;
 
 /* One row of DescribeConfigs output (broker or topic). `value` points into

@@ -37,6 +37,7 @@ static const char *const backend_names[] = {"kernel", "dpdk", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 const char *const cfg_compression_names[] = {"producer", "uncompressed", "gzip", "snappy",
                                              "lz4",      "zstd",         NULL};
+static const char *const assignor_names[] = {"uniform", "range", NULL};
 const char *const cfg_ts_names[] = {"CreateTime", "LogAppendTime", NULL};
 const char *const cfg_cleanup_names[] = {"delete", "compact", NULL};
 
@@ -143,6 +144,18 @@ const cfg_key cfg_keys[] = {
     {"offset.metadata.max.bytes", INTV(0, I32MAX, CU_BYTES), AT(ST_I64, offset_metadata_max_bytes),
      "4096", SL_CONFIG_TYPE_INT, false, NULL,
      "Largest metadata string of one committed offset (OFFSET_METADATA_TOO_LARGE beyond)."},
+    {"group.consumer.heartbeat.interval.ms", INTV(1, I32MAX, CU_MS),
+     AT(ST_I64, group_consumer_heartbeat_interval_ms), "5000", SL_CONFIG_TYPE_INT, false, NULL,
+     "How often members of a KIP-848 consumer group heartbeat (told in every answer)."},
+    {"group.consumer.session.timeout.ms", INTV(1, I32MAX, CU_MS),
+     AT(ST_I64, group_consumer_session_timeout_ms), "45000", SL_CONFIG_TYPE_INT, false, NULL,
+     "A KIP-848 consumer group member silent this long is removed from its group."},
+    {"group.consumer.assignors", ENUMV(CK_LIST, assignor_names),
+     AT(ST_INT, group_consumer_assignors), "uniform,range", SL_CONFIG_TYPE_LIST, false, NULL,
+     "Server-side assignors of KIP-848 consumer groups; uniform is the default when enabled."},
+    {"group.consumer.max.size", INTV(1, I32MAX, CU_NONE), AT(ST_I64, group_consumer_max_size),
+     "2147483647", SL_CONFIG_TYPE_INT, false, NULL,
+     "Members of one KIP-848 consumer group; a join beyond it gets GROUP_MAX_SIZE_REACHED."},
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 _Static_assert(sizeof(cfg_keys) / sizeof(cfg_keys[0]) <= SL_CONFIG_MAX_KEYS,

@@ -119,6 +119,10 @@ static const struct {
     {"group.max.size", "250", "250"},
     {"offsets.retention.minutes", "1440", "1440"},
     {"offset.metadata.max.bytes", "1KiB", "1024"},
+    {"group.consumer.heartbeat.interval.ms", "2s", "2000"},
+    {"group.consumer.session.timeout.ms", "10s", "10000"},
+    {"group.consumer.assignors", "range", "range"},
+    {"group.consumer.max.size", "8", "8"},
 };
 
 static void test_every_key_round_trips(void **state)
