@@ -133,8 +133,13 @@ void sl_group_sync(sl_group_coord *gc, sl_group_call *c)
         g->sync_persisting = true; /* before: the callback may run inside */
         err = sl_group_store(gc, g, &g->sync_persist);
         if (err) {
+                /* Kafka's storeGroup answers a record over the offsets topic's
+                 * size limit UNKNOWN_SERVER_ERROR (INVALID_COMMIT_OFFSET_SIZE
+                 * is OffsetCommit's answer); the members rejoin */
                 g->sync_persisting = false;
-                sl_group_fail_syncs(g, err);
+                sl_group_fail_syncs(g, err == KP_ERR_INVALID_COMMIT_OFFSET_SIZE
+                                           ? KP_ERR_UNKNOWN_SERVER_ERROR
+                                           : err);
                 sl_group_prepare_rebalance(gc, g);
         }
 }

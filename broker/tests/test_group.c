@@ -34,6 +34,7 @@ static int nrecs;
 static sl_group_persist *pend[64];
 static int npend;
 static bool auto_sync = true;
+static int16_t append_err; /* the fake log refuses appends with this */
 
 static int64_t f_now(void *a)
 {
@@ -49,6 +50,8 @@ static int16_t f_append(void *a, int32_t partition, const kp_record_in *r, int32
                         sl_group_persist *p)
 {
         (void)a;
+        if (append_err)
+                return append_err;
         for (int32_t i = 0; i < n; i++) {
                 rec *x = &recs[nrecs++];
                 x->partition = partition;
@@ -100,6 +103,7 @@ static void reset_env(void)
         nrecs = 0;
         npend = 0;
         auto_sync = true;
+        append_err = 0;
 }
 
 /* ---- calls through the codec ---- */
@@ -1160,6 +1164,35 @@ static void test_limit_offsets_retention(void **st)
         reset_env();
 }
 
+/* A leader's assignment the log refuses as too large: SyncGroup answers
+ * UNKNOWN_SERVER_ERROR as Kafka's storeGroup does (not OffsetCommit's
+ * INVALID_COMMIT_OFFSET_SIZE) and the group rebalances. */
+static void test_sync_record_too_large(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        char *a;
+        call *j = join2(gc, "big", &a);
+        kp_join_group_response *r = join_rs(j);
+        assert_int_equal(r->error_code, 0);
+        int32_t gen = r->generation_id;
+        call_free(j);
+        append_err = KP_ERR_INVALID_COMMIT_OFFSET_SIZE;
+        const char *ids[] = {a};
+        const char *as[] = {"too large"};
+        call *s = sync_(gc, 5, "big", gen, a, NULL, 1, ids, as);
+        assert_true(s->done);
+        assert_int_equal(ROUNDTRIP_RS(s, kp_sync_group_response)->error_code,
+                         KP_ERR_UNKNOWN_SERVER_ERROR);
+        call_free(s);
+        assert_int_equal(heartbeat(gc, "big", gen, a, NULL), KP_ERR_REBALANCE_IN_PROGRESS);
+        append_err = 0;
+        free(a);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1176,6 +1209,7 @@ int main(void)
             cmocka_unit_test(test_limit_session_timeout),
             cmocka_unit_test(test_limit_offset_metadata),
             cmocka_unit_test(test_limit_offsets_retention),
+            cmocka_unit_test(test_sync_record_too_large),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
