@@ -11,7 +11,9 @@
  *            remove the partition directories → reply.
  * The meta file is removed before the directories, so a crash in between
  * leaves orphan directories and never a topic without data; create removes
- * any leftover directory before opening (partition.c). If opening fails the
+ * any leftover directory before opening (partition.c), and startup removes
+ * the `<topic>-<n>.<tag>.deleted` directories a fetch still held at a crash
+ * (topics_store.c). If opening fails the
  * create is rolled back (logs closed and removed, meta file removed). At
  * shutdown changes not yet started are refused (NOT_CONTROLLER). */
 #include <stdio.h>

@@ -10,8 +10,10 @@
  * must be 1..SL_TOPIC_PARTITIONS_MAX; anything else makes startup fail with
  * the file named (we refuse to guess). Written as <name>.meta.tmp, fsynced,
  * renamed, then the directory fsynced, so a crash leaves the old or the new
- * file, never half of one. Called on shard 0's I/O helper thread or before
- * the shards start; nothing here touches shard state. */
+ * file, never half of one. Loading also removes what an interrupted deletion
+ * left: `<topic>-<n>.<tag>.deleted` partition directories. Called on shard
+ * 0's I/O helper thread or before the shards start; nothing here touches
+ * shard state. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -316,6 +318,54 @@ static int read_small(const char *path, char **out, size_t *len)
         return 0;
 }
 
+/* `<topic>-<index>.<tag>.deleted`: the name partition.c gives a deleted
+ * partition's directory while fetches still read from it. */
+static bool is_deleted_partition_dir(const char *name)
+{
+        size_t l = strlen(name);
+        if (l <= 8 || strcmp(name + l - 8, ".deleted"))
+                return false;
+        l -= 8;
+        const char *tag = memrchr(name, '.', l);
+        if (!tag || tag == name || (size_t)(tag - name) + 1 == l)
+                return false;
+        const char *dash = memrchr(name, '-', (size_t)(tag - name));
+        if (!dash || dash + 1 == tag)
+                return false;
+        for (const char *p = dash + 1; p < tag; p++)
+                if (*p < '0' || *p > '9')
+                        return false;
+        return sl_topic_name_check((kp_str){name, (int32_t)(dash - name)}) == 0;
+}
+
+/* A deleted partition's directory is removed when its last fetch lets go of
+ * it; a crash before that leaves it behind, renamed aside. Nothing refers to
+ * it any more (the topic's meta file went first): remove it. */
+static void sweep_deleted(const char *data_dir)
+{
+        DIR *d = opendir(data_dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!is_deleted_partition_dir(de->d_name))
+                        continue;
+                char path[SL_CONFIG_PATH_MAX + 300];
+                snprintf(path, sizeof(path), "%s/%s", data_dir, de->d_name);
+                struct stat st;
+                if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                int rc = sl_log_remove_dir(path);
+                if (rc < 0)
+                        SL_WARN("%s: removing a deleted partition's leftover: %s", path,
+                                sl_log_strerror(rc));
+                else
+                        SL_INFO("%s: removed (a topic deletion interrupted by a stop or crash)",
+                                path);
+        }
+        closedir(d);
+}
+
 int sl_topics_load(const char *data_dir, sl_topics_snap **out)
 {
         char dir[SL_CONFIG_PATH_MAX + 16];
@@ -382,6 +432,8 @@ int sl_topics_load(const char *data_dir, sl_topics_snap **out)
                         break;
         }
         closedir(d);
+        if (!rc)
+                sweep_deleted(data_dir);
         if (!rc) {
                 const sl_topic_info **ptrs = malloc((size_t)(n ? n : 1) * sizeof(*ptrs));
                 if (!ptrs) {
