@@ -8,7 +8,9 @@
  * thread (fdatasync only), and when it comes back sl_log_sync_complete runs
  * on the shard and the waiters fire. While one batch runs new waiters collect
  * for the next: one sync per log per turn covers every append before it, and
- * the reactor never blocks on disk. */
+ * the reactor never blocks on disk. The same batches carry each log's
+ * page-cache work (write-behind, drop-behind: storage/log_cache.c): a log
+ * with no waiters and no flush due gets a job with only that work. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@ static sl_log_config log_config_of(const sl_topic_config *tc, const sl_config *b
         c.log_append_time =
             sl_topic_config_i64(tc, b, SL_TOPIC_MESSAGE_TIMESTAMP_TYPE) == SL_TS_LOG_APPEND_TIME;
         c.max_message_bytes = (int32_t)sl_topic_config_i64(tc, b, SL_TOPIC_MAX_MESSAGE_BYTES);
+        c.cache_retain_bytes = b->log_page_cache_retain_bytes;
         return c;
 }
 
@@ -495,6 +498,12 @@ void sl_partition_sync_wait(sl_partition *p, sl_sync_waiter *w)
         mark_dirty(sl_shard_self(), p);
 }
 
+void sl_partition_cache_kick(sl_partition *p)
+{
+        if (!p->sync_queued && !p->sync_running && sl_log_cache_due(p->log))
+                mark_dirty(sl_shard_self(), p);
+}
+
 /* Once a second: logs whose flush.messages / flush.ms policy says their
  * unsynced data waited long enough join the next group commit; every
  * SL_RETENTION_CHECK_MS, retention deletes expired segments (Kafka's
@@ -543,8 +552,8 @@ static void commit_done(sl_xcall *x)
                 sl_partition *p = s->commit_batch[i];
                 int rc = sl_log_sync_complete(p->log, &p->sync_job, p->sync_rc);
                 if (rc < 0)
-                        SL_ERROR("%s-%d: fdatasync failed: %s; the log refuses appends until "
-                                 "reopened",
+                        SL_ERROR("%s-%d: fdatasync/writeback failed: %s; the log refuses appends "
+                                 "until reopened",
                                  p->topic_name, p->index, sl_log_strerror(rc));
                 p->sync_running = false;
                 sl_sync_waiter *w = p->sync_busy;
@@ -570,6 +579,7 @@ void sl_commit_before_sleep(sl_shard *s)
                 s->commit_cap = cap;
         }
         uint32_t n = 0;
+        int64_t now = -1;
         sl_partition *p = s->dirty_head;
         s->dirty_head = NULL;
         while (p) {
@@ -578,7 +588,20 @@ void sl_commit_before_sleep(sl_shard *s)
                 p->sync_queued = false;
                 sl_sync_waiter *w = p->sync_wait;
                 p->sync_wait = p->sync_tail = NULL;
-                int rc = sl_log_sync_prepare(p->log, &p->sync_job);
+                /* Durable when someone waits or the flush policy says so;
+                 * else queued by sl_partition_cache_kick: page cache only. */
+                bool durable = w != NULL;
+                if (!durable) {
+                        if (now < 0)
+                                now = wall_ms();
+                        durable = sl_log_sync_due(p->log, now);
+                }
+                int rc = durable ? sl_log_sync_prepare(p->log, &p->sync_job) : 0;
+                if (rc == 0) {
+                        fire_waiters(w, 0); /* already durable */
+                        w = NULL;
+                        rc = sl_log_cache_prepare(p->log, &p->sync_job);
+                }
                 if (rc <= 0) {
                         /* 0: already durable; < 0: latched after an earlier failure. */
                         fire_waiters(w, rc);

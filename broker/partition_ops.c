@@ -225,6 +225,7 @@ void sl_produce_on_owner(sl_xcall *x)
                 it->base_offset = res.base_offset;
                 it->log_append_time = res.log_append_time;
                 sl_fetch_notify(it->topic_id, it->partition);
+                sl_partition_cache_kick(p);
                 if (it->wait_sync) {
                         it->grp = grp;
                         it->w.cb = produce_synced;

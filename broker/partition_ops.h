@@ -189,6 +189,11 @@ void sl_epoch_end_on_owner(sl_xcall *x);
  * parts[0..n) concurrently, storing each result in p->sync_rc. For the I/O
  * helper thread only (blocks in fdatasync). */
 void sl_partitions_sync_run(sl_partition **parts, uint32_t n);
+/* After an append (owner shard): when the log's write-behind / drop-behind
+ * work is due (storage/log.h, sl_log_cache_due), the partition joins the next
+ * group commit batch, which runs that work on the I/O helper even when no
+ * producer waits for durability (acks=0/1). */
+void sl_partition_cache_kick(sl_partition *p);
 
 /* Kafka's reading of special ListOffsets timestamps. */
 #define SL_TS_LATEST         (-1)

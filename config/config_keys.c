@@ -123,6 +123,10 @@ const cfg_key cfg_keys[] = {
     {"log.cleanup.policy", ENUMV(CK_LIST, cfg_cleanup_names), AT(ST_INT, log_cleanup_policy),
      "delete", SL_CONFIG_TYPE_LIST, true, NULL,
      "delete (by retention), compact (last record per key), or both."},
+    {"log.page.cache.retain.bytes", INTV(0, I64MAX, CU_BYTES),
+     AT(ST_I64, log_page_cache_retain_bytes), "67108864", SL_CONFIG_TYPE_LONG, false, NULL,
+     "Newest bytes of each partition kept in the page cache; older written-back data is "
+     "dropped from it (0: never drop)."},
     {"offsets.topic.num.partitions", INTV(1, I32MAX, CU_NONE),
      AT(ST_I64, offsets_topic_num_partitions), "50", SL_CONFIG_TYPE_INT, false, NULL,
      "Partitions of __consumer_offsets (fixed once it exists)."},

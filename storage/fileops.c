@@ -75,6 +75,19 @@ static int px_rename(const char *from, const char *to)
         return rename(from, to) < 0 ? -errno : 0;
 }
 
+static int px_sync_range(int fd, int64_t off, int64_t len, bool wait)
+{
+        unsigned flags = SYNC_FILE_RANGE_WRITE;
+        if (wait)
+                flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+        return sync_file_range(fd, (off_t)off, (off_t)len, flags) < 0 ? -errno : 0;
+}
+
+static int px_drop_cache(int fd, int64_t off, int64_t len)
+{
+        return -posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+}
+
 const sl_fileops sl_fileops_posix = {
     .open = px_open,
     .close = px_close,
@@ -87,6 +100,8 @@ const sl_fileops sl_fileops_posix = {
     .fsize = px_fsize,
     .unlink = px_unlink,
     .rename = px_rename,
+    .sync_range = px_sync_range,
+    .drop_cache = px_drop_cache,
 };
 
 const sl_fileops *sl_fileops_current = &sl_fileops_posix;

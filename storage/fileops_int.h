@@ -8,6 +8,7 @@
 #ifndef SL_FILEOPS_INT_H
 #define SL_FILEOPS_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,6 +27,12 @@ typedef struct sl_fileops {
         int (*fsize)(int fd, int64_t *size);
         int (*unlink)(const char *path);
         int (*rename)(const char *from, const char *to);
+        /* Page-cache control, never durability (see log_sync.c): wait=false
+         * starts writeback of the dirty pages of [off, off + len); wait=true
+         * also waits until every page of the range is written back (clean). */
+        int (*sync_range)(int fd, int64_t off, int64_t len, bool wait);
+        /* Drops the clean cached pages of [off, off + len) (DONTNEED). */
+        int (*drop_cache)(int fd, int64_t off, int64_t len);
 } sl_fileops;
 
 /* The real system calls. */

@@ -47,6 +47,12 @@ typedef struct sl_log_config {
         int64_t flush_ms;             /* flush.ms, -1 = never by time */
         bool log_append_time;         /* message.timestamp.type=LogAppendTime */
         int32_t max_message_bytes;    /* max.message.bytes (1048588) */
+        /* Page cache (not durability; log_cache.c): start writeback of each
+         * writeback_bytes appended (8 MiB; 0 = leave it to the kernel), and
+         * drop clean cached data more than cache_retain_bytes behind the log
+         * end (log.page.cache.retain.bytes, 64 MiB; 0 = never drop). */
+        int64_t writeback_bytes;
+        int64_t cache_retain_bytes;
 } sl_log_config;
 
 sl_log_config sl_log_config_default(void);
@@ -126,6 +132,13 @@ bool sl_log_failed(const sl_log *log);
 /* With more dirty segments than this (tiny segments), a job covers the
  * oldest ones and job.offset says up to where. */
 #define SL_SYNC_MAX_FILES 32
+/* Page-cache ranges per job (write-behind, drop-behind); more wait a job. */
+#define SL_CACHE_MAX_RANGES 8
+typedef struct sl_cache_range {
+        int fd;
+        int64_t off, len;
+        void *seg; /* pinned segment (internal) */
+} sl_cache_range;
 typedef struct sl_sync_job {
         int nfiles;                       /* files to fdatasync */
         int fds[SL_SYNC_MAX_FILES];       /* their descriptors */
@@ -136,6 +149,12 @@ typedef struct sl_sync_job {
         int64_t offset;                   /* flushed offset once the job succeeds */
         int64_t messages;                 /* records covered (flush.messages) */
         uint64_t trunc_gen;               /* log truncations seen at prepare */
+        bool durable;                     /* fdatasync part: complete advances the flushed offset */
+        bool cache;                       /* carries page-cache work (below) */
+        int nwb;                          /* start writeback of these (no wait) */
+        sl_cache_range wb[SL_CACHE_MAX_RANGES];
+        int ndrop; /* wait until written back, then drop from the page cache */
+        sl_cache_range drop[SL_CACHE_MAX_RANGES];
 } sl_sync_job;
 
 /* Returns 1 if there is something to sync (job filled), 0 if not, <0 on a
@@ -147,6 +166,20 @@ int sl_sync_job_run(const sl_sync_job *job);
 int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc);
 /* prepare + run + complete on the calling thread. */
 int sl_log_sync(sl_log *log);
+
+/* Write-behind and drop-behind, so a partition's dirty and cached tail stay
+ * bounded and the kernel recycles warm pages instead of growing the page
+ * cache (log_cache.c says why). A job from sl_log_cache_prepare carries only
+ * page-cache work: run it with sl_sync_job_run and finish it with
+ * sl_log_sync_complete like any job; it never advances the flushed offset.
+ * A durable job (sl_log_sync_prepare) carries the same work when it is due.
+ * A range is dropped only after the job itself waited for it to be written
+ * back; a failed writeback latches the log like a failed fdatasync. */
+/* Owner thread, cheap (after each append): cache work is due and no job
+ * carrying some is in flight. */
+bool sl_log_cache_due(const sl_log *log);
+/* Returns 1 (job filled), 0 (nothing due or a job in flight) or <0 (latched). */
+int sl_log_cache_prepare(sl_log *log, sl_sync_job *job);
 /* flush.messages / flush.ms policy: true when unsynced data has waited long
  * enough. acks=-1 produces sync regardless (the broker asks). */
 bool sl_log_sync_due(const sl_log *log, int64_t now_ms);
@@ -226,7 +259,65 @@ typedef struct sl_log_stats {
         int64_t size_bytes; /* bytes on disk in segments */
         int64_t syncs;      /* completed sync jobs */
         int64_t appends;    /* batches appended */
+        int64_t writeback_bytes; /* bytes whose writeback a cache job started */
+        int64_t dropped_bytes;   /* bytes dropped from the page cache (clean) */
 } sl_log_stats;
 void sl_log_get_stats(const sl_log *log, sl_log_stats *st);
+
+/* ---- Log compaction (cleanup.policy=compact), storage/cleaner*.c ----
+ * Rewrites the sealed segments below the cleanable end keeping, per key, only
+ * the record with the largest offset; tombstones (null value) already in the
+ * cleaned part go once older than delete.retention.ms. Offsets are kept (gaps
+ * are normal), batches keep their header (base offset, last offset delta,
+ * producer id/epoch/sequence); an idempotent producer's last batch survives
+ * empty. Small segments merge. The chain rule and the crash-safe swap are in
+ * FORMAT.md ("Compaction"). Three steps, like group commit: prepare and
+ * complete on the owner thread, run on any thread (reads pinned segments,
+ * writes `.cleaned` files; touches no log state). */
+typedef struct sl_clean_config {
+        double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
+        int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
+        int64_t delete_retention_ms;      /* delete.retention.ms (86400000) */
+        int64_t max_offset;   /* clean only below this (high watermark); INT64_MAX: no limit */
+        size_t dedupe_bytes;  /* offset map memory (log.cleaner.dedupe.buffer.size share; 16 MiB) */
+        size_t io_buffer_bytes; /* read/write buffers, each (1 MiB) */
+} sl_clean_config;
+
+sl_clean_config sl_clean_config_default(void);
+
+/* What a cleaning did (valid after complete). */
+typedef struct sl_clean_stats {
+        int64_t segments_in;     /* segments replaced */
+        int64_t segments_out;    /* segments written */
+        int64_t bytes_in;        /* their sizes before */
+        int64_t bytes_out;       /* and after */
+        int64_t records_kept;    /* records read and kept */
+        int64_t records_dropped; /* superseded by a later record of the key */
+        int64_t tombstones_dropped;
+        int64_t first_dirty;     /* dirty section cleaned: [first_dirty, end) */
+        int64_t end;
+        double dirty_ratio;      /* at prepare */
+} sl_clean_stats;
+
+typedef struct sl_clean_job sl_clean_job;
+
+/* Owner thread. Returns 1 with *job (allocated; pins the segments it reads)
+ * when the log has something to clean (a dirty section of sealed segments
+ * whose records are all older than min.compaction.lag.ms, below max_offset,
+ * at least min.cleanable.dirty.ratio of the cleanable bytes), 0 if not, <0
+ * on error. Every job prepared must be completed. */
+int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl_clean_job **job);
+/* Any thread: builds the offset map and writes the cleaned segments as
+ * `.cleaned` files (fdatasync'd). Returns 0 or -errno / SL_E*. */
+int sl_clean_job_run(sl_clean_job *job);
+/* Owner thread: if rc == 0 and the replaced segments are all still there,
+ * swaps the cleaned segments in (crash-safe); else removes the `.cleaned`
+ * files. Unpins, frees the job, fills st (may be NULL). Returns rc, 0, or
+ * the swap's error (an I/O failure in the swap latches the log). */
+int sl_clean_complete(sl_log *log, sl_clean_job *job, int rc, sl_clean_stats *st);
+/* prepare + run + complete on the calling thread: 1 if it cleaned, 0 if
+ * there was nothing to do, <0 on error. */
+int sl_log_clean(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl_clean_stats *st);
+/* ---- end of log compaction ---- */
 
 #endif

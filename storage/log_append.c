@@ -244,6 +244,7 @@ int sl_log_append_v(sl_log *log, sl_append_buf *bufs, int n, int32_t leader_epoc
                         log->iov[niov].iov_len = (size_t)size;
                         niov++;
                         log->appends++;
+                        log->cache_unsent += size;
                         log->unflushed_msgs += h.records;
                         off += (size_t)size;
                 }
@@ -302,6 +303,8 @@ void sl_log_get_stats(const sl_log *log, sl_log_stats *st)
                 st->size_bytes += log->segs[i]->size;
         st->syncs = log->syncs;
         st->appends = log->appends;
+        st->writeback_bytes = log->wb_bytes;
+        st->dropped_bytes = log->dropped_bytes;
 }
 
 const char *sl_log_strerror(int err)

@@ -32,6 +32,8 @@ typedef struct sl_segment {
         int64_t data_end;      /* end of the last batch (the seal starts here) */
         int64_t size;          /* file bytes that belong to the log (incl. seal) */
         int64_t synced_size;   /* bytes covered by a completed fdatasync */
+        int64_t wb_size;       /* writeback started (write-behind) up to here */
+        int64_t dropped_size;  /* written back and dropped from the page cache below this */
         int64_t prealloc_end;  /* blocks reserved (KEEP_SIZE) up to here */
         int64_t created_ms;    /* from the header; segment.ms */
         int64_t max_ts;        /* largest batch maxTimestamp, -1 if none */
@@ -45,6 +47,8 @@ typedef struct sl_segment {
         bool deleted;          /* unlinked; freed on the last unpin */
         bool corrupt;          /* a lazy index rebuild found the chain broken */
         bool hdr_bad;          /* last segment's header torn; rewritten at open */
+        bool cleaned;          /* written by the cleaner: offset gaps, link_out */
+        sl_chain link_out;     /* cleaned: chain value the next header may name */
         sl_index idx;
 } sl_segment;
 
@@ -76,6 +80,10 @@ struct sl_log {
         struct iovec *iov; /* pwritev vector for append_v, reused */
         int iovcap;
         int64_t syncs, appends; /* stats */
+        int64_t cache_unsent;      /* bytes appended since the last cache job */
+        bool cache_busy;           /* a job with cache work is in flight */
+        uint64_t cache_trunc_gen;  /* truncations the cache positions account for */
+        int64_t wb_bytes, dropped_bytes; /* stats */
 };
 
 /* ---- segment.c ---- */
@@ -123,6 +131,7 @@ typedef struct sl_scan {
         int64_t next_offset;    /* offset the first batch must start at */
         sl_chain chain;         /* chain value before the first batch */
         bool allow_seal;        /* a seal may end the data */
+        bool allow_gaps;        /* cleaned segment: baseOffset may skip offsets */
         sl_segment *index_into; /* feed index entries into this segment, or NULL */
         int64_t index_interval;
         /* out (updated per batch) */
@@ -162,11 +171,29 @@ const char *sl_epoch_scan_hook(void *arg, const sl_batch_hdr *h, int64_t pos,
 /* Rebuilds the cache from every batch header (when the checkpoint is lost). */
 int sl_epoch_rebuild(sl_log *log);
 
+/* ---- cleaner_swap.c ---- */
+/* Does a segment whose header names prev_chain continue a? (a's final chain,
+ * or for a cleaned segment also the link-out value in its header.) */
+static inline bool sl_segment_links_to(const sl_segment *a, const sl_chain *prev_chain)
+{
+        return sl_chain_eq(&a->chain, prev_chain) ||
+               (a->cleaned && sl_chain_eq(&a->link_out, prev_chain));
+}
+/* Open pass 0: deletes half-written `.cleaned` files and finishes committed
+ * `.swap` replacements (see FORMAT.md, "Compaction"). */
+int sl_clean_finish_swaps(sl_log *log);
+
 /* ---- log_start.c helpers (in retention.c) ---- */
 int sl_log_start_store(sl_log *log);
 int sl_log_start_load(sl_log *log, int64_t *start);
 
 int sl_log_config_check(const sl_log_config *c);
+
+/* ---- log_cache.c: write-behind / drop-behind ranges of a sync job ---- */
+/* Adds the page-cache ranges due to job (pinning their segments). */
+void sl_log_cache_fill(sl_log *log, sl_sync_job *job);
+/* Records what the job's ranges did (rc == 0) and unpins them. */
+void sl_log_cache_complete(sl_log *log, sl_sync_job *job, int rc);
 
 /* Latches the log after an I/O failure; returns SL_EFATAL. */
 int sl_log_latch(sl_log *log, int err);

@@ -7,7 +7,10 @@
  * thread) does only the syscalls; complete (owner) publishes the result. A
  * failed fdatasync latches the log: the kernel may have dropped the dirty
  * pages, so retrying would report success for lost data (the 2018 "fsyncgate"
- * PostgreSQL lesson). Appends then fail with KAFKA_STORAGE_ERROR until reopen. */
+ * PostgreSQL lesson). Appends then fail with KAFKA_STORAGE_ERROR until reopen.
+ * A job may also carry page-cache work (log_cache.c): writeback started and
+ * written-back ranges dropped; a failed sync_file_range latches too, since it
+ * consumes the file's writeback error that a later fdatasync would report. */
 #include "fileops_int.h"
 #include "log_int.h"
 
@@ -50,10 +53,13 @@ int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
         }
         job->messages = log->unflushed_msgs;
         job->trunc_gen = log->trunc_gen;
+        job->durable = true;
         if (last == log->nsegs - 1) {
                 log->unflushed_msgs = 0;
                 log->unflushed_since_ms = -1;
         }
+        if (sl_log_cache_due(log))
+                sl_log_cache_fill(log, job);
         return 1;
 }
 
@@ -69,6 +75,21 @@ int sl_sync_job_run(const sl_sync_job *job)
                 int rc = sl_fileops_current->fsync(job->dir_fd);
                 if (rc < 0)
                         return rc;
+        }
+        for (int i = 0; i < job->nwb; i++) {
+                const sl_cache_range *r = &job->wb[i];
+                int rc = sl_fileops_current->sync_range(r->fd, r->off, r->len, false);
+                if (rc < 0)
+                        return rc;
+        }
+        for (int i = 0; i < job->ndrop; i++) {
+                const sl_cache_range *r = &job->drop[i];
+                /* Only what is written back is dropped: wait for it first. */
+                int rc = sl_fileops_current->sync_range(r->fd, r->off, r->len, true);
+                if (rc < 0)
+                        return rc;
+                /* A hint: failing leaves pages cached, nothing else. */
+                (void)sl_fileops_current->drop_cache(r->fd, r->off, r->len);
         }
         return 0;
 }
@@ -88,10 +109,13 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
                 sl_segment_unpin(log, seg);
         }
         job->nfiles = 0;
+        sl_log_cache_complete(log, job, rc);
         if (rc < 0)
                 return sl_log_latch(log, rc);
         if (log->fatal)
                 return SL_EFATAL;
+        if (!job->durable)
+                return 0; /* page-cache work only */
         if (job->dir_fd >= 0 && job->dir_gen > log->dir_synced_gen)
                 log->dir_synced_gen = job->dir_gen;
         /* A truncation since prepare may have reused the offsets the job

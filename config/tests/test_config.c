@@ -112,6 +112,7 @@ static const struct {
     {"log.flush.interval.ms", "30s", "30000"},
     {"log.message.timestamp.type", "LogAppendTime", "LogAppendTime"},
     {"log.cleanup.policy", "compact, delete", "delete,compact"},
+    {"log.page.cache.retain.bytes", "256MiB", "268435456"},
     {"offsets.topic.num.partitions", "1", "1"},
     {"group.initial.rebalance.delay.ms", "0", "0"},
     {"group.min.session.timeout.ms", "1s", "1000"},
