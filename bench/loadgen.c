@@ -31,6 +31,8 @@ static void usage(FILE *f)
                    "  --batch-size B     producer batch.size in bytes\n"
                    "  --passes K         consume: read the topic K times (default 1)\n"
                    "  --conf KEY=VALUE   any librdkafka property (repeatable)\n"
+                   "  --raw-inflight N   produce without librdkafka, N requests in flight\n"
+                   "  --raw-idempotent   raw mode: idempotent batches (producer id, sequences)\n"
                    "  -v                 verbose\n");
 }
 
@@ -86,6 +88,9 @@ static int parse_args(int argc, char **argv, lg_config *c)
                 if (!strcmp(o, "-v")) {
                         c->verbose = 1;
                         takes = 0;
+                } else if (!strcmp(o, "--raw-idempotent")) {
+                        c->raw_idempotent = 1;
+                        takes = 0;
                 } else if (!v) {
                         bad = 1;
                 } else if (!strcmp(o, "--bootstrap")) {
@@ -114,6 +119,8 @@ static int parse_args(int argc, char **argv, lg_config *c)
                         bad = parse_int(v, 0, 900000, &c->linger_ms);
                 } else if (!strcmp(o, "--batch-size")) {
                         bad = parse_int(v, 1, 1 << 30, &c->batch_size);
+                } else if (!strcmp(o, "--raw-inflight")) {
+                        bad = parse_int(v, 1, 64, &c->raw_inflight);
                 } else if (!strcmp(o, "--passes")) {
                         bad = parse_int(v, 1, 1000000, &c->passes);
                 } else if (!strcmp(o, "--conf")) {
@@ -273,7 +280,12 @@ int main(int argc, char **argv)
         cpu0 = cpu_seconds();
         w0 = lg_now_ns();
         if (cfg.mode == LG_PRODUCE) {
-                rc = lg_topic_ensure(&cfg) > 0 ? lg_produce_run(&cfg, &pst, NULL) : -1;
+                if (lg_topic_ensure(&cfg) <= 0)
+                        rc = -1;
+                else if (cfg.raw_inflight)
+                        rc = lg_raw_produce_run(&cfg, &pst);
+                else
+                        rc = lg_produce_run(&cfg, &pst, NULL);
         } else if (cfg.mode == LG_CONSUME) {
                 rc = lg_consume_run(&cfg, &cst, NULL);
         } else {

@@ -35,7 +35,9 @@ typedef struct lg_config {
         double rate; /* records/s; 0 = as fast as possible */
         int linger_ms;
         int batch_size;
-        int passes; /* consume mode: read the topic this many times (rewinding at EOF) */
+        int passes;         /* consume mode: read the topic this many times (rewinding at EOF) */
+        int raw_inflight;   /* > 0: raw produce mode with this many requests in flight */
+        int raw_idempotent; /* raw mode: InitProducerId, producer id and sequences */
         int verbose;
         const char *extra_conf[32]; /* key=value pairs passed to librdkafka */
         int n_extra_conf;
@@ -92,6 +94,10 @@ int lg_topic_ensure(const lg_config *cfg);
 
 /* Run the producer until cfg's record/time bound; *stop (if set) ends it early. */
 int lg_produce_run(const lg_config *cfg, lg_produce_stats *st, volatile int *stop);
+/* Raw produce mode: Produce v7 without librdkafka, cfg->raw_inflight requests in flight,
+ * batches of cfg->batch_size bytes (default 1000000) to partition 0. 0 when every record
+ * was acknowledged, 1 otherwise. */
+int lg_raw_produce_run(const lg_config *cfg, lg_produce_stats *st);
 /* Consume mode: read the topic from the beginning until the record bound, the time bound
  * or the end of all partitions in the last of cfg->passes passes (rewinding in between),
  * whichever comes first. */
