@@ -66,6 +66,8 @@ void sl_seg_hdr_encode(uint8_t out[SL_SEG_HDR_BYTES], const sl_seg_hdr *h)
         sl_put64(out + 8, (uint64_t)h->base_offset);
         memcpy(out + 16, h->prev_chain.b, 16);
         sl_put64(out + 32, (uint64_t)h->created_ms);
+        sl_put32(out + 40, h->flags);
+        memcpy(out + 44, h->link_out.b, 16);
         sl_put32(out + 60, xx32(out, 60));
 }
 
@@ -86,6 +88,11 @@ const char *sl_seg_hdr_decode(const uint8_t in[SL_SEG_HDR_BYTES], sl_seg_hdr *h)
                 return "negative base offset in segment header";
         memcpy(h->prev_chain.b, in + 16, 16);
         h->created_ms = (int64_t)sl_be64(in + 32);
+        /* 5. Only flags we know (a cleaned segment, storage/cleaner.c). */
+        h->flags = sl_be32(in + 40);
+        if (h->flags & ~SL_SEG_FLAG_CLEANED)
+                return "unknown segment header flags";
+        memcpy(h->link_out.b, in + 44, 16);
         return NULL;
 }
 

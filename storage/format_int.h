@@ -3,7 +3,8 @@
  * Segment header (64 bytes, at position 0 of <base>.log), all big-endian:
  *    0 u32 magic "SLOG"          4 u16 format version (1)   6 u16 header size (64)
  *    8 i64 base offset          16 16B previous segment's final chain value
- *   32 i64 creation time (ms)   40 20B zero
+ *   32 i64 creation time (ms)   40 u32 flags (bit 0: cleaned, see cleaner.c)
+ *   44 16B link-out chain value (cleaned segments; zero otherwise)
  *   60 u32 XXH32 (seed 0) of bytes [0, 60)
  * Then record batches (v2) end to end. A sealed segment ends with a seal
  * (64 bytes) shaped like a batch prefix so a scan meets it where a batch would be:
@@ -52,10 +53,16 @@ typedef struct sl_batch_hdr {
         int32_t records;
 } sl_batch_hdr;
 
+/* Header flag: a segment written by the cleaner (offset gaps allowed; link_out
+ * is the chain value the next segment's header may name instead of the seal's). */
+#define SL_SEG_FLAG_CLEANED 1u
+
 typedef struct sl_seg_hdr {
         int64_t base_offset;
         sl_chain prev_chain;
         int64_t created_ms;
+        uint32_t flags;    /* SL_SEG_FLAG_* */
+        sl_chain link_out; /* with SL_SEG_FLAG_CLEANED, else zero */
 } sl_seg_hdr;
 
 typedef struct sl_seal {

@@ -106,6 +106,13 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_byte
                 int64_t start, p;
                 sl_batch_hdr h;
                 rc = seek_batch(&r, seg, offset, &start, &h);
+                if (rc == SL_ENOTFOUND) {
+                        /* offset lies in the gap a compaction left at the
+                         * end of a cleaned segment: go on to the next one. */
+                        rc = 0;
+                        offset = seg->next_offset;
+                        continue;
+                }
                 if (rc < 0)
                         break;
                 /* Jump over whole index intervals that fit the budget: every batch

@@ -6,7 +6,8 @@
  *   1. at least 12 bytes remain (baseOffset, batchLength), else torn;
  *   2. a seal prefix here is a seal: 64 valid bytes ending the file;
  *   3. batchLength >= 49 and p + 12 + batchLength <= file size, else torn;
- *   4. magic == 2; 5. baseOffset == the expected next offset;
+ *   4. magic == 2; 5. baseOffset == the expected next offset (in a
+ *      cleaned segment: at least it, compaction leaves gaps);
  *   6. lastOffsetDelta >= 0; 7. CRC32C over [21, end) matches.
  * Reads go through a window buffer (one pread per ~1 MiB, not per batch). */
 #include "fileops_int.h"
@@ -117,7 +118,8 @@ int sl_scan_run(sl_scan *s)
                         fail(s, "batch magic is not 2");
                         break;
                 }
-                if (h.base_offset != s->next_offset) {
+                if (s->allow_gaps ? h.base_offset < s->next_offset
+                                  : h.base_offset != s->next_offset) {
                         fail(s, "batch baseOffset does not follow the previous batch");
                         break;
                 }

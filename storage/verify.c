@@ -182,6 +182,8 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
         bool have_prev = false;
         int64_t prev_next = 0;
         sl_chain prev_chain = {{0}};
+        bool prev_cleaned = false;
+        sl_chain prev_link_out = {{0}};
         char name[64];
 
         for (int i = 0; i < n && rep->ok; i++) {
@@ -212,8 +214,11 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 if (rep->first_offset < 0)
                         rep->first_offset = h.base_offset;
                 /* The link: this header names the previous seal's end and chain. */
-                if (have_prev &&
-                    (h.base_offset != prev_next || !sl_chain_eq(&h.prev_chain, &prev_chain))) {
+                /* (A cleaned segment's successor may name its link-out value
+                 * instead: the chain value of the segments it replaced.) */
+                bool chain_links = sl_chain_eq(&h.prev_chain, &prev_chain) ||
+                                   (prev_cleaned && sl_chain_eq(&h.prev_chain, &prev_link_out));
+                if (have_prev && (h.base_offset != prev_next || !chain_links)) {
                         report(rep, SL_ECORRUPT, name, h.base_offset, 0,
                                h.base_offset > prev_next ? "offsets %" PRId64 "..%" PRId64
                                                            " are missing: a segment was "
@@ -243,6 +248,7 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                              .allow_seal = true,
                              .max_ts = -1,
                              .max_ts_offset = -1,
+                             .allow_gaps = (h.flags & SL_SEG_FLAG_CLEANED) != 0,
                              .on_batch = hook,
                              .arg = &v};
                 rc = sl_scan_run(&s);
@@ -262,12 +268,22 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 } else if (s.why) {
                         if (last && !s.sealed && torn_kind(s.why))
                                 rep->torn_tail = true;
+                        else if (s.allow_gaps && strstr(s.why, "does not follow"))
+                                /* Offsets may skip in a cleaned segment, so a
+                                 * flipped baseOffset shows only where order
+                                 * breaks: the damage is at or before it. */
+                                report(rep, SL_ECORRUPT, name, v.good_off, v.good_pos,
+                                       "%s at position %" PRId64
+                                       "; the damage lies in the batches from position %" PRId64
+                                       " up to it",
+                                       s.why, s.bad_pos, v.good_pos);
                         else
                                 report(rep, SL_ECORRUPT, name, s.bad_offset, s.bad_pos, "%s",
                                        s.why);
                 } else if (s.sealed) {
-                        if (!sl_chain_eq(&s.chain, &s.seal.chain) ||
-                            s.next_offset != s.seal.last_offset + 1)
+                        bool end_ok = s.allow_gaps ? s.next_offset <= s.seal.last_offset + 1
+                                                   : s.next_offset == s.seal.last_offset + 1;
+                        if (!sl_chain_eq(&s.chain, &s.seal.chain) || !end_ok)
                                 report(rep, SL_ECORRUPT, name, v.good_off, v.good_pos,
                                        "chain does not match the seal at position %" PRId64
                                        "; the damage lies between position %" PRId64
@@ -281,8 +297,10 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 if (v.k < v.on)
                         rep->index_problems += v.on - v.k;
                 have_prev = true;
-                prev_next = s.next_offset;
+                prev_next = s.sealed ? s.seal.last_offset + 1 : s.next_offset;
                 prev_chain = s.chain;
+                prev_cleaned = s.allow_gaps;
+                prev_link_out = h.link_out;
         }
         free(v.oe);
         free(v.epochs);
