@@ -44,6 +44,8 @@ static const sl_api api_table[SL_API_KEY_LIMIT] = {
     [47] = {0, 0, false, sl_handle_offset_delete},
     [60] = {0, 1, false, sl_handle_describe_cluster},
     [61] = {0, 0, false, sl_handle_describe_producers},
+    [68] = {0, 1, false, sl_handle_consumer_group_heartbeat},
+    [69] = {0, 0, false, sl_handle_consumer_group_describe},
 };
 
 /* Tests replace an implemented API's handler to control completion order. */

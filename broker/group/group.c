@@ -4,7 +4,7 @@
  * timer), replay of the offsets log, DescribeGroups, ListGroups and
  * DeleteGroups. The rebalance protocol is in group_join.c/group_sync.c,
  * offsets in group_offsets.c. Owned by one shard; no locks. */
-#include "group_int.h"
+#include "cgroup.h"
 
 #include <stdint.h>
 #include <xxhash.h>
@@ -167,6 +167,7 @@ static void group_free(sl_group *g)
                 free(p);
         }
         sl_goffsets_free(g);
+        sl_cgroup_free(g->cg);
         sl_gstr_free(&g->id);
         sl_gstr_free(&g->protocol_type);
         sl_gstr_free(&g->protocol);
@@ -296,6 +297,26 @@ int64_t sl_group_coord_next_deadline(const sl_group_coord *gc)
 
 #define RETENTION_CHECK_MS 60000 /* how often Empty groups are checked for expiry */
 
+/* sl_group_expire_offsets; an Empty consumer group about to go first
+ * tombstones its own records (group epoch, metadata, assignment epoch). */
+static bool expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall)
+{
+        if (g->cg && !g->cg->nmembers && !g->persisting && !g->pending && !g->noffsets &&
+            wall - g->empty_since_ms >= gc->cfg.offsets_retention_ms) {
+                kp_arena a;
+                kp_record_in recs[3];
+                int32_t n = 0;
+                kp_arena_init(&a, 512);
+                bool ok = !sl_cgroup_tombstones(gc, g, &a, recs, &n) &&
+                          !gc->env.append(gc->env.arg, g->partition, recs, n, NULL);
+                kp_arena_release(&a);
+                if (ok)
+                        sl_group_remove(gc, g);
+                return ok;
+        }
+        return sl_group_expire_offsets(gc, g, wall);
+}
+
 int64_t sl_group_coord_tick(sl_group_coord *gc)
 {
         int64_t now = sl_group_now(gc), wall = sl_group_wall(gc);
@@ -305,10 +326,11 @@ int64_t sl_group_coord_tick(sl_group_coord *gc)
                 sl_group *g = gc->tab[i];
                 while (g) {
                         sl_group *nx = g->next;
-                        int64_t d = sl_group_expire(gc, g, now);
+                        int64_t d =
+                            g->cg ? sl_cgroup_expire(gc, g, now) : sl_group_expire(gc, g, now);
                         if (d < next)
                                 next = d;
-                        if (g->state == SL_GS_EMPTY && !sl_group_expire_offsets(gc, g, wall))
+                        if (g->state == SL_GS_EMPTY && !expire_offsets(gc, g, wall))
                                 any_empty = true;
                         g = nx;
                 }
@@ -323,6 +345,9 @@ int sl_group_coord_replay(sl_group_coord *gc, kp_bytes key, kp_bytes value, int6
 {
         sl_offsets_key k;
         (void)now_ms;
+        int rc = sl_cgroup_replay(gc, key, value);
+        if (rc <= 0)
+                return rc; /* a consumer group record (key versions 3-8) */
         if (sl_offsets_key_parse(key, &k) || k.group.len <= 0)
                 return -1;
         sl_group *g = sl_group_find(gc, k.group);
@@ -368,6 +393,16 @@ void sl_group_coord_loaded(sl_group_coord *gc)
                                 m->deadline_ms = now + m->session_timeout_ms;
                                 sl_group_arm(gc, m->deadline_ms);
                         }
+                        for (sl_cmember *m = g->cg ? g->cg->members : NULL; m; m = m->next) {
+                                int32_t st = gc->cfg.cg_session_timeout_ms;
+                                m->session_deadline_ms = now + (st > 0 ? st : 45000);
+                                if (m->state == SL_CMS_UNREVOKED)
+                                        m->rebalance_deadline_ms =
+                                            now + (m->rebalance_timeout_ms > 0
+                                                       ? m->rebalance_timeout_ms
+                                                       : 0);
+                                sl_group_arm(gc, m->session_deadline_ms);
+                        }
                         if (g->state == SL_GS_EMPTY)
                                 sl_group_arm(gc, now + RETENTION_CHECK_MS);
                 }
@@ -382,7 +417,7 @@ void sl_group_describe(sl_group_coord *gc, sl_group_call *c)
         d->protocol_type = (kp_str){"", 0};
         d->protocol_data = (kp_str){"", 0};
         d->members_count = 0;
-        if (!g) {
+        if (!g || g->cg) { /* a consumer group is not a classic one: Dead, as Kafka */
                 d->group_state = kp_str_c("Dead");
                 sl_group_call_finish(c);
                 return;
@@ -464,12 +499,14 @@ void sl_group_list(sl_group_coord *gc, sl_group_call *c)
         int32_t n = 0;
         for (uint32_t i = 0; i <= gc->mask; i++) {
                 for (sl_group *g = gc->tab[i]; g; g = g->next) {
-                        kp_str st = kp_str_c(sl_group_state_name(g->state));
+                        kp_str st = kp_str_c(g->cg ? sl_cgroup_state_name(sl_cgroup_state(g->cg))
+                                                   : sl_group_state_name(g->state));
+                        kp_str type = kp_str_c(g->cg ? "consumer" : "classic");
                         if (c->version >= 4 &&
                             !filter_has(rq->states_filter, rq->states_filter_count, st))
                                 continue;
-                        if (c->version >= 5 && !filter_has(rq->types_filter, rq->types_filter_count,
-                                                           kp_str_c("classic")))
+                        if (c->version >= 5 &&
+                            !filter_has(rq->types_filter, rq->types_filter_count, type))
                                 continue;
                         kp_list_groups_response_listed_group *l = &rs->groups[n++];
                         kp_list_groups_response_listed_group_init(l);
@@ -479,7 +516,7 @@ void sl_group_list(sl_group_coord *gc, sl_group_call *c)
                                 ? sl_group_call_str(c, sl_gstr_view(&g->protocol_type))
                                 : (kp_str){"", 0};
                         l->group_state = st;
-                        l->group_type = kp_str_c("classic");
+                        l->group_type = type;
                 }
         }
         rs->groups_count = n;
@@ -507,7 +544,7 @@ void sl_group_delete(sl_group_coord *gc, sl_group_call *c)
                 return;
         }
         /* tombstones for every offset and the group, in one batch */
-        int32_t n = (int32_t)g->noffsets + 1;
+        int32_t n = (int32_t)g->noffsets + 1 + (g->cg ? 3 * g->cg->nmembers + 3 : 0);
         kp_record_in *recs = kp_arena_alloc(&c->arena, (size_t)n, sizeof(*recs));
         if (!recs) {
                 c->error = KP_ERR_UNKNOWN_SERVER_ERROR;
@@ -531,6 +568,8 @@ void sl_group_delete(sl_group_coord *gc, sl_group_call *c)
         uint8_t *kb = kp_arena_alloc(&c->arena, 1, cap);
         size_t kl = kb ? sl_offsets_group_key(kb, cap, sl_gstr_view(&g->id)) : 0;
         recs[k++] = (kp_record_in){wall, {kb, (int32_t)kl}, KP_BYTES_NULL, NULL, 0};
+        if (g->cg && sl_cgroup_tombstones(gc, g, &c->arena, recs, &k))
+                recs[0].key.len = 0; /* out of memory: refused below */
         for (int32_t i = 0; i < k; i++) {
                 if (recs[i].key.len <= 0) {
                         c->error = KP_ERR_UNKNOWN_SERVER_ERROR;

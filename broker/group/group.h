@@ -36,6 +36,12 @@ typedef struct sl_group_cfg {
         int32_t max_size;                   /* group.max.size */
         int64_t offsets_retention_ms;       /* offsets.retention.minutes, in ms */
         int32_t offset_metadata_max;        /* offset.metadata.max.bytes */
+        /* KIP-848 consumer groups; 0 (and no assignors) means Kafka's default */
+        int32_t cg_heartbeat_interval_ms; /* group.consumer.heartbeat.interval.ms */
+        int32_t cg_session_timeout_ms;    /* group.consumer.session.timeout.ms */
+        int32_t cg_max_size;              /* group.consumer.max.size */
+        int32_t cg_nassignors;            /* group.consumer.assignors, the first is the */
+        uint8_t cg_assignors[2];          /* default: 0 uniform, 1 range */
 } sl_group_cfg;
 
 /* A durable append in flight: cb runs once the records are synced (err 0) or
@@ -58,6 +64,11 @@ typedef struct sl_group_env {
         int16_t (*append)(void *arg, int32_t partition, const kp_record_in *recs, int32_t n,
                           sl_group_persist *p);
         void *arg;
+        /* Topic metadata for server-side assignment (KIP-848); NULL: no
+         * topics. By name: 0 and the id and partition count, or -1 unknown.
+         * By id: 0 and the name (valid until the call returns), or -1. */
+        int (*topic_by_name)(void *arg, kp_str name, kp_uuid *id, int32_t *partitions);
+        int (*topic_by_id)(void *arg, kp_uuid id, kp_str *name);
 } sl_group_env;
 
 /* One operation. The caller owns it until done runs; rq/rs are the generated
@@ -126,6 +137,13 @@ void sl_group_describe(sl_group_coord *gc, sl_group_call *c);
 void sl_group_list(sl_group_coord *gc, sl_group_call *c);
 /* DeleteGroups of c->group_id: answer in c->error. */
 void sl_group_delete(sl_group_coord *gc, sl_group_call *c);
+
+/* KIP-848 consumer groups (cgroup*.c). ConsumerGroupHeartbeat: rq/rs
+ * kp_consumer_group_heartbeat_request/response; the answer waits until the
+ * group's records are durable. ConsumerGroupDescribe of c->group_id: rs is a
+ * kp_consumer_group_describe_response_described_group. */
+void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c);
+void sl_cgroup_describe(sl_group_coord *gc, sl_group_call *c);
 
 /* Answers a parked JoinGroup/SyncGroup now with err: its client is gone, or
  * the broker is shutting down. A JoinGroup member then counts as not

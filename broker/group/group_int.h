@@ -95,6 +95,7 @@ typedef struct sl_group {
         bool sync_persisting;          /* sync_persist in flight */
         struct sl_group_coord *gc;     /* owner */
         int32_t gm_generation;         /* generation the in-flight metadata write is for */
+        struct sl_cgroup *cg;          /* KIP-848 consumer group state; NULL: classic */
         struct sl_group *next;
 } sl_group;
 
@@ -172,6 +173,14 @@ void sl_goffsets_free(sl_group *g);
 /* Retention of an Empty group's offsets: tombstones of the due ones, then the
  * group once none is left. Returns true when the group was removed. */
 bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall);
+
+/* KIP-848 consumer groups (cgroup.c); see cgroup.h */
+void sl_cgroup_free(struct sl_cgroup *cg);
+int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now);
+/* OffsetCommit (any version) and OffsetFetch v9 member checks of a consumer
+ * group: 0, UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH or UNSUPPORTED_VERSION. */
+int16_t sl_cgroup_commit_check(sl_group *g, int16_t version, kp_str member, int32_t epoch);
+int16_t sl_cgroup_fetch_check(sl_group *g, kp_str member, int32_t epoch);
 
 /* record format (offsets_log.c) */
 #define SL_OFFSETS_KEY_COMMIT 1 /* OffsetCommitKey (versions 0 and 1) */

@@ -83,7 +83,14 @@ sl_group_cfg sl_group_cfg_from_broker(int32_t partitions)
             .max_size = (int32_t)b->group_max_size,
             .offsets_retention_ms = b->offsets_retention_minutes * 60 * 1000,
             .offset_metadata_max = (int32_t)b->offset_metadata_max_bytes,
+            .cg_heartbeat_interval_ms = (int32_t)b->group_consumer_heartbeat_interval_ms,
+            .cg_session_timeout_ms = (int32_t)b->group_consumer_session_timeout_ms,
+            .cg_max_size = (int32_t)b->group_consumer_max_size,
         };
+        /* group.consumer.assignors: uniform (the default) first when enabled */
+        for (uint8_t i = 0; i < 2; i++)
+                if (b->group_consumer_assignors & (1 << i))
+                        c.cg_assignors[c.cg_nassignors++] = i;
         return c;
 }
 
@@ -97,6 +104,28 @@ static int64_t env_wall(void *arg)
 {
         (void)arg;
         return sl_wall_ms();
+}
+
+/* Topic metadata of the coordinator's shard snapshot (KIP-848 assignment). */
+static int env_topic_by_name(void *arg, kp_str name, kp_uuid *id, int32_t *partitions)
+{
+        (void)arg;
+        const sl_topic_info *t = sl_topics_find(sl_topics_current(), name);
+        if (!t)
+                return -1;
+        *id = t->id;
+        *partitions = t->partitions;
+        return 0;
+}
+
+static int env_topic_by_id(void *arg, kp_uuid id, kp_str *name)
+{
+        (void)arg;
+        const sl_topic_info *t = sl_topics_find_id(sl_topics_current(), id);
+        if (!t)
+                return -1;
+        *name = t->name;
+        return 0;
 }
 
 static void rearm(void);
@@ -238,7 +267,7 @@ static sl_group_coord *coord_here(kp_uuid topic_id, int32_t partitions)
         s->topic_id = topic_id;
         s->partitions = partitions;
         sl_group_cfg cfg = sl_group_cfg_from_broker(partitions);
-        sl_group_env env = {env_now, env_wall, env_append, s};
+        sl_group_env env = {env_now, env_wall, env_append, s, env_topic_by_name, env_topic_by_id};
         s->gc = sl_group_coord_new(&cfg, &env);
         if (!s->gc) {
                 free(s);

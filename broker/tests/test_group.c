@@ -84,13 +84,13 @@ static void sync_all(int16_t err)
 
 static sl_group_cfg cfg_default(void)
 {
-        sl_group_cfg c = {50, 0, 6000, 300000, 3, 3600000, 4096};
+        sl_group_cfg c = {50, 0, 6000, 300000, 3, 3600000, 4096, 0, 0, 0, 0, {0, 0}};
         return c;
 }
 
 static sl_group_coord *coord(sl_group_cfg c)
 {
-        sl_group_env env = {f_now, f_wall, f_append, NULL};
+        sl_group_env env = {f_now, f_wall, f_append, NULL, NULL, NULL};
         return sl_group_coord_new(&c, &env);
 }
 

@@ -1,0 +1,945 @@
+/* broker/group/cgroup.c — ConsumerGroupHeartbeat (KIP-848): members join with
+ * epoch 0, the group epoch is bumped when a subscription or the subscribed
+ * topics' metadata change, the target assignment is recomputed when the group
+ * epoch passes the assignment epoch, and each member reconciles towards its
+ * target on its own heartbeats (Kafka's CurrentAssignmentBuilder): partitions
+ * it must give up are first revoked (UNREVOKED_PARTITIONS, epoch kept), a
+ * partition still owned by another member is withheld (UNRELEASED_PARTITIONS)
+ * until that member lets it go. Leaves (-1, static -2), session and
+ * revocation timeouts fence members. Every change is written as Kafka's
+ * records (cgroup_log.c) and the answer waits until they are durable. */
+#include "cgroup.h"
+
+#include <stdio.h>
+#include <xxhash.h>
+
+typedef kp_consumer_group_heartbeat_request cgh_rq;
+typedef kp_consumer_group_heartbeat_response cgh_rs;
+
+/* ---- settings (0 in sl_group_cfg: Kafka's defaults) ---- */
+
+static int32_t hb_interval(const sl_group_coord *gc)
+{
+        return gc->cfg.cg_heartbeat_interval_ms > 0 ? gc->cfg.cg_heartbeat_interval_ms : 5000;
+}
+
+static int32_t session_ms(const sl_group_coord *gc)
+{
+        return gc->cfg.cg_session_timeout_ms > 0 ? gc->cfg.cg_session_timeout_ms : 45000;
+}
+
+static bool assignor_enabled(const sl_group_coord *gc, int idx)
+{
+        if (!gc->cfg.cg_nassignors)
+                return idx >= 0;
+        for (int32_t i = 0; i < gc->cfg.cg_nassignors; i++)
+                if (gc->cfg.cg_assignors[i] == idx)
+                        return true;
+        return false;
+}
+
+static int default_assignor(const sl_group_coord *gc)
+{
+        return gc->cfg.cg_nassignors ? gc->cfg.cg_assignors[0] : 0;
+}
+
+/* ---- group and member life ---- */
+
+sl_cgroup *sl_cgroup_new(void)
+{
+        return calloc(1, sizeof(sl_cgroup));
+}
+
+void sl_cmember_free(sl_cmember *m)
+{
+        if (!m)
+                return;
+        sl_gstr_free(&m->id);
+        sl_gstr_free(&m->instance_id);
+        sl_gstr_free(&m->rack_id);
+        sl_gstr_free(&m->client_id);
+        sl_gstr_free(&m->client_host);
+        sl_gstr_free(&m->regex);
+        sl_gstr_free(&m->assignor);
+        for (int32_t i = 0; i < m->ntopics; i++)
+                sl_gstr_free(&m->topics[i]);
+        free(m->topics);
+        sl_ctpset_free(&m->assigned);
+        sl_ctpset_free(&m->revoking);
+        sl_ctpset_free(&m->target);
+        free(m);
+}
+
+static void meta_free(sl_cmeta *v, int32_t n)
+{
+        for (int32_t i = 0; i < n; i++)
+                sl_gstr_free(&v[i].name);
+        free(v);
+}
+
+void sl_cgroup_free(sl_cgroup *cg)
+{
+        if (!cg)
+                return;
+        while (cg->members) {
+                sl_cmember *m = cg->members;
+                cg->members = m->next;
+                sl_cmember_free(m);
+        }
+        meta_free(cg->meta, cg->nmeta);
+        free(cg);
+}
+
+sl_cmember *sl_cmember_find(const sl_cgroup *cg, kp_str id)
+{
+        for (sl_cmember *m = cg->members; m; m = m->next)
+                if (sl_gstr_eq(&m->id, id))
+                        return m;
+        return NULL;
+}
+
+static sl_cmember *find_instance(const sl_cgroup *cg, kp_str inst)
+{
+        if (inst.len < 0)
+                return NULL;
+        for (sl_cmember *m = cg->members; m; m = m->next)
+                if (m->instance_id.len >= 0 && sl_gstr_eq(&m->instance_id, inst))
+                        return m;
+        return NULL;
+}
+
+sl_cmember *sl_cmember_new(kp_str id)
+{
+        sl_cmember *m = calloc(1, sizeof(*m));
+        if (!m)
+                return NULL;
+        m->instance_id.len = m->rack_id.len = m->client_id.len = m->client_host.len = -1;
+        m->regex.len = m->assignor.len = m->id.len = -1;
+        m->rebalance_timeout_ms = -1;
+        if (sl_gstr_set(&m->id, id)) {
+                free(m);
+                return NULL;
+        }
+        return m;
+}
+
+void sl_cgroup_unlink(sl_cgroup *cg, sl_cmember *m)
+{
+        for (sl_cmember **pp = &cg->members; *pp; pp = &(*pp)->next) {
+                if (*pp == m) {
+                        *pp = m->next;
+                        cg->nmembers--;
+                        return;
+                }
+        }
+}
+
+int sl_cgroup_state(const sl_cgroup *cg)
+{
+        if (!cg->nmembers)
+                return SL_CGS_EMPTY;
+        if (cg->epoch > cg->assign_epoch)
+                return SL_CGS_ASSIGNING;
+        for (sl_cmember *m = cg->members; m; m = m->next)
+                if (m->state != SL_CMS_STABLE || m->epoch != cg->assign_epoch)
+                        return SL_CGS_RECONCILING;
+        return SL_CGS_STABLE;
+}
+
+const char *sl_cgroup_state_name(int state)
+{
+        static const char *const names[] = {"Empty", "Assigning", "Reconciling", "Stable"};
+        return state >= 0 && state <= 3 ? names[state] : "Dead";
+}
+
+void sl_cgroup_sync_state(sl_group_coord *gc, sl_group *g)
+{
+        sl_group_set_state(gc, g, g->cg->nmembers ? SL_GS_STABLE : SL_GS_EMPTY);
+}
+
+int sl_cgroup_attach(sl_group *g)
+{
+        g->cg = sl_cgroup_new();
+        if (!g->cg)
+                return -1;
+        sl_gstr_free(&g->protocol_type);
+        sl_gstr_free(&g->protocol);
+        sl_gstr_free(&g->leader);
+        if (sl_gstr_set(&g->protocol_type, kp_str_c("consumer")))
+                return -1;
+        return 0;
+}
+
+/* ---- subscription metadata ---- */
+
+static int meta_cmp(const void *a, const void *b)
+{
+        return strcmp(((const sl_cmeta *)a)->name.p, ((const sl_cmeta *)b)->name.p);
+}
+
+/* The existing topics the members (skip excluded) subscribe to, sorted. */
+static int meta_compute(sl_group_coord *gc, sl_cgroup *cg, const sl_cmember *skip, sl_cmeta **out,
+                        int32_t *nout)
+{
+        int32_t cap = 0, n = 0;
+        for (sl_cmember *m = cg->members; m; m = m->next)
+                cap += m == skip ? 0 : m->ntopics;
+        sl_cmeta *v = cap ? calloc((size_t)cap, sizeof(*v)) : NULL;
+        if (cap && !v)
+                return -1;
+        for (sl_cmember *m = cg->members; m; m = m->next) {
+                if (m == skip || !gc->env.topic_by_name)
+                        continue;
+                for (int32_t i = 0; i < m->ntopics; i++) {
+                        bool dup = false;
+                        for (int32_t k = 0; k < n && !dup; k++)
+                                dup = sl_gstr_eq(&v[k].name, sl_gstr_view(&m->topics[i]));
+                        kp_uuid id;
+                        int32_t parts = 0;
+                        if (dup || gc->env.topic_by_name(gc->env.arg, sl_gstr_view(&m->topics[i]),
+                                                         &id, &parts))
+                                continue;
+                        v[n].name.len = -1;
+                        if (sl_gstr_set(&v[n].name, sl_gstr_view(&m->topics[i]))) {
+                                meta_free(v, n);
+                                return -1;
+                        }
+                        v[n].id = id;
+                        v[n].partitions = parts;
+                        n++;
+                }
+        }
+        if (n > 1)
+                qsort(v, (size_t)n, sizeof(*v), meta_cmp);
+        *out = v;
+        *nout = n;
+        return 0;
+}
+
+static bool meta_same(const sl_cgroup *cg, const sl_cmeta *v, int32_t n)
+{
+        if (cg->nmeta != n)
+                return false;
+        for (int32_t i = 0; i < n; i++)
+                if (!sl_gstr_eq(&cg->meta[i].name, sl_gstr_view(&v[i].name)) ||
+                    memcmp(cg->meta[i].id.b, v[i].id.b, 16) ||
+                    cg->meta[i].partitions != v[i].partitions)
+                        return false;
+        return true;
+}
+
+/* Refreshes cg->meta (without member skip); true when it changed. */
+static int meta_refresh(sl_group_coord *gc, sl_group *g, const sl_cmember *skip, sl_crecs *r,
+                        bool *changed)
+{
+        sl_cgroup *cg = g->cg;
+        sl_cmeta *v = NULL;
+        int32_t n = 0;
+        *changed = false;
+        if (meta_compute(gc, cg, skip, &v, &n))
+                return -1;
+        if (meta_same(cg, v, n)) {
+                meta_free(v, n);
+                return 0;
+        }
+        meta_free(cg->meta, cg->nmeta);
+        cg->meta = v;
+        cg->nmeta = n;
+        *changed = true;
+        sl_crec_meta(r, sl_gstr_view(&g->id), cg, false);
+        return 0;
+}
+
+/* Removes m: tombstones of its records, the group epoch bumped (the target
+ * is recomputed at the next heartbeat). */
+static void fence(sl_group_coord *gc, sl_group *g, sl_cmember *m, sl_crecs *r)
+{
+        sl_cgroup *cg = g->cg;
+        kp_str gid = sl_gstr_view(&g->id);
+        bool changed;
+        sl_crec_current(r, gid, m, true);
+        sl_crec_target(r, gid, m, true);
+        sl_crec_member(r, gid, m, true);
+        sl_cgroup_unlink(cg, m);
+        if (meta_refresh(gc, g, NULL, r, &changed))
+                r->failed = true;
+        sl_cmember_free(m);
+        cg->epoch++;
+        sl_crec_group_epoch(r, gid, cg, false);
+        sl_cgroup_sync_state(gc, g);
+}
+
+/* ---- reconciliation (Kafka's CurrentAssignmentBuilder) ---- */
+
+static bool owned_by_any(const sl_cgroup *cg, kp_uuid t, int32_t p)
+{
+        for (sl_cmember *m = cg->members; m; m = m->next)
+                if (sl_ctpset_has(&m->assigned, t, p) || sl_ctpset_has(&m->revoking, t, p))
+                        return true;
+        return false;
+}
+
+/* Does the request still report a partition of set s as owned? A request
+ * without owned partitions (not sent: unchanged) counts as yes. */
+static bool owns_any(const cgh_rq *rq, const sl_ctpset *s)
+{
+        if (rq->topic_partitions_count < 0)
+                return true;
+        for (int32_t i = 0; i < rq->topic_partitions_count; i++) {
+                const kp_consumer_group_heartbeat_request_topic_partitions *t =
+                    &rq->topic_partitions[i];
+                for (int32_t k = 0; k < t->partitions_count; k++)
+                        if (sl_ctpset_has(s, t->topic_id, t->partitions[k]))
+                                return true;
+        }
+        return false;
+}
+
+static bool owned_subset(const cgh_rq *rq, const sl_ctpset *s)
+{
+        if (rq->topic_partitions_count < 0)
+                return false;
+        for (int32_t i = 0; i < rq->topic_partitions_count; i++) {
+                const kp_consumer_group_heartbeat_request_topic_partitions *t =
+                    &rq->topic_partitions[i];
+                for (int32_t k = 0; k < t->partitions_count; k++)
+                        if (!sl_ctpset_has(s, t->topic_id, t->partitions[k]))
+                                return false;
+        }
+        return true;
+}
+
+static void set_epoch(sl_cmember *m, int32_t epoch)
+{
+        m->prev_epoch = m->epoch;
+        m->epoch = epoch;
+}
+
+/* computeNextAssignment: from the partitions m keeps, towards its target. */
+static int next_assignment(sl_cgroup *cg, sl_cmember *m, const cgh_rq *rq, int32_t epoch)
+{
+        sl_ctpset keep = {0}, revoke = {0}, pending = {0};
+        bool unreleased = false;
+        int rc = -1;
+        for (int32_t i = 0; i < m->assigned.n; i++) {
+                sl_ctp x = m->assigned.v[i];
+                if (sl_ctpset_add(sl_ctpset_has(&m->target, x.topic, x.part) ? &keep : &revoke,
+                                  x.topic, x.part))
+                        goto out;
+        }
+        for (int32_t i = 0; i < m->target.n; i++) {
+                sl_ctp x = m->target.v[i];
+                if (sl_ctpset_has(&keep, x.topic, x.part))
+                        continue;
+                if (owned_by_any(cg, x.topic, x.part))
+                        unreleased = true;
+                else if (sl_ctpset_add(&pending, x.topic, x.part))
+                        goto out;
+        }
+        if (revoke.n && owns_any(rq, &revoke)) {
+                m->state = SL_CMS_UNREVOKED;
+                set_epoch(m, epoch);
+                if (sl_ctpset_copy(&m->assigned, &keep) || sl_ctpset_copy(&m->revoking, &revoke))
+                        goto out;
+        } else {
+                for (int32_t i = 0; i < pending.n; i++)
+                        if (sl_ctpset_add(&keep, pending.v[i].topic, pending.v[i].part))
+                                goto out;
+                m->state = unreleased ? SL_CMS_UNRELEASED : SL_CMS_STABLE;
+                set_epoch(m, cg->assign_epoch);
+                if (sl_ctpset_copy(&m->assigned, &keep))
+                        goto out;
+                sl_ctpset_clear(&m->revoking);
+        }
+        rc = 0;
+out:
+        sl_ctpset_free(&keep);
+        sl_ctpset_free(&revoke);
+        sl_ctpset_free(&pending);
+        return rc;
+}
+
+static int reconcile(sl_cgroup *cg, sl_cmember *m, const cgh_rq *rq)
+{
+        switch (m->state) {
+        case SL_CMS_STABLE:
+                if (m->epoch == cg->assign_epoch)
+                        return 0;
+                return next_assignment(cg, m, rq, m->epoch);
+        case SL_CMS_UNREVOKED:
+                if (owns_any(rq, &m->revoking))
+                        return 0;
+                sl_ctpset_clear(&m->revoking); /* the member let them go */
+                return next_assignment(cg, m, rq, m->epoch + 1);
+        default:
+                return next_assignment(cg, m, rq, m->epoch);
+        }
+}
+
+/* ---- the heartbeat ---- */
+
+static void hb_fail(sl_group_call *c, int16_t err, const char *msg)
+{
+        cgh_rs *rs = c->rs;
+        rs->error_code = err;
+        rs->error_message = msg ? kp_str_c(msg) : KP_STR_NULL;
+        rs->member_id = KP_STR_NULL;
+        rs->member_epoch = 0;
+        rs->heartbeat_interval_ms = 0;
+        rs->assignment_present = false;
+        sl_group_call_finish(c);
+}
+
+static const char *hb_invalid(const sl_group_call *c)
+{
+        const cgh_rq *rq = c->rq;
+        if (rq->group_id.len <= 0)
+                return "GroupId can't be empty.";
+        if (rq->instance_id.len == 0)
+                return "InstanceId can't be empty.";
+        if (rq->rack_id.len == 0)
+                return "RackId can't be empty.";
+        if (rq->subscribed_topic_regex.len >= 0)
+                return "SubscribedTopicRegex is not supported.";
+        if (c->version >= 1 && rq->member_id.len <= 0)
+                return "MemberId can't be empty.";
+        int32_t e = rq->member_epoch;
+        if ((e > 0 || e == SL_CG_LEAVE_EPOCH) && rq->member_id.len <= 0)
+                return "MemberId can't be empty.";
+        if (e == 0) {
+                if (rq->rebalance_timeout_ms == -1)
+                        return "RebalanceTimeoutMs must be provided in first request.";
+                if (rq->topic_partitions_count != 0)
+                        return "TopicPartitions must be empty when (re-)joining.";
+                if (rq->subscribed_topic_names_count <= 0)
+                        return "SubscribedTopicNames must be set in first request.";
+        } else if (e == SL_CG_STATIC_LEAVE_EPOCH) {
+                if (rq->member_id.len <= 0)
+                        return "MemberId can't be empty.";
+                if (rq->instance_id.len < 0)
+                        return "InstanceId can't be null.";
+        } else if (e < SL_CG_STATIC_LEAVE_EPOCH) {
+                return "MemberEpoch is invalid.";
+        }
+        return NULL;
+}
+
+/* Kafka's Uuid.toString: 22 characters of URL-safe base64. */
+static kp_str new_member_id(sl_group_coord *gc, sl_group_call *c)
+{
+        static _Thread_local uint64_t counter;
+        static const char b64[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        uint64_t seed[3] = {++counter, (uint64_t)sl_group_wall(gc), (uint64_t)(uintptr_t)c};
+        XXH128_hash_t h = XXH3_128bits(seed, sizeof(seed));
+        uint8_t b[16];
+        memcpy(b, &h.low64, 8);
+        memcpy(b + 8, &h.high64, 8);
+        char *p = kp_arena_alloc(&c->arena, 1, 22);
+        if (!p)
+                return (kp_str){NULL, 0};
+        for (int i = 0; i < 22; i++) {
+                int bit = i * 6, byte = bit / 8, off = bit % 8;
+                unsigned v = (unsigned)b[byte] << 8 | (byte + 1 < 16 ? b[byte + 1] : 0);
+                p[i] = b64[(v >> (10 - off)) & 63];
+        }
+        return (kp_str){p, 22};
+}
+
+static int gstr_cmp(const void *a, const void *b)
+{
+        return strcmp(((const sl_gstr *)a)->p, ((const sl_gstr *)b)->p);
+}
+
+/* Sets m's topics from the request (sorted, duplicates dropped); true when
+ * they differ. -1 when out of memory. */
+static int set_topics(sl_cmember *m, const cgh_rq *rq, bool *changed)
+{
+        int32_t n = rq->subscribed_topic_names_count;
+        sl_gstr *v = n ? calloc((size_t)n, sizeof(*v)) : NULL;
+        if (n && !v)
+                return -1;
+        int32_t k = 0;
+        for (int32_t i = 0; i < n; i++) {
+                v[k].len = -1;
+                if (sl_gstr_set(&v[k], rq->subscribed_topic_names[i].len < 0
+                                           ? kp_str_c("")
+                                           : rq->subscribed_topic_names[i])) {
+                        for (int32_t j = 0; j < k; j++)
+                                sl_gstr_free(&v[j]);
+                        free(v);
+                        return -1;
+                }
+                k++;
+        }
+        if (k > 1)
+                qsort(v, (size_t)k, sizeof(*v), gstr_cmp);
+        int32_t u = 0;
+        for (int32_t i = 0; i < k; i++) {
+                if (u && !strcmp(v[u - 1].p, v[i].p))
+                        sl_gstr_free(&v[i]);
+                else
+                        v[u++] = v[i];
+        }
+        *changed = u != m->ntopics;
+        for (int32_t i = 0; !*changed && i < u; i++)
+                *changed = strcmp(v[i].p, m->topics[i].p) != 0;
+        if (!*changed) {
+                for (int32_t i = 0; i < u; i++)
+                        sl_gstr_free(&v[i]);
+                free(v);
+                return 0;
+        }
+        for (int32_t i = 0; i < m->ntopics; i++)
+                sl_gstr_free(&m->topics[i]);
+        free(m->topics);
+        m->topics = v;
+        m->ntopics = u;
+        return 0;
+}
+
+/* Sets *s to v when v is given and differs; true when it changed. */
+static int upd(sl_gstr *s, kp_str v, bool *changed)
+{
+        if (v.len < 0 || (s->len >= 0 && sl_gstr_eq(s, v)))
+                return 0;
+        *changed = true;
+        return sl_gstr_set(s, v);
+}
+
+/* The assignor most members ask for, else the configured default. */
+const char *sl_cgroup_assignor(const sl_group_coord *gc, const sl_cgroup *cg)
+{
+        int32_t votes[2] = {0, 0};
+        for (sl_cmember *m = cg->members; m; m = m->next) {
+                int k =
+                    m->assignor.len >= 0 ? sl_cg_assignor_index(sl_gstr_view(&m->assignor)) : -1;
+                if (k >= 0)
+                        votes[k]++;
+        }
+        int best = default_assignor(gc);
+        for (int k = 0; k < 2; k++)
+                if (votes[k] > votes[best])
+                        best = k;
+        return SL_CG_ASSIGNORS[best];
+}
+
+static int update_target(sl_group_coord *gc, sl_group *g, sl_crecs *r)
+{
+        sl_cgroup *cg = g->cg;
+        int32_t n = cg->nmembers, i = 0;
+        sl_ctpset *old = n ? calloc((size_t)n, sizeof(*old)) : NULL;
+        if (n && !old)
+                return -1;
+        int rc = -1;
+        for (sl_cmember *m = cg->members; m; m = m->next, i++)
+                if (sl_ctpset_copy(&old[i], &m->target))
+                        goto out;
+        if (sl_cgroup_assign(cg, sl_cgroup_assignor(gc, cg)))
+                goto out;
+        i = 0;
+        for (sl_cmember *m = cg->members; m; m = m->next, i++)
+                if (!sl_ctpset_eq(&old[i], &m->target))
+                        sl_crec_target(r, sl_gstr_view(&g->id), m, false);
+        cg->assign_epoch = cg->epoch;
+        sl_crec_assign_epoch(r, sl_gstr_view(&g->id), cg, false);
+        rc = 0;
+out:
+        for (int32_t k = 0; k < n; k++)
+                sl_ctpset_free(&old[k]);
+        free(old);
+        return rc;
+}
+
+static void hb_answer(sl_group_call *c, sl_cmember *m, int32_t interval, bool with_assignment)
+{
+        cgh_rs *rs = c->rs;
+        rs->error_code = 0;
+        rs->member_id = sl_group_call_str(c, sl_gstr_view(&m->id));
+        rs->member_epoch = m->epoch;
+        rs->heartbeat_interval_ms = interval;
+        rs->assignment_present = with_assignment;
+        if (!with_assignment)
+                return;
+        kp_consumer_group_heartbeat_response_assignment_init(&rs->assignment);
+        const sl_ctpset *s = &m->assigned;
+        int32_t nt = 0;
+        for (int32_t i = 0; i < s->n; i++)
+                if (!i || memcmp(s->v[i].topic.b, s->v[i - 1].topic.b, 16))
+                        nt++;
+        kp_consumer_group_heartbeat_response_topic_partitions *tp =
+            nt ? kp_arena_alloc(&c->arena, (size_t)nt, sizeof(*tp)) : NULL;
+        int32_t *parts = s->n ? kp_arena_alloc(&c->arena, (size_t)s->n, sizeof(*parts)) : NULL;
+        if ((nt && !tp) || (s->n && !parts)) {
+                rs->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+                rs->assignment_present = false;
+                return;
+        }
+        int32_t t = -1;
+        for (int32_t i = 0; i < s->n; i++) {
+                if (!i || memcmp(s->v[i].topic.b, s->v[i - 1].topic.b, 16)) {
+                        t++;
+                        kp_consumer_group_heartbeat_response_topic_partitions_init(&tp[t]);
+                        tp[t].topic_id = s->v[i].topic;
+                        tp[t].partitions = &parts[i];
+                        tp[t].partitions_count = 0;
+                }
+                parts[i] = s->v[i].part;
+                tp[t].partitions_count++;
+        }
+        rs->assignment.topic_partitions = tp;
+        rs->assignment.topic_partitions_count = nt;
+}
+
+static void hb_persisted(sl_group_persist *p, int16_t err)
+{
+        sl_group_call *c = p->arg;
+        sl_group *g = c->grp;
+        if (err)
+                ((cgh_rs *)c->rs)->error_code = err;
+        c->grp = NULL;
+        sl_group_unref(g);
+        sl_group_call_finish(c);
+}
+
+/* Writes r's records, then answers c (at once when there are none). */
+static void hb_commit(sl_group_coord *gc, sl_group *g, sl_group_call *c, sl_crecs *r)
+{
+        if (r->failed)
+                ((cgh_rs *)c->rs)->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+        if (!r->n || r->failed) {
+                sl_group_call_finish(c);
+                return;
+        }
+        c->grp = g;
+        c->persist.cb = hb_persisted;
+        c->persist.arg = c;
+        g->persisting++;
+        int16_t err = gc->env.append(gc->env.arg, g->partition, r->v, r->n, &c->persist);
+        if (err)
+                hb_persisted(&c->persist, err);
+}
+
+static void hb_leave(sl_group_coord *gc, sl_group_call *c)
+{
+        const cgh_rq *rq = c->rq;
+        sl_group *g = sl_group_find(gc, rq->group_id);
+        if (!g || !g->cg) {
+                hb_fail(c, KP_ERR_GROUP_ID_NOT_FOUND, "Consumer group not found.");
+                return;
+        }
+        sl_cmember *m = rq->instance_id.len >= 0 ? find_instance(g->cg, rq->instance_id)
+                                                 : sl_cmember_find(g->cg, rq->member_id);
+        if (!m) {
+                hb_fail(c, KP_ERR_UNKNOWN_MEMBER_ID, NULL);
+                return;
+        }
+        if (!sl_gstr_eq(&m->id, rq->member_id)) {
+                hb_fail(c, KP_ERR_FENCED_INSTANCE_ID, NULL);
+                return;
+        }
+        sl_crecs r;
+        sl_crecs_init(&r, &c->arena, sl_group_wall(gc));
+        cgh_rs *rs = c->rs;
+        rs->member_id = sl_group_call_str(c, rq->member_id);
+        rs->member_epoch = rq->member_epoch;
+        if (rq->member_epoch == SL_CG_STATIC_LEAVE_EPOCH && rq->instance_id.len >= 0) {
+                /* the instance comes back within the session: keep its partitions */
+                m->epoch = SL_CG_STATIC_LEAVE_EPOCH;
+                sl_ctpset_clear(&m->revoking);
+                m->rebalance_deadline_ms = 0;
+                sl_crec_current(&r, sl_gstr_view(&g->id), m, false);
+        } else {
+                fence(gc, g, m, &r);
+        }
+        hb_commit(gc, g, c, &r);
+}
+
+static int16_t epoch_check(const sl_cmember *m, const cgh_rq *rq)
+{
+        if (rq->member_epoch > m->epoch)
+                return KP_ERR_FENCED_MEMBER_EPOCH;
+        if (rq->member_epoch < m->epoch &&
+            (rq->member_epoch != m->prev_epoch || !owned_subset(rq, &m->assigned)))
+                return KP_ERR_FENCED_MEMBER_EPOCH;
+        return 0;
+}
+
+/* A known member rejoining with epoch 0 has dropped its partitions. */
+static void rejoin(sl_cmember *m)
+{
+        sl_ctpset_clear(&m->assigned);
+        sl_ctpset_clear(&m->revoking);
+        m->epoch = m->prev_epoch = 0;
+        m->state = SL_CMS_STABLE;
+        m->rebalance_deadline_ms = 0;
+}
+
+void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
+{
+        const cgh_rq *rq = c->rq;
+        const char *bad = hb_invalid(c);
+        if (bad) {
+                hb_fail(c, KP_ERR_INVALID_REQUEST, bad);
+                return;
+        }
+        if (rq->group_id.len > SL_GROUP_ID_MAX) {
+                hb_fail(c, KP_ERR_INVALID_GROUP_ID, NULL);
+                return;
+        }
+        if (rq->server_assignor.len >= 0 &&
+            !assignor_enabled(gc, sl_cg_assignor_index(rq->server_assignor))) {
+                hb_fail(c, KP_ERR_UNSUPPORTED_ASSIGNOR, "ServerAssignor is not supported.");
+                return;
+        }
+        if (rq->member_epoch < 0) {
+                hb_leave(gc, c);
+                return;
+        }
+        bool join = rq->member_epoch == 0;
+        sl_group *g = sl_group_find(gc, rq->group_id);
+        sl_crecs r;
+        sl_crecs_init(&r, &c->arena, sl_group_wall(gc));
+        if (!g && !join) {
+                hb_fail(c, KP_ERR_GROUP_ID_NOT_FOUND, "Consumer group not found.");
+                return;
+        }
+        if (g && !g->cg) {
+                /* an Empty classic group gives way to the consumer group */
+                if (!join || g->state != SL_GS_EMPTY || g->nmembers || g->pending) {
+                        hb_fail(c, KP_ERR_GROUP_ID_NOT_FOUND, "Group is not a consumer group.");
+                        return;
+                }
+                if (g->protocol_type.len >= 0) {
+                        size_t cap = 4 + (size_t)g->id.len;
+                        uint8_t *kb = kp_arena_alloc(&c->arena, 1, cap);
+                        size_t kl = kb ? sl_offsets_group_key(kb, cap, sl_gstr_view(&g->id)) : 0;
+                        if (kl) {
+                                r.v = kp_arena_alloc(&c->arena, 16, sizeof(*r.v));
+                                r.cap = r.v ? 16 : 0;
+                        }
+                        if (!kl || !r.v) {
+                                hb_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR, NULL);
+                                return;
+                        }
+                        r.v[r.n++] =
+                            (kp_record_in){r.ts, {kb, (int32_t)kl}, KP_BYTES_NULL, NULL, 0};
+                }
+        }
+        if (!g && !(g = sl_group_get_or_create(gc, rq->group_id))) {
+                hb_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR, NULL);
+                return;
+        }
+        if (!g->cg && sl_cgroup_attach(g)) {
+                hb_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR, NULL);
+                return;
+        }
+        sl_cgroup *cg = g->cg;
+        kp_str gid = sl_gstr_view(&g->id);
+        kp_str mid = rq->member_id.len > 0 ? rq->member_id : new_member_id(gc, c);
+        if (!mid.p) {
+                hb_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR, NULL);
+                return;
+        }
+        /* 1. the member */
+        sl_cmember *m = NULL;
+        bool fresh = false, dirty = false;
+        sl_cmember *sm = find_instance(cg, rq->instance_id);
+        if (rq->instance_id.len >= 0 && !join) {
+                if (!sm) {
+                        hb_fail(c, KP_ERR_UNKNOWN_MEMBER_ID, "Instance id is unknown.");
+                        return;
+                }
+                if (!sl_gstr_eq(&sm->id, mid)) {
+                        hb_fail(c, KP_ERR_FENCED_INSTANCE_ID, NULL);
+                        return;
+                }
+        }
+        bool same_id = sm && sl_gstr_eq(&sm->id, mid);
+        if (sm && join && (!same_id || sm->epoch == SL_CG_STATIC_LEAVE_EPOCH)) {
+                if (sm->epoch != SL_CG_STATIC_LEAVE_EPOCH) {
+                        hb_fail(c, KP_ERR_UNRELEASED_INSTANCE_ID,
+                                "Instance id is owned by another member.");
+                        return;
+                }
+                /* the instance is back under a new member id: it takes over
+                 * the old member's assignment */
+                if (!same_id) {
+                        sl_crec_current(&r, gid, sm, true);
+                        sl_crec_target(&r, gid, sm, true);
+                        sl_crec_member(&r, gid, sm, true);
+                        if (sl_gstr_set(&sm->id, mid)) {
+                                hb_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR, NULL);
+                                return;
+                        }
+                        if (sm->target.n)
+                                sl_crec_target(&r, gid, sm, false);
+                }
+                sm->epoch = sm->prev_epoch = 0;
+                m = sm;
+                dirty = true;
+        } else {
+                m = sl_cmember_find(cg, mid);
+        }
+        if (!m) {
+                if (!join) {
+                        hb_fail(c, KP_ERR_UNKNOWN_MEMBER_ID, NULL);
+                        return;
+                }
+                int32_t max = gc->cfg.cg_max_size > 0 ? gc->cfg.cg_max_size : INT32_MAX;
+                if (cg->nmembers >= max) {
+                        hb_fail(c, KP_ERR_GROUP_MAX_SIZE_REACHED, NULL);
+                        return;
+                }
+                if (!(m = sl_cmember_new(mid))) {
+                        hb_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR, NULL);
+                        return;
+                }
+                m->next = cg->members;
+                cg->members = m;
+                cg->nmembers++;
+                fresh = dirty = true;
+        } else if (join && !dirty) {
+                rejoin(m);
+        } else if (!join) {
+                int16_t err = epoch_check(m, rq);
+                if (err) {
+                        hb_fail(c, err, "The member epoch is not the coordinator's: rejoin.");
+                        return;
+                }
+        }
+        /* 2. its subscription; the group epoch moves with subscriptions and
+         * the subscribed topics' metadata */
+        bool bump = fresh, sub_changed = false, meta_changed = false;
+        int oom = 0;
+        if (rq->subscribed_topic_names_count >= 0)
+                oom |= set_topics(m, rq, &sub_changed);
+        bump = bump || sub_changed;
+        dirty = dirty || sub_changed;
+        if (rq->rebalance_timeout_ms != -1 && rq->rebalance_timeout_ms != m->rebalance_timeout_ms) {
+                m->rebalance_timeout_ms = rq->rebalance_timeout_ms;
+                dirty = true;
+        }
+        oom |= upd(&m->instance_id, rq->instance_id, &dirty);
+        oom |= upd(&m->rack_id, rq->rack_id, &dirty);
+        oom |= upd(&m->assignor, rq->server_assignor, &dirty);
+        oom |= upd(&m->client_id, c->client_id.len >= 0 ? c->client_id : kp_str_c(""), &dirty);
+        oom |= upd(&m->client_host, c->client_host, &dirty);
+        if (dirty)
+                sl_crec_member(&r, gid, m, false);
+        oom |= meta_refresh(gc, g, NULL, &r, &meta_changed);
+        if (bump || meta_changed) {
+                cg->epoch++;
+                sl_crec_group_epoch(&r, gid, cg, false);
+        }
+        /* 3. a new target when the group epoch moved past it */
+        if (cg->epoch > cg->assign_epoch)
+                oom |= update_target(gc, g, &r);
+        /* 4. the member towards its target */
+        sl_ctpset before = {0};
+        int32_t e0 = m->epoch, p0 = m->prev_epoch;
+        int8_t s0 = m->state;
+        sl_ctpset revoking0 = {0};
+        oom |= sl_ctpset_copy(&before, &m->assigned) | sl_ctpset_copy(&revoking0, &m->revoking);
+        if (!oom)
+                oom |= reconcile(cg, m, rq);
+        bool assigned_changed = !sl_ctpset_eq(&before, &m->assigned);
+        if (fresh || dirty || assigned_changed || e0 != m->epoch || p0 != m->prev_epoch ||
+            s0 != m->state || !sl_ctpset_eq(&revoking0, &m->revoking))
+                sl_crec_current(&r, gid, m, false);
+        sl_ctpset_free(&before);
+        sl_ctpset_free(&revoking0);
+        int64_t now = sl_group_now(gc);
+        if (m->state == SL_CMS_UNREVOKED) {
+                if (s0 != SL_CMS_UNREVOKED || e0 != m->epoch || !m->rebalance_deadline_ms)
+                        m->rebalance_deadline_ms =
+                            now + (m->rebalance_timeout_ms > 0 ? m->rebalance_timeout_ms : 0);
+                sl_group_arm(gc, m->rebalance_deadline_ms);
+        } else {
+                m->rebalance_deadline_ms = 0;
+        }
+        m->session_deadline_ms = now + session_ms(gc);
+        sl_group_arm(gc, m->session_deadline_ms);
+        sl_cgroup_sync_state(gc, g);
+        if (oom)
+                r.failed = true;
+        bool full =
+            join || (rq->rebalance_timeout_ms != -1 && rq->subscribed_topic_names_count >= 0 &&
+                     rq->topic_partitions_count >= 0);
+        hb_answer(c, m, hb_interval(gc), full || assigned_changed);
+        hb_commit(gc, g, c, &r);
+}
+
+int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now)
+{
+        if (!g->cg || !g->cg->nmembers)
+                return INT64_MAX;
+        kp_arena a;
+        kp_arena_init(&a, 1024);
+        sl_crecs r;
+        sl_crecs_init(&r, &a, sl_group_wall(gc));
+        for (sl_cmember *m = g->cg->members, *nx; m; m = nx) {
+                nx = m->next;
+                bool session = m->session_deadline_ms && m->session_deadline_ms <= now;
+                bool revoke = m->state == SL_CMS_UNREVOKED && m->rebalance_deadline_ms &&
+                              m->rebalance_deadline_ms <= now;
+                if (session || revoke)
+                        fence(gc, g, m, &r);
+        }
+        if (r.n && !r.failed)
+                (void)gc->env.append(gc->env.arg, g->partition, r.v, r.n, NULL);
+        kp_arena_release(&a);
+        int64_t next = INT64_MAX;
+        for (sl_cmember *m = g->cg->members; m; m = m->next) {
+                if (m->session_deadline_ms && m->session_deadline_ms < next)
+                        next = m->session_deadline_ms;
+                if (m->state == SL_CMS_UNREVOKED && m->rebalance_deadline_ms &&
+                    m->rebalance_deadline_ms < next)
+                        next = m->rebalance_deadline_ms;
+        }
+        return next;
+}
+
+int16_t sl_cgroup_tombstones(sl_group_coord *gc, sl_group *g, kp_arena *a, kp_record_in *out,
+                             int32_t *n)
+{
+        sl_crecs r;
+        sl_crecs_init(&r, a, sl_group_wall(gc));
+        kp_str gid = sl_gstr_view(&g->id);
+        for (sl_cmember *m = g->cg->members; m; m = m->next) {
+                sl_crec_current(&r, gid, m, true);
+                sl_crec_target(&r, gid, m, true);
+                sl_crec_member(&r, gid, m, true);
+        }
+        sl_crec_assign_epoch(&r, gid, g->cg, true);
+        sl_crec_meta(&r, gid, g->cg, true);
+        sl_crec_group_epoch(&r, gid, g->cg, true);
+        if (r.failed)
+                return KP_ERR_UNKNOWN_SERVER_ERROR;
+        for (int32_t i = 0; i < r.n; i++)
+                out[(*n)++] = r.v[i];
+        return 0;
+}
+
+int16_t sl_cgroup_commit_check(sl_group *g, int16_t version, kp_str member, int32_t epoch)
+{
+        sl_cgroup *cg = g->cg;
+        if (epoch < 0 && !cg->nmembers)
+                return 0; /* admin tools and assign() consumers: an empty group */
+        sl_cmember *m = sl_cmember_find(cg, member);
+        if (!m)
+                return KP_ERR_UNKNOWN_MEMBER_ID;
+        if (version < 9)
+                return KP_ERR_UNSUPPORTED_VERSION;
+        return epoch != m->epoch ? KP_ERR_STALE_MEMBER_EPOCH : 0;
+}
+
+int16_t sl_cgroup_fetch_check(sl_group *g, kp_str member, int32_t epoch)
+{
+        if (epoch < 0 && member.len < 0)
+                return 0;
+        sl_cmember *m = sl_cmember_find(g->cg, member);
+        if (!m)
+                return KP_ERR_UNKNOWN_MEMBER_ID;
+        return epoch != m->epoch ? KP_ERR_STALE_MEMBER_EPOCH : 0;
+}

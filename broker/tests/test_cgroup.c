@@ -1,0 +1,689 @@
+/* broker/tests/test_cgroup.c — unit tests of KIP-848 consumer groups
+ * (broker/group/cgroup*.c) through the generated codec: every
+ * ConsumerGroupHeartbeat is encoded and decoded at its version before the
+ * coordinator sees it, and every answer is encoded and decoded back before
+ * it is checked. A fake environment gives a settable clock, an in-memory
+ * offsets log (replayed into a fresh coordinator to check recovery) and a
+ * topic table whose partition counts a test may change. Members are walked
+ * through join, assignment, revocation, reassignment, expiry, leave and
+ * static leave/rejoin, and every error the heartbeat answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "group/group.h"
+
+/* ---- fake environment ---- */
+
+typedef struct rec {
+        uint8_t *key;
+        int32_t klen;
+        uint8_t *val; /* NULL: tombstone */
+        int32_t vlen;
+} rec;
+
+static int64_t now_ms = 1000000, wall_ms = 1700000000000LL;
+static rec recs[4096];
+static int nrecs;
+
+/* topics t1 and t2: ids {1,...} and {2,...} */
+static int32_t topic_parts[3] = {0, 6, 5};
+
+static int64_t f_now(void *a)
+{
+        (void)a;
+        return now_ms;
+}
+
+static int64_t f_wall(void *a)
+{
+        (void)a;
+        return wall_ms;
+}
+
+static int16_t f_append(void *a, int32_t partition, const kp_record_in *r, int32_t n,
+                        sl_group_persist *p)
+{
+        (void)a;
+        (void)partition;
+        for (int32_t i = 0; i < n; i++) {
+                rec *x = &recs[nrecs++];
+                x->klen = r[i].key.len;
+                x->key = malloc((size_t)x->klen);
+                memcpy(x->key, r[i].key.p, (size_t)x->klen);
+                x->vlen = r[i].value.len;
+                x->val = NULL;
+                if (r[i].value.len >= 0) {
+                        x->val = malloc((size_t)x->vlen + 1);
+                        memcpy(x->val, r[i].value.p, (size_t)x->vlen);
+                }
+        }
+        if (p)
+                p->cb(p, 0);
+        return 0;
+}
+
+static kp_uuid tid(int t)
+{
+        kp_uuid u = {{0}};
+        u.b[0] = (uint8_t)t;
+        u.b[15] = 0x42;
+        return u;
+}
+
+static int f_topic_by_name(void *a, kp_str name, kp_uuid *id, int32_t *parts)
+{
+        (void)a;
+        for (int t = 1; t <= 2; t++) {
+                char n[4];
+                snprintf(n, sizeof(n), "t%d", t);
+                if (kp_str_eq(name, kp_str_c(n))) {
+                        *id = tid(t);
+                        *parts = topic_parts[t];
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+static int f_topic_by_id(void *a, kp_uuid id, kp_str *name)
+{
+        (void)a;
+        static const char *names[] = {"", "t1", "t2"};
+        for (int t = 1; t <= 2; t++) {
+                if (!memcmp(id.b, tid(t).b, 16)) {
+                        *name = kp_str_c(names[t]);
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+static sl_group_cfg cfg_default(void)
+{
+        sl_group_cfg c = {50, 0, 6000, 300000, 100, 3600000, 4096, 0, 0, 0, 0, {0, 0}};
+        return c;
+}
+
+static sl_group_coord *coord(sl_group_cfg c)
+{
+        sl_group_env env = {f_now, f_wall, f_append, NULL, f_topic_by_name, f_topic_by_id};
+        return sl_group_coord_new(&c, &env);
+}
+
+static void reset_env(void)
+{
+        for (int i = 0; i < nrecs; i++) {
+                free(recs[i].key);
+                free(recs[i].val);
+        }
+        nrecs = 0;
+        topic_parts[1] = 6;
+        topic_parts[2] = 5;
+}
+
+static sl_group_coord *replayed(sl_group_cfg c)
+{
+        sl_group_coord *gc = coord(c);
+        for (int i = 0; i < nrecs; i++) {
+                kp_bytes k = {recs[i].key, recs[i].klen};
+                kp_bytes v = {recs[i].val, recs[i].val ? recs[i].vlen : -1};
+                assert_int_equal(sl_group_coord_replay(gc, k, v, now_ms), 0);
+        }
+        sl_group_coord_loaded(gc);
+        return gc;
+}
+
+/* ---- calls through the codec ---- */
+
+typedef struct call {
+        sl_group_call c;
+        kp_arena a;
+        bool done;
+} call;
+
+static void on_done(sl_group_call *c)
+{
+        ((call *)c)->done = true;
+}
+
+static call *call_new(int16_t api, int16_t v)
+{
+        call *k = calloc(1, sizeof(*k));
+        kp_arena_init(&k->a, 4096);
+        kp_arena_init(&k->c.arena, 1024);
+        k->c.api_key = api;
+        k->c.version = v;
+        k->c.client_id = kp_str_c("cid");
+        k->c.client_host = kp_str_c("/127.0.0.1");
+        k->c.done = on_done;
+        return k;
+}
+
+static void call_free(call *k)
+{
+        kp_arena_release(&k->a);
+        kp_arena_release(&k->c.arena);
+        free(k);
+}
+
+#define ROUNDTRIP(k, TYPE, in)                                                                     \
+        ({                                                                                         \
+                size_t n_ = TYPE##_size((in), (k)->c.version);                                     \
+                uint8_t *b_ = kp_arena_alloc(&(k)->a, 1, n_ + 1);                                  \
+                kp_wr w_;                                                                          \
+                kp_wr_init(&w_, b_, n_);                                                           \
+                assert_int_equal(TYPE##_encode(&w_, (k)->c.version, (in)), 0);                     \
+                TYPE *o_ = kp_arena_alloc(&(k)->a, 1, sizeof(TYPE));                               \
+                kp_rd r_;                                                                          \
+                kp_rd_init(&r_, b_, n_, &(k)->a);                                                  \
+                assert_int_equal(TYPE##_decode(&r_, (k)->c.version, o_), 0);                       \
+                o_;                                                                                \
+        })
+
+static kp_str S(const char *s)
+{
+        return s ? kp_str_c(s) : KP_STR_NULL;
+}
+
+/* One heartbeat: topics NULL-terminated (NULL: not sent), owned partitions
+ * as t*100+p, -1-terminated (NULL: not sent; a join always sends []). */
+typedef struct hbq {
+        bool v0; /* version 0 (else 1) */
+        const char *group, *member, *inst, *assignor, *regex;
+        int32_t epoch;
+        int32_t rto;
+        const char *const *topics;
+        const int32_t *owned;
+} hbq;
+
+typedef struct hbr {
+        int16_t err;
+        char mid[64];
+        int32_t epoch;
+        int32_t interval;
+        bool has_asg;
+        int32_t n;
+        int32_t tp[64]; /* t*100+p, in answer order */
+} hbr;
+
+static hbr hb(sl_group_coord *gc, hbq q)
+{
+        call *k = call_new(68, q.v0 ? 0 : 1);
+        kp_consumer_group_heartbeat_request rq;
+        kp_consumer_group_heartbeat_request_init(&rq);
+        rq.group_id = S(q.group ? q.group : "g");
+        rq.member_id = S(q.member ? q.member : "");
+        rq.member_epoch = q.epoch;
+        rq.instance_id = S(q.inst);
+        rq.rebalance_timeout_ms = q.rto ? q.rto : (q.epoch == 0 ? 30000 : -1);
+        kp_str names[8];
+        int nn = 0;
+        if (q.topics) {
+                for (; q.topics[nn]; nn++)
+                        names[nn] = S(q.topics[nn]);
+                rq.subscribed_topic_names = names;
+                rq.subscribed_topic_names_count = nn;
+        }
+        if (k->c.version >= 1)
+                rq.subscribed_topic_regex = S(q.regex);
+        rq.server_assignor = S(q.assignor);
+        kp_consumer_group_heartbeat_request_topic_partitions tps[2];
+        int32_t parts[2][32];
+        if (q.owned || q.epoch == 0) {
+                rq.topic_partitions = tps;
+                rq.topic_partitions_count = 0;
+                for (int i = 0; q.owned && q.owned[i] >= 0; i++) {
+                        int t = q.owned[i] / 100, p = q.owned[i] % 100, j;
+                        for (j = 0; j < rq.topic_partitions_count; j++)
+                                if (!memcmp(tps[j].topic_id.b, tid(t).b, 16))
+                                        break;
+                        if (j == rq.topic_partitions_count) {
+                                kp_consumer_group_heartbeat_request_topic_partitions_init(&tps[j]);
+                                tps[j].topic_id = tid(t);
+                                tps[j].partitions = parts[j];
+                                tps[j].partitions_count = 0;
+                                rq.topic_partitions_count++;
+                        }
+                        parts[j][tps[j].partitions_count++] = p;
+                }
+        }
+        k->c.rq = ROUNDTRIP(k, kp_consumer_group_heartbeat_request, &rq);
+        k->c.group_id = rq.group_id;
+        kp_consumer_group_heartbeat_response *rs = kp_arena_alloc(&k->a, 1, sizeof(*rs));
+        kp_consumer_group_heartbeat_response_init(rs);
+        k->c.rs = rs;
+        sl_cgroup_heartbeat(gc, &k->c);
+        assert_true(k->done);
+        kp_consumer_group_heartbeat_response *o =
+            ROUNDTRIP(k, kp_consumer_group_heartbeat_response, rs);
+        hbr r = {0};
+        r.err = o->error_code;
+        if (o->member_id.len > 0)
+                snprintf(r.mid, sizeof(r.mid), "%.*s", o->member_id.len, o->member_id.p);
+        r.epoch = o->member_epoch;
+        r.interval = o->heartbeat_interval_ms;
+        r.has_asg = o->assignment_present;
+        for (int32_t i = 0; r.has_asg && i < o->assignment.topic_partitions_count; i++) {
+                const kp_consumer_group_heartbeat_response_topic_partitions *t =
+                    &o->assignment.topic_partitions[i];
+                for (int32_t j = 0; j < t->partitions_count; j++)
+                        r.tp[r.n++] = t->topic_id.b[0] * 100 + t->partitions[j];
+        }
+        call_free(k);
+        return r;
+}
+
+static const char *const T1[] = {"t1", NULL};
+static const char *const T2[] = {"t2", NULL};
+
+static hbr join(sl_group_coord *gc, const char *member, const char *inst)
+{
+        return hb(gc, (hbq){.member = member, .inst = inst, .epoch = 0, .topics = T1});
+}
+
+/* Plain heartbeat: nothing but the epoch (and owned partitions if given). */
+static hbr beat(sl_group_coord *gc, const char *member, int32_t epoch, const int32_t *owned)
+{
+        return hb(gc, (hbq){.member = member, .epoch = epoch, .owned = owned});
+}
+
+static void want_tps(const hbr *r, const int32_t *want)
+{
+        int n = 0;
+        while (want[n] >= 0)
+                n++;
+        assert_true(r->has_asg);
+        assert_int_equal(r->n, n);
+        for (int i = 0; i < n; i++)
+                assert_int_equal(r->tp[i], want[i]);
+}
+
+/* ConsumerGroupDescribe of group `g` into a fresh call (caller frees). */
+static kp_consumer_group_describe_response_described_group *describe(sl_group_coord *gc,
+                                                                     const char *g, call **kp)
+{
+        call *k = call_new(69, 0);
+        kp_consumer_group_describe_response_described_group *d =
+            kp_arena_alloc(&k->a, 1, sizeof(*d));
+        kp_consumer_group_describe_response_described_group_init(d);
+        k->c.group_id = S(g);
+        k->c.rs = d;
+        sl_cgroup_describe(gc, &k->c);
+        assert_true(k->done);
+        kp_consumer_group_describe_response whole = {0, d, 1};
+        kp_consumer_group_describe_response *o =
+            ROUNDTRIP(k, kp_consumer_group_describe_response, &whole);
+        *kp = k;
+        return &o->groups[0];
+}
+
+static const kp_consumer_group_describe_response_member *
+dmember(const kp_consumer_group_describe_response_described_group *d, const char *id)
+{
+        for (int32_t i = 0; i < d->members_count; i++)
+                if (kp_str_eq(d->members[i].member_id, S(id)))
+                        return &d->members[i];
+        return NULL;
+}
+
+static int32_t nparts(const kp_consumer_group_describe_response_assignment *a)
+{
+        int32_t n = 0;
+        for (int32_t i = 0; i < a->topic_partitions_count; i++)
+                n += a->topic_partitions[i].partitions_count;
+        return n;
+}
+
+static void tick_to(sl_group_coord *gc, int64_t t)
+{
+        now_ms = t;
+        sl_group_coord_tick(gc);
+}
+
+/* ---- tests ---- */
+
+/* Two members: join, assignment, revocation before reassignment, epochs,
+ * session expiry of one, the other takes everything, then leaves. */
+static void test_join_revoke_reassign_expire_leave(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        hbr r = join(gc, "A", NULL);
+        assert_int_equal(r.err, 0);
+        assert_string_equal(r.mid, "A");
+        assert_int_equal(r.epoch, 1);
+        assert_int_equal(r.interval, 5000);
+        want_tps(&r, (int32_t[]){100, 101, 102, 103, 104, 105, -1});
+        r = beat(gc, "A", 1, NULL);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 1);
+        assert_false(r.has_asg); /* unchanged and not a full request */
+        /* B joins: epoch 2; what the assignor gives it is still A's */
+        r = join(gc, "B", NULL);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 2);
+        want_tps(&r, (int32_t[]){-1});
+        call *k;
+        kp_consumer_group_describe_response_described_group *d = describe(gc, "g", &k);
+        assert_int_equal(d->error_code, 0);
+        assert_true(kp_str_eq(d->group_state, S("Reconciling")));
+        assert_int_equal(d->group_epoch, 2);
+        assert_int_equal(d->assignment_epoch, 2);
+        assert_true(kp_str_eq(d->assignor_name, S("uniform")));
+        assert_int_equal(nparts(&dmember(d, "B")->target_assignment), 3);
+        assert_int_equal(nparts(&dmember(d, "B")->assignment), 0);
+        assert_int_equal(nparts(&dmember(d, "A")->assignment), 6);
+        call_free(k);
+        /* A is told to give up half, at its old epoch */
+        r = beat(gc, "A", 1, NULL);
+        assert_int_equal(r.epoch, 1);
+        want_tps(&r, (int32_t[]){100, 101, 102, -1});
+        /* B still waits: A has not released them */
+        r = beat(gc, "B", 2, NULL);
+        assert_int_equal(r.epoch, 2);
+        assert_false(r.has_asg);
+        /* still owned → still pending */
+        r = beat(gc, "A", 1, (int32_t[]){100, 101, 102, 103, -1});
+        assert_int_equal(r.epoch, 1);
+        /* A revoked: it moves to epoch 2 */
+        r = beat(gc, "A", 1, (int32_t[]){100, 101, 102, -1});
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 2);
+        /* B gets the released partitions */
+        r = beat(gc, "B", 2, NULL);
+        assert_int_equal(r.epoch, 2);
+        want_tps(&r, (int32_t[]){103, 104, 105, -1});
+        d = describe(gc, "g", &k);
+        assert_true(kp_str_eq(d->group_state, S("Stable")));
+        assert_true(kp_str_eq(dmember(d, "B")->assignment.topic_partitions[0].topic_name, S("t1")));
+        assert_true(kp_str_eq(dmember(d, "A")->client_host, S("/127.0.0.1")));
+        call_free(k);
+        /* B goes silent: fenced after the session timeout (45 s) */
+        now_ms += 40000;
+        assert_int_equal(beat(gc, "A", 2, NULL).err, 0);
+        tick_to(gc, now_ms + 5001);
+        r = beat(gc, "A", 2, NULL);
+        assert_int_equal(r.epoch, 3);
+        want_tps(&r, (int32_t[]){100, 101, 102, 103, 104, 105, -1});
+        assert_int_equal(beat(gc, "B", 2, NULL).err, KP_ERR_UNKNOWN_MEMBER_ID);
+        /* A leaves */
+        r = beat(gc, "A", -1, NULL);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, -1);
+        d = describe(gc, "g", &k);
+        assert_true(kp_str_eq(d->group_state, S("Empty")));
+        assert_int_equal(d->group_epoch, 4);
+        assert_int_equal(d->members_count, 0);
+        call_free(k);
+        assert_int_equal(beat(gc, "A", 3, NULL).err, KP_ERR_UNKNOWN_MEMBER_ID);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+static void test_errors(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_cfg cfg = cfg_default();
+        cfg.cg_max_size = 2;
+        sl_group_coord *gc = coord(cfg);
+        /* invalid requests */
+        assert_int_equal(hb(gc, (hbq){.member = "A", .epoch = 0}).err, KP_ERR_INVALID_REQUEST);
+        assert_int_equal(hb(gc, (hbq){.member = "", .epoch = 0, .topics = T1}).err,
+                         KP_ERR_INVALID_REQUEST); /* v1: the client makes the id */
+        assert_int_equal(hb(gc, (hbq){.member = "A", .epoch = 0, .topics = T1, .rto = -1}).err,
+                         KP_ERR_INVALID_REQUEST);
+        assert_int_equal(hb(gc, (hbq){.member = "A", .epoch = -3}).err, KP_ERR_INVALID_REQUEST);
+        assert_int_equal(hb(gc, (hbq){.member = "A", .epoch = 0, .topics = T1, .regex = "t.*"}).err,
+                         KP_ERR_INVALID_REQUEST);
+        assert_int_equal(hb(gc, (hbq){.member = "A", .epoch = 0, .topics = T1, .inst = ""}).err,
+                         KP_ERR_INVALID_REQUEST);
+        assert_int_equal(
+            hb(gc, (hbq){.member = "A", .epoch = 0, .topics = T1, .assignor = "sticky"}).err,
+            KP_ERR_UNSUPPORTED_ASSIGNOR);
+        /* a heartbeat (not a join) for a group that does not exist */
+        assert_int_equal(beat(gc, "A", 5, NULL).err, KP_ERR_GROUP_ID_NOT_FOUND);
+        assert_int_equal(beat(gc, "A", -1, NULL).err, KP_ERR_GROUP_ID_NOT_FOUND);
+        /* v0: the coordinator makes the member id */
+        hbr r = hb(gc, (hbq){.v0 = true, .member = "", .epoch = 0, .topics = T1});
+        assert_int_equal(r.err, 0);
+        assert_int_equal(strlen(r.mid), 22);
+        /* epochs ahead of or behind the coordinator's are fenced */
+        assert_int_equal(join(gc, "A", NULL).epoch, 2);
+        assert_int_equal(beat(gc, "A", 3, NULL).err, KP_ERR_FENCED_MEMBER_EPOCH);
+        assert_int_equal(beat(gc, "Z", 2, NULL).err, KP_ERR_UNKNOWN_MEMBER_ID);
+        /* group.consumer.max.size */
+        assert_int_equal(join(gc, "C", NULL).err, KP_ERR_GROUP_MAX_SIZE_REACHED);
+        /* a rejoin (epoch 0) of a known member is not a new member */
+        assert_int_equal(join(gc, "A", NULL).err, 0);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+static void test_static_leave_rejoin(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        hbr r = join(gc, "S1", "i1");
+        assert_int_equal(r.epoch, 1);
+        assert_int_equal(r.n, 6);
+        /* another member cannot take an instance id in use */
+        assert_int_equal(join(gc, "X", "i1").err, KP_ERR_UNRELEASED_INSTANCE_ID);
+        /* the instance id names the member: a different member id is fenced */
+        assert_int_equal(hb(gc, (hbq){.member = "X", .inst = "i1", .epoch = 1}).err,
+                         KP_ERR_FENCED_INSTANCE_ID);
+        /* static leave: the member stays with its partitions at epoch -2 */
+        r = hb(gc, (hbq){.member = "S1", .inst = "i1", .epoch = -2});
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, -2);
+        call *k;
+        kp_consumer_group_describe_response_described_group *d = describe(gc, "g", &k);
+        assert_int_equal(dmember(d, "S1")->member_epoch, -2);
+        assert_int_equal(nparts(&dmember(d, "S1")->assignment), 6);
+        assert_int_equal(d->group_epoch, 1);
+        call_free(k);
+        /* the instance restarts under a new member id: same partitions, no
+         * new group epoch */
+        now_ms += 10000;
+        r = join(gc, "S2", "i1");
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 1);
+        want_tps(&r, (int32_t[]){100, 101, 102, 103, 104, 105, -1});
+        d = describe(gc, "g", &k);
+        assert_int_equal(d->group_epoch, 1);
+        assert_int_equal(d->members_count, 1);
+        assert_non_null(dmember(d, "S2"));
+        assert_true(kp_str_eq(dmember(d, "S2")->instance_id, S("i1")));
+        call_free(k);
+        assert_int_equal(hb(gc, (hbq){.member = "S1", .inst = "i1", .epoch = 1}).err,
+                         KP_ERR_FENCED_INSTANCE_ID);
+        /* a static member that left and does not come back is removed at
+         * the session timeout */
+        assert_int_equal(hb(gc, (hbq){.member = "S2", .inst = "i1", .epoch = -2}).err, 0);
+        tick_to(gc, now_ms + 45001);
+        d = describe(gc, "g", &k);
+        assert_int_equal(d->members_count, 0);
+        assert_int_equal(d->group_epoch, 2);
+        call_free(k);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+/* A member that never revokes is fenced at its rebalance timeout. */
+static void test_revocation_timeout(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        assert_int_equal(hb(gc, (hbq){.member = "A", .epoch = 0, .topics = T1, .rto = 10000}).epoch,
+                         1);
+        assert_int_equal(join(gc, "B", NULL).epoch, 2);
+        const int32_t all[] = {100, 101, 102, 103, 104, 105, -1};
+        hbr r = beat(gc, "A", 1, all);
+        assert_int_equal(r.n, 3);
+        tick_to(gc, now_ms + 5000);
+        assert_int_equal(beat(gc, "A", 1, all).epoch, 1); /* still holds them */
+        assert_int_equal(beat(gc, "B", 2, NULL).err, 0);
+        tick_to(gc, now_ms + 5001);
+        assert_int_equal(beat(gc, "A", 1, all).err, KP_ERR_UNKNOWN_MEMBER_ID);
+        r = beat(gc, "B", 2, NULL);
+        assert_int_equal(r.epoch, 3);
+        want_tps(&r, (int32_t[]){100, 101, 102, 103, 104, 105, -1});
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+/* The range assignor, and new partitions of a subscribed topic. */
+static void test_range_and_new_partitions(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        hbr r = hb(gc, (hbq){.member = "m1", .epoch = 0, .topics = T2, .assignor = "range"});
+        assert_int_equal(r.n, 5);
+        r = hb(gc, (hbq){.member = "m2", .epoch = 0, .topics = T2, .assignor = "range"});
+        assert_int_equal(r.epoch, 2);
+        call *k;
+        kp_consumer_group_describe_response_described_group *d = describe(gc, "g", &k);
+        assert_true(kp_str_eq(d->assignor_name, S("range")));
+        const kp_consumer_group_describe_response_assignment *t1 =
+            &dmember(d, "m1")->target_assignment;
+        assert_int_equal(nparts(t1), 3);
+        assert_int_equal(t1->topic_partitions[0].partitions[0], 0);
+        assert_int_equal(t1->topic_partitions[0].partitions[2], 2);
+        assert_int_equal(nparts(&dmember(d, "m2")->target_assignment), 2);
+        call_free(k);
+        r = beat(gc, "m1", 1, (int32_t[]){200, 201, 202, -1});
+        assert_int_equal(r.epoch, 2);
+        r = beat(gc, "m2", 2, NULL);
+        want_tps(&r, (int32_t[]){203, 204, -1});
+        /* t2 grows to 7 partitions: the next heartbeat bumps the epoch */
+        topic_parts[2] = 7;
+        r = beat(gc, "m2", 2, NULL);
+        assert_int_equal(r.epoch, 2); /* first 203 goes back: revoked at epoch 2 */
+        want_tps(&r, (int32_t[]){204, -1});
+        r = beat(gc, "m2", 2, (int32_t[]){204, -1});
+        assert_int_equal(r.epoch, 3);
+        want_tps(&r, (int32_t[]){204, 205, 206, -1});
+        d = describe(gc, "g", &k);
+        assert_int_equal(d->group_epoch, 3);
+        assert_int_equal(nparts(&dmember(d, "m1")->target_assignment), 4);
+        call_free(k);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+/* The records of a group bring it back in a new coordinator. */
+static void test_replay(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        join(gc, "A", NULL);
+        join(gc, "B", "ib");
+        beat(gc, "A", 1, NULL);
+        beat(gc, "A", 1, (int32_t[]){100, 101, 102, -1});
+        hbr r = hb(gc, (hbq){.member = "B", .inst = "ib", .epoch = 2});
+        assert_int_equal(r.n, 3);
+        sl_group_coord_free(gc);
+        gc = replayed(cfg_default());
+        call *k;
+        kp_consumer_group_describe_response_described_group *d = describe(gc, "g", &k);
+        assert_int_equal(d->error_code, 0);
+        assert_true(kp_str_eq(d->group_state, S("Stable")));
+        assert_int_equal(d->group_epoch, 2);
+        assert_int_equal(d->assignment_epoch, 2);
+        assert_int_equal(d->members_count, 2);
+        assert_int_equal(dmember(d, "A")->member_epoch, 2);
+        assert_int_equal(nparts(&dmember(d, "A")->assignment), 3);
+        assert_int_equal(nparts(&dmember(d, "B")->assignment), 3);
+        assert_true(kp_str_eq(dmember(d, "B")->instance_id, S("ib")));
+        assert_int_equal(dmember(d, "B")->subscribed_topic_names_count, 1);
+        call_free(k);
+        /* members go on with their epochs */
+        r = beat(gc, "A", 2, NULL);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 2);
+        assert_int_equal(hb(gc, (hbq){.member = "B", .inst = "ib", .epoch = 2}).err, 0);
+        /* a leave is replayed too */
+        assert_int_equal(beat(gc, "A", -1, NULL).err, 0);
+        sl_group_coord_free(gc);
+        gc = replayed(cfg_default());
+        d = describe(gc, "g", &k);
+        assert_int_equal(d->members_count, 1);
+        assert_int_equal(d->group_epoch, 3);
+        call_free(k);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+/* ListGroups reports consumer groups with their type; DescribeGroups (the
+ * classic API) and ConsumerGroupDescribe tell the two kinds apart. */
+static void test_list_and_describe_kinds(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        join(gc, "A", NULL);
+        call *k = call_new(16, 5);
+        kp_list_groups_request lq;
+        kp_list_groups_request_init(&lq);
+        kp_str f = S("Consumer");
+        lq.types_filter = &f;
+        lq.types_filter_count = 1;
+        k->c.rq = &lq;
+        kp_list_groups_response lr;
+        kp_list_groups_response_init(&lr);
+        k->c.rs = &lr;
+        sl_group_list(gc, &k->c);
+        kp_list_groups_response *l = ROUNDTRIP(k, kp_list_groups_response, &lr);
+        assert_int_equal(l->groups_count, 1);
+        assert_true(kp_str_eq(l->groups[0].group_type, S("consumer")));
+        assert_true(kp_str_eq(l->groups[0].protocol_type, S("consumer")));
+        assert_true(kp_str_eq(l->groups[0].group_state, S("Stable")));
+        call_free(k);
+        k = call_new(16, 5);
+        f = S("classic");
+        kp_list_groups_response_init(&lr);
+        k->c.rq = &lq;
+        k->c.rs = &lr;
+        sl_group_list(gc, &k->c);
+        assert_int_equal(lr.groups_count, 0);
+        call_free(k);
+        k = call_new(15, 5);
+        kp_describe_groups_response_described_group dg;
+        kp_describe_groups_response_described_group_init(&dg);
+        k->c.group_id = S("g");
+        k->c.rs = &dg;
+        sl_group_describe(gc, &k->c);
+        assert_true(kp_str_eq(dg.group_state, S("Dead")));
+        call_free(k);
+        kp_consumer_group_describe_response_described_group *d = describe(gc, "nope", &k);
+        assert_int_equal(d->error_code, KP_ERR_GROUP_ID_NOT_FOUND);
+        call_free(k);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_join_revoke_reassign_expire_leave),
+            cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_static_leave_rejoin),
+            cmocka_unit_test(test_revocation_timeout),
+            cmocka_unit_test(test_range_and_new_partitions),
+            cmocka_unit_test(test_replay),
+            cmocka_unit_test(test_list_and_describe_kinds),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
