@@ -399,7 +399,8 @@ static const char *hb_invalid(const sl_group_call *c)
                 return "InstanceId can't be empty.";
         if (rq->rack_id.len == 0)
                 return "RackId can't be empty.";
-        if (rq->subscribed_topic_regex.len >= 0)
+        /* librdkafka sends "" for no regex; Kafka takes an empty one as none */
+        if (rq->subscribed_topic_regex.len > 0)
                 return "SubscribedTopicRegex is not supported.";
         if (c->version >= 1 && rq->member_id.len <= 0)
                 return "MemberId can't be empty.";
