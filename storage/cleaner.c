@@ -242,6 +242,11 @@ int sl_clean_job_run(sl_clean_job *j)
         return rc;
 }
 
+void sl_clean_job_cancel(sl_clean_job *j)
+{
+        atomic_store(&j->cancel, 1);
+}
+
 int sl_clean_complete(sl_log *log, sl_clean_job *j, int rc, sl_clean_stats *st)
 {
         bool intact = !log->fatal && log->trunc_gen == j->trunc_gen;

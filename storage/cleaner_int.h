@@ -9,6 +9,8 @@
 #define SL_CLEANER_INT_H
 
 #include "log_int.h"
+
+#include <stdatomic.h>
 #include "record_batch.h"
 
 /* ---- cleaner_map.c ---- */
@@ -87,6 +89,7 @@ struct sl_clean_job {
         uint8_t *rbuf, *wbuf, *kbuf, *zbuf; /* read, write, kept records, compressed */
         size_t rcap, wcap, kcap, zcap;
         sl_clean_stats st;
+        atomic_int cancel; /* sl_clean_job_cancel: run stops at the next batch */
 };
 
 /* ---- cleaner_write.c ---- */

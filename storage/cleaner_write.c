@@ -53,6 +53,8 @@ static int ensure(sl_clean_job *j, const cl_src *s, int64_t pos, size_t n, int64
 int cl_read_batch(sl_clean_job *j, const cl_src *s, int64_t *pos, int64_t *win_at, size_t *win_len,
                   const uint8_t **p, size_t *size)
 {
+        if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+                return -ECANCELED;
         if (*pos >= s->data_end)
                 return 0;
         if (s->data_end - *pos < 12)

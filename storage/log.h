@@ -264,4 +264,63 @@ typedef struct sl_log_stats {
 } sl_log_stats;
 void sl_log_get_stats(const sl_log *log, sl_log_stats *st);
 
+/* ---- Log compaction (cleanup.policy=compact), storage/cleaner*.c ----
+ * Rewrites the sealed segments below the cleanable end keeping, per key, only
+ * the record with the largest offset; tombstones (null value) already in the
+ * cleaned part go once older than delete.retention.ms. Offsets are kept (gaps
+ * are normal), batches keep their header (base offset, last offset delta,
+ * producer id/epoch/sequence); an idempotent producer's last batch survives
+ * empty. Small segments merge. The chain rule and the crash-safe swap are in
+ * FORMAT.md ("Compaction"). Three steps, like group commit: prepare and
+ * complete on the owner thread, run on any thread (reads pinned segments,
+ * writes `.cleaned` files; touches no log state). */
+typedef struct sl_clean_config {
+        double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
+        int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
+        int64_t delete_retention_ms;      /* delete.retention.ms (86400000) */
+        int64_t max_offset;   /* clean only below this (high watermark); INT64_MAX: no limit */
+        size_t dedupe_bytes;  /* offset map memory (log.cleaner.dedupe.buffer.size share; 16 MiB) */
+        size_t io_buffer_bytes; /* read/write buffers, each (1 MiB) */
+} sl_clean_config;
+
+sl_clean_config sl_clean_config_default(void);
+
+/* What a cleaning did (valid after complete). */
+typedef struct sl_clean_stats {
+        int64_t segments_in;     /* segments replaced */
+        int64_t segments_out;    /* segments written */
+        int64_t bytes_in;        /* their sizes before */
+        int64_t bytes_out;       /* and after */
+        int64_t records_kept;    /* records read and kept */
+        int64_t records_dropped; /* superseded by a later record of the key */
+        int64_t tombstones_dropped;
+        int64_t first_dirty;     /* dirty section cleaned: [first_dirty, end) */
+        int64_t end;
+        double dirty_ratio;      /* at prepare */
+} sl_clean_stats;
+
+typedef struct sl_clean_job sl_clean_job;
+
+/* Owner thread. Returns 1 with *job (allocated; pins the segments it reads)
+ * when the log has something to clean (a dirty section of sealed segments
+ * whose records are all older than min.compaction.lag.ms, below max_offset,
+ * at least min.cleanable.dirty.ratio of the cleanable bytes), 0 if not, <0
+ * on error. Every job prepared must be completed. */
+int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl_clean_job **job);
+/* Any thread: builds the offset map and writes the cleaned segments as
+ * `.cleaned` files (fdatasync'd). Returns 0 or -errno / SL_E*. */
+int sl_clean_job_run(sl_clean_job *job);
+/* Owner thread: if rc == 0 and the replaced segments are all still there,
+ * swaps the cleaned segments in (crash-safe); else removes the `.cleaned`
+ * files. Unpins, frees the job, fills st (may be NULL). Returns rc, 0, or
+ * the swap's error (an I/O failure in the swap latches the log). */
+int sl_clean_complete(sl_log *log, sl_clean_job *job, int rc, sl_clean_stats *st);
+/* Any thread: asks a running sl_clean_job_run to stop at the next batch; it
+ * then returns -ECANCELED (complete discards its output). */
+void sl_clean_job_cancel(sl_clean_job *job);
+/* prepare + run + complete on the calling thread: 1 if it cleaned, 0 if
+ * there was nothing to do, <0 on error. */
+int sl_log_clean(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl_clean_stats *st);
+/* ---- end of log compaction ---- */
+
 #endif

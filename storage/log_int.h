@@ -47,6 +47,8 @@ typedef struct sl_segment {
         bool deleted;          /* unlinked; freed on the last unpin */
         bool corrupt;          /* a lazy index rebuild found the chain broken */
         bool hdr_bad;          /* last segment's header torn; rewritten at open */
+        bool cleaned;          /* written by the cleaner: offset gaps, link_out */
+        sl_chain link_out;     /* cleaned: chain value the next header may name */
         sl_index idx;
 } sl_segment;
 
@@ -129,6 +131,7 @@ typedef struct sl_scan {
         int64_t next_offset;    /* offset the first batch must start at */
         sl_chain chain;         /* chain value before the first batch */
         bool allow_seal;        /* a seal may end the data */
+        bool allow_gaps;        /* cleaned segment: baseOffset may skip offsets */
         sl_segment *index_into; /* feed index entries into this segment, or NULL */
         int64_t index_interval;
         /* out (updated per batch) */
@@ -167,6 +170,18 @@ const char *sl_epoch_scan_hook(void *arg, const sl_batch_hdr *h, int64_t pos,
                                const sl_chain *before);
 /* Rebuilds the cache from every batch header (when the checkpoint is lost). */
 int sl_epoch_rebuild(sl_log *log);
+
+/* ---- cleaner_swap.c ---- */
+/* Does a segment whose header names prev_chain continue a? (a's final chain,
+ * or for a cleaned segment also the link-out value in its header.) */
+static inline bool sl_segment_links_to(const sl_segment *a, const sl_chain *prev_chain)
+{
+        return sl_chain_eq(&a->chain, prev_chain) ||
+               (a->cleaned && sl_chain_eq(&a->link_out, prev_chain));
+}
+/* Open pass 0: deletes half-written `.cleaned` files and finishes committed
+ * `.swap` replacements (see FORMAT.md, "Compaction"). */
+int sl_clean_finish_swaps(sl_log *log);
 
 /* ---- log_start.c helpers (in retention.c) ---- */
 int sl_log_start_store(sl_log *log);

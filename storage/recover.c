@@ -3,6 +3,8 @@
  * segment's tail and (re)building indexes.
  *
  * sl_log_open runs in numbered passes (Kafka's LogLoader):
+ *   0. finish a compaction swap whose `.swap` files exist, drop `.cleaned`
+ *      leftovers (cleaner_swap.c);
  *   1. list the directory: segments by base offset, drop temp files and
  *      indexes without a log;
  *   2. read each segment header; every segment but the last must carry a
@@ -199,7 +201,8 @@ int sl_segment_recover(sl_log *log, sl_segment *seg, bool active, sl_log_error *
                      .index_into = seg,
                      .index_interval = log->cfg.index_interval_bytes,
                      .max_ts = -1,
-                     .max_ts_offset = -1};
+                     .max_ts_offset = -1,
+                     .allow_gaps = seg->cleaned};
         if (x->on > 0) {
                 sl_oidx_entry e = x->oe[--x->on];
                 s.pos = e.pos;
@@ -229,8 +232,12 @@ int sl_segment_recover(sl_log *log, sl_segment *seg, bool active, sl_log_error *
         if (!active) {
                 /* A sealed segment must scan cleanly to exactly its seal. */
                 sl_seal seal = {.chain = seg->chain, .last_offset = seg->next_offset - 1};
+                /* (A cleaned segment may end in a gap: its seal keeps the
+                 * last offset of the segments it replaced.) */
+                bool end_ok = seg->cleaned ? s.next_offset <= seg->next_offset
+                                           : s.next_offset == seg->next_offset;
                 if (s.why || s.pos != seg->data_end || !sl_chain_eq(&s.chain, &seal.chain) ||
-                    s.next_offset != seg->next_offset) {
+                    !end_ok) {
                         seg->corrupt = true;
                         set_err(err, SL_ECORRUPT, name, s.why ? s.bad_offset : s.next_offset,
                                 s.why ? s.bad_pos : s.pos, "%s",
@@ -397,6 +404,8 @@ static int open_segment(sl_log *log, int64_t base, bool last, sl_segment **out, 
         seg->base_offset = seg->next_offset = base;
         seg->prev_chain = seg->chain = h.prev_chain;
         seg->created_ms = h.created_ms;
+        seg->cleaned = (h.flags & SL_SEG_FLAG_CLEANED) != 0;
+        seg->link_out = h.link_out;
         seg->size = seg->data_end = seg->synced_size = size;
         if (size >= SL_SEG_HDR_BYTES + SL_SEAL_BYTES) {
                 uint8_t sb[SL_SEAL_BYTES];
@@ -487,7 +496,7 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                         if (rc2 < 0)
                                 return rc2;
                         links = a->next_offset == b->base_offset &&
-                                (b->hdr_bad || sl_chain_eq(&a->chain, &b->prev_chain));
+                                (b->hdr_bad || sl_segment_links_to(a, &b->prev_chain));
                         if (links) {
                                 /* Seal again once a sync made a durable. */
                                 a->sealed = true;
@@ -500,8 +509,8 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                         }
                 }
                 if (b->hdr_bad && b->base_offset == a->next_offset)
-                        b->prev_chain = b->chain = a->chain;
-                if (b->base_offset != a->next_offset || !sl_chain_eq(&b->prev_chain, &a->chain)) {
+                        b->prev_chain = b->chain = a->cleaned ? a->link_out : a->chain;
+                if (b->base_offset != a->next_offset || !sl_segment_links_to(a, &b->prev_chain)) {
                         char want[17], got[17];
                         sl_chain_hex(&a->chain, want);
                         sl_chain_hex(&b->prev_chain, got);
@@ -580,6 +589,12 @@ int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_lo
         if (log->dir_fd < 0) {
                 rc = -errno;
                 set_err(err, rc, dir, -1, -1, "cannot open directory");
+                goto fail;
+        }
+        /* Pass 0: finish or roll back an interrupted compaction swap. */
+        rc = sl_clean_finish_swaps(log);
+        if (rc < 0) {
+                set_err(err, rc, dir, -1, -1, "cannot finish an interrupted compaction swap");
                 goto fail;
         }
         rc = list_dir(log, &bases, &n);
