@@ -9,7 +9,8 @@ Usage: test_idempotence.py SERPENTLOG
    a new epoch not starting at 0 gets 45. After kill -9 and a restart the
    producer state is rebuilt from the log (the duplicate still answers its
    original offset), producer ids are never reused, and DescribeProducers
-   lists the producer.
+   lists the producer. Five idempotent requests pipelined on one connection are
+   answered in order, resent ones as duplicates, a gap among them refused.
 2. librdkafka (confluent-kafka, enable.idempotence=true) produces 100,000
    records through a TCP proxy that cuts every connection several times, and
    the broker is killed with SIGKILL and restarted once mid-stream; reading the
@@ -26,8 +27,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 
-from harness import (Broker, Conn, array, build_batch, check, compact_string, i32,  # noqa: E402
-                     log, run_test, string, uvarint)
+from harness import (Broker, Conn, Reader, array, build_batch, bytes_, check,  # noqa: E402
+                     compact_string, i16, i32, log, run_test, string, uvarint)
 
 from confluent_kafka import Producer  # noqa: E402
 
@@ -142,6 +143,54 @@ def raw_checks(broker):
     check(hw == 11 and len(recs) == 11, "after restart: %d records, hw %d" % (len(recs), hw))
     c.close()
     log("raw idempotence checks passed")
+
+
+def produce_pipelined(c, topic, partition, batches):
+    """Sends one Produce v3 (acks=-1) per batch without waiting, then reads the
+    answers: [(error, base_offset)] in request order."""
+    corrs = []
+    for b in batches:
+        body = (string(None) + i16(-1) + i32(10000) +
+                array([string(topic) + array([i32(partition) + bytes_(b)])]))
+        corrs.append(c.send(0, 3, body))
+    out = []
+    for corr in corrs:
+        r = Reader(c.recv_frame())
+        got = r.i32()
+        check(got == corr, "pipelined answer %d, expected %d (out of order)" % (got, corr))
+        resp = r.array(lambda r: (r.string(), r.array(
+            lambda r: (r.i32(), r.i16(), r.i64(), r.i64()))))
+        _idx, err, base, _lat = resp[0][1][0]
+        out.append((err, base))
+    return out
+
+
+def pipelined_checks(broker):
+    """Five idempotent requests in flight on one connection, as the Java client
+    sends them (max.in.flight.requests.per.connection=5): each is checked against
+    the sequences appended before it, all wait for the same group commits, and the
+    answers come back in order."""
+    c = Conn(broker.bootstrap)
+    t = "idem-pipe"
+    check(c.create_topics([(t, 1)])[t][0] == 0, "create topic")
+    err, pid, _ = init_pid(c)
+    check(err == 0, "InitProducerId: %d" % err)
+    five = [batch(pid, 0, 2 * k, 2, b"p") for k in range(5)]
+    got = produce_pipelined(c, t, 0, five)
+    check(got == [(0, 2 * k) for k in range(5)], "five in flight answered %r" % (got,))
+    # A client that lost the connection resends everything that was in flight.
+    got = produce_pipelined(c, t, 0, five)
+    check(got == [(0, 2 * k) for k in range(5)], "five resent answered %r" % (got,))
+    # A gap in the middle: it and what follows it are refused, what precedes it is not.
+    got = produce_pipelined(c, t, 0, [batch(pid, 0, 10, 2, b"p"), batch(pid, 0, 13, 2, b"p"),
+                                      batch(pid, 0, 15, 2, b"p")])
+    check([e for e, _ in got] == [0, 45, 45], "gap in flight answered %r" % (got,))
+    recs, hw = c.fetch_all(t, 0)
+    vals = [r["value"] for r in recs]
+    check(hw == 12 and vals == [b"p-%d" % i for i in range(12)],
+          "stored %r (hw %d)" % (vals, hw))
+    c.close()
+    log("pipelined idempotence checks passed")
 
 
 # ---- a TCP proxy that can cut every connection
@@ -271,6 +320,7 @@ def main(exe, args):
     try:
         broker.start()
         raw_checks(broker)
+        pipelined_checks(broker)
         client_run(broker, proxy)
         broker.stop()
     finally:
