@@ -49,6 +49,7 @@ def main():
         "max.poll.interval.ms": 30000,
         "fetch.wait.max.ms": 100,
         "reconnect.backoff.max.ms": 500,
+        "error_cb": lambda e: out("E", str(e).replace("\n", " ")),
     })
     owned = set()
 

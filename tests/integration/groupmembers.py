@@ -1,8 +1,8 @@
 """Consumer-group member processes for the group integration tests.
 
 A test starts real clients as separate processes (so one can be killed with
-SIGKILL): group_member_ck.py (confluent-kafka/librdkafka) and
-js/kafkajs_group.js (KafkaJS). Both print one line per event (A assignment,
+SIGKILL): group_member_ck.py (confluent-kafka/librdkafka), group_member_kpy.py
+(kafka-python, sticky) and js/kafkajs_group.js (KafkaJS). Both print one line per event (A assignment,
 C record processed, B commit asked, K commit done, E error); a reader thread
 per process timestamps each line into one shared, ordered event list, which
 check_delivery() replays to prove at-least-once delivery with redelivery only
@@ -16,6 +16,7 @@ import threading
 import time
 
 from harness import TestFailure, check, log
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
@@ -88,6 +89,11 @@ def ck_member(name, bootstrap, group, topic, strategy, session_ms, workdir, dela
                          strategy, str(session_ms), "sl-" + name, str(delay_ms)], workdir)
 
 
+def kpy_member(name, bootstrap, group, topic, session_ms, workdir):
+    return Member(name, [PY, os.path.join(HERE, "group_member_kpy.py"), bootstrap, group, topic,
+                         str(session_ms)], workdir)
+
+
 def js_member(name, bootstrap, group, topic, assignor, session_ms, workdir):
     check(os.path.isdir(os.path.join(HERE, "js", "node_modules")),
           "tests/integration/js/node_modules missing: run ./dev deps (npm ci)")
@@ -120,6 +126,65 @@ def wait_split(members, parts, timeout=60.0, what="split", each=True):
 def events():
     with _lock:
         return list(EVENTS)
+
+
+def reset_events():
+    """Forget the events (between scenarios, once their members are gone)."""
+    with _lock:
+        EVENTS.clear()
+
+
+def key(i):
+    return "k%06d" % i
+
+
+def value(i):
+    return "v%06d-%s" % (i, "x" * (i % 37))
+
+
+def produce(bootstrap, topic, parts, start, count):
+    """Records start..start+count-1 (key(i), value(i)) to partition i % parts, acks=all."""
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    for i in range(start, start + count):
+        p.produce(topic, key=key(i), value=value(i), partition=i % parts)
+    check(p.flush(60) == 0, "producer did not flush")
+
+
+def read_log(bootstrap, topic, parts, group):
+    """Every record of the topic, {partition: [(key, value)] by offset}, and the
+    group's committed offsets {partition: offset}."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group + "-reader",
+                  "enable.auto.commit": False})
+    out = {}
+    for p in range(parts):
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        check(lo == 0, "p%d starts at %d" % (p, lo))
+        c.assign([TopicPartition(topic, p, 0)])
+        recs = []
+        deadline = time.time() + 30
+        while len(recs) < hi and time.time() < deadline:
+            for m in c.consume(1000, 0.5):
+                check(m.error() is None, "reading the log: %s" % m.error())
+                check(m.offset() == len(recs), "p%d: offset %d after %d records" %
+                      (p, m.offset(), len(recs)))
+                recs.append((m.key().decode(), m.value().decode()))
+        check(len(recs) == hi, "p%d: read %d of %d records" % (p, len(recs), hi))
+        out[p] = recs
+    c.close()
+    g = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    committed = g.committed([TopicPartition(topic, p) for p in range(parts)], timeout=10)
+    g.close()
+    return out, {tp.partition: tp.offset for tp in committed}
+
+
+def committed_ends():
+    """{partition: highest offset a K line reported}."""
+    ends = {}
+    for _s, _t, _n, kind, f in events():
+        if kind == "K":
+            p, o = int(f[0]), int(f[1])
+            ends[p] = max(ends.get(p, 0), o)
+    return ends
 
 
 def check_delivery(log_records, parts):

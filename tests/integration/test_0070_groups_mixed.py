@@ -30,21 +30,13 @@ import harness
 from harness import check, log
 import groupmembers as gm
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 PARTS = 6
 TOPIC = "mixed-grp"
 GROUP = "mixed-group"
 SESSION_MS = 4000
-
-
-def key(i):
-    return "k%06d" % i
-
-
-def value(i):
-    return "v%06d-%s" % (i, "x" * (i % 37))
 
 
 class Feeder(threading.Thread):
@@ -72,7 +64,7 @@ class Feeder(threading.Thread):
         for i in range(self.n):
             while True:
                 try:
-                    self.p.produce(TOPIC, key=key(i), value=value(i), partition=i % PARTS,
+                    self.p.produce(TOPIC, key=gm.key(i), value=gm.value(i), partition=i % PARTS,
                                    on_delivery=self._dr)
                     break
                 except BufferError:
@@ -86,38 +78,13 @@ class Feeder(threading.Thread):
         self.done.set()
 
 
-def read_log(bootstrap):
-    """Every record of the topic: {partition: [(key, value)] by offset}."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mixed-reader",
-                  "enable.auto.commit": False})
-    out = {}
-    for p in range(PARTS):
-        lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
-        check(lo == 0, "p%d starts at %d" % (p, lo))
-        c.assign([TopicPartition(TOPIC, p, 0)])
-        recs = []
-        deadline = time.time() + 30
-        while len(recs) < hi and time.time() < deadline:
-            for m in c.consume(1000, 0.5):
-                check(m.error() is None, "reading the log: %s" % m.error())
-                check(m.offset() == len(recs), "p%d: offset %d after %d records" %
-                      (p, m.offset(), len(recs)))
-                recs.append((m.key().decode(), m.value().decode()))
-        check(len(recs) == hi, "p%d: read %d of %d records" % (p, len(recs), hi))
-        out[p] = recs
-    committed = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP}).committed(
-        [TopicPartition(TOPIC, p) for p in range(PARTS)], timeout=10)
-    c.close()
-    return out, {tp.partition: tp.offset for tp in committed}
-
-
 def check_log(recs, feeder, n):
     for p in range(PARTS):
         ids = [int(k[1:]) for k, _v in recs[p]]
         check(ids == sorted(ids), "p%d is out of production order" % p)
         for off, (k, v) in enumerate(recs[p]):
             i = int(k[1:])
-            check(i % PARTS == p and v == value(i), "p%d@%d holds %r" % (p, off, (k, v)))
+            check(i % PARTS == p and v == gm.value(i), "p%d@%d holds %r" % (p, off, (k, v)))
             check(feeder.acked.get(k) == (p, off), "%s is at p%d@%d, producer was told %r" %
                   (k, p, off, feeder.acked.get(k)))
     keys = [k for p in range(PARTS) for k, _v in recs[p]]
@@ -172,18 +139,12 @@ def main(exe, args):
                                                             feeder.failed[:3]))
         check(rdk2.consumed + js.consumed > c_before, "nothing consumed after the broker restart")
         # wait until every record is processed and committed
-        def caught_up():
-            ends = {}
-            for _s, _t, _n, kind, f in gm.events():
-                if kind == "K":
-                    p, o = int(f[0]), int(f[1])
-                    ends[p] = max(ends.get(p, 0), o)
-            return sum(ends.values()) >= n
-        harness.wait_for(caught_up, 90, "every record processed and committed")
+        harness.wait_for(lambda: sum(gm.committed_ends().values()) >= n, 90,
+                         "every record processed and committed")
         for m in members:
             m.stop()
         members = []
-        recs, committed = read_log(boot)
+        recs, committed = gm.read_log(boot, TOPIC, PARTS, GROUP)
         check_log(recs, feeder, n)
         want = {p: len(recs[p]) for p in range(PARTS)}
         check(committed == want, "committed offsets %r, end offsets %r" % (committed, want))
