@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "broker_int.h"
+#include "partition_clean.h"
 #include "partition_ops.h"
 
 static int64_t wall_ms(void)
@@ -211,6 +212,7 @@ static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
         else
                 snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
         partition_detach(s, p);
+        sl_partition_clean_stop(p); /* a running compaction is cancelled */
         if (!remove_dir)
                 sl_log_sync(p->log); /* shutdown: make everything durable */
         sl_log_close(p->log);
@@ -519,7 +521,9 @@ static void maintenance_tick(sl_timer *t)
                 for (sl_partition *p = s->ptab[i]; p; p = p->hash_next) {
                         if (!p->sync_running && sl_log_sync_due(p->log, now))
                                 mark_dirty(s, p);
-                        if (retention) {
+                        /* cleanup.policy: delete -> retention, compact -> cleaning. */
+                        sl_partition_clean_tick(s, p, now);
+                        if (retention && sl_partition_policy_delete(s, p)) {
                                 int rc = sl_log_enforce_retention(p->log, now);
                                 if (rc < 0)
                                         SL_WARN("%s-%d: retention: %s", p->topic_name, p->index,

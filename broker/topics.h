@@ -119,6 +119,7 @@ typedef struct sl_partition {
          * a deleted topic's log closes only when the last one comes back. */
         int32_t read_pins;
         char *gone_dir;                  /* a deleted partition's directory, renamed aside */
+        struct sl_part_clean *clean;     /* compaction state (partition_clean.c), or NULL */
         struct sl_partition *dirty_next; /* shard's list of partitions to sync */
         struct sl_partition *hash_next;  /* shard's partition table chain */
 } sl_partition;
