@@ -516,6 +516,78 @@ static void test_pinned_read_survives(void **state)
         free(dir);
 }
 
+/* A damaged source is never laundered into a fresh chain: the cleaning
+ * fails and the log is left as it was. */
+static void test_damaged_source_refused(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir);
+        for (int i = 0; i < 100; i++)
+                append1(log, i % 5, false, NOW + i);
+        assert_int_equal(sl_log_sync(log), 0);
+        int64_t bases[64];
+        int n = bg_list_segments(dir, bases, 64);
+        assert_true(n > 3);
+        char path[4096];
+        bg_seg_path(path, sizeof(path), dir, bases[1], "log");
+        bg_flip_bit(path, SL_SEG_HDR_BYTES + 70, 2); /* inside the first batch's records */
+        sl_clean_config cfg = clean_cfg();
+        assert_int_equal(sl_log_clean(log, &cfg, NOW + 1000, NULL), SL_ECORRUPT);
+        assert_int_equal(bg_list_segments(dir, bases, 64), n);
+        sl_log_close(log);
+        char cmd[4300];
+        snprintf(cmd, sizeof(cmd), "ls '%s' | grep -qE '\\.(cleaned|swap)$' && exit 1 || exit 0",
+                 dir);
+        assert_int_equal(system(cmd), 0);
+        sl_verify_report rep;
+        assert_int_not_equal(sl_verify_dir(dir, &rep), 0); /* still reported, not hidden */
+        bg_rmdir(dir);
+        free(dir);
+}
+
+/* The three steps: a cancelled run, or a source deleted (DeleteRecords)
+ * between prepare and complete, leaves the log unchanged and no files. */
+static void test_cancel_and_stale_job(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir);
+        for (int i = 0; i < 100; i++)
+                append1(log, i % 5, false, NOW + i);
+        assert_int_equal(sl_log_sync(log), 0);
+        sl_clean_config cfg = clean_cfg();
+        static rec before[200], after[200];
+        int nb = collect(log, before, 200, NULL);
+        sl_clean_job *job;
+        assert_int_equal(sl_clean_prepare(log, &cfg, NOW + 1000, &job), 1);
+        sl_clean_job_cancel(job);
+        int rc = sl_clean_job_run(job);
+        assert_int_equal(rc, -ECANCELED);
+        assert_int_equal(sl_clean_complete(log, job, rc, NULL), -ECANCELED);
+        assert_int_equal(collect(log, after, 200, NULL), nb);
+
+        assert_int_equal(sl_clean_prepare(log, &cfg, NOW + 1000, &job), 1);
+        assert_int_equal(sl_clean_job_run(job), 0);
+        int64_t bases[64];
+        assert_true(bg_list_segments(dir, bases, 64) > 2);
+        assert_int_equal(sl_log_delete_records(log, bases[1]), 0); /* drops a source */
+        sl_clean_stats st;
+        assert_int_equal(sl_clean_complete(log, job, 0, &st), 0);
+        int na = collect(log, after, 200, NULL);
+        assert_int_equal(na, nb - bases[1]); /* only DeleteRecords' effect */
+        char cmd[4300];
+        snprintf(cmd, sizeof(cmd), "ls '%s' | grep -qE '\\.(cleaned|swap)$' && exit 1 || exit 0",
+                 dir);
+        assert_int_equal(system(cmd), 0);
+        /* The next cleaning goes through. */
+        assert_int_equal(sl_log_clean(log, &cfg, NOW + 1000, NULL), 1);
+        sl_log_close(log);
+        assert_verify_ok(dir);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 /* ---- crash at every file operation ---- */
 
 static int crash_left = -1; /* mutating calls before the "crash"; -1 never */
@@ -676,6 +748,8 @@ int main(void)
             cmocka_unit_test(test_compressed_and_producer),
             cmocka_unit_test(test_verify_locates_damage),
             cmocka_unit_test(test_pinned_read_survives),
+            cmocka_unit_test(test_damaged_source_refused),
+            cmocka_unit_test(test_cancel_and_stale_job),
             cmocka_unit_test(test_crash_every_step),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
