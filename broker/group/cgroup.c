@@ -944,3 +944,32 @@ int16_t sl_cgroup_fetch_check(sl_group *g, kp_str member, int32_t epoch)
                 return KP_ERR_UNKNOWN_MEMBER_ID;
         return epoch != m->epoch ? KP_ERR_STALE_MEMBER_EPOCH : 0;
 }
+
+bool sl_cgroup_subscribed(const sl_group *g, kp_str topic)
+{
+        for (const sl_cmember *m = g->cg->members; m; m = m->next)
+                for (int32_t i = 0; i < m->ntopics; i++)
+                        if (sl_gstr_eq(&m->topics[i], topic))
+                                return true;
+        return false;
+}
+
+int16_t sl_cgroup_detach(sl_group_coord *gc, sl_group *g)
+{
+        if (g->cg->nmembers)
+                return KP_ERR_INCONSISTENT_GROUP_PROTOCOL;
+        kp_arena a;
+        kp_record_in recs[3];
+        int32_t n = 0;
+        kp_arena_init(&a, 512);
+        int16_t err = sl_cgroup_tombstones(gc, g, &a, recs, &n);
+        if (!err)
+                err = gc->env.append(gc->env.arg, g->partition, recs, n, NULL);
+        kp_arena_release(&a);
+        if (err)
+                return err;
+        sl_cgroup_free(g->cg);
+        g->cg = NULL;
+        sl_gstr_free(&g->protocol_type);
+        return 0;
+}

@@ -181,6 +181,11 @@ int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now);
  * group: 0, UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH or UNSUPPORTED_VERSION. */
 int16_t sl_cgroup_commit_check(sl_group *g, int16_t version, kp_str member, int32_t epoch);
 int16_t sl_cgroup_fetch_check(sl_group *g, kp_str member, int32_t epoch);
+/* OffsetDelete: does a member of consumer group g subscribe to topic? */
+bool sl_cgroup_subscribed(const sl_group *g, kp_str topic);
+/* JoinGroup on a consumer group: an Empty one becomes classic again (its
+ * records tombstoned, offsets kept); otherwise INCONSISTENT_GROUP_PROTOCOL. */
+int16_t sl_cgroup_detach(sl_group_coord *gc, sl_group *g);
 
 /* record format (offsets_log.c) */
 #define SL_OFFSETS_KEY_COMMIT 1 /* OffsetCommitKey (versions 0 and 1) */
