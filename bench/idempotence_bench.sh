@@ -18,7 +18,7 @@
 #        SL_BENCH_NO_BUILD=1       do not (re)build
 #        SL_SERPENTLOG=path        serpentlog binary (default: the build dir's)
 #        SL_IDEM_RECORDS=500000    records per run (the same bytes for every variant)
-#        SL_IDEM_REPS=3            repetitions of the whole set
+#        SL_IDEM_REPS=5            repetitions of the whole set
 #        SL_IDEM_VARIANTS="idem all5 all1 all one ridem raw5"   which variants, in order
 #        SL_IDEM_PIN=1             pin serpentlog to CPU 0 and loadgen to CPU 1
 #        OUT=dir                   raw outputs (default /tmp/sl-idem-<time>)
@@ -27,7 +27,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SL_BENCH_BUILD:-$ROOT/build-bench-rel}
 RECORDS=${SL_IDEM_RECORDS:-500000}
-REPS=${SL_IDEM_REPS:-3}
+REPS=${SL_IDEM_REPS:-5}
 VARIANTS=${SL_IDEM_VARIANTS:-idem all5 all1 all one ridem raw5}
 PIN=${SL_IDEM_PIN:-0}
 OUT=${OUT:-/tmp/sl-idem-$(date +%Y%m%d-%H%M%S)}
@@ -174,6 +174,10 @@ for r in $(seq "$REPS"); do
 	done
 done
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) after" | tee -a "$OUT/machine.txt"
+if awk -v n="$(nproc)" '$NF > n { f = 1 } END { exit !f }' "$OUT/runs.txt"; then
+	echo "warning:  the 1-minute load exceeded $(nproc) during some runs: other processes" \
+		"competed for the CPUs, and single runs may differ by tens of percent"
+fi
 [ -s "$OUT/runs.txt" ] || { log "no run succeeded"; exit 1; }
 
 col() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$OUT/runs.txt"; }
