@@ -20,8 +20,11 @@
 #include "log.h"
 #include "partition_clean.h"
 
-#define SL_CLEANER_BACKOFF_MS 15000       /* log.cleaner.backoff.ms */
-#define SL_CLEANER_DEDUPE     (16u << 20) /* offset map memory per cleaning */
+#define SL_CLEANER_BACKOFF_MS 15000 /* log.cleaner.backoff.ms */
+/* Offset map memory per cleaning (one per shard at a time): 24 MiB of slots,
+ * ~940k distinct keys per dirty segment (Kafka: log.cleaner.dedupe.buffer.size,
+ * 128 MiB shared by the cleaner threads). */
+#define SL_CLEANER_DEDUPE (32u << 20)
 
 typedef struct sl_part_clean {
         int64_t next_look_ms; /* backoff */
@@ -50,7 +53,11 @@ static void finish(sl_partition *p, sl_part_clean *c, int64_t now_ms)
         c->job = NULL;
         shard_running--;
         c->next_look_ms = now_ms + SL_CLEANER_BACKOFF_MS;
-        if (rc < 0 && rc != -ECANCELED)
+        if (rc == -ENOBUFS)
+                SL_WARN("%s-%d: compaction: a dirty segment has more keys than the offset map "
+                        "holds; not cleaned",
+                        p->topic_name, p->index);
+        else if (rc < 0 && rc != -ECANCELED)
                 SL_WARN("%s-%d: compaction: %s", p->topic_name, p->index, sl_log_strerror(rc));
         else if (rc == 0 && st.segments_in > 0)
                 SL_INFO("%s-%d: compacted offsets %lld..%lld: %lld segments (%lld bytes) -> "
@@ -75,6 +82,8 @@ static bool config_of(sl_shard *s, const sl_partition *p, sl_clean_config *cc)
         cc->min_compaction_lag_ms =
             sl_topic_config_i64(&t->config, b, SL_TOPIC_MIN_COMPACTION_LAG_MS);
         cc->delete_retention_ms = sl_topic_config_i64(&t->config, b, SL_TOPIC_DELETE_RETENTION_MS);
+        cc->max_compaction_lag_ms =
+            sl_topic_config_i64(&t->config, b, SL_TOPIC_MAX_COMPACTION_LAG_MS);
         cc->max_offset = sl_log_flushed_offset(p->log);
         cc->dedupe_bytes = SL_CLEANER_DEDUPE;
         return true;

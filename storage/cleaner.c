@@ -10,8 +10,9 @@
  * latest for their key; neighbouring segments merge up to segment.bytes. A
  * segment is cleanable only once sealed (and its seal written), below the
  * caller's max_offset (high watermark), and when its newest timestamp is older
- * than min.compaction.lag.ms. Writing the output is cleaner_write.c, the swap
- * and its crash recovery cleaner_swap.c, the map cleaner_map.c. */
+ * than min.compaction.lag.ms; a dirty section whose oldest segment was created
+ * more than max.compaction.lag.ms ago is cleaned whatever its ratio. Writing the output is
+ * cleaner_write.c, the swap and its crash recovery cleaner_swap.c, the map cleaner_map.c. */
 #include "cleaner_int.h"
 #include "fileops_int.h"
 
@@ -26,6 +27,7 @@ sl_clean_config sl_clean_config_default(void)
         return (sl_clean_config){
             .min_cleanable_dirty_ratio = 0.5,
             .min_compaction_lag_ms = 0,
+            .max_compaction_lag_ms = INT64_MAX,
             .delete_retention_ms = 86400000,
             .max_offset = INT64_MAX,
             .dedupe_bytes = 16u << 20,
@@ -88,7 +90,11 @@ int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl
         for (int i = 0; i < k; i++)
                 *(i < d ? &clean_bytes : &dirty_bytes) += log->segs[i]->size;
         double ratio = (double)dirty_bytes / (double)(clean_bytes + dirty_bytes);
-        if (ratio < c.min_cleanable_dirty_ratio)
+        /* max.compaction.lag.ms: the oldest dirty segment (by creation) waited
+         * long enough, whatever the ratio. */
+        bool overdue = c.max_compaction_lag_ms < INT64_MAX &&
+                       now_ms - log->segs[d]->created_ms > c.max_compaction_lag_ms;
+        if (ratio < c.min_cleanable_dirty_ratio && !overdue)
                 return 0;
 
         sl_clean_job *j = calloc(1, sizeof(*j));

@@ -277,6 +277,8 @@ void sl_log_get_stats(const sl_log *log, sl_log_stats *st);
 typedef struct sl_clean_config {
         double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
         int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
+        int64_t max_compaction_lag_ms; /* max.compaction.lag.ms: dirty data this old is
+                                        * cleaned whatever the ratio (INT64_MAX) */
         int64_t delete_retention_ms;      /* delete.retention.ms (86400000) */
         int64_t max_offset;   /* clean only below this (high watermark); INT64_MAX: no limit */
         size_t dedupe_bytes;  /* offset map memory (log.cleaner.dedupe.buffer.size share; 16 MiB) */

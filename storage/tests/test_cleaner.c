@@ -337,6 +337,13 @@ static void test_ratio_and_lag(void **state)
         cfg = clean_cfg();
         cfg.min_cleanable_dirty_ratio = 0.99;
         assert_int_equal(clean(log, &cfg, NOW + 20000, NULL), 0);
+        /* max.compaction.lag.ms overrides the ratio once the dirty part is old. */
+        for (int i = 0; i < 40; i++)
+                append1(log, i % 5, false, NOW + 400 + i);
+        cfg.max_compaction_lag_ms = 50000;
+        assert_int_equal(clean(log, &cfg, NOW + 20000, NULL), 0);
+        cfg.max_compaction_lag_ms = 1000;
+        assert_int_equal(clean(log, &cfg, NOW + 20000, NULL), 1);
         /* The high watermark bounds it too. */
         cfg = clean_cfg();
         cfg.max_offset = 0;
