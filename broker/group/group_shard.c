@@ -325,6 +325,11 @@ static void on_owner(sl_xcall *x)
                 f->op(gc, &f->call);
         else
                 sl_group_list(gc, &f->call);
+        /* a call that parks (JoinGroup, SyncGroup) may have set an earlier
+         * deadline (the initial rebalance delay) without answering yet; f may
+         * be gone here, tl is not */
+        if (tl && !tl->dropping)
+                rearm();
 }
 
 static void back_home(sl_xcall *x)

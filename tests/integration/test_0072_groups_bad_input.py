@@ -20,12 +20,16 @@ unit-tested in broker/tests/test_group.c; these check the wire path):
     group.min/max.session.timeout.ms=2000/20000 (INVALID_SESSION_TIMEOUT),
     offset.metadata.max.bytes=16 (OFFSET_METADATA_TOO_LARGE for that
     partition only);
+  - group.initial.rebalance.delay.ms=500: a lone member's join is answered
+    after the delay, not at its session timeout;
   - the same group served through connections on every shard (2 shards): no
     NOT_COORDINATOR (a single node owns every group; a wrong-broker
     NOT_COORDINATOR needs a cluster, which serpentlog does not have yet).
 Finally a SIGTERM restart (exit 0, so no leak under ASan) keeps every
 committed offset and the bystander's group.
 """
+
+import time
 
 import harness
 from harness import check, log
@@ -67,6 +71,18 @@ def stable_group(c, group, session_ms=10000):
                     [(j["member"], gw.assignment({TOPIC: [0]}))])
     check(err == 0, "%s: sync %d" % (group, err))
     return j["member"], j["generation"]
+
+
+def case_initial_delay(c, by):
+    """A lone member's JoinGroup into a new group is answered once
+    group.initial.rebalance.delay.ms (500 here) has passed, not at its session
+    timeout (the shard's timer must be armed by the parked JoinGroup itself)."""
+    t0 = time.time()
+    j = c.join_new("g-delay", protocols=[("range", gw.subscription([TOPIC]))], session_ms=20000)
+    took = time.time() - t0
+    check(j["error"] == 0, "g-delay join %r" % (j,))
+    check(0.45 <= took < 5, "a lone member's join took %.2f s with a 500 ms initial delay" % took)
+    by.undisturbed("initial delay")
 
 
 def case_group_ids(c, by):
@@ -213,7 +229,7 @@ def case_shards(bootstrap, by):
 
 def main(exe, _args):
     broker = harness.Broker(exe, cores=2, extra_args=[
-        "--set", "group.initial.rebalance.delay.ms=0", "--set", "group.max.size=2",
+        "--set", "group.initial.rebalance.delay.ms=500", "--set", "group.max.size=2",
         "--set", "group.min.session.timeout.ms=2000",
         "--set", "group.max.session.timeout.ms=20000",
         "--set", "offset.metadata.max.bytes=16"])
@@ -226,6 +242,8 @@ def main(exe, _args):
         c.find_coordinator(BYST)
         by = Bystander(broker.bootstrap)
         log("bystander stable:", by.member)
+        case_initial_delay(c, by)
+        log("initial delay: ok")
         case_group_ids(c, by)
         log("group ids: ok")
         case_protocols(c, by)
