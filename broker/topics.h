@@ -14,6 +14,8 @@
  * partition logs, installs the new snapshot everywhere, then calls op->done on
  * the calling shard — after the caller's own shard has the new snapshot, so a
  * client that creates then produces on the same connection finds the topic.
+ * Once the broker is shutting down (phase CLOSE) a change not started yet is
+ * answered NOT_CONTROLLER at once; one under way runs to its end.
  *
  * Partition state (sl_partition: the open log) lives only on the owner shard
  * (sl_shard_for_partition); look it up there with sl_partition_find(). */
