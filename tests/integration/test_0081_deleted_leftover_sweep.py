@@ -5,8 +5,9 @@ DeleteTopics moves a partition directory that a Fetch still reads from aside
 (`<topic>-<n>.<tag>.deleted`) and removes it once the response is sent. Here a
 stalled reader (test_0080's StalledFetch) keeps it, the broker is killed with
 SIGKILL, and the leftover is damaged on purpose. Then: `serpentlog verify
-DATA` must ignore it (exit 0, only the live partitions counted, the leftover
-not named); the restarted broker must remove it, must not serve the deleted
+DATA` must ignore it (exit 0, only the live partitions verified, the leftover
+counted as skipped, not read; verify of the leftover itself says what it is);
+the restarted broker must remove it, must not serve the deleted
 topic (Metadata and Fetch answer UNKNOWN_TOPIC_OR_PARTITION, a new topic of
 the same name starts empty), must keep the other topic's records, and must
 leave alone names that only look similar (a `.deleted` directory that is not
@@ -74,7 +75,11 @@ def main(exe, args):
         rc, out = verify(exe, broker.data_dir)
         check(rc == 0, "serpentlog verify exited %d:\n%s" % (rc, out))
         check(".deleted" not in out, "verify looked at the leftover:\n" + out)
-        check("2 partitions verified, 0 damaged" in out, "verify summary:\n" + out)
+        check("2 partitions verified, 0 damaged, 1 left by topic deletions skipped" in out,
+              "verify summary:\n" + out)
+        rc, out = verify(exe, left + "/")
+        check(rc == 0 and "left by a topic deletion" in out,
+              "verify of the leftover itself: exit %d:\n%s" % (rc, out))
 
         broker.start()
         check(not deleted_dirs(broker.data_dir, "gone"),
