@@ -132,7 +132,10 @@ static int load_index_files(sl_log *log, sl_segment *seg, int64_t data_limit)
                          * offsets and positions strictly ascend; inside the data. */
                         if (!sl_oidx_decode(buf + (size_t)i * SL_OIDX_BYTES, &e))
                                 break;
-                        if (i == 0 && (e.rel_offset != 0 || e.pos != SL_SEG_HDR_BYTES))
+                        /* (A cleaned segment's first batch may start past
+                         * its base offset: compaction leaves gaps.) */
+                        if (i == 0 && ((e.rel_offset != 0 && !seg->cleaned) ||
+                                       e.pos != SL_SEG_HDR_BYTES))
                                 break;
                         if (i > 0 &&
                             (e.rel_offset <= x->oe[i - 1].rel_offset || e.pos <= x->oe[i - 1].pos))
