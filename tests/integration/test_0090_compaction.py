@@ -10,6 +10,10 @@ produced (same offset -> same key and value), every key's latest value at its
 original offset, and far fewer records than were produced; `serpentlog verify`
 must pass on the data directory; after a SIGTERM restart the same records are
 served. A second topic with the default policy (delete) must keep everything.
+Then issue 5: a consumer group commits 1500 offsets one by one with
+__consumer_offsets altered to segment.bytes=4096; the cleaner must keep that
+topic's files far below what 1500 commit records take, and after a restart
+the group's committed offset is still the last one.
 """
 
 import os
@@ -109,6 +113,62 @@ def wait_compacted(broker, topic, produced, timeout=90):
                               (timeout, len(seen), len(produced), broker.log_tail()))
 
 
+def offsets_bytes(data_dir):
+    total = 0
+    for d in os.listdir(data_dir):
+        if d.startswith("__consumer_offsets-"):
+            for n in os.listdir(os.path.join(data_dir, d)):
+                if n.endswith(".log"):
+                    total += os.path.getsize(os.path.join(data_dir, d, n))
+    return total
+
+
+def committed(bootstrap, group, topic):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        return c.committed([TopicPartition(topic, 0)], timeout=30)[0].offset
+    finally:
+        c.close()
+
+
+def check_offsets_bounded(broker):
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for f in a.create_topics([NewTopic("offs-src", 1, 1)], operation_timeout=30).values():
+        f.result(30)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g-0090",
+                  "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition("offs-src", 0, 1)], asynchronous=False)
+        res = ConfigResource("TOPIC", "__consumer_offsets", set_config={
+            "cleanup.policy": "compact", "retention.ms": "-1", "segment.bytes": "4096",
+            "min.cleanable.dirty.ratio": "0.01"})
+        for f in a.alter_configs([res]).values():
+            f.result(30)
+        n = 1500
+        for i in range(2, n + 1):
+            c.commit(offsets=[TopicPartition("offs-src", 0, i)], asynchronous=False)
+    finally:
+        c.close()
+    log("committed %d offsets; __consumer_offsets holds %d bytes" %
+        (n, offsets_bytes(broker.data_dir)))
+    deadline = time.time() + 60
+    size = offsets_bytes(broker.data_dir)
+    while time.time() < deadline and size > 40000:
+        time.sleep(2)
+        size = offsets_bytes(broker.data_dir)
+    check(size <= 40000, "__consumer_offsets still holds %d bytes after 60 s\n%s" %
+          (size, broker.log_tail()))
+    log("__consumer_offsets compacted to %d bytes" % size)
+    broker.restart()
+    got = committed(broker.bootstrap, "g-0090", "offs-src")
+    check(got == n, "after restart the committed offset is %r, not %d" % (got, n))
+    log("after restart the group's committed offset is %d" % got)
+
+
 def main(exe, _args):
     from confluent_kafka.admin import AdminClient, NewTopic
     broker = harness.Broker(exe)
@@ -142,6 +202,7 @@ def main(exe, _args):
         again = consume_confluent(broker.bootstrap, "compacted")
         check(again == seen, "after restart %d records, before %d" % (len(again), len(seen)))
         log("verify passes; the restart serves the same %d records" % len(again))
+        check_offsets_bounded(broker)
     finally:
         broker.close()
 
