@@ -255,10 +255,10 @@ int sl_log_remove_dir(const char *dir);
 
 /* Counters for metrics and the bench. */
 typedef struct sl_log_stats {
-        int64_t segments;   /* open segments */
-        int64_t size_bytes; /* bytes on disk in segments */
-        int64_t syncs;      /* completed sync jobs */
-        int64_t appends;    /* batches appended */
+        int64_t segments;        /* open segments */
+        int64_t size_bytes;      /* bytes on disk in segments */
+        int64_t syncs;           /* completed sync jobs */
+        int64_t appends;         /* batches appended */
         int64_t writeback_bytes; /* bytes whose writeback a cache job started */
         int64_t dropped_bytes;   /* bytes dropped from the page cache (clean) */
 } sl_log_stats;
@@ -277,11 +277,11 @@ void sl_log_get_stats(const sl_log *log, sl_log_stats *st);
 typedef struct sl_clean_config {
         double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
         int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
-        int64_t max_compaction_lag_ms; /* max.compaction.lag.ms: dirty data this old is
-                                        * cleaned whatever the ratio (INT64_MAX) */
+        int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms: dirty data this old is
+                                           * cleaned whatever the ratio (INT64_MAX) */
         int64_t delete_retention_ms;      /* delete.retention.ms (86400000) */
-        int64_t max_offset;   /* clean only below this (high watermark); INT64_MAX: no limit */
-        size_t dedupe_bytes;  /* offset map memory (log.cleaner.dedupe.buffer.size share; 16 MiB) */
+        int64_t max_offset;  /* clean only below this (high watermark); INT64_MAX: no limit */
+        size_t dedupe_bytes; /* offset map memory (log.cleaner.dedupe.buffer.size share; 16 MiB) */
         size_t io_buffer_bytes; /* read/write buffers, each (1 MiB) */
 } sl_clean_config;
 
@@ -296,9 +296,9 @@ typedef struct sl_clean_stats {
         int64_t records_kept;    /* records read and kept */
         int64_t records_dropped; /* superseded by a later record of the key */
         int64_t tombstones_dropped;
-        int64_t first_dirty;     /* dirty section cleaned: [first_dirty, end) */
+        int64_t first_dirty; /* dirty section cleaned: [first_dirty, end) */
         int64_t end;
-        double dirty_ratio;      /* at prepare */
+        double dirty_ratio; /* at prepare */
 } sl_clean_stats;
 
 typedef struct sl_clean_job sl_clean_job;

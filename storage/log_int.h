@@ -79,10 +79,10 @@ struct sl_log {
         int nepochs, epochcap;
         struct iovec *iov; /* pwritev vector for append_v, reused */
         int iovcap;
-        int64_t syncs, appends; /* stats */
-        int64_t cache_unsent;      /* bytes appended since the last cache job */
-        bool cache_busy;           /* a job with cache work is in flight */
-        uint64_t cache_trunc_gen;  /* truncations the cache positions account for */
+        int64_t syncs, appends;          /* stats */
+        int64_t cache_unsent;            /* bytes appended since the last cache job */
+        bool cache_busy;                 /* a job with cache work is in flight */
+        uint64_t cache_trunc_gen;        /* truncations the cache positions account for */
         int64_t wb_bytes, dropped_bytes; /* stats */
 };
 

@@ -134,8 +134,8 @@ static int load_index_files(sl_log *log, sl_segment *seg, int64_t data_limit)
                                 break;
                         /* (A cleaned segment's first batch may start past
                          * its base offset: compaction leaves gaps.) */
-                        if (i == 0 && ((e.rel_offset != 0 && !seg->cleaned) ||
-                                       e.pos != SL_SEG_HDR_BYTES))
+                        if (i == 0 &&
+                            ((e.rel_offset != 0 && !seg->cleaned) || e.pos != SL_SEG_HDR_BYTES))
                                 break;
                         if (i > 0 &&
                             (e.rel_offset <= x->oe[i - 1].rel_offset || e.pos <= x->oe[i - 1].pos))
