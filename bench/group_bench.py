@@ -18,9 +18,10 @@ fresh data dir and measures, in the same run:
        group.initial.rebalance.delay.ms; a join into a Stable group does not).
   2. OffsetCommit v7 of 1,000 partitions (one topic), answered only once the
      records are fdatasynced: latency p50/p99 over --commits requests, one at
-     a time, beside fio's write+fdatasync p50/p99 (4 KiB and 64 KiB, about
-     the size of one commit's batch) in the same directory, and the broker's
-     fdatasync count during a separate pass under strace -c (syncs/commit).
+     a time, beside the same for 1 partition (what is sync, not per-partition
+     work), fio's write+fdatasync p50/p99 (4 KiB and 64 KiB, about the size of
+     one commit's batch) in the same directory, and the broker's fdatasync
+     calls per commit during a separate pass under strace -c.
 Ends with RESULT key=value lines. Use a Release (no sanitizer) serpentlog.
 """
 
@@ -201,18 +202,22 @@ def commit_once(conn, group, nparts, base):
     return dt
 
 
+WARMUP = 20
+
+
 def commits(boot, nparts, n, group="gbench-commit"):
     conn = gw.GroupConn(boot, timeout=30)
     conn.find_coordinator(group)
-    for i in range(20):  # warm-up
+    for i in range(WARMUP):
         commit_once(conn, group, nparts, i * nparts)
-    lat = [commit_once(conn, group, nparts, (20 + i) * nparts) for i in range(n)]
+    lat = [commit_once(conn, group, nparts, (WARMUP + i) * nparts) for i in range(n)]
     conn.close()
     return lat
 
 
 def strace_syncs(boot, pid, nparts, n):
-    """fdatasync/fsync calls of the broker during n commits, under strace -c."""
+    """fdatasync/fsync calls of the broker per commit (n commits + the warm-up),
+    under strace -c."""
     if not shutil.which("strace"):
         return None
     out = tempfile.mktemp(prefix="sl-gbench-strace-")
@@ -229,7 +234,7 @@ def strace_syncs(boot, pid, nparts, n):
             if w and w[-1] in ("fdatasync", "fsync") and len(w) >= 4:
                 calls += int(w[3])
     os.unlink(out)
-    return calls
+    return calls / float(n + WARMUP)
 
 
 def fio(directory, bs, seconds):
@@ -243,6 +248,13 @@ def fio(directory, bs, seconds):
         return None
     p = json.loads(r.stdout)["jobs"][0]["sync"]["lat_ns"]["percentile"]
     return p["50.000000"] / 1e9, p["99.000000"] / 1e9
+
+
+def cpu_s(pid):
+    """utime + stime of a process, all threads, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        w = f.read().rsplit(")", 1)[1].split()
+    return (int(w[11]) + int(w[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg():
@@ -281,7 +293,13 @@ def main():
         log("rebalance, librdkafka (%d rounds)" % o.rebalances)
         initial, rdk = rdk_rebalance(boot, o.rebalances, hb_ms)
         log("OffsetCommit of %d partitions x %d" % (o.partitions, o.commits))
+        cpu0 = cpu_s(broker.proc.pid)
         lat = commits(boot, o.partitions, o.commits)
+        cpu_commit = (cpu_s(broker.proc.pid) - cpu0) / (o.commits + WARMUP)
+        log("OffsetCommit of 1 partition x %d" % o.commits)
+        cpu0 = cpu_s(broker.proc.pid)
+        lat1 = commits(boot, 1, o.commits, group="gbench-commit1")
+        cpu_commit1 = (cpu_s(broker.proc.pid) - cpu0) / (o.commits + WARMUP)
         syncs = None if o.no_strace else strace_syncs(boot, broker.proc.pid, o.partitions,
                                                       min(100, o.commits))
         log("fio write + fdatasync")
@@ -311,21 +329,26 @@ def main():
           (o.partitions, len(lat)))
     print("  p50 %s  p90 %s  p99 %s  max %s ms" % (ms(pct(lat, .5)), ms(pct(lat, .9)),
                                                    ms(pct(lat, .99)), ms(max(lat))))
+    print("  (1 partition:  p50 %s  p90 %s  p99 %s  max %s ms)" % (
+        ms(pct(lat1, .5)), ms(pct(lat1, .9)), ms(pct(lat1, .99)), ms(max(lat1))))
+    print("  broker CPU per commit: %s ms (1,000 partitions), %s ms (1 partition)" %
+          (ms(cpu_commit), ms(cpu_commit1)))
     for name, f in (("4 KiB", f4), ("64 KiB", f64)):
         if f:
             print("  fio write %-6s + fdatasync  p50 %s  p99 %s ms" % (name, ms(f[0]), ms(f[1])))
     if syncs is not None:
-        print("  broker fdatasync/fsync calls during %d commits under strace: %d" %
-              (min(100, o.commits), syncs))
+        print("  broker fdatasync/fsync calls per commit (strace -c, %d commits): %.2f" %
+              (min(100, o.commits) + WARMUP, syncs))
     print("RESULT rebalance_raw_median_ms=%s rebalance_raw_max_ms=%s rebalance_rdk_median_ms=%s "
           "rebalance_rdk_max_ms=%s heartbeat_ms=%d initial_ms=%s initial_delay_ms=%d" %
           (ms(statistics.median(raw)), ms(max(raw)), ms(statistics.median(rdk)), ms(max(rdk)),
            hb_ms, ms(initial), delay_ms))
     print("RESULT commit_partitions=%d commits=%d commit_p50_ms=%s commit_p99_ms=%s "
-          "fio4k_p99_ms=%s fio64k_p99_ms=%s syncs=%s load=%s" %
-          (o.partitions, len(lat), ms(pct(lat, .5)), ms(pct(lat, .99)),
-           ms(f4[1]) if f4 else "-", ms(f64[1]) if f64 else "-",
-           syncs if syncs is not None else "-", load1))
+          "commit1_p50_ms=%s commit1_p99_ms=%s fio4k_p99_ms=%s fio64k_p99_ms=%s "
+          "syncs_per_commit=%s cpu_ms_per_commit=%s load=%s" %
+          (o.partitions, len(lat), ms(pct(lat, .5)), ms(pct(lat, .99)), ms(pct(lat1, .5)),
+           ms(pct(lat1, .99)), ms(f4[1]) if f4 else "-", ms(f64[1]) if f64 else "-",
+           "%.2f" % syncs if syncs is not None else "-", ms(cpu_commit), load1))
     ok = max(rdk) <= bound
     print("RESULT rebalance_within_heartbeat_plus_floor=%s commit_p99_under_5ms=%s" %
           ("yes" if ok else "no", "yes" if pct(lat, .99) < 0.005 else "no"))

@@ -23,6 +23,7 @@ PY = "/usr/bin/python3"
 
 _lock = threading.Lock()
 EVENTS = []  # (seq, time, member name, kind, fields)
+MEMBERS = []  # every Member started, for kill_all()
 
 
 class Member:
@@ -37,6 +38,7 @@ class Member:
                                      stderr=open(self.err_path, "wb"))
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+        MEMBERS.append(self)
         log("member", name, "started:", os.path.basename(cmd[1]))
 
     def _read(self):
@@ -82,6 +84,14 @@ class Member:
                 return f.read()[-2000:].decode(errors="replace")
         except OSError:
             return ""
+
+
+def kill_all():
+    """SIGKILL every member still running (a test's finally: none may outlive it)."""
+    for m in MEMBERS:
+        if m.alive():
+            m.proc.kill()
+            m.proc.wait()
 
 
 def ck_member(name, bootstrap, group, topic, strategy, session_ms, workdir, delay_ms=0):

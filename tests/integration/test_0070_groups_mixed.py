@@ -98,7 +98,6 @@ def main(exe, args):
     broker = harness.Broker(exe, cores=2, extra_args=[
         "--set", "group.initial.rebalance.delay.ms=0",
         "--set", "group.min.session.timeout.ms=1000"])
-    members = []
     try:
         broker.start()
         boot = broker.bootstrap
@@ -143,7 +142,6 @@ def main(exe, args):
                          "every record processed and committed")
         for m in members:
             m.stop()
-        members = []
         recs, committed = gm.read_log(boot, TOPIC, PARTS, GROUP)
         check_log(recs, feeder, n)
         want = {p: len(recs[p]) for p in range(PARTS)}
@@ -159,9 +157,7 @@ def main(exe, args):
               "every member processed records: %r" % by)
         broker.stop()
     finally:
-        for m in members:
-            if m.alive():
-                m.kill9()
+        gm.kill_all()
         broker.close()
 
 

@@ -230,6 +230,7 @@ def main(exe, _args):
         no_common_protocol(broker, admin)
         broker.stop()
     finally:
+        gm.kill_all()
         broker.close()
 
 
