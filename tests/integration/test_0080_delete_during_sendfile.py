@@ -13,7 +13,7 @@ closed. The reader resumes: every byte it gets must be the deleted topic's
 removed. Two rounds (the partition's owner shard differs per topic id), then
 a SIGTERM that must exit 0 (no sanitizer report).
 
-StalledFetch and fill() are shared with test_0081.
+StalledFetch, fill() and deleted_dirs() are shared with test_0081 and test_0082.
 """
 
 import os
