@@ -122,13 +122,15 @@ static int load_range(sl_producer_state *ps, const sl_file_range *r, uint8_t *bu
                       int64_t *next_offset)
 {
         int64_t pos = r->pos, end = r->pos + r->len;
-        int64_t at = 0;
+        int64_t at = 0, last = 0; /* last: bytes of the previous batch */
         size_t have = 0;
         while (pos < end) {
                 if (end - pos < 61)
                         return SL_ECORRUPT;
                 if (!(have && pos >= at && pos + 61 <= at + (int64_t)have)) {
-                        size_t want = LOAD_WINDOW;
+                        /* After a batch as large as the window the next header
+                         * is alone in any window: read only the header. */
+                        size_t want = last >= (int64_t)LOAD_WINDOW ? 61 : LOAD_WINDOW;
                         if (pos + (int64_t)want > end)
                                 want = (size_t)(end - pos);
                         ssize_t got = pread(r->fd, buf, want, pos);
@@ -151,7 +153,8 @@ static int load_range(sl_producer_state *ps, const sl_file_range *r, uint8_t *bu
                                 return rc;
                 }
                 *next_offset = bi.last_offset + 1;
-                pos += 12 + (int64_t)blen;
+                last = 12 + (int64_t)blen;
+                pos += last;
         }
         return 0;
 }

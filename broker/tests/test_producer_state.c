@@ -4,7 +4,8 @@
  * original offsets, sequence gaps, fenced and bumped epochs, int32 sequence
  * wraparound, the five-batch window, unknown producers (KIP-360), expiry,
  * table growth/deletion, header parsing, the rebuild from a many-segment
- * log, and id blocks surviving a reload. */
+ * log (small batches, and batches larger than the read window), and id
+ * blocks surviving a reload. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -242,6 +243,82 @@ static void test_header_parse(void **state)
         assert_int_equal(sl_producer_batch_parse(h, sizeof(h), &bi), -1);
 }
 
+/* The rebuilt entry of pid equals the one recorded at append time. */
+static void assert_same_entry(const sl_producer_state *live, const sl_producer_state *ps,
+                              int64_t pid)
+{
+        const sl_producer_entry *a = sl_producer_state_find(live, pid);
+        const sl_producer_entry *b = sl_producer_state_find(ps, pid);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(a->epoch, b->epoch);
+        assert_int_equal(a->n, b->n);
+        for (int k = 0; k < a->n; k++) {
+                const sl_producer_batch *x = &a->batches[(a->head + k) % SL_PRODUCER_BATCHES];
+                const sl_producer_batch *y = &b->batches[(b->head + k) % SL_PRODUCER_BATCHES];
+                assert_int_equal(x->first_seq, y->first_seq);
+                assert_int_equal(x->last_seq, y->last_seq);
+                assert_int_equal(x->first_offset, y->first_offset);
+                assert_int_equal(x->last_offset, y->last_offset);
+        }
+}
+
+/* Rebuild from batches larger than the 64 KiB read window (only their headers
+ * are read) mixed with small ones (read a window at a time), across
+ * segments: the same state as recorded at append time. */
+static void test_load_large_batches(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/sl_test_pload_big_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        sl_log_config cfg = sl_log_config_default();
+        cfg.segment_bytes = 1 << 20;
+        sl_log *log = NULL;
+        assert_int_equal(sl_log_open(dir, &cfg, 1000, &log, NULL), 0);
+        kp_codec_ctx *cc = kp_codec_ctx_new(1 << 20);
+        sl_producer_state *live = sl_producer_state_new();
+        static uint8_t b[200 << 10], val[1000];
+        static kp_record_in recs[100];
+        memset(val, 'v', sizeof(val));
+        int32_t seq[2] = {0, 0};
+        for (int i = 0; i < 60; i++) {
+                int k = i % 2;
+                int n = i % 5 < 2 ? 100 : 1 + i % 3; /* about 100 KB, or under 4 KB */
+                for (int r = 0; r < n; r++)
+                        recs[r] = (kp_record_in){.timestamp = 5000 + i,
+                                                 .key = KP_BYTES_NULL,
+                                                 .value = {val, (int32_t)sizeof(val)}};
+                kp_batch_spec spec = {.partition_leader_epoch = -1,
+                                      .codec = KP_CODEC_NONE,
+                                      .producer_id = 200 + k,
+                                      .producer_epoch = 0,
+                                      .base_sequence = seq[k]};
+                size_t len = 0;
+                assert_int_equal(kp_batch_build(cc, &spec, recs, n, b, sizeof(b), &len), 0);
+                if (n == 100)
+                        assert_true(len > (64u << 10));
+                sl_append_result res;
+                assert_int_equal(sl_log_append(log, b, len, 0, 1000, &res), 0);
+                sl_producer_batch_info bi;
+                assert_int_equal(sl_producer_batch_parse(b, len, &bi), 0);
+                assert_int_equal(sl_producer_state_update(live, &bi, 1000), 0);
+                seq[k] = sl_producer_seq_add(seq[k], n);
+        }
+        sl_log_stats st;
+        sl_log_get_stats(log, &st);
+        assert_true(st.segments >= 3);
+        sl_producer_state *ps = sl_producer_state_new();
+        assert_int_equal(sl_producer_state_load(ps, log, 1000), 0);
+        assert_int_equal(sl_producer_state_count(ps), 2);
+        assert_same_entry(live, ps, 200);
+        assert_same_entry(live, ps, 201);
+        sl_producer_state_free(ps);
+        sl_producer_state_free(live);
+        kp_codec_ctx_free(cc);
+        sl_log_close(log);
+        assert_int_equal(sl_log_remove_dir(dir), 0);
+}
+
 static void test_producer_ids_file(void **state)
 {
         (void)state;
@@ -367,6 +444,7 @@ int main(void)
             cmocka_unit_test(test_wraparound),          cmocka_unit_test(test_five_batch_window),
             cmocka_unit_test(test_table_and_expiry),    cmocka_unit_test(test_header_parse),
             cmocka_unit_test(test_producer_ids_file),   cmocka_unit_test(test_load_from_log),
+            cmocka_unit_test(test_load_large_batches),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
