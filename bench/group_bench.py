@@ -20,8 +20,9 @@ fresh data dir and measures, in the same run:
      records are fdatasynced: latency p50/p99 over --commits requests, one at
      a time, beside the same for 1 partition (what is sync, not per-partition
      work), fio's write+fdatasync p50/p99 (4 KiB and 64 KiB, about the size of
-     one commit's batch) in the same directory, and the broker's fdatasync
-     calls per commit during a separate pass under strace -c.
+     one commit's batch, as compare.sh runs it, and 64 KiB appended to a
+     growing file as the log is) in the same directory, and the broker's
+     fdatasync calls per commit during a separate pass under strace -c.
 Ends with RESULT key=value lines. Use a Release (no sanitizer) serpentlog.
 """
 
@@ -237,10 +238,17 @@ def strace_syncs(boot, pid, nparts, n):
     return calls / float(n + WARMUP)
 
 
-def fio(directory, bs, seconds):
+def fio(directory, bs, seconds, append=False):
+    """write+fdatasync p50/p99 (s). Default: compare.sh's, a 64 MiB file that
+    the run wraps around, so most writes overwrite allocated blocks; append: a
+    1 GiB file preallocated with FALLOC_FL_KEEP_SIZE as the broker's segments
+    are, written once front to back, so every fdatasync also commits the new
+    file size (an ext4 journal commit, shared with every other writer)."""
+    size = ["--size=1g", "--fallocate=keep"] if append else ["--size=64m"]
     r = subprocess.run(["fio", "--name=gbench-" + bs, "--directory=" + directory, "--rw=write",
-                        "--bs=" + bs, "--size=64m", "--fdatasync=1", "--runtime=%d" % seconds,
-                        "--time_based", "--output-format=json"], capture_output=True, text=True)
+                        "--bs=" + bs, "--fdatasync=1", "--runtime=%d" % seconds,
+                        "--time_based", "--output-format=json"] + size,
+                       capture_output=True, text=True)
     for f in os.listdir(directory):
         if f.startswith("gbench-"):
             os.unlink(os.path.join(directory, f))
@@ -305,6 +313,7 @@ def main():
         log("fio write + fdatasync")
         f4 = fio(broker.tmp, "4k", o.fio_seconds)
         f64 = fio(broker.tmp, "64k", o.fio_seconds)
+        f64a = fio(broker.tmp, "64k", o.fio_seconds, append=True)
         load1 = loadavg()
         broker.stop()
     finally:
@@ -333,9 +342,10 @@ def main():
         ms(pct(lat1, .5)), ms(pct(lat1, .9)), ms(pct(lat1, .99)), ms(max(lat1))))
     print("  broker CPU per commit: %s ms (1,000 partitions), %s ms (1 partition)" %
           (ms(cpu_commit), ms(cpu_commit1)))
-    for name, f in (("4 KiB", f4), ("64 KiB", f64)):
+    for name, f in (("4 KiB", f4), ("64 KiB", f64), ("64 KiB appended", f64a)):
         if f:
-            print("  fio write %-6s + fdatasync  p50 %s  p99 %s ms" % (name, ms(f[0]), ms(f[1])))
+            print("  fio write %-15s + fdatasync  p50 %s  p99 %s ms" % (name, ms(f[0]),
+                                                                      ms(f[1])))
     if syncs is not None:
         print("  broker fdatasync/fsync calls per commit (strace -c, %d commits): %.2f" %
               (min(100, o.commits) + WARMUP, syncs))
@@ -345,9 +355,11 @@ def main():
            hb_ms, ms(initial), delay_ms))
     print("RESULT commit_partitions=%d commits=%d commit_p50_ms=%s commit_p99_ms=%s "
           "commit1_p50_ms=%s commit1_p99_ms=%s fio4k_p99_ms=%s fio64k_p99_ms=%s "
+          "fio64k_append_p99_ms=%s "
           "syncs_per_commit=%s cpu_ms_per_commit=%s load=%s" %
           (o.partitions, len(lat), ms(pct(lat, .5)), ms(pct(lat, .99)), ms(pct(lat1, .5)),
            ms(pct(lat1, .99)), ms(f4[1]) if f4 else "-", ms(f64[1]) if f64 else "-",
+           ms(f64a[1]) if f64a else "-",
            "%.2f" % syncs if syncs is not None else "-", ms(cpu_commit), load1))
     ok = max(rdk) <= bound
     print("RESULT rebalance_within_heartbeat_plus_floor=%s commit_p99_under_5ms=%s" %
