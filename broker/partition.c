@@ -191,6 +191,7 @@ static void fire_waiters(sl_sync_waiter *w, int err)
 /* Off the dirty list, waiters told: the partition is going away. */
 static void partition_detach(sl_shard *s, sl_partition *p)
 {
+        sl_partition_clean_stop(p); /* a running compaction is cancelled, joined */
         if (p->sync_queued) {
                 sl_partition **pp = &s->dirty_head;
                 while (*pp && *pp != p)
@@ -212,7 +213,6 @@ static void partition_free(sl_shard *s, sl_partition *p, bool remove_dir)
         else
                 snprintf(dir, sizeof(dir), "%s/%s-%d", g_sl.cfg.data_dir, p->topic_name, p->index);
         partition_detach(s, p);
-        sl_partition_clean_stop(p); /* a running compaction is cancelled */
         if (!remove_dir)
                 sl_log_sync(p->log); /* shutdown: make everything durable */
         sl_log_close(p->log);
