@@ -45,11 +45,31 @@ static void *cleaner_main(void *arg)
         return NULL;
 }
 
+/* The last close of the replaced segments frees their blocks and page cache:
+ * off the shard. */
+static void *free_main(void *arg)
+{
+        sl_clean_job_free(arg);
+        return NULL;
+}
+
+static void free_job_elsewhere(sl_clean_job *job)
+{
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &a, free_main, job) != 0)
+                sl_clean_job_free(job);
+        pthread_attr_destroy(&a);
+}
+
 static void finish(sl_partition *p, sl_part_clean *c, int64_t now_ms)
 {
         pthread_join(c->thread, NULL);
         sl_clean_stats st;
         int rc = sl_clean_complete(p->log, c->job, c->rc, &st);
+        free_job_elsewhere(c->job);
         c->job = NULL;
         shard_running--;
         c->next_look_ms = now_ms + SL_CLEANER_BACKOFF_MS;
@@ -121,6 +141,7 @@ void sl_partition_clean_tick(sl_shard *s, sl_partition *p, int64_t now_ms)
         atomic_store(&c->done, 0);
         if (pthread_create(&c->thread, NULL, cleaner_main, c) != 0) {
                 sl_clean_complete(p->log, job, -EAGAIN, NULL);
+                sl_clean_job_free(job);
                 c->job = NULL;
                 return;
         }

@@ -17,8 +17,10 @@
 #include "fileops_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CL_MAX_DECOMPRESSED (64u << 20)
 
@@ -40,10 +42,14 @@ static int64_t seg_time(const sl_segment *seg)
         return seg->max_ts >= 0 ? seg->max_ts : seg->created_ms;
 }
 
-static void job_free(sl_clean_job *j)
+void sl_clean_job_free(sl_clean_job *j)
 {
         if (!j)
                 return;
+        for (int i = 0; j->hold_fds && i < j->nsrc; i++)
+                if (j->hold_fds[i] >= 0)
+                        close(j->hold_fds[i]);
+        free(j->hold_fds);
         for (int k = 0; k < j->nout; k++)
                 sl_segment_free(j->out[k].seg);
         cl_map_free(&j->map);
@@ -102,10 +108,14 @@ int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl
                 return -ENOMEM;
         j->dir = strdup(log->dir);
         j->src = calloc((size_t)k, sizeof(*j->src));
-        if (!j->dir || !j->src) {
-                job_free(j);
+        j->hold_fds = malloc((size_t)k * sizeof(*j->hold_fds));
+        if (!j->dir || !j->src || !j->hold_fds) {
+                sl_clean_job_free(j);
                 return -ENOMEM;
         }
+        j->nsrc = k;
+        for (int i = 0; i < k; i++)
+                j->hold_fds[i] = -1;
         j->cfg = c;
         j->segment_bytes = log->cfg.segment_bytes;
         j->index_interval = log->cfg.index_interval_bytes;
@@ -119,6 +129,8 @@ int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl
                 sl_segment *seg = log->segs[i];
                 cl_src *s = &j->src[i];
                 seg->refs++; /* the fd stays open even if the segment is deleted */
+                /* ... and its last close happens in sl_clean_job_free. */
+                j->hold_fds[i] = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
                 s->seg = seg;
                 s->fd = seg->fd;
                 s->base = seg->base_offset;
@@ -137,7 +149,6 @@ int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl
                  * section and their segment is older than delete.retention.ms. */
                 s->drop_tombstones = !s->dirty && now_ms - s->time_ms > c.delete_retention_ms;
         }
-        j->nsrc = k;
         *job = j;
         return 1;
 }
@@ -266,7 +277,6 @@ int sl_clean_complete(sl_log *log, sl_clean_job *j, int rc, sl_clean_stats *st)
                 sl_segment_unpin(log, j->src[i].seg);
         if (st)
                 *st = j->st;
-        job_free(j);
         return rc;
 }
 
@@ -278,5 +288,6 @@ int sl_log_clean(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl_cle
                 return rc;
         rc = sl_clean_job_run(j);
         rc = sl_clean_complete(log, j, rc, st);
+        sl_clean_job_free(j);
         return rc < 0 ? rc : 1;
 }

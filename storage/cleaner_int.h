@@ -90,6 +90,7 @@ struct sl_clean_job {
         size_t rcap, wcap, kcap, zcap;
         sl_clean_stats st;
         atomic_int cancel; /* sl_clean_job_cancel: run stops at the next batch */
+        int *hold_fds;     /* dups of the sources' fds: their last close is ours */
 };
 
 /* ---- cleaner_write.c ---- */

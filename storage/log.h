@@ -314,9 +314,14 @@ int sl_clean_prepare(sl_log *log, const sl_clean_config *cfg, int64_t now_ms, sl
 int sl_clean_job_run(sl_clean_job *job);
 /* Owner thread: if rc == 0 and the replaced segments are all still there,
  * swaps the cleaned segments in (crash-safe); else removes the `.cleaned`
- * files. Unpins, frees the job, fills st (may be NULL). Returns rc, 0, or
- * the swap's error (an I/O failure in the swap latches the log). */
+ * files. Unpins, fills st (may be NULL). Returns rc, 0, or the swap's error
+ * (an I/O failure in the swap latches the log). The job must then be freed
+ * with sl_clean_job_free. */
 int sl_clean_complete(sl_log *log, sl_clean_job *job, int rc, sl_clean_stats *st);
+/* Any thread, after complete: the job holds the last descriptors of the
+ * replaced segments, so the kernel frees their blocks and page cache (tens of
+ * ms for large segments) here, not on the owner thread. */
+void sl_clean_job_free(sl_clean_job *job);
 /* Any thread: asks a running sl_clean_job_run to stop at the next batch; it
  * then returns -ECANCELED (complete discards its output). */
 void sl_clean_job_cancel(sl_clean_job *job);

@@ -572,6 +572,7 @@ static void test_cancel_and_stale_job(void **state)
         int rc = sl_clean_job_run(job);
         assert_int_equal(rc, -ECANCELED);
         assert_int_equal(sl_clean_complete(log, job, rc, NULL), -ECANCELED);
+        sl_clean_job_free(job);
         assert_int_equal(collect(log, after, 200, NULL), nb);
 
         assert_int_equal(sl_clean_prepare(log, &cfg, NOW + 1000, &job), 1);
@@ -581,6 +582,7 @@ static void test_cancel_and_stale_job(void **state)
         assert_int_equal(sl_log_delete_records(log, bases[1]), 0); /* drops a source */
         sl_clean_stats st;
         assert_int_equal(sl_clean_complete(log, job, 0, &st), 0);
+        sl_clean_job_free(job);
         int na = collect(log, after, 200, NULL);
         assert_int_equal(na, nb - bases[1]); /* only DeleteRecords' effect */
         char cmd[4300];
