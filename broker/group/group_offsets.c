@@ -14,6 +14,8 @@
 
 #include <xxhash.h>
 
+#define EXPIRY_CHECK_MS 60000 /* as group.c's retention check cadence */
+
 static uint32_t okey(kp_str topic, int32_t partition)
 {
         return (uint32_t)XXH3_64bits_withSeed(topic.p, topic.len > 0 ? (size_t)topic.len : 0,
@@ -153,6 +155,11 @@ static void commit_done(sl_group_persist *p, int16_t err)
                                             KP_ERR_UNKNOWN_SERVER_ERROR;
                         }
                 }
+                /* the retention of an Empty group's offsets runs on the
+                 * coordinator's tick: make sure one comes, a simple group has
+                 * no session or rebalance deadline to bring it */
+                if (g->state == SL_GS_EMPTY)
+                        sl_group_arm(g->gc, sl_group_now(g->gc) + EXPIRY_CHECK_MS);
         }
         c->grp = NULL;
         sl_group_unref(g);

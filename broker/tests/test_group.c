@@ -1123,8 +1123,10 @@ static void test_limit_offsets_retention(void **st)
         cfg.offsets_retention_ms = 60000;
         sl_group_coord *gc = coord(cfg);
         int64_t offs[2];
-        /* simple group: p0 recommitted 40 s later, p1 not */
+        /* simple group: p0 recommitted 40 s later, p1 not; nothing but the
+         * commit brings the coordinator's tick that expires them */
         call_free(commit(gc, 7, "simple", -1, "", 5, NULL, 2));
+        assert_true(sl_group_coord_next_deadline(gc) <= now_ms + 60000);
         wall_ms += 40000;
         call_free(commit(gc, 7, "simple", -1, "", 50, NULL, 1));
         int before = nrecs;
