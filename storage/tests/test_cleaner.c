@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "batchgen.h"
+#include "crashfs.h"
 #include "fileops_int.h"
 #include "format_int.h"
 #include "log.h"
@@ -600,6 +601,7 @@ static void test_cancel_and_stale_job(void **state)
 /* ---- crash at every file operation ---- */
 
 static int crash_left = -1; /* mutating calls before the "crash"; -1 never */
+static const sl_fileops *base_ops = &sl_fileops_posix; /* below the crash layer */
 static int crash_calls;
 
 static bool dead(void)
@@ -617,31 +619,31 @@ static int c_open(const char *p, int flags, int mode)
         if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) && (flags & (O_CREAT | O_TRUNC)) &&
             dead())
                 return -EIO;
-        return sl_fileops_posix.open(p, flags, mode);
+        return base_ops->open(p, flags, mode);
 }
 static ssize_t c_pwritev(int fd, const struct iovec *iov, int n, int64_t off)
 {
-        return dead() ? -EIO : sl_fileops_posix.pwritev(fd, iov, n, off);
+        return dead() ? -EIO : base_ops->pwritev(fd, iov, n, off);
 }
 static int c_fdatasync(int fd)
 {
-        return dead() ? -EIO : sl_fileops_posix.fdatasync(fd);
+        return dead() ? -EIO : base_ops->fdatasync(fd);
 }
 static int c_fsync(int fd)
 {
-        return dead() ? -EIO : sl_fileops_posix.fsync(fd);
+        return dead() ? -EIO : base_ops->fsync(fd);
 }
 static int c_ftruncate(int fd, int64_t len)
 {
-        return dead() ? -EIO : sl_fileops_posix.ftruncate(fd, len);
+        return dead() ? -EIO : base_ops->ftruncate(fd, len);
 }
 static int c_unlink(const char *p)
 {
-        return dead() ? -EIO : sl_fileops_posix.unlink(p);
+        return dead() ? -EIO : base_ops->unlink(p);
 }
 static int c_rename(const char *a, const char *b)
 {
-        return dead() ? -EIO : sl_fileops_posix.rename(a, b);
+        return dead() ? -EIO : base_ops->rename(a, b);
 }
 
 static sl_fileops crash_ops;
@@ -683,15 +685,28 @@ static void test_crash_every_step(void **state)
         sl_log_close(log);
         assert_true(total > 8);
         int outcomes[2] = {0, 0};
-        for (int step = 0; step <= total; step++) {
+        uint64_t rng = 7;
+        /* power 0: the process dies (the page cache survives); power 1: the
+         * machine loses power too (crashfs drops or garbles what was not
+         * synced, and unsynced directory entries may vanish). */
+        for (int run = 0; run <= 2 * total + 1; run++) {
+                int step = run % (total + 1), power = run > total;
                 char *dir = bg_tempdir();
                 fill_crash_log(dir);
-                log = open_log(dir);
+                if (power) {
+                        crashfs_install();
+                        base_ops = sl_fileops_current;
+                }
+                crash_left = -1;
                 sl_fileops_set(&crash_ops);
+                log = open_log(dir);
                 crash_left = step;
                 int rc = sl_log_clean(log, &cfg, NOW + 1000, NULL);
                 sl_log_close(log); /* a dead process: the rest fails too */
+                if (power)
+                        crashfs_crash(&rng);
                 sl_fileops_set(&sl_fileops_posix);
+                base_ops = &sl_fileops_posix;
                 crash_left = -1;
                 (void)rc;
                 /* Reopen: finished or rolled back, and consistent. */
