@@ -5,11 +5,14 @@ Creates a topic with cleanup.policy=compact, segment.bytes=2048 and
 min.cleanable.dirty.ratio=0.01, produces 40 values for each of 12 keys with
 confluent-kafka (acks=all, one message per batch, so many small segments),
 then waits for the broker's cleaner (log.cleaner.backoff.ms is 15 s). From
-the beginning, confluent-kafka and kcat must then read a subset of what was
+the beginning, confluent-kafka, kcat and kafka-python must then read a subset of what was
 produced (same offset -> same key and value), every key's latest value at its
 original offset, and far fewer records than were produced; `serpentlog verify`
 must pass on the data directory; after a SIGTERM restart the same records are
 served. A second topic with the default policy (delete) must keep everything.
+A third, written by two idempotent producers (B overwrites every key of A),
+keeps A's last batch as an empty batch (producer state, as Kafka), which
+confluent-kafka, kcat and kafka-python must all read past.
 Then issue 5: a consumer group commits 1500 offsets one by one with
 __consumer_offsets altered to segment.bytes=4096; the cleaner must keep that
 topic's files far below what 1500 commit records take, and after a restart
@@ -28,11 +31,12 @@ KEYS = 12
 PER_KEY = 40
 
 
-def produce(bootstrap, topic):
+def produce(bootstrap, topic, idempotent=False, tag="", per_key=PER_KEY, got=None):
     from confluent_kafka import Producer
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0,
-                  "batch.num.messages": 1, "max.in.flight.requests.per.connection": 1})
-    got = {}  # offset -> (key, value)
+                  "batch.num.messages": 1, "max.in.flight.requests.per.connection": 1,
+                  "enable.idempotence": idempotent})
+    got = {} if got is None else got  # offset -> (key, value)
     errors = []
 
     def dr(err, msg):
@@ -41,13 +45,16 @@ def produce(bootstrap, topic):
         else:
             got[msg.offset()] = (msg.key().decode(), msg.value().decode())
 
-    for i in range(PER_KEY):
+    before = len(got)
+    for i in range(per_key):
         for k in range(KEYS):
-            p.produce(topic, key="key-%02d" % k, value="value-%02d-%03d-%s" % (k, i, "x" * 40),
-                      partition=0, on_delivery=dr)
+            p.produce(topic, key="key-%02d" % k,
+                      value="value%s-%02d-%03d-%s" % (tag, k, i, "x" * 40), partition=0,
+                      on_delivery=dr)
         p.flush(30)
     check(not errors, "produce errors: %r" % errors[:3])
-    check(len(got) == KEYS * PER_KEY, "acked %d of %d" % (len(got), KEYS * PER_KEY))
+    check(len(got) - before == KEYS * per_key,
+          "acked %d of %d" % (len(got) - before, KEYS * per_key))
     return got
 
 
@@ -81,6 +88,22 @@ def consume_kcat(bootstrap, topic):
         if line.strip():
             off, k, v = line.split(" ", 2)
             out[int(off)] = (k, v)
+    return out
+
+
+def consume_kpy(bootstrap, topic):
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                      auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    tp = TopicPartition(topic, 0)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    out = {}
+    try:
+        for m in c:
+            out[m.offset] = (m.key.decode(), m.value.decode())
+    finally:
+        c.close()
     return out
 
 
@@ -169,6 +192,46 @@ def check_offsets_bounded(broker):
     log("after restart the group's committed offset is %d" % got)
 
 
+def empty_producer_batches(part_dir):
+    """Batches with a producer id and no records in a partition's segments."""
+    import struct
+    n = 0
+    for name in sorted(os.listdir(part_dir)):
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(part_dir, name), "rb") as f:
+            data = f.read()
+        p = 64
+        while len(data) - p >= 61:
+            base, blen = struct.unpack(">qi", data[p:p + 12])
+            if base < 0:
+                break  # the seal
+            pid = struct.unpack(">q", data[p + 43:p + 51])[0]
+            count = struct.unpack(">i", data[p + 57:p + 61])[0]
+            n += pid >= 0 and count == 0
+            p += 12 + blen
+    return n
+
+
+def check_idempotent(broker, admin, cfg):
+    """Producer A's last batch loses every record to producer B: its header
+    stays as an empty batch (producer state), which every client must skip."""
+    from confluent_kafka.admin import NewTopic
+    for f in admin.create_topics([NewTopic("compacted-idem", 1, 1, config=cfg)],
+                                 operation_timeout=30).values():
+        f.result(30)
+    produced = produce(broker.bootstrap, "compacted-idem", idempotent=True, tag="A",
+                       per_key=20)
+    produce(broker.bootstrap, "compacted-idem", idempotent=True, tag="B", per_key=20,
+            got=produced)
+    seen = wait_compacted(broker, "compacted-idem", produced)
+    for who, got in (("confluent", seen),
+                     ("kcat", consume_kcat(broker.bootstrap, "compacted-idem")),
+                     ("kafka-python", consume_kpy(broker.bootstrap, "compacted-idem"))):
+        check_compacted(produced, got, who + " (idempotent)")
+    log("idempotent producers: %d records read by three clients" % len(seen))
+
+
 def main(exe, _args):
     from confluent_kafka.admin import AdminClient, NewTopic
     broker = harness.Broker(exe)
@@ -189,12 +252,17 @@ def main(exe, _args):
         check_compacted(produced, seen, "confluent")
         log("confluent reads %d records, latest per key at its offset" % len(seen))
         check_compacted(produced, consume_kcat(broker.bootstrap, "compacted"), "kcat")
+        check_compacted(produced, consume_kpy(broker.bootstrap, "compacted"), "kafka-python")
         check(consume_confluent(broker.bootstrap, "plain") == plain,
               "the delete-policy topic lost records")
+        check_idempotent(broker, a, cfg)
         broker.stop()
         out = subprocess.run([exe, "verify", broker.data_dir], capture_output=True, text=True,
                              timeout=60)
         check(out.returncode == 0, "serpentlog verify failed:\n%s%s" % (out.stdout, out.stderr))
+        empty = empty_producer_batches(os.path.join(broker.data_dir, "compacted-idem-0"))
+        check(empty >= 1, "producer A's last batch was not kept (empty) for producer state")
+        log("%d empty batch(es) keep a producer's state" % empty)
         names = os.listdir(os.path.join(broker.data_dir, "compacted-0"))
         check(not [n for n in names if n.endswith((".cleaned", ".swap"))],
               "swap leftovers: %r" % names)
