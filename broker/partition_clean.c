@@ -112,22 +112,23 @@ static bool config_of(sl_shard *s, const sl_partition *p, sl_clean_config *cc)
 void sl_partition_clean_tick(sl_shard *s, sl_partition *p, int64_t now_ms)
 {
         sl_part_clean *c = p->clean;
-        if (c && c->job) {
-                if (atomic_load(&c->done))
-                        finish(p, c, now_ms);
-                return;
-        }
-        if (c && now_ms < c->next_look_ms)
-                return;
-        sl_clean_config cc;
-        if (shard_running > 0 || !config_of(s, p, &cc))
-                return;
         if (!c) {
                 c = p->clean = calloc(1, sizeof(*c));
                 if (!c)
                         return;
         }
+        if (c->job) {
+                if (atomic_load(&c->done))
+                        finish(p, c, now_ms);
+                return;
+        }
+        if (now_ms < c->next_look_ms)
+                return;
+        /* The topic's policy and settings are looked up once per backoff. */
         c->next_look_ms = now_ms + SL_CLEANER_BACKOFF_MS;
+        sl_clean_config cc;
+        if (shard_running > 0 || !config_of(s, p, &cc))
+                return;
         sl_clean_job *job;
         int rc = sl_clean_prepare(p->log, &cc, now_ms, &job);
         if (rc <= 0) {
