@@ -123,8 +123,7 @@ static bool has_suffix(const char *s, const char *suf)
         return a > b && strcmp(s + a - b, suf) == 0;
 }
 
-/* End offset of a committed swap, from its header and seal. */
-static int swap_end(const char *path, int64_t base, int64_t *end)
+int sl_clean_swap_end(const char *path, int64_t base, int64_t *end)
 {
         const sl_fileops *ops = sl_fileops_current;
         int fd = ops->open(path, O_RDONLY, 0);
@@ -185,7 +184,7 @@ int sl_clean_finish_swaps(sl_log *log)
                 char name[64];
                 sl_seg_name(name, sizeof(name), base, "log.swap");
                 snprintf(path, sizeof(path), "%s/%s", log->dir, name);
-                rc = swap_end(path, base, &end);
+                rc = sl_clean_swap_end(path, base, &end);
                 if (rc < 0)
                         break;
                 d = opendir(log->dir);

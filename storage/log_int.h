@@ -182,6 +182,9 @@ static inline bool sl_segment_links_to(const sl_segment *a, const sl_chain *prev
 /* Open pass 0: deletes half-written `.cleaned` files and finishes committed
  * `.swap` replacements (see FORMAT.md, "Compaction"). */
 int sl_clean_finish_swaps(sl_log *log);
+/* End offset (seal last offset + 1) of a committed `<base>.log.swap` at path,
+ * after checking its header and seal; SL_ECORRUPT if they are not valid. */
+int sl_clean_swap_end(const char *path, int64_t base, int64_t *end);
 
 /* ---- log_start.c helpers (in retention.c) ---- */
 int sl_log_start_store(sl_log *log);

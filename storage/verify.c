@@ -94,6 +94,45 @@ static int cmp_i64(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* A committed but unfinished compaction swap (`<base>.log.swap`, see
+ * cleaner_swap.c) is what the next open makes of the directory: verify that,
+ * the swap file in place of the segments whose base it covers. Returns the
+ * number of swaps (their bases listed in swaps[], at most cap), or <0. */
+static int overlay_swaps(const char *dir, int64_t **basesp, int *n, int64_t *swaps, int cap)
+{
+        int64_t *bases = realloc(*basesp, (size_t)(*n + cap) * sizeof(*bases));
+        if (!bases)
+                return -ENOMEM;
+        *basesp = bases;
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        struct dirent *e;
+        int ns = 0, rc = 0;
+        char path[4096];
+        while ((e = readdir(d)) && rc == 0) {
+                int64_t b, end;
+                if (!sl_seg_name_parse(e->d_name, "log.swap", &b) || ns == cap)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                rc = sl_clean_swap_end(path, b, &end);
+                if (rc < 0)
+                        break;
+                int k = 0;
+                for (int i = 0; i < *n; i++)
+                        if (bases[i] < b || bases[i] >= end)
+                                bases[k++] = bases[i];
+                bases[k++] = b;
+                *n = k;
+                swaps[ns++] = b;
+        }
+        closedir(d);
+        if (rc < 0)
+                return rc;
+        qsort(bases, (size_t)*n, sizeof(*bases), cmp_i64);
+        return ns;
+}
+
 static int list_segments(const char *dir, int64_t **bases, int *n)
 {
         DIR *d = opendir(dir);
@@ -175,6 +214,15 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 report(rep, rc, dir, -1, -1, "cannot list directory: %s", strerror(-rc));
                 return rc;
         }
+        /* (At most 64 swaps are overlaid; a cleaning writes far fewer.) */
+        int64_t swaps[64];
+        int nswaps = overlay_swaps(dir, &bases, &n, swaps, 64);
+        if (nswaps < 0) {
+                report(rep, SL_ECORRUPT, dir, -1, -1, "a compaction swap file is damaged: %s",
+                       sl_log_strerror(nswaps));
+                free(bases);
+                return SL_ECORRUPT;
+        }
         vctx v = {.rep = rep};
         char path[4096];
         snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
@@ -188,7 +236,10 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
 
         for (int i = 0; i < n && rep->ok; i++) {
                 bool last = i == n - 1;
-                sl_seg_name(name, sizeof(name), bases[i], "log");
+                bool swap = false;
+                for (int k = 0; k < nswaps; k++)
+                        swap |= swaps[k] == bases[i];
+                sl_seg_name(name, sizeof(name), bases[i], swap ? "log.swap" : "log");
                 snprintf(path, sizeof(path), "%s/%s", dir, name);
                 int fd = sl_fileops_current->open(path, O_RDONLY, 0);
                 if (fd < 0) {
@@ -232,14 +283,14 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                         sl_fileops_current->close(fd);
                         break;
                 }
-                sl_seg_name(name, sizeof(name), bases[i], "index");
+                sl_seg_name(name, sizeof(name), bases[i], swap ? "index.swap" : "index");
                 snprintf(path, sizeof(path), "%s/%s", dir, name);
                 v.base = h.base_offset;
                 v.good_pos = SL_SEG_HDR_BYTES;
                 v.good_off = h.base_offset;
                 v.chain_break = false;
                 load_oidx(path, &v);
-                sl_seg_name(name, sizeof(name), bases[i], "log");
+                sl_seg_name(name, sizeof(name), bases[i], swap ? "log.swap" : "log");
                 sl_scan s = {.fd = fd,
                              .pos = SL_SEG_HDR_BYTES,
                              .file_size = size,
