@@ -245,6 +245,8 @@ def fio(directory, bs, seconds, append=False):
     are, written once front to back, so every fdatasync also commits the new
     file size (an ext4 journal commit, shared with every other writer)."""
     size = ["--size=1g", "--fallocate=keep"] if append else ["--size=64m"]
+    if not shutil.which("fio"):
+        return None
     r = subprocess.run(["fio", "--name=gbench-" + bs, "--directory=" + directory, "--rw=write",
                         "--bs=" + bs, "--fdatasync=1", "--runtime=%d" % seconds,
                         "--time_based", "--output-format=json"] + size,
