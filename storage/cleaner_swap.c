@@ -77,8 +77,23 @@ int cl_swap_in(sl_log *log, sl_clean_job *j)
                 any = true;
         }
         if (rc < 0) {
+                /* Nothing is committed while no `.log.swap` is left: remove
+                 * those already renamed (a stale one would be finished at the
+                 * next open, over whatever the log became meanwhile). */
+                bool stuck = false;
+                char path[4200];
+                for (int k = 0; k < j->nout; k++) {
+                        for (int f = 0; f < 3 && j->out[k].changed; f++) {
+                                char ext[32];
+                                snprintf(ext, sizeof(ext), "%s.swap", EXT[f]);
+                                cl_path(j, path, sizeof(path), j->out[k].base, ext);
+                                int r = ops->unlink(path);
+                                stuck |= f == 2 && r < 0 && r != -ENOENT;
+                        }
+                }
                 cl_discard_outputs(j);
-                return rc; /* nothing committed: the old segments stand */
+                /* A swap file that cannot be removed: stop, let reopen decide. */
+                return stuck ? sl_log_latch(log, rc) : rc;
         }
         if (!any)
                 return 0;
