@@ -73,11 +73,7 @@ static void finish(sl_partition *p, sl_part_clean *c, int64_t now_ms)
         c->job = NULL;
         shard_running--;
         c->next_look_ms = now_ms + SL_CLEANER_BACKOFF_MS;
-        if (rc == -ENOBUFS)
-                SL_WARN("%s-%d: compaction: a dirty segment has more keys than the offset map "
-                        "holds; not cleaned",
-                        p->topic_name, p->index);
-        else if (rc < 0 && rc != -ECANCELED)
+        if (rc < 0 && rc != -ECANCELED)
                 SL_WARN("%s-%d: compaction: %s", p->topic_name, p->index, sl_log_strerror(rc));
         else if (rc == 0 && st.segments_in > 0)
                 SL_INFO("%s-%d: compacted offsets %lld..%lld: %lld segments (%lld bytes) -> "

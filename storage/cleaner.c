@@ -187,9 +187,10 @@ static int build_map(sl_clean_job *j)
                         kp_record r;
                         kp_record_iter_init(&it, recs, rlen, b.records_count);
                         while (kp_record_next(&it, &r)) {
-                                if (r.key.len < 0 || full)
-                                        continue;
-                                if (cl_map_put(&j->map, r.key.p, (size_t)r.key.len,
+                                /* Once full, keys already in the map still
+                                 * move to their later offsets. */
+                                if (r.key.len >= 0 &&
+                                    cl_map_put(&j->map, r.key.p, (size_t)r.key.len,
                                                b.base_offset + r.offset_delta) == -ENOSPC)
                                         full = true;
                         }
@@ -200,13 +201,19 @@ static int build_map(sl_clean_job *j)
                         return rc;
                 if (full) {
                         /* Keys of this segment partly in the map still name
-                         * records that exist: cleaning before it stays right. */
-                        j->nclean = i;
+                         * records that exist: cleaning before it stays right,
+                         * and it stays dirty for the next cleaning. Unless it
+                         * is the first dirty one: then it is cleaned too (a
+                         * record is dropped only for a later one of its key,
+                         * so this is still right; duplicates among the keys
+                         * that did not fit stay until their key is written
+                         * again — Kafka would mark the log dirty from the
+                         * middle of the segment instead). */
+                        j->nclean = i == j->first_dirty ? i + 1 : i;
                         break;
                 }
         }
-        /* Not even one dirty segment fits: the map is too small. */
-        return j->nclean > j->first_dirty ? 0 : -ENOBUFS;
+        return 0;
 }
 
 /* Groups sources [0, nclean) into outputs of at most segment.bytes (by their

@@ -598,6 +598,44 @@ static void test_cancel_and_stale_job(void **state)
         free(dir);
 }
 
+/* An offset map too small for the first dirty segment's keys: that segment is
+ * still cleaned with the keys that fit, and nothing that must stay goes. */
+static void test_small_offset_map(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log_config lc = cfg_small();
+        lc.segment_bytes = 128 << 10; /* ~1500 records a segment */
+        sl_log *log = NULL;
+        sl_log_error err;
+        if (sl_log_open(dir, &lc, NOW, &log, &err) != 0)
+                fail_msg("open: %s", err.message);
+        /* Keys 0..999 three times. */
+        for (int i = 0; i < 3000; i++)
+                append1(log, i % 1000, false, NOW + i);
+        sl_clean_config cfg = clean_cfg();
+        cfg.dedupe_bytes = 1; /* the smallest map: 1024 slots, 921 keys */
+        sl_clean_stats cs;
+        assert_int_equal(clean(log, &cfg, NOW + 10000, &cs), 1);
+        assert_true(cs.records_dropped > 0);
+        static rec r[4000];
+        int n = collect(log, r, 4000, NULL);
+        assert_offsets_kept(r, n);
+        /* Every key's latest record is still there. */
+        static int64_t latest[1000];
+        for (int i = 0; i < 3000; i++)
+                latest[i % 1000] = i;
+        int found = 0;
+        for (int i = 0; i < n; i++)
+                found += r[i].offset == latest[atoi(r[i].key + 1)];
+        assert_int_equal(found, 1000);
+        assert_true(n < 3000);
+        sl_log_close(log);
+        assert_verify_ok(dir);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 /* ---- crash at every file operation ---- */
 
 static int crash_left = -1; /* mutating calls before the "crash"; -1 never */
@@ -784,6 +822,7 @@ int main(void)
             cmocka_unit_test(test_pinned_read_survives),
             cmocka_unit_test(test_damaged_source_refused),
             cmocka_unit_test(test_cancel_and_stale_job),
+            cmocka_unit_test(test_small_offset_map),
             cmocka_unit_test(test_crash_every_step),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
