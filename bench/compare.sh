@@ -266,11 +266,22 @@ run_broker() {
 
 	# Consume is measured from the page cache (the issue's target). SerpentLog keeps only
 	# each partition's newest log.page.cache.retain.bytes cached while producing (drop-
-	# behind, storage/log_cache.c), so an untimed pass first reads p1 back into the cache,
-	# as a consumer catching up would; the residency of p1's files is recorded before
-	# the timed pass. The same pass runs against the mock (it serves from memory).
-	"$lg" consume --bootstrap "$BS" --topic p1 --records 3000000 --seconds $((SECS * 2)) \
-		>"$OUT/$name-consume-warm.txt" 2>&1
+	# behind, storage/log_cache.c), so an untimed pass first reads p1 back into the cache
+	# from disk, as a consumer catching up would; its MB/s and broker CPU are kept, and
+	# the residency of p1's files is recorded before the timed pass. The same pass runs
+	# against the mock. (Set WARM_PASSES=n for more untimed passes.)
+	: >"$OUT/$name-consume-warm.txt"
+	for w in $(seq "${WARM_PASSES:-1}"); do
+		c0=$(proc_cpu "$BPID")
+		"$lg" consume --bootstrap "$BS" --topic p1 --records 3000000 --seconds $((SECS * 2)) \
+			>"$OUT/$name-consume-warm$w.txt" 2>&1
+		c1=$(proc_cpu "$BPID")
+		echo "RESULT warm${w}_mb_per_s=$(kv "$OUT/$name-consume-warm$w.txt" mb_per_s)" \
+			"warm${w}_broker_s_per_gb=$(awk -v a="$c0" -v b="$c1" \
+				-v by="$(kv "$OUT/$name-consume-warm$w.txt" bytes)" \
+				'BEGIN { if (by == "-" || by + 0 == 0) print "-"; else printf "%.3f", (b - a) / (by / 1e9) }')" \
+			>>"$OUT/$name-consume-warm.txt"
+	done
 	cache_residency "$name"
 	c0=$(proc_cpu "$BPID")
 	"$lg" consume --bootstrap "$BS" --topic p1 --passes 5 --records 3000000 \
@@ -481,6 +492,11 @@ row "  records read" "$(col mock consume records %.0f)" "$(sl col serpentlog con
 row "  broker CPU s/GB" "$(cpu_per_gb mock consume)" "$(sl cpu_per_gb serpentlog consume)"
 row "  p1 in page cache before the timed pass %" "-" \
 	"$(sl col serpentlog consume-warm p1_cached_pct %.1f)"
+for w in $(seq "${WARM_PASSES:-1}"); do
+	row "  untimed pass $w: MB/s (broker CPU s/GB)" \
+		"$(col mock consume-warm warm${w}_mb_per_s %.0f) ($(col mock consume-warm warm${w}_broker_s_per_gb %.3f))" \
+		"$(sl col serpentlog consume-warm warm${w}_mb_per_s %.0f) ($(sl col serpentlog consume-warm warm${w}_broker_s_per_gb %.3f))"
+done
 row "unavoidable produce parts CPU s/GB (sum)" "$(kv "$P" sum_s_per_gb)" "$(kv "$P" sum_s_per_gb)"
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
