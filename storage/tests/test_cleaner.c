@@ -636,6 +636,43 @@ static void test_small_offset_map(void **state)
         free(dir);
 }
 
+/* Follower truncation into a cleaned segment: it becomes the active segment
+ * again (gaps and all), takes appends, rolls, and the log still verifies and
+ * reopens (the next segment links to its real chain, not its link-out). */
+static void test_truncate_into_cleaned(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir);
+        for (int i = 0; i < 200; i++)
+                append1(log, i % 8, false, NOW + i);
+        sl_clean_config cfg = clean_cfg();
+        assert_int_equal(clean(log, &cfg, NOW + 1000, NULL), 1);
+        static rec r[600];
+        int n = collect(log, r, 600, NULL);
+        /* Cut in the middle of the cleaned records (a gap or a record). */
+        assert_true(n > 8);
+        int64_t cut = r[3].offset + 1;
+        assert_true(cut < active_base(dir));
+        assert_int_equal(sl_log_truncate(log, cut), 0);
+        assert_int_equal(sl_log_end_offset(log), cut);
+        for (int i = 0; i < 100; i++)
+                append1(log, 20 + i % 3, false, NOW + 2000 + i);
+        assert_int_equal(sl_log_sync(log), 0);
+        int n2 = collect(log, r, 600, NULL);
+        assert_offsets_kept(r, n2);
+        assert_int_equal(r[n2 - 1].offset, cut + 99);
+        sl_log_close(log);
+        assert_verify_ok(dir);
+        log = open_log(dir);
+        assert_int_equal(collect(log, r, 600, NULL), n2);
+        assert_int_equal(clean(log, &cfg, NOW + 5000, NULL) >= 0, 1);
+        sl_log_close(log);
+        assert_verify_ok(dir);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 /* ---- crash at every file operation ---- */
 
 static int crash_left = -1; /* mutating calls before the "crash"; -1 never */
@@ -823,6 +860,7 @@ int main(void)
             cmocka_unit_test(test_damaged_source_refused),
             cmocka_unit_test(test_cancel_and_stale_job),
             cmocka_unit_test(test_small_offset_map),
+            cmocka_unit_test(test_truncate_into_cleaned),
             cmocka_unit_test(test_crash_every_step),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
