@@ -2,8 +2,9 @@
  *
  * Each group is described by its own coordinator shard (group/group.c,
  * sl_group_describe) and the answers are gathered here, on the connection's
- * shard, in request order. Unknown groups are reported as Dead with no
- * members, as Kafka does. Authorized operations (v3+) are not computed
+ * shard, in request order. Unknown groups, and KIP-848 consumer groups
+ * (ConsumerGroupDescribe's), are reported as Dead with no members, as Kafka
+ * does before DescribeGroups v6. Authorized operations (v3+) are not computed
  * (no ACLs): INT32_MIN, Kafka's "not requested" value. */
 #include "dispatch.h"
 #include "gen/kp_messages.h"

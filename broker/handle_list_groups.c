@@ -3,7 +3,7 @@
  * Every shard coordinates the groups of the __consumer_offsets partitions it
  * owns, so the request is gathered from all shards (sl_group_forward_shard)
  * and the lists concatenated. v4 filters by state (case-insensitive, as
- * Kafka), v5 by type: every group here is "classic". Without an offsets
+ * Kafka), v5 by type: "classic" or "consumer" (KIP-848). Without an offsets
  * topic there are no groups. */
 #include "broker_int.h"
 #include "dispatch.h"

@@ -1,10 +1,12 @@
-/* broker/handle_offset_commit.c — OffsetCommit (key 8), versions 1-8.
+/* broker/handle_offset_commit.c — OffsetCommit (key 8), versions 1-9.
  *
  * The response mirrors the request (every topic and partition in order);
  * partitions of unknown topics are refused here (UNKNOWN_TOPIC_OR_PARTITION),
  * the rest are checked and written by the group's coordinator shard
  * (group/group_offsets.c), which answers once the OffsetCommit records are
- * durable in __consumer_offsets. v9 (KIP-848 member epochs) is not served. */
+ * durable in __consumer_offsets. v9 carries a KIP-848 member epoch in the
+ * generation field: a consumer group checks it (group/cgroup_member.c), a
+ * classic group takes it as v8. */
 #include "dispatch.h"
 #include "gen/kp_messages.h"
 #include "group/group_shard.h"

@@ -1,11 +1,12 @@
-/* broker/handle_offset_fetch.c — OffsetFetch (key 9), versions 1-8.
+/* broker/handle_offset_fetch.c — OffsetFetch (key 9), versions 1-9.
  *
  * v1-7 ask for one group, v8 for several (each forwarded to its own
  * coordinator shard and gathered here). The coordinator answers in the v8
  * per-group form (group/group_offsets.c); for v1-7 it is converted back:
  * a group error is the top-level error from v2, per-partition before. v2+
  * null topics mean every committed offset of the group. No offset: -1 with
- * empty metadata. v9 (KIP-848 member epochs) is not served. RequireStable
+ * empty metadata. v9 adds a member id and epoch per group, checked by a
+ * KIP-848 consumer group (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID). RequireStable
  * (v7+) has nothing to wait for: no transactional offsets here. */
 #include "dispatch.h"
 #include "gen/kp_messages.h"

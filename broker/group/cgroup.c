@@ -38,344 +38,6 @@ static bool assignor_enabled(const sl_group_coord *gc, int idx)
         return false;
 }
 
-static int default_assignor(const sl_group_coord *gc)
-{
-        return gc->cfg.cg_nassignors ? gc->cfg.cg_assignors[0] : 0;
-}
-
-/* ---- group and member life ---- */
-
-sl_cgroup *sl_cgroup_new(void)
-{
-        return calloc(1, sizeof(sl_cgroup));
-}
-
-void sl_cmember_free(sl_cmember *m)
-{
-        if (!m)
-                return;
-        sl_gstr_free(&m->id);
-        sl_gstr_free(&m->instance_id);
-        sl_gstr_free(&m->rack_id);
-        sl_gstr_free(&m->client_id);
-        sl_gstr_free(&m->client_host);
-        sl_gstr_free(&m->regex);
-        sl_gstr_free(&m->assignor);
-        for (int32_t i = 0; i < m->ntopics; i++)
-                sl_gstr_free(&m->topics[i]);
-        free(m->topics);
-        sl_ctpset_free(&m->assigned);
-        sl_ctpset_free(&m->revoking);
-        sl_ctpset_free(&m->target);
-        free(m);
-}
-
-static void meta_free(sl_cmeta *v, int32_t n)
-{
-        for (int32_t i = 0; i < n; i++)
-                sl_gstr_free(&v[i].name);
-        free(v);
-}
-
-void sl_cgroup_free(sl_cgroup *cg)
-{
-        if (!cg)
-                return;
-        while (cg->members) {
-                sl_cmember *m = cg->members;
-                cg->members = m->next;
-                sl_cmember_free(m);
-        }
-        meta_free(cg->meta, cg->nmeta);
-        free(cg);
-}
-
-sl_cmember *sl_cmember_find(const sl_cgroup *cg, kp_str id)
-{
-        for (sl_cmember *m = cg->members; m; m = m->next)
-                if (sl_gstr_eq(&m->id, id))
-                        return m;
-        return NULL;
-}
-
-static sl_cmember *find_instance(const sl_cgroup *cg, kp_str inst)
-{
-        if (inst.len < 0)
-                return NULL;
-        for (sl_cmember *m = cg->members; m; m = m->next)
-                if (m->instance_id.len >= 0 && sl_gstr_eq(&m->instance_id, inst))
-                        return m;
-        return NULL;
-}
-
-sl_cmember *sl_cmember_new(kp_str id)
-{
-        sl_cmember *m = calloc(1, sizeof(*m));
-        if (!m)
-                return NULL;
-        m->instance_id.len = m->rack_id.len = m->client_id.len = m->client_host.len = -1;
-        m->regex.len = m->assignor.len = m->id.len = -1;
-        m->rebalance_timeout_ms = -1;
-        if (sl_gstr_set(&m->id, id)) {
-                free(m);
-                return NULL;
-        }
-        return m;
-}
-
-void sl_cgroup_unlink(sl_cgroup *cg, sl_cmember *m)
-{
-        for (sl_cmember **pp = &cg->members; *pp; pp = &(*pp)->next) {
-                if (*pp == m) {
-                        *pp = m->next;
-                        cg->nmembers--;
-                        return;
-                }
-        }
-}
-
-int sl_cgroup_state(const sl_cgroup *cg)
-{
-        if (!cg->nmembers)
-                return SL_CGS_EMPTY;
-        if (cg->epoch > cg->assign_epoch)
-                return SL_CGS_ASSIGNING;
-        for (sl_cmember *m = cg->members; m; m = m->next)
-                if (m->state != SL_CMS_STABLE || m->epoch != cg->assign_epoch)
-                        return SL_CGS_RECONCILING;
-        return SL_CGS_STABLE;
-}
-
-const char *sl_cgroup_state_name(int state)
-{
-        static const char *const names[] = {"Empty", "Assigning", "Reconciling", "Stable"};
-        return state >= 0 && state <= 3 ? names[state] : "Dead";
-}
-
-void sl_cgroup_sync_state(sl_group_coord *gc, sl_group *g)
-{
-        sl_group_set_state(gc, g, g->cg->nmembers ? SL_GS_STABLE : SL_GS_EMPTY);
-}
-
-int sl_cgroup_attach(sl_group *g)
-{
-        g->cg = sl_cgroup_new();
-        if (!g->cg)
-                return -1;
-        sl_gstr_free(&g->protocol_type);
-        sl_gstr_free(&g->protocol);
-        sl_gstr_free(&g->leader);
-        if (sl_gstr_set(&g->protocol_type, kp_str_c("consumer")))
-                return -1;
-        return 0;
-}
-
-/* ---- subscription metadata ---- */
-
-static int meta_cmp(const void *a, const void *b)
-{
-        return strcmp(((const sl_cmeta *)a)->name.p, ((const sl_cmeta *)b)->name.p);
-}
-
-/* The existing topics the members (skip excluded) subscribe to, sorted. */
-static int meta_compute(sl_group_coord *gc, sl_cgroup *cg, const sl_cmember *skip, sl_cmeta **out,
-                        int32_t *nout)
-{
-        int32_t cap = 0, n = 0;
-        for (sl_cmember *m = cg->members; m; m = m->next)
-                cap += m == skip ? 0 : m->ntopics;
-        sl_cmeta *v = cap ? calloc((size_t)cap, sizeof(*v)) : NULL;
-        if (cap && !v)
-                return -1;
-        for (sl_cmember *m = cg->members; m; m = m->next) {
-                if (m == skip || !gc->env.topic_by_name)
-                        continue;
-                for (int32_t i = 0; i < m->ntopics; i++) {
-                        bool dup = false;
-                        for (int32_t k = 0; k < n && !dup; k++)
-                                dup = sl_gstr_eq(&v[k].name, sl_gstr_view(&m->topics[i]));
-                        kp_uuid id;
-                        int32_t parts = 0;
-                        if (dup || gc->env.topic_by_name(gc->env.arg, sl_gstr_view(&m->topics[i]),
-                                                         &id, &parts))
-                                continue;
-                        v[n].name.len = -1;
-                        if (sl_gstr_set(&v[n].name, sl_gstr_view(&m->topics[i]))) {
-                                meta_free(v, n);
-                                return -1;
-                        }
-                        v[n].id = id;
-                        v[n].partitions = parts;
-                        n++;
-                }
-        }
-        if (n > 1)
-                qsort(v, (size_t)n, sizeof(*v), meta_cmp);
-        *out = v;
-        *nout = n;
-        return 0;
-}
-
-static bool meta_same(const sl_cgroup *cg, const sl_cmeta *v, int32_t n)
-{
-        if (cg->nmeta != n)
-                return false;
-        for (int32_t i = 0; i < n; i++)
-                if (!sl_gstr_eq(&cg->meta[i].name, sl_gstr_view(&v[i].name)) ||
-                    memcmp(cg->meta[i].id.b, v[i].id.b, 16) ||
-                    cg->meta[i].partitions != v[i].partitions)
-                        return false;
-        return true;
-}
-
-/* Refreshes cg->meta (without member skip); true when it changed. */
-static int meta_refresh(sl_group_coord *gc, sl_group *g, const sl_cmember *skip, sl_crecs *r,
-                        bool *changed)
-{
-        sl_cgroup *cg = g->cg;
-        sl_cmeta *v = NULL;
-        int32_t n = 0;
-        *changed = false;
-        if (meta_compute(gc, cg, skip, &v, &n))
-                return -1;
-        if (meta_same(cg, v, n)) {
-                meta_free(v, n);
-                return 0;
-        }
-        meta_free(cg->meta, cg->nmeta);
-        cg->meta = v;
-        cg->nmeta = n;
-        *changed = true;
-        sl_crec_meta(r, sl_gstr_view(&g->id), cg, false);
-        return 0;
-}
-
-/* Removes m: tombstones of its records, the group epoch bumped (the target
- * is recomputed at the next heartbeat). */
-static void fence(sl_group_coord *gc, sl_group *g, sl_cmember *m, sl_crecs *r)
-{
-        sl_cgroup *cg = g->cg;
-        kp_str gid = sl_gstr_view(&g->id);
-        bool changed;
-        sl_crec_current(r, gid, m, true);
-        sl_crec_target(r, gid, m, true);
-        sl_crec_member(r, gid, m, true);
-        sl_cgroup_unlink(cg, m);
-        if (meta_refresh(gc, g, NULL, r, &changed))
-                r->failed = true;
-        sl_cmember_free(m);
-        cg->epoch++;
-        sl_crec_group_epoch(r, gid, cg, false);
-        sl_cgroup_sync_state(gc, g);
-}
-
-/* ---- reconciliation (Kafka's CurrentAssignmentBuilder) ---- */
-
-static bool owned_by_any(const sl_cgroup *cg, kp_uuid t, int32_t p)
-{
-        for (sl_cmember *m = cg->members; m; m = m->next)
-                if (sl_ctpset_has(&m->assigned, t, p) || sl_ctpset_has(&m->revoking, t, p))
-                        return true;
-        return false;
-}
-
-/* Does the request still report a partition of set s as owned? A request
- * without owned partitions (not sent: unchanged) counts as yes. */
-static bool owns_any(const cgh_rq *rq, const sl_ctpset *s)
-{
-        if (rq->topic_partitions_count < 0)
-                return true;
-        for (int32_t i = 0; i < rq->topic_partitions_count; i++) {
-                const kp_consumer_group_heartbeat_request_topic_partitions *t =
-                    &rq->topic_partitions[i];
-                for (int32_t k = 0; k < t->partitions_count; k++)
-                        if (sl_ctpset_has(s, t->topic_id, t->partitions[k]))
-                                return true;
-        }
-        return false;
-}
-
-static bool owned_subset(const cgh_rq *rq, const sl_ctpset *s)
-{
-        if (rq->topic_partitions_count < 0)
-                return false;
-        for (int32_t i = 0; i < rq->topic_partitions_count; i++) {
-                const kp_consumer_group_heartbeat_request_topic_partitions *t =
-                    &rq->topic_partitions[i];
-                for (int32_t k = 0; k < t->partitions_count; k++)
-                        if (!sl_ctpset_has(s, t->topic_id, t->partitions[k]))
-                                return false;
-        }
-        return true;
-}
-
-static void set_epoch(sl_cmember *m, int32_t epoch)
-{
-        m->prev_epoch = m->epoch;
-        m->epoch = epoch;
-}
-
-/* computeNextAssignment: from the partitions m keeps, towards its target. */
-static int next_assignment(sl_cgroup *cg, sl_cmember *m, const cgh_rq *rq, int32_t epoch)
-{
-        sl_ctpset keep = {0}, revoke = {0}, pending = {0};
-        bool unreleased = false;
-        int rc = -1;
-        for (int32_t i = 0; i < m->assigned.n; i++) {
-                sl_ctp x = m->assigned.v[i];
-                if (sl_ctpset_add(sl_ctpset_has(&m->target, x.topic, x.part) ? &keep : &revoke,
-                                  x.topic, x.part))
-                        goto out;
-        }
-        for (int32_t i = 0; i < m->target.n; i++) {
-                sl_ctp x = m->target.v[i];
-                if (sl_ctpset_has(&keep, x.topic, x.part))
-                        continue;
-                if (owned_by_any(cg, x.topic, x.part))
-                        unreleased = true;
-                else if (sl_ctpset_add(&pending, x.topic, x.part))
-                        goto out;
-        }
-        if (revoke.n && owns_any(rq, &revoke)) {
-                m->state = SL_CMS_UNREVOKED;
-                set_epoch(m, epoch);
-                if (sl_ctpset_copy(&m->assigned, &keep) || sl_ctpset_copy(&m->revoking, &revoke))
-                        goto out;
-        } else {
-                for (int32_t i = 0; i < pending.n; i++)
-                        if (sl_ctpset_add(&keep, pending.v[i].topic, pending.v[i].part))
-                                goto out;
-                m->state = unreleased ? SL_CMS_UNRELEASED : SL_CMS_STABLE;
-                set_epoch(m, cg->assign_epoch);
-                if (sl_ctpset_copy(&m->assigned, &keep))
-                        goto out;
-                sl_ctpset_clear(&m->revoking);
-        }
-        rc = 0;
-out:
-        sl_ctpset_free(&keep);
-        sl_ctpset_free(&revoke);
-        sl_ctpset_free(&pending);
-        return rc;
-}
-
-static int reconcile(sl_cgroup *cg, sl_cmember *m, const cgh_rq *rq)
-{
-        switch (m->state) {
-        case SL_CMS_STABLE:
-                if (m->epoch == cg->assign_epoch)
-                        return 0;
-                return next_assignment(cg, m, rq, m->epoch);
-        case SL_CMS_UNREVOKED:
-                if (owns_any(rq, &m->revoking))
-                        return 0;
-                sl_ctpset_clear(&m->revoking); /* the member let them go */
-                return next_assignment(cg, m, rq, m->epoch + 1);
-        default:
-                return next_assignment(cg, m, rq, m->epoch);
-        }
-}
-
 /* ---- the heartbeat ---- */
 
 static void hb_fail(sl_group_call *c, int16_t err, const char *msg)
@@ -399,9 +61,6 @@ static const char *hb_invalid(const sl_group_call *c)
                 return "InstanceId can't be empty.";
         if (rq->rack_id.len == 0)
                 return "RackId can't be empty.";
-        /* librdkafka sends "" for no regex; Kafka takes an empty one as none */
-        if (rq->subscribed_topic_regex.len > 0)
-                return "SubscribedTopicRegex is not supported.";
         if (c->version >= 1 && rq->member_id.len <= 0)
                 return "MemberId can't be empty.";
         int32_t e = rq->member_epoch;
@@ -412,8 +71,10 @@ static const char *hb_invalid(const sl_group_call *c)
                         return "RebalanceTimeoutMs must be provided in first request.";
                 if (rq->topic_partitions_count != 0)
                         return "TopicPartitions must be empty when (re-)joining.";
-                if (rq->subscribed_topic_names_count <= 0)
-                        return "SubscribedTopicNames must be set in first request.";
+                /* librdkafka sends "" for no regex; Kafka takes an empty one as none */
+                if (rq->subscribed_topic_names_count <= 0 && rq->subscribed_topic_regex.len <= 0)
+                        return "SubscribedTopicNames or SubscribedTopicRegex must be set in "
+                               "first request.";
         } else if (e == SL_CG_STATIC_LEAVE_EPOCH) {
                 if (rq->member_id.len <= 0)
                         return "MemberId can't be empty.";
@@ -447,11 +108,6 @@ static kp_str new_member_id(sl_group_coord *gc, sl_group_call *c)
         return (kp_str){p, 22};
 }
 
-static int gstr_cmp(const void *a, const void *b)
-{
-        return strcmp(((const sl_gstr *)a)->p, ((const sl_gstr *)b)->p);
-}
-
 /* Sets m's topics from the request (sorted, duplicates dropped); true when
  * they differ. -1 when out of memory. */
 static int set_topics(sl_cmember *m, const cgh_rq *rq, bool *changed)
@@ -474,7 +130,7 @@ static int set_topics(sl_cmember *m, const cgh_rq *rq, bool *changed)
                 k++;
         }
         if (k > 1)
-                qsort(v, (size_t)k, sizeof(*v), gstr_cmp);
+                qsort(v, (size_t)k, sizeof(*v), sl_gstr_cmp);
         int32_t u = 0;
         for (int32_t i = 0; i < k; i++) {
                 if (u && !strcmp(v[u - 1].p, v[i].p))
@@ -506,50 +162,6 @@ static int upd(sl_gstr *s, kp_str v, bool *changed)
                 return 0;
         *changed = true;
         return sl_gstr_set(s, v);
-}
-
-/* The assignor most members ask for, else the configured default. */
-const char *sl_cgroup_assignor(const sl_group_coord *gc, const sl_cgroup *cg)
-{
-        int32_t votes[2] = {0, 0};
-        for (sl_cmember *m = cg->members; m; m = m->next) {
-                int k =
-                    m->assignor.len >= 0 ? sl_cg_assignor_index(sl_gstr_view(&m->assignor)) : -1;
-                if (k >= 0)
-                        votes[k]++;
-        }
-        int best = default_assignor(gc);
-        for (int k = 0; k < 2; k++)
-                if (votes[k] > votes[best])
-                        best = k;
-        return SL_CG_ASSIGNORS[best];
-}
-
-static int update_target(sl_group_coord *gc, sl_group *g, sl_crecs *r)
-{
-        sl_cgroup *cg = g->cg;
-        int32_t n = cg->nmembers, i = 0;
-        sl_ctpset *old = n ? calloc((size_t)n, sizeof(*old)) : NULL;
-        if (n && !old)
-                return -1;
-        int rc = -1;
-        for (sl_cmember *m = cg->members; m; m = m->next, i++)
-                if (sl_ctpset_copy(&old[i], &m->target))
-                        goto out;
-        if (sl_cgroup_assign(cg, sl_cgroup_assignor(gc, cg)))
-                goto out;
-        i = 0;
-        for (sl_cmember *m = cg->members; m; m = m->next, i++)
-                if (!sl_ctpset_eq(&old[i], &m->target))
-                        sl_crec_target(r, sl_gstr_view(&g->id), m, false);
-        cg->assign_epoch = cg->epoch;
-        sl_crec_assign_epoch(r, sl_gstr_view(&g->id), cg, false);
-        rc = 0;
-out:
-        for (int32_t k = 0; k < n; k++)
-                sl_ctpset_free(&old[k]);
-        free(old);
-        return rc;
 }
 
 static void hb_answer(sl_group_call *c, sl_cmember *m, int32_t interval, bool with_assignment)
@@ -629,7 +241,7 @@ static void hb_leave(sl_group_coord *gc, sl_group_call *c)
                 hb_fail(c, KP_ERR_GROUP_ID_NOT_FOUND, "Consumer group not found.");
                 return;
         }
-        sl_cmember *m = rq->instance_id.len >= 0 ? find_instance(g->cg, rq->instance_id)
+        sl_cmember *m = rq->instance_id.len >= 0 ? sl_cmember_find_instance(g->cg, rq->instance_id)
                                                  : sl_cmember_find(g->cg, rq->member_id);
         if (!m) {
                 hb_fail(c, KP_ERR_UNKNOWN_MEMBER_ID, NULL);
@@ -651,7 +263,7 @@ static void hb_leave(sl_group_coord *gc, sl_group_call *c)
                 m->rebalance_deadline_ms = 0;
                 sl_crec_current(&r, sl_gstr_view(&g->id), m, false);
         } else {
-                fence(gc, g, m, &r);
+                sl_cgroup_fence(gc, g, m, &r);
         }
         hb_commit(gc, g, c, &r);
 }
@@ -661,7 +273,7 @@ static int16_t epoch_check(const sl_cmember *m, const cgh_rq *rq)
         if (rq->member_epoch > m->epoch)
                 return KP_ERR_FENCED_MEMBER_EPOCH;
         if (rq->member_epoch < m->epoch &&
-            (rq->member_epoch != m->prev_epoch || !owned_subset(rq, &m->assigned)))
+            (rq->member_epoch != m->prev_epoch || !sl_cg_owned_subset(rq, &m->assigned)))
                 return KP_ERR_FENCED_MEMBER_EPOCH;
         return 0;
 }
@@ -696,6 +308,16 @@ void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
         if (rq->member_epoch < 0) {
                 hb_leave(gc, c);
                 return;
+        }
+        if (rq->subscribed_topic_regex.len > 0) {
+                regex_t *re = sl_cg_regex_compile(rq->subscribed_topic_regex);
+                if (!re) {
+                        hb_fail(c, KP_ERR_INVALID_REGULAR_EXPRESSION,
+                                "SubscribedTopicRegex is invalid.");
+                        return;
+                }
+                regfree(re);
+                free(re);
         }
         bool join = rq->member_epoch == 0;
         sl_group *g = sl_group_find(gc, rq->group_id);
@@ -745,7 +367,7 @@ void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
         /* 1. the member */
         sl_cmember *m = NULL;
         bool fresh = false, dirty = false;
-        sl_cmember *sm = find_instance(cg, rq->instance_id);
+        sl_cmember *sm = sl_cmember_find_instance(cg, rq->instance_id);
         if (rq->instance_id.len >= 0 && !join) {
                 if (!sm) {
                         hb_fail(c, KP_ERR_UNKNOWN_MEMBER_ID, "Instance id is unknown.");
@@ -815,7 +437,19 @@ void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
         int oom = 0;
         if (rq->subscribed_topic_names_count >= 0)
                 oom |= set_topics(m, rq, &sub_changed);
-        bump = bump || sub_changed;
+        kp_str rx = rq->subscribed_topic_regex;
+        if (rx.len > 0 ? !sl_gstr_eq(&m->regex, rx) || m->regex.len < 0
+                       : rx.len == 0 && m->regex.len >= 0) {
+                regex_t *re = rx.len > 0 ? sl_cg_regex_compile(rx) : NULL;
+                if (rx.len > 0 && !re)
+                        oom = 1;
+                sl_cmember_set_regex(m, re);
+                oom |= sl_gstr_set(&m->regex, rx.len > 0 ? rx : KP_STR_NULL);
+                sub_changed = true;
+        }
+        /* regex subscriptions follow topic creation and deletion */
+        bool resolved = sl_cgroup_resolve(gc, cg);
+        bump = bump || sub_changed || resolved;
         dirty = dirty || sub_changed;
         if (rq->rebalance_timeout_ms != -1 && rq->rebalance_timeout_ms != m->rebalance_timeout_ms) {
                 m->rebalance_timeout_ms = rq->rebalance_timeout_ms;
@@ -828,14 +462,14 @@ void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
         oom |= upd(&m->client_host, c->client_host, &dirty);
         if (dirty)
                 sl_crec_member(&r, gid, m, false);
-        oom |= meta_refresh(gc, g, NULL, &r, &meta_changed);
+        oom |= sl_cgroup_meta_refresh(gc, g, NULL, &r, &meta_changed);
         if (bump || meta_changed) {
                 cg->epoch++;
                 sl_crec_group_epoch(&r, gid, cg, false);
         }
         /* 3. a new target when the group epoch moved past it */
         if (cg->epoch > cg->assign_epoch)
-                oom |= update_target(gc, g, &r);
+                oom |= sl_cgroup_update_target(gc, g, &r);
         /* 4. the member towards its target */
         sl_ctpset before = {0};
         int32_t e0 = m->epoch, p0 = m->prev_epoch;
@@ -843,7 +477,7 @@ void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
         sl_ctpset revoking0 = {0};
         oom |= sl_ctpset_copy(&before, &m->assigned) | sl_ctpset_copy(&revoking0, &m->revoking);
         if (!oom)
-                oom |= reconcile(cg, m, rq);
+                oom |= sl_cmember_reconcile(cg, m, rq);
         bool assigned_changed = !sl_ctpset_eq(&before, &m->assigned);
         if (fresh || dirty || assigned_changed || e0 != m->epoch || p0 != m->prev_epoch ||
             s0 != m->state || !sl_ctpset_eq(&revoking0, &m->revoking))
@@ -869,107 +503,4 @@ void sl_cgroup_heartbeat(sl_group_coord *gc, sl_group_call *c)
                      rq->topic_partitions_count >= 0);
         hb_answer(c, m, hb_interval(gc), full || assigned_changed);
         hb_commit(gc, g, c, &r);
-}
-
-int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now)
-{
-        if (!g->cg || !g->cg->nmembers)
-                return INT64_MAX;
-        kp_arena a;
-        kp_arena_init(&a, 1024);
-        sl_crecs r;
-        sl_crecs_init(&r, &a, sl_group_wall(gc));
-        for (sl_cmember *m = g->cg->members, *nx; m; m = nx) {
-                nx = m->next;
-                bool session = m->session_deadline_ms && m->session_deadline_ms <= now;
-                bool revoke = m->state == SL_CMS_UNREVOKED && m->rebalance_deadline_ms &&
-                              m->rebalance_deadline_ms <= now;
-                if (session || revoke)
-                        fence(gc, g, m, &r);
-        }
-        if (r.n && !r.failed)
-                (void)gc->env.append(gc->env.arg, g->partition, r.v, r.n, NULL);
-        kp_arena_release(&a);
-        int64_t next = INT64_MAX;
-        for (sl_cmember *m = g->cg->members; m; m = m->next) {
-                if (m->session_deadline_ms && m->session_deadline_ms < next)
-                        next = m->session_deadline_ms;
-                if (m->state == SL_CMS_UNREVOKED && m->rebalance_deadline_ms &&
-                    m->rebalance_deadline_ms < next)
-                        next = m->rebalance_deadline_ms;
-        }
-        return next;
-}
-
-int16_t sl_cgroup_tombstones(sl_group_coord *gc, sl_group *g, kp_arena *a, kp_record_in *out,
-                             int32_t *n)
-{
-        sl_crecs r;
-        sl_crecs_init(&r, a, sl_group_wall(gc));
-        kp_str gid = sl_gstr_view(&g->id);
-        for (sl_cmember *m = g->cg->members; m; m = m->next) {
-                sl_crec_current(&r, gid, m, true);
-                sl_crec_target(&r, gid, m, true);
-                sl_crec_member(&r, gid, m, true);
-        }
-        sl_crec_assign_epoch(&r, gid, g->cg, true);
-        sl_crec_meta(&r, gid, g->cg, true);
-        sl_crec_group_epoch(&r, gid, g->cg, true);
-        if (r.failed)
-                return KP_ERR_UNKNOWN_SERVER_ERROR;
-        for (int32_t i = 0; i < r.n; i++)
-                out[(*n)++] = r.v[i];
-        return 0;
-}
-
-int16_t sl_cgroup_commit_check(sl_group *g, int16_t version, kp_str member, int32_t epoch)
-{
-        sl_cgroup *cg = g->cg;
-        if (epoch < 0 && !cg->nmembers)
-                return 0; /* admin tools and assign() consumers: an empty group */
-        sl_cmember *m = sl_cmember_find(cg, member);
-        if (!m)
-                return KP_ERR_UNKNOWN_MEMBER_ID;
-        if (version < 9)
-                return KP_ERR_UNSUPPORTED_VERSION;
-        return epoch != m->epoch ? KP_ERR_STALE_MEMBER_EPOCH : 0;
-}
-
-int16_t sl_cgroup_fetch_check(sl_group *g, kp_str member, int32_t epoch)
-{
-        if (epoch < 0 && member.len < 0)
-                return 0;
-        sl_cmember *m = sl_cmember_find(g->cg, member);
-        if (!m)
-                return KP_ERR_UNKNOWN_MEMBER_ID;
-        return epoch != m->epoch ? KP_ERR_STALE_MEMBER_EPOCH : 0;
-}
-
-bool sl_cgroup_subscribed(const sl_group *g, kp_str topic)
-{
-        for (const sl_cmember *m = g->cg->members; m; m = m->next)
-                for (int32_t i = 0; i < m->ntopics; i++)
-                        if (sl_gstr_eq(&m->topics[i], topic))
-                                return true;
-        return false;
-}
-
-int16_t sl_cgroup_detach(sl_group_coord *gc, sl_group *g)
-{
-        if (g->cg->nmembers)
-                return KP_ERR_INCONSISTENT_GROUP_PROTOCOL;
-        kp_arena a;
-        kp_record_in recs[3];
-        int32_t n = 0;
-        kp_arena_init(&a, 512);
-        int16_t err = sl_cgroup_tombstones(gc, g, &a, recs, &n);
-        if (!err)
-                err = gc->env.append(gc->env.arg, g->partition, recs, n, NULL);
-        kp_arena_release(&a);
-        if (err)
-                return err;
-        sl_cgroup_free(g->cg);
-        g->cg = NULL;
-        sl_gstr_free(&g->protocol_type);
-        return 0;
 }

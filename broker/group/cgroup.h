@@ -7,13 +7,16 @@
  * JoinGroup/SyncGroup rebalance. Classic and consumer groups share one group
  * id namespace and the committed offsets of sl_group. State is persisted in
  * __consumer_offsets with Kafka's record keys 3-8 (cgroup_log.c). Files:
- * cgroup.c (heartbeat, reconciliation, expiry, offset checks), cgroup_assign.c
- * (assignors, partition sets), cgroup_log.c (records, replay),
- * cgroup_describe.c (ConsumerGroupDescribe, List/Describe helpers). */
+ * cgroup.c (the heartbeat), cgroup_member.c (groups, members, regexes,
+ * timeouts, offset checks), cgroup_reconcile.c (targets, reconciliation),
+ * cgroup_assign.c (assignors, partition sets), cgroup_log.c (records,
+ * replay), cgroup_describe.c (ConsumerGroupDescribe). */
 #ifndef SL_CGROUP_H
 #define SL_CGROUP_H
 
 #include "group_int.h"
+
+#include <regex.h>
 
 /* Member states (Kafka's MemberState byte values). */
 enum { SL_CMS_STABLE = 0, SL_CMS_UNREVOKED = 1, SL_CMS_UNRELEASED = 2 };
@@ -44,6 +47,9 @@ typedef struct sl_cmember {
         sl_gstr *topics; /* subscribed topic names, sorted */
         int32_t ntopics;
         sl_gstr regex;    /* subscribed regex (v1), null if none */
+        regex_t *re;      /* regex compiled (POSIX extended, whole name) */
+        sl_gstr *rtopics; /* topics the regex matches now, sorted */
+        int32_t nrtopics;
         sl_gstr assignor; /* requested server assignor, null if none */
         int32_t rebalance_timeout_ms;
         int32_t epoch;      /* member epoch; -2 after a static leave */
@@ -73,6 +79,15 @@ typedef struct sl_cgroup {
         int32_t nmeta;
 } sl_cgroup;
 
+/* A batch of records being built in an arena (cgroup_log.c). */
+typedef struct sl_crecs {
+        kp_record_in *v;
+        int32_t n, cap;
+        kp_arena *arena;
+        int64_t ts;
+        bool failed;
+} sl_crecs;
+
 /* partition sets (cgroup_assign.c) */
 void sl_ctpset_free(sl_ctpset *s);
 void sl_ctpset_clear(sl_ctpset *s);
@@ -89,7 +104,35 @@ int sl_cgroup_assign(sl_cgroup *cg, const char *assignor);
 int sl_cg_assignor_index(kp_str name);
 extern const char *const SL_CG_ASSIGNORS[2];
 
-/* group life (cgroup.c) */
+/* regex subscriptions (cgroup.c) */
+/* Compiles pattern as a whole-name POSIX extended regex; NULL if invalid. */
+regex_t *sl_cg_regex_compile(kp_str pattern);
+/* Recomputes the topics every regex member matches; true if any changed. */
+bool sl_cgroup_resolve(sl_group_coord *gc, sl_cgroup *cg);
+/* Is topic in m's subscription (names or regex matches)? */
+bool sl_cmember_subscribes(const sl_cmember *m, kp_str topic);
+
+/* members (cgroup_member.c) */
+int sl_gstr_cmp(const void *a, const void *b); /* qsort of sl_gstr by bytes */
+/* Replaces m's compiled regex (NULL: none) and forgets its matches. */
+void sl_cmember_set_regex(sl_cmember *m, regex_t *re);
+/* Refreshes the subscription metadata (a record when it changed). */
+int sl_cgroup_meta_refresh(sl_group_coord *gc, sl_group *g, const sl_cmember *skip, sl_crecs *r,
+                           bool *changed);
+/* Removes m with tombstones of its records and bumps the group epoch. */
+void sl_cgroup_fence(sl_group_coord *gc, sl_group *g, sl_cmember *m, sl_crecs *r);
+
+/* target and reconciliation (cgroup_reconcile.c) */
+/* Recomputes every target (records for the changed ones), assignment epoch
+ * := group epoch. */
+int sl_cgroup_update_target(sl_group_coord *gc, sl_group *g, sl_crecs *r);
+/* One reconciliation step of m from its heartbeat rq (0 or -1: no memory). */
+int sl_cmember_reconcile(sl_cgroup *cg, sl_cmember *m,
+                         const kp_consumer_group_heartbeat_request *rq);
+/* Are all partitions the heartbeat reports owned in s? (false if not sent) */
+bool sl_cg_owned_subset(const kp_consumer_group_heartbeat_request *rq, const sl_ctpset *s);
+
+/* group life (cgroup_member.c) */
 /* The assignor of the next target: the one most members ask for, else the
  * first of group.consumer.assignors. */
 const char *sl_cgroup_assignor(const sl_group_coord *gc, const sl_cgroup *cg);
@@ -97,6 +140,7 @@ sl_cgroup *sl_cgroup_new(void);
 void sl_cgroup_free(sl_cgroup *cg);
 void sl_cmember_free(sl_cmember *m);
 sl_cmember *sl_cmember_find(const sl_cgroup *cg, kp_str id);
+sl_cmember *sl_cmember_find_instance(const sl_cgroup *cg, kp_str instance_id);
 sl_cmember *sl_cmember_new(kp_str id);
 void sl_cgroup_unlink(sl_cgroup *cg, sl_cmember *m);
 int sl_cgroup_state(const sl_cgroup *cg);
@@ -114,14 +158,7 @@ int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now);
 int16_t sl_cgroup_tombstones(sl_group_coord *gc, sl_group *g, kp_arena *a, kp_record_in *out,
                              int32_t *n);
 
-/* records (cgroup_log.c). A builder of one batch in an arena. */
-typedef struct sl_crecs {
-        kp_record_in *v;
-        int32_t n, cap;
-        kp_arena *arena;
-        int64_t ts;
-        bool failed;
-} sl_crecs;
+/* records (cgroup_log.c) */
 void sl_crecs_init(sl_crecs *r, kp_arena *a, int64_t ts);
 void sl_crec_group_epoch(sl_crecs *r, kp_str group, const sl_cgroup *cg, bool tombstone);
 void sl_crec_meta(sl_crecs *r, kp_str group, const sl_cgroup *cg, bool tombstone);

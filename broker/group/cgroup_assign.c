@@ -129,12 +129,12 @@ static int member_cmp(const void *a, const void *b)
         return strcmp(x->id.p ? x->id.p : "", y->id.p ? y->id.p : "");
 }
 
-static bool subscribes(const sl_cmember *m, kp_str topic)
+static bool in_sorted(const sl_gstr *v, int32_t n, kp_str topic)
 {
-        int32_t lo = 0, hi = m->ntopics;
+        int32_t lo = 0, hi = n;
         while (lo < hi) {
                 int32_t mid = (lo + hi) / 2;
-                kp_str t = sl_gstr_view(&m->topics[mid]);
+                kp_str t = sl_gstr_view(&v[mid]);
                 int32_t n = t.len < topic.len ? t.len : topic.len;
                 int c = memcmp(t.p, topic.p, (size_t)n);
                 if (!c)
@@ -147,6 +147,11 @@ static bool subscribes(const sl_cmember *m, kp_str topic)
                         lo = mid + 1;
         }
         return false;
+}
+
+bool sl_cmember_subscribes(const sl_cmember *m, kp_str topic)
+{
+        return in_sorted(m->topics, m->ntopics, topic) || in_sorted(m->rtopics, m->nrtopics, topic);
 }
 
 static int32_t meta_of(const sl_cgroup *cg, kp_uuid id)
@@ -268,7 +273,7 @@ int sl_cgroup_assign(sl_cgroup *cg, const char *assignor)
                 a.total += cg->meta[t].partitions;
                 for (int32_t m = 0; m < a.nmem; m++)
                         a.sub[(size_t)m * nt + (size_t)t] =
-                            subscribes(a.mem[m], sl_gstr_view(&cg->meta[t].name));
+                            sl_cmember_subscribes(a.mem[m], sl_gstr_view(&cg->meta[t].name));
         }
         a.owner = malloc((size_t)(a.total > 0 ? a.total : 1) * sizeof(*a.owner));
         if (!a.owner)

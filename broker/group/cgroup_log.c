@@ -37,7 +37,8 @@ static kp_wr *rec_start(sl_crecs *r, kp_wr *w, size_t cap, uint8_t **buf)
 
 static void rec_push(sl_crecs *r, kp_bytes key, kp_bytes val)
 {
-        if (r->failed || key.len <= 0) {
+        /* an encoding that failed is empty: every value has its version */
+        if (r->failed || key.len <= 0 || val.len == 0) {
                 r->failed = true;
                 return;
         }
@@ -279,9 +280,20 @@ static int apply_member(sl_cmember *m, kp_rd *rd)
         kp_str re = kp_rd_string(rd, true, true, "regex");
         int32_t rto = kp_rd_i32(rd, "rebalance timeout");
         kp_str asg = kp_rd_string(rd, true, true, "assignor");
+        sl_cmember_set_regex(m, NULL); /* compiled again from m->regex when resolved */
         if (rd->err || gset(&m->regex, re) || gset(&m->assignor, asg))
                 return -1;
         m->rebalance_timeout_ms = rto;
+        return 0;
+}
+
+/* Epochs a log may hold: -2 (static member away) up to far from overflow;
+ * anything else marks the record bad (the value read is kept in range). */
+static int32_t epoch_ok(int32_t e, int *rc)
+{
+        if (e >= SL_CG_STATIC_LEAVE_EPOCH && e <= INT32_MAX / 2)
+                return e;
+        *rc = -1;
         return 0;
 }
 
@@ -328,9 +340,11 @@ int sl_cgroup_replay(sl_group_coord *gc, kp_bytes key, kp_bytes value)
         sl_cgroup *cg = g->cg;
         if (tomb) {
                 sl_cmember *m = member.len >= 0 ? sl_cmember_find(cg, member) : NULL;
-                if (kv == 3 && !cg->nmembers)
-                        sl_group_remove(gc, g);
-                else if (kv == 4) {
+                if (kv == 3 && !cg->nmembers) {
+                        sl_group_remove(gc, g); /* frees g */
+                        return 0;
+                }
+                if (kv == 4) {
                         for (int32_t i = 0; i < cg->nmeta; i++)
                                 sl_gstr_free(&cg->meta[i].name);
                         cg->nmeta = 0;
@@ -357,10 +371,10 @@ int sl_cgroup_replay(sl_group_coord *gc, kp_bytes key, kp_bytes value)
         int rc = 0;
         switch (kv) {
         case 3:
-                cg->epoch = kp_rd_i32(&rd, "epoch");
+                cg->epoch = epoch_ok(kp_rd_i32(&rd, "epoch"), &rc);
                 break;
         case 6:
-                cg->assign_epoch = kp_rd_i32(&rd, "assignment epoch");
+                cg->assign_epoch = epoch_ok(kp_rd_i32(&rd, "assignment epoch"), &rc);
                 break;
         case 4: {
                 int32_t n = kp_rd_array_len(&rd, true, false, 22, "topics");
@@ -403,10 +417,12 @@ int sl_cgroup_replay(sl_group_coord *gc, kp_bytes key, kp_bytes value)
                 rc = rd_set(&rd, &m->target);
                 break;
         case 8:
-                m->epoch = kp_rd_i32(&rd, "member epoch");
-                m->prev_epoch = kp_rd_i32(&rd, "previous epoch");
+                m->epoch = epoch_ok(kp_rd_i32(&rd, "member epoch"), &rc);
+                m->prev_epoch = epoch_ok(kp_rd_i32(&rd, "previous epoch"), &rc);
                 m->state = kp_rd_i8(&rd, "state");
-                rc = rd_set(&rd, &m->assigned) || rd_set(&rd, &m->revoking);
+                if (m->state < SL_CMS_STABLE || m->state > SL_CMS_UNRELEASED)
+                        m->state = SL_CMS_UNRELEASED; /* unknown: reconciled again */
+                rc |= rd_set(&rd, &m->assigned) || rd_set(&rd, &m->revoking);
                 break;
         }
         skip_tags(&rd);

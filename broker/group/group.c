@@ -297,24 +297,31 @@ int64_t sl_group_coord_next_deadline(const sl_group_coord *gc)
 
 #define RETENTION_CHECK_MS 60000 /* how often Empty groups are checked for expiry */
 
-/* sl_group_expire_offsets; an Empty consumer group about to go first
- * tombstones its own records (group epoch, metadata, assignment epoch). */
+/* sl_group_expire_offsets; an Empty consumer group that goes with its
+ * offsets also tombstones its own records (group epoch, subscription
+ * metadata, assignment epoch), after the offsets' tombstones. */
 static bool expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall)
 {
-        if (g->cg && !g->cg->nmembers && !g->persisting && !g->pending && !g->noffsets &&
-            wall - g->empty_since_ms >= gc->cfg.offsets_retention_ms) {
-                kp_arena a;
-                kp_record_in recs[3];
-                int32_t n = 0;
-                kp_arena_init(&a, 512);
-                bool ok = !sl_cgroup_tombstones(gc, g, &a, recs, &n) &&
-                          !gc->env.append(gc->env.arg, g->partition, recs, n, NULL);
-                kp_arena_release(&a);
-                if (ok)
+        if (!g->cg || g->cg->nmembers || g->persisting || g->pending ||
+            wall - g->empty_since_ms < gc->cfg.offsets_retention_ms)
+                return sl_group_expire_offsets(gc, g, wall);
+        kp_arena a;
+        kp_record_in recs[3];
+        int32_t n = 0, partition = g->partition;
+        kp_arena_init(&a, 512);
+        bool removed = false;
+        if (!sl_cgroup_tombstones(gc, g, &a, recs, &n)) {
+                if (g->noffsets) {
+                        removed = sl_group_expire_offsets(gc, g, wall); /* may free g */
+                } else {
                         sl_group_remove(gc, g);
-                return ok;
+                        removed = true;
+                }
+                if (removed)
+                        (void)gc->env.append(gc->env.arg, partition, recs, n, NULL);
         }
-        return sl_group_expire_offsets(gc, g, wall);
+        kp_arena_release(&a);
+        return removed;
 }
 
 int64_t sl_group_coord_tick(sl_group_coord *gc)
@@ -393,6 +400,8 @@ void sl_group_coord_loaded(sl_group_coord *gc)
                                 m->deadline_ms = now + m->session_timeout_ms;
                                 sl_group_arm(gc, m->deadline_ms);
                         }
+                        if (g->cg)
+                                sl_cgroup_resolve(gc, g->cg); /* regex subscriptions */
                         for (sl_cmember *m = g->cg ? g->cg->members : NULL; m; m = m->next) {
                                 int32_t st = gc->cfg.cg_session_timeout_ms;
                                 m->session_deadline_ms = now + (st > 0 ? st : 45000);

@@ -69,6 +69,9 @@ typedef struct sl_group_env {
          * By id: 0 and the name (valid until the call returns), or -1. */
         int (*topic_by_name)(void *arg, kp_str name, kp_uuid *id, int32_t *partitions);
         int (*topic_by_id)(void *arg, kp_uuid id, kp_str *name);
+        /* The i-th topic's name (0, i from 0 up), -1 past the last; regex
+         * subscriptions match against these (internal topics excluded). */
+        int (*topic_at)(void *arg, int32_t i, kp_str *name);
 } sl_group_env;
 
 /* One operation. The caller owns it until done runs; rq/rs are the generated

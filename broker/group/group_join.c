@@ -492,6 +492,15 @@ void sl_group_join(sl_group_coord *gc, sl_group_call *c)
                                                                       : rq->session_timeout_ms;
         kp_str inst = c->version >= 5 ? rq->group_instance_id : KP_STR_NULL;
         sl_group *g = sl_group_find(gc, rq->group_id);
+        if (g && g->cg) {
+                /* KIP-848 consumer group: an Empty one turns classic, a live one
+                 * has no room for classic members */
+                err = sl_cgroup_detach(gc, g);
+                if (err) {
+                        join_fail(c, err);
+                        return;
+                }
+        }
         if (!g && rq->member_id.len > 0) {
                 join_fail(c, KP_ERR_UNKNOWN_MEMBER_ID);
                 return;

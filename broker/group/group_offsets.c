@@ -186,6 +186,8 @@ static int16_t commit_check(sl_group_coord *gc, sl_group_call *c, sl_group **gp)
                 return 0;
         }
         *gp = g;
+        if (g->cg) /* a KIP-848 consumer group: member epochs */
+                return sl_cgroup_commit_check(g, c->version, member, gen);
         if (inst.len >= 0) {
                 const sl_member *si = sl_member_find_instance(g, inst);
                 if (si && !sl_gstr_eq(&si->id, member))
@@ -311,6 +313,14 @@ void sl_group_offset_fetch(sl_group_coord *gc, sl_group_call *c)
                 return;
         }
         sl_group *g = sl_group_find(gc, rq->group_id);
+        if (g && g->cg && c->version >= 9) {
+                /* v9 names the member of a KIP-848 consumer group */
+                rs->error_code = sl_cgroup_fetch_check(g, rq->member_id, rq->member_epoch);
+                if (rs->error_code) {
+                        sl_group_call_finish(c);
+                        return;
+                }
+        }
         if (rq->topics_count >= 0) {
                 rs->topics = rq->topics_count ? kp_arena_alloc(&c->arena, (size_t)rq->topics_count,
                                                                sizeof(*rs->topics))
@@ -392,6 +402,8 @@ oom:
 /* Does some member of a consumer-protocol group subscribe to topic? */
 static bool subscribed(sl_group_call *c, const sl_group *g, kp_str topic)
 {
+        if (g->cg)
+                return sl_cgroup_subscribed(g, topic);
         for (const sl_member *m = g->members; m; m = m->next) {
                 for (int32_t i = 0; i < m->nprotos; i++) {
                         const sl_gproto *p = &m->protos[i];

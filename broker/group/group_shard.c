@@ -128,6 +128,16 @@ static int env_topic_by_id(void *arg, kp_uuid id, kp_str *name)
         return 0;
 }
 
+static int env_topic_at(void *arg, int32_t i, kp_str *name)
+{
+        (void)arg;
+        const sl_topics_snap *s = sl_topics_current();
+        if (i < 0 || i >= s->count)
+                return -1;
+        *name = s->topics[i].name;
+        return 0;
+}
+
 static void rearm(void);
 
 static void synced(sl_sync_waiter *w, int err)
@@ -267,7 +277,8 @@ static sl_group_coord *coord_here(kp_uuid topic_id, int32_t partitions)
         s->topic_id = topic_id;
         s->partitions = partitions;
         sl_group_cfg cfg = sl_group_cfg_from_broker(partitions);
-        sl_group_env env = {env_now, env_wall, env_append, s, env_topic_by_name, env_topic_by_id};
+        sl_group_env env = {env_now,           env_wall,        env_append,  s,
+                            env_topic_by_name, env_topic_by_id, env_topic_at};
         s->gc = sl_group_coord_new(&cfg, &env);
         if (!s->gc) {
                 free(s);

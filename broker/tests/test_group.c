@@ -90,7 +90,7 @@ static sl_group_cfg cfg_default(void)
 
 static sl_group_coord *coord(sl_group_cfg c)
 {
-        sl_group_env env = {f_now, f_wall, f_append, NULL, NULL, NULL};
+        sl_group_env env = {f_now, f_wall, f_append, NULL, NULL, NULL, NULL};
         return sl_group_coord_new(&c, &env);
 }
 
