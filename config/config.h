@@ -95,8 +95,8 @@ typedef struct sl_config {
         int64_t log_flush_interval_ms;              /* log.flush.interval.ms */
         int log_message_timestamp_type; /* log.message.timestamp.type, enum sl_timestamp_type */
         int log_cleanup_policy;         /* log.cleanup.policy, mask of enum sl_cleanup_policy */
-        int64_t log_page_cache_retain_bytes; /* log.page.cache.retain.bytes; 0 = no drop-behind */
-        int64_t offsets_topic_num_partitions;         /* offsets.topic.num.partitions */
+        int64_t log_page_cache_retain_bytes;  /* log.page.cache.retain.bytes; 0 = no drop-behind */
+        int64_t offsets_topic_num_partitions; /* offsets.topic.num.partitions */
         int64_t group_initial_rebalance_delay_ms;     /* group.initial.rebalance.delay.ms */
         int64_t group_min_session_timeout_ms;         /* group.min.session.timeout.ms */
         int64_t group_max_session_timeout_ms;         /* group.max.session.timeout.ms */
