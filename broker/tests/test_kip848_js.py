@@ -9,7 +9,9 @@ consume 600 records exactly once, commit with OffsetCommit v9, then one leaves
 and the other takes over every partition from the committed offsets. Then two
 more members (separate node processes) share a group and one is killed with
 SIGKILL: the other owns every partition once the session timeout (3 s here)
-removes the dead one. The npm
+removes the dead one; the broker restarts under the survivor, which goes on
+heartbeating at the same member epoch (the group replayed from
+__consumer_offsets, checked with raw ConsumerGroupDescribe). The npm
 package is installed by ./dev test (kip848js/package-lock.json, built with
 CKJS_LINKING=dynamic against the system's libraries). Exit 0 = pass, 1 = fail.
 """
@@ -24,7 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 
-from harness import Broker, TestFailure, check, log, run_test  # noqa: E402
+from harness import Broker, Conn, TestFailure, check, log, run_test  # noqa: E402
+import test_kip848 as K  # noqa: E402
 
 JS = os.path.join(HERE, "kip848js")
 
@@ -64,6 +67,32 @@ def kill9(broker):
         took = wait_owned(b, 6, 30)
         log("after SIGKILL of a member: the other owns all 6 in %.1f s" % took)
         check(took >= 2.0, "reassigned before the session timeout (%.1f s)" % took)
+        conn = Conn(broker.bootstrap)
+        before = K.describe(conn, "kip848-js-kill")
+        conn.close()
+        check(before["state"] == "Stable" and len(before["members"]) == 1, "before: %r" % before)
+        broker.restart()
+        deadline = time.time() + 20
+        while True:
+            conn = Conn(broker.bootstrap)
+            after = K.describe(conn, "kip848-js-kill")
+            conn.close()
+            if after["err"] == 0 and after["members"]:
+                break
+            check(time.time() < deadline, "group not back after restart: %r" % after)
+            time.sleep(0.2)
+        check(after["members"].keys() == before["members"].keys(), "members changed: %r" % after)
+        (mid, m), = after["members"].items()
+        check(m["epoch"] == before["members"][mid]["epoch"] and len(m["assignment"]) == 6,
+              "member after restart: %r" % m)
+        time.sleep(4.0)  # past the session timeout: only heartbeats keep it
+        conn = Conn(broker.bootstrap)
+        again = K.describe(conn, "kip848-js-kill")
+        conn.close()
+        check(again["epoch"] == before["epoch"] and again["state"] == "Stable" and
+              again["members"].keys() == before["members"].keys(), "after heartbeats: %r" % again)
+        check(b.poll() is None, "the client died across the restart")
+        log("broker restart: the member resumed at epoch %d, no rebalance" % m["epoch"])
     finally:
         for p in (a, b):
             if p and p.poll() is None:
