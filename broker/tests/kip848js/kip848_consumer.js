@@ -1,6 +1,7 @@
 // kip848_consumer: two @confluentinc/kafka-javascript consumers (librdkafka 2.15)
 // with group.protocol=consumer (KIP-848) share a 6-partition topic on SerpentLog:
-// the broker assigns 3 partitions to each (server-side uniform assignor), every record
+// the broker assigns 3 partitions to each (server-side uniform assignor; the admin's
+// describeGroups, through ConsumerGroupDescribe, and listGroups agree), every record
 // is consumed exactly once by the owner of its partition, offsets are committed
 // (OffsetCommit v9 with member epochs), then one member leaves and the other gets all
 // six partitions and consumes the next records from the committed positions.
@@ -84,6 +85,16 @@ async function main () {
   const pb = owned(b)
   if (pa.some((p) => pb.includes(p))) fail('overlapping assignments ' + pa + ' / ' + pb)
   console.log('split: a=' + pa + ' b=' + pb)
+  // librdkafka's DescribeConsumerGroups uses ConsumerGroupDescribe for these
+  const desc = (await admin.describeGroups([groupId])).groups[0]
+  const sizes = desc.members.map((m) => m.assignment.topicPartitions.length).sort()
+  const targets = desc.members.map((m) => m.targetAssignment.topicPartitions.length)
+  if (desc.partitionAssignor !== 'uniform' || sizes.join() !== '3,3' || targets.join() !== '3,3') {
+    fail('describeGroups: ' + JSON.stringify(desc))
+  }
+  const listed = (await admin.listGroups()).groups.find((g) => g.groupId === groupId)
+  if (!listed || listed.protocolType !== 'consumer') fail('listGroups: ' + JSON.stringify(listed))
+  console.log('described: 2 members, 3 partitions each, assignor uniform')
 
   await produce(0, 600)
   await waitFor('600 records', () => seen.size === 600)
