@@ -406,6 +406,56 @@ static sl_member *member_add(sl_group_coord *gc, sl_group *g, const sl_group_cal
         return m;
 }
 
+/* Kafka's acceptJoiningMember. Only members that really joined count, never
+ * the ids handed out with MEMBER_ID_REQUIRED: in PreparingRebalance the
+ * members that have (re)joined so far (a lowered group.max.size then turns
+ * away the last to rejoin), in CompletingRebalance/Stable the members. m is
+ * the joining member if known; a static instance rejoining without its
+ * member id is passed as m too, as it replaces its member rather than grows
+ * the group (Kafka counts it as new there and may refuse it). */
+static bool accept_joining(const sl_group_coord *gc, const sl_group *g, const sl_member *m)
+{
+        switch (g->state) {
+        case SL_GS_PREPARING: {
+                if (m && m->join_call)
+                        return true;
+                int32_t awaiting = 0;
+                for (const sl_member *x = g->members; x; x = x->next)
+                        if (x->join_call)
+                                awaiting++;
+                return awaiting < gc->cfg.max_size;
+        }
+        case SL_GS_COMPLETING:
+        case SL_GS_STABLE:
+                return m || g->nmembers < gc->cfg.max_size;
+        default: /* Empty */
+                return true;
+        }
+}
+
+/* A join refused by accept_joining: the member or pending id it names leaves
+ * the group (Kafka's group.remove), which may let the rebalance complete. */
+static void refuse_joining(sl_group_coord *gc, sl_group *g, sl_member *m, sl_group_call *c)
+{
+        const kp_join_group_request *rq = c->rq;
+        if (m) {
+                sl_group_remove_member(gc, g, m, KP_ERR_UNKNOWN_MEMBER_ID);
+        } else if (rq->member_id.len > 0) {
+                for (sl_pending_id **pp = &g->pending; *pp; pp = &(*pp)->next) {
+                        sl_pending_id *p = *pp;
+                        if (sl_gstr_eq(&p->id, rq->member_id)) {
+                                *pp = p->next;
+                                sl_gstr_free(&p->id);
+                                free(p);
+                                sl_group_try_complete_join(gc, g);
+                                break;
+                        }
+                }
+        }
+        ((kp_join_group_response *)c->rs)->member_id = (kp_str){"", 0};
+        join_fail(c, KP_ERR_GROUP_MAX_SIZE_REACHED);
+}
+
 /* Parks c on m and moves the rebalance along. */
 static void park_join(sl_group_coord *gc, sl_group *g, sl_member *m, sl_group_call *c)
 {
@@ -513,6 +563,10 @@ void sl_group_join(sl_group_coord *gc, sl_group_call *c)
         }
         sl_member *m = rq->member_id.len > 0 ? sl_member_find(g, rq->member_id) : NULL;
         sl_member *si = sl_member_find_instance(g, inst);
+        if (!accept_joining(gc, g, m ? m : rq->member_id.len <= 0 ? si : NULL)) {
+                refuse_joining(gc, g, m, c);
+                return;
+        }
         if (!compatible(g, m ? m : si, rq)) {
                 join_fail(c, KP_ERR_INCONSISTENT_GROUP_PROTOCOL);
                 return;
@@ -520,13 +574,6 @@ void sl_group_join(sl_group_coord *gc, sl_group_call *c)
         if (rq->member_id.len <= 0) {
                 if (si) {
                         join_static_known(gc, g, si, c, rq, rto);
-                        return;
-                }
-                int32_t npend = 0;
-                for (sl_pending_id *p = g->pending; p; p = p->next)
-                        npend++;
-                if (g->nmembers + npend >= gc->cfg.max_size) {
-                        join_fail(c, KP_ERR_GROUP_MAX_SIZE_REACHED);
                         return;
                 }
                 sl_gstr nid = {NULL, -1};
@@ -565,10 +612,6 @@ void sl_group_join(sl_group_coord *gc, sl_group_call *c)
                         sl_pending_id *p = *pp;
                         if (!sl_gstr_eq(&p->id, rq->member_id))
                                 continue;
-                        if (g->nmembers >= gc->cfg.max_size) {
-                                join_fail(c, KP_ERR_GROUP_MAX_SIZE_REACHED);
-                                return;
-                        }
                         m = member_add(gc, g, c, rq, rq->member_id, rto);
                         if (!m) {
                                 join_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR);

@@ -465,8 +465,13 @@ int16_t sl_group_ensure_topic(void)
         create_ctx *e = &creating;
         memset(e, 0, sizeof(*e));
         e->running = true;
-        /* compacted in Kafka; never deleted by time or size here (no cleaner
-         * yet: replay keeps the last record of each key) */
+        /* compacted, as Kafka's: the log cleaner (broker/partition_clean.c)
+         * keeps the last record of each key in sealed segments once their
+         * dirty share passes min.cleanable.dirty.ratio (0.5), tombstones
+         * for delete.retention.ms (1 day); never deleted by time. Segments
+         * of 100 MiB as Kafka's offsets.topic.segment.bytes: cleaning starts
+         * once one rolls (or at segment.ms, 7 days); replay reads what is
+         * left, the last record of a key winning */
         e->kv[0] = (sl_topic_kv){kp_str_c("cleanup.policy"), kp_str_c("compact")};
         e->kv[1] = (sl_topic_kv){kp_str_c("retention.ms"), kp_str_c("-1")};
         e->kv[2] = (sl_topic_kv){kp_str_c("segment.bytes"), kp_str_c("104857600")};
