@@ -474,6 +474,72 @@ static void park_join(sl_group_coord *gc, sl_group *g, sl_member *m, sl_group_ca
         sl_group_try_complete_join(gc, g);
 }
 
+/* A static member's new member id waiting for its record (Kafka's
+ * updateStaticMemberThenRebalanceOrCompleteJoin in Stable): on failure the
+ * old id and timeouts come back and the rejoin gets the append's error. */
+typedef struct static_undo {
+        sl_group_call *c;
+        sl_group *g;
+        kp_str old_id, new_id, instance_id; /* copies in c's arena */
+        int32_t session_timeout_ms, rebalance_timeout_ms;
+} static_undo;
+
+/* Kafka's appendGroupMetadataErrorToResponseError for our log's errors. */
+static int16_t store_error(int16_t err)
+{
+        return err == KP_ERR_INVALID_COMMIT_OFFSET_SIZE ? KP_ERR_UNKNOWN_SERVER_ERROR : err;
+}
+
+static void static_finish(sl_group_coord *gc, const static_undo *u, int16_t err)
+{
+        sl_member *m = u->g->dead ? NULL : sl_member_find_instance(u->g, u->instance_id);
+        bool ours = m && sl_gstr_eq(&m->id, u->new_id);
+        if (err && ours) {
+                sl_gstr nid = m->id;
+                m->id = (sl_gstr){NULL, -1};
+                if (sl_gstr_set(&m->id, u->old_id)) {
+                        m->id = nid; /* out of memory: the new id stays */
+                } else {
+                        sl_gstr_free(&nid);
+                        m->session_timeout_ms = u->session_timeout_ms;
+                        m->rebalance_timeout_ms = u->rebalance_timeout_ms;
+                }
+        }
+        if (err)
+                join_fail(u->c, store_error(err));
+        else if (!ours) /* fenced again, or gone, while the record was written */
+                join_fail(u->c, u->g->dead ? KP_ERR_COORDINATOR_NOT_AVAILABLE
+                                           : KP_ERR_FENCED_INSTANCE_ID);
+        else {
+                join_answer(gc, u->g, m, u->c);
+                sl_group_call_finish(u->c);
+        }
+}
+
+static void static_stored(sl_group_persist *p, int16_t err)
+{
+        static_undo *u = p->arg;
+        sl_group *g = u->g;
+        static_finish(g->gc, u, err);
+        sl_group_unref(g);
+}
+
+static void static_store(sl_group_coord *gc, sl_group *g, sl_group_call *c, const static_undo *undo)
+{
+        static_undo *u = kp_arena_alloc(&c->arena, 1, sizeof(*u));
+        if (!u || undo->old_id.len <= 0 || undo->new_id.len <= 0) {
+                /* out of memory: the client rejoins (and is replaced again) */
+                join_fail(c, KP_ERR_UNKNOWN_SERVER_ERROR);
+                return;
+        }
+        *u = *undo;
+        c->persist.cb = static_stored;
+        c->persist.arg = u;
+        int16_t err = sl_group_store(gc, g, &c->persist);
+        if (err)
+                static_finish(gc, u, err);
+}
+
 static void join_static_known(sl_group_coord *gc, sl_group *g, sl_member *old, sl_group_call *c,
                               const kp_join_group_request *rq, int32_t rto)
 {
@@ -494,6 +560,13 @@ static void join_static_known(sl_group_coord *gc, sl_group *g, sl_member *old, s
                 old->sync_call = NULL;
         }
         bool same = protos_same(old, rq);
+        static_undo undo = {c,
+                            g,
+                            sl_group_call_str(c, sl_gstr_view(&old->id)),
+                            sl_group_call_str(c, sl_gstr_view(&nid)),
+                            sl_group_call_str(c, rq->group_instance_id),
+                            old->session_timeout_ms,
+                            old->rebalance_timeout_ms};
         sl_gstr_free(&old->id);
         old->id = nid;
         if (was_leader)
@@ -502,10 +575,9 @@ static void join_static_known(sl_group_coord *gc, sl_group *g, sl_member *old, s
         old->rebalance_timeout_ms = rto;
         sl_group_heartbeat_member(gc, old);
         if (g->state == SL_GS_STABLE && same && !was_leader) {
-                /* KIP-345: a restarted static member gets its old assignment */
-                sl_group_store(gc, g, NULL);
-                join_answer(gc, g, old, c);
-                sl_group_call_finish(c);
+                /* KIP-345: a restarted static member gets its old assignment,
+                 * once the new member id is durable */
+                static_store(gc, g, c, &undo);
                 return;
         }
         if (!same && protos_set(old, rq)) {

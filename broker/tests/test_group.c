@@ -240,6 +240,67 @@ static void test_static_membership(void **st)
         sl_group_coord_free(gc);
 }
 
+/* A restarted static member's new member id is answered only once its
+ * record is durable; when the write fails (at once, or at the sync) the old
+ * id and the group are as before (Kafka reverts) and the rejoin gets the
+ * error. */
+static void test_static_rejoin_write_fails(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        char *a;
+        call_free(join2(gc, "g", &a));
+        const char *ids1[] = {a};
+        const char *as1[] = {"A"};
+        call_free(sync_(gc, 3, "g", 1, a, NULL, 1, ids1, as1));
+        call *js = join(gc, 5, "g", "", "inst-1", NULL, "m");
+        call_free(join(gc, 5, "g", a, NULL, NULL, "m"));
+        kp_join_group_response *rs = join_rs(js);
+        assert_int_equal(rs->error_code, 0);
+        char *s1 = dup_str(rs->member_id);
+        int32_t gen = rs->generation_id;
+        call_free(js);
+        const char *ids[] = {a, s1};
+        const char *as[] = {"AA", "SS"};
+        call *ss = sync_(gc, 3, "g", gen, s1, "inst-1", 0, NULL, NULL);
+        call_free(sync_(gc, 3, "g", gen, a, NULL, 2, ids, as));
+        call_free(ss);
+        /* the log refuses the record: the old id stays, nothing rebalances */
+        append_err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        js = join(gc, 5, "g", "", "inst-1", NULL, "m");
+        assert_int_equal(join_rs(js)->error_code, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+        call_free(js);
+        append_err = 0;
+        assert_int_equal(heartbeat(gc, "g", gen, s1, "inst-1"), 0);
+        assert_int_equal(heartbeat(gc, "g", gen, a, NULL), 0);
+        /* the record is written but its sync fails: the same */
+        auto_sync = false;
+        js = join(gc, 5, "g", "", "inst-1", NULL, "m");
+        assert_false(js->done);
+        sync_all(KP_ERR_COORDINATOR_NOT_AVAILABLE);
+        assert_int_equal(join_rs(js)->error_code, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+        call_free(js);
+        assert_int_equal(heartbeat(gc, "g", gen, s1, "inst-1"), 0);
+        /* a durable record: the new id, answered after the sync */
+        js = join(gc, 5, "g", "", "inst-1", NULL, "m");
+        assert_false(js->done);
+        assert_int_equal(heartbeat(gc, "g", gen, a, NULL), 0);
+        sync_all(0);
+        rs = join_rs(js);
+        assert_int_equal(rs->error_code, 0);
+        assert_int_equal(rs->generation_id, gen);
+        char *s2 = dup_str(rs->member_id);
+        call_free(js);
+        assert_int_equal(heartbeat(gc, "g", gen, s1, "inst-1"), KP_ERR_FENCED_INSTANCE_ID);
+        assert_int_equal(heartbeat(gc, "g", gen, s2, "inst-1"), 0);
+        free(a);
+        free(s1);
+        free(s2);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
 static void test_bad_joins(void **st)
 {
         (void)st;
@@ -341,6 +402,7 @@ int main(void)
             cmocka_unit_test(test_two_members_and_session_timeout),
             cmocka_unit_test(test_rebalance_timeout_and_initial_delay),
             cmocka_unit_test(test_static_membership),
+            cmocka_unit_test(test_static_rejoin_write_fails),
             cmocka_unit_test(test_bad_joins),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
