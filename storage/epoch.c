@@ -5,8 +5,10 @@
  * It answers OffsetForLeaderEpoch (Raft/KIP-101 truncation) and lets verify
  * check each batch's partitionLeaderEpoch, the one batch field that neither
  * the CRC nor offset continuity covers, so a flipped epoch bit is located at
- * its batch. Rewritten (temp file, fdatasync, rename) only when a new epoch
- * starts, before the first batch of that epoch is written. */
+ * its batch. Rewritten (temp file, rename) only when a new epoch starts,
+ * before the first batch of that epoch is written; its fdatasync and the
+ * directory fsync ride on the log's next sync job (log_sync.c), so the owner
+ * thread never waits on the disk for an epoch change. */
 #include "fileops_int.h"
 #include "log_int.h"
 
@@ -84,7 +86,7 @@ int sl_epoch_load(sl_log *log)
         return 0;
 }
 
-int sl_epoch_store(sl_log *log)
+int sl_epoch_store(sl_log *log, bool durable)
 {
         char path[4096], tmp[4200];
         snprintf(path, sizeof(path), "%s/%s", log->dir, EPOCH_FILE);
@@ -98,21 +100,36 @@ int sl_epoch_store(sl_log *log)
                 len += (size_t)snprintf(buf + len, cap - len, "%" PRId32 " %" PRId64 "\n",
                                         log->epochs[i].epoch, log->epochs[i].start_offset);
         const sl_fileops *ops = sl_fileops_current;
-        int rc, fd = ops->open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        int rc, fd = ops->open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
                 free(buf);
                 return fd;
         }
         rc = sl_pwrite_full(fd, buf, len, 0);
         free(buf);
-        if (rc == 0)
+        if (rc == 0 && durable)
                 rc = ops->fdatasync(fd);
-        ops->close(fd);
         if (rc == 0)
                 rc = ops->rename(tmp, path);
-        if (rc == 0 && log->dir_fd >= 0)
+        ops->close(fd);
+        if (rc < 0)
+                return rc;
+        log->epoch_gen++;
+        log->dir_gen++; /* the rename: the job's directory fsync covers it */
+        if (!durable)
+                return 0;
+        if (log->dir_fd >= 0)
                 rc = ops->fsync(log->dir_fd);
+        if (rc == 0)
+                log->epoch_synced_gen = log->epoch_gen;
         return rc;
+}
+
+int sl_epoch_open_for_sync(const sl_log *log)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", log->dir, EPOCH_FILE);
+        return sl_fileops_current->open(path, O_RDONLY | O_CLOEXEC, 0);
 }
 
 int sl_epoch_assign(sl_log *log, int32_t epoch, int64_t offset)
@@ -135,7 +152,13 @@ int sl_epoch_assign(sl_log *log, int32_t epoch, int64_t offset)
                 return rc;
         log->epochcap = (int)cap;
         log->epochs[log->nepochs++] = (sl_epoch_entry){epoch, offset};
-        rc = sl_epoch_store(log);
+        /* No sync on the owner thread: the batch this entry is for becomes
+         * durable only through a sync job, and every job fdatasyncs a pending
+         * checkpoint (and fsyncs the directory for its rename) before the
+         * data. Data the kernel writes back earlier is not acknowledged; if a
+         * crash leaves it behind a stale checkpoint, open rebuilds the cache
+         * from the batch headers (recover.c). */
+        rc = sl_epoch_store(log, false);
         if (rc < 0)
                 log->nepochs--;
         return rc;
@@ -146,7 +169,10 @@ int sl_epoch_truncate(sl_log *log, int64_t end_offset)
         int n = log->nepochs;
         while (log->nepochs > 0 && log->epochs[log->nepochs - 1].start_offset >= end_offset)
                 log->nepochs--;
-        return n != log->nepochs ? sl_epoch_store(log) : 0;
+        /* Durable at once (truncation is rare and off the append path): a
+         * stale checkpoint naming truncated epochs could otherwise outlive
+         * a crash and misplace a re-assigned epoch's start. */
+        return n != log->nepochs ? sl_epoch_store(log, true) : 0;
 }
 
 int32_t sl_epoch_for_offset(const sl_epoch_entry *e, int n, int64_t offset)
@@ -201,7 +227,8 @@ int sl_epoch_rebuild(sl_log *log)
                 if (rc < 0)
                         return rc;
         }
-        return sl_epoch_store(log);
+        /* Made durable by the sync at the end of open. */
+        return sl_epoch_store(log, false);
 }
 
 int32_t sl_log_latest_epoch(const sl_log *log)

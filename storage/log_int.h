@@ -77,7 +77,9 @@ struct sl_log {
         int fatal_err;
         sl_epoch_entry *epochs; /* leader-epoch cache, ascending */
         int nepochs, epochcap;
-        struct iovec *iov; /* pwritev vector for append_v, reused */
+        uint64_t epoch_gen;        /* bumps on every checkpoint rewrite */
+        uint64_t epoch_synced_gen; /* rewrite covered by a completed sync job */
+        struct iovec *iov;         /* pwritev vector for append_v, reused */
         int iovcap;
         int64_t syncs, appends;          /* stats */
         int64_t cache_unsent;            /* bytes appended since the last cache job */
@@ -157,8 +159,14 @@ int sl_scan_run(sl_scan *s);
 
 /* ---- epoch.c ---- */
 int sl_epoch_load(sl_log *log);
-int sl_epoch_store(sl_log *log);
-/* Records that epoch starts at offset (persists if new). */
+/* Rewrites the checkpoint (temp file + rename). durable=false leaves its
+ * fdatasync and the directory fsync to the next sync job (log_sync.c), which
+ * does them before any data fdatasync; durable=true does them here. */
+int sl_epoch_store(sl_log *log, bool durable);
+/* Opens the checkpoint for a sync job to fdatasync (fd or -errno). */
+int sl_epoch_open_for_sync(const sl_log *log);
+/* Records that epoch starts at offset; a new one rewrites the checkpoint
+ * without syncing (the sync job that makes its data durable syncs it). */
 int sl_epoch_assign(sl_log *log, int32_t epoch, int64_t offset);
 /* Drops entries at or above end offset. */
 int sl_epoch_truncate(sl_log *log, int64_t end_offset);

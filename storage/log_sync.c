@@ -10,7 +10,10 @@
  * PostgreSQL lesson). Appends then fail with KAFKA_STORAGE_ERROR until reopen.
  * A job may also carry page-cache work (log_cache.c): writeback started and
  * written-back ranges dropped; a failed sync_file_range latches too, since it
- * consumes the file's writeback error that a later fdatasync would report. */
+ * consumes the file's writeback error that a later fdatasync would report.
+ * A leader-epoch checkpoint rewritten since the last job (epoch.c) is synced
+ * by the job too, before the directory and the data, so an epoch change costs
+ * the owner no disk wait and no new epoch's data is durable before its entry. */
 #include "fileops_int.h"
 #include "log_int.h"
 
@@ -27,13 +30,26 @@ int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
         int first = log->nsegs;
         while (first > 0 && log->segs[first - 1]->synced_size < log->segs[first - 1]->size)
                 first--;
-        if (first == log->nsegs && log->dir_synced_gen == log->dir_gen) {
+        bool epoch_due = log->epoch_synced_gen != log->epoch_gen;
+        if (first == log->nsegs && log->dir_synced_gen == log->dir_gen && !epoch_due) {
                 log->flushed_offset = log->end_offset; /* e.g. after open */
                 return 0;
         }
+        /* A rewritten leader-epoch checkpoint (epoch.c) goes first: the data
+         * of a new epoch must not be durable before the file naming it. The
+         * job opens the current file (a path lookup, no disk wait). */
+        if (epoch_due) {
+                int fd = sl_epoch_open_for_sync(log);
+                if (fd < 0)
+                        return sl_log_latch(log, fd);
+                job->fds[0] = fd;
+                job->sizes[0] = (int64_t)log->epoch_gen;
+                job->segs[0] = NULL; /* marks the checkpoint slot */
+                job->nfiles = 1;
+        }
         int last = log->nsegs - 1;
-        if (last - first + 1 > SL_SYNC_MAX_FILES)
-                last = first + SL_SYNC_MAX_FILES - 1;
+        if (last - first + 1 > SL_SYNC_MAX_FILES - job->nfiles)
+                last = first + SL_SYNC_MAX_FILES - job->nfiles - 1;
         for (int i = first; i <= last; i++) {
                 sl_segment *seg = log->segs[i];
                 if (seg->synced_size >= seg->size)
@@ -65,14 +81,22 @@ int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
 
 int sl_sync_job_run(const sl_sync_job *job)
 {
-        for (int i = 0; i < job->nfiles; i++) {
-                int rc = sl_fileops_current->fdatasync(job->fds[i]);
+        /* Order: the epoch checkpoint (slot 0 when present), then the
+         * directory (its rename, new segment files), then the data. */
+        int i = 0;
+        if (job->nfiles > 0 && job->segs[0] == NULL) {
+                int rc = sl_fileops_current->fdatasync(job->fds[0]);
+                if (rc < 0)
+                        return rc;
+                i = 1;
+        }
+        if (job->dir_fd >= 0) {
+                int rc = sl_fileops_current->fsync(job->dir_fd);
                 if (rc < 0)
                         return rc;
         }
-        /* New segment files must be reachable after a crash too. */
-        if (job->dir_fd >= 0) {
-                int rc = sl_fileops_current->fsync(job->dir_fd);
+        for (; i < job->nfiles; i++) {
+                int rc = sl_fileops_current->fdatasync(job->fds[i]);
                 if (rc < 0)
                         return rc;
         }
@@ -96,8 +120,15 @@ int sl_sync_job_run(const sl_sync_job *job)
 
 int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
 {
+        uint64_t epoch_gen = 0;
         for (int i = 0; i < job->nfiles; i++) {
                 sl_segment *seg = job->segs[i];
+                if (!seg) {
+                        /* The checkpoint slot: the job's own descriptor. */
+                        epoch_gen = (uint64_t)job->sizes[i];
+                        sl_fileops_current->close(job->fds[i]);
+                        continue;
+                }
                 if (rc == 0 && job->trunc_gen == log->trunc_gen &&
                     job->sizes[i] > seg->synced_size) {
                         seg->synced_size = job->sizes[i];
@@ -118,6 +149,8 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
                 return 0; /* page-cache work only */
         if (job->dir_fd >= 0 && job->dir_gen > log->dir_synced_gen)
                 log->dir_synced_gen = job->dir_gen;
+        if (epoch_gen > log->epoch_synced_gen)
+                log->epoch_synced_gen = epoch_gen;
         /* A truncation since prepare may have reused the offsets the job
          * covered for bytes it never saw: then it proves nothing. */
         if (job->trunc_gen == log->trunc_gen && job->offset > log->flushed_offset)

@@ -613,14 +613,21 @@ int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_lo
                 goto fail;
         sl_segment *act = log->segs[log->nsegs - 1];
         log->end_offset = act->next_offset;
-        if (!have_epochs && log->end_offset > log->segs[0]->base_offset) {
+        /* The tail scan met an epoch the checkpoint does not name: a crash
+         * kept batches the kernel wrote back while the checkpoint naming
+         * their epoch was not yet durable (its sync rides on the next sync
+         * job, epoch.c). Those batches were never acknowledged, but the scan
+         * started at an index entry, so where the epoch began is unknown:
+         * rebuild the cache from every batch header. */
+        bool stale = have_epochs && log->nepochs > nepochs_loaded;
+        if ((!have_epochs || stale) && log->end_offset > log->segs[0]->base_offset) {
                 rc = sl_epoch_rebuild(log);
                 if (rc < 0)
                         goto fail;
         } else {
                 sl_epoch_truncate(log, log->end_offset);
                 if (log->nepochs != nepochs_loaded || !have_epochs)
-                        sl_epoch_store(log);
+                        sl_epoch_store(log, false);
         }
         int64_t start = 0;
         if (sl_log_start_load(log, &start) < 0)

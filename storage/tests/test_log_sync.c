@@ -46,11 +46,13 @@ static void test_group_commit_one_sync(void **state)
         (void)state;
         char *dir = bg_tempdir();
         sl_log *log = open_log(dir, NULL);
-        /* The first batch of epoch 1 checkpoints the epoch (one fdatasync). */
+        /* The first batch of epoch 1 rewrites the epoch checkpoint, whose
+         * fdatasync rides on the next sync job: take that one first. */
         assert_int_equal(append_n(log, 1, 5), 0);
+        assert_int_equal(sl_log_sync(log), 0);
         faultops_install();
         assert_int_equal(append_n(log, 99, 5), 0);
-        assert_int_equal(sl_log_flushed_offset(log), 0);
+        assert_int_equal(sl_log_flushed_offset(log), 2);
         assert_int_equal(atomic_load(&fo.calls[FO_FDATASYNC]), 0); /* no sync per append */
         assert_int_equal(atomic_load(&fo.calls[FO_PWRITEV]), 99);  /* one write per append */
         assert_int_equal(sl_log_sync(log), 0);
