@@ -7,7 +7,8 @@
  * partition still owned by another member is withheld (UNRELEASED_PARTITIONS)
  * until that member lets it go. Leaves (-1, static -2), session and
  * revocation timeouts fence members. Every change is written as Kafka's
- * records (cgroup_log.c) and the answer waits until they are durable. */
+ * records (cgroup_log.c) and the answer waits until they are durable; a
+ * change the log refuses is rolled back to what the log holds. */
 #include "cgroup.h"
 
 #include <stdio.h>
@@ -204,33 +205,67 @@ static void hb_answer(sl_group_call *c, sl_cmember *m, int32_t interval, bool wi
         rs->assignment.topic_partitions_count = nt;
 }
 
-static void hb_persisted(sl_group_persist *p, int16_t err)
+/* A heartbeat waiting for its records. */
+typedef struct hb_wait {
+        sl_group_call *c;
+        sl_group *g;
+        int16_t err;
+        bool in_append; /* the append has not returned yet */
+        bool synced;    /* the records are durable (or failed: err) */
+} hb_wait;
+
+static void hb_done(hb_wait *w)
 {
-        sl_group_call *c = p->arg;
-        sl_group *g = c->grp;
-        if (err)
-                ((cgh_rs *)c->rs)->error_code = err;
+        sl_group_call *c = w->c;
+        if (w->err)
+                ((cgh_rs *)c->rs)->error_code = w->err;
         c->grp = NULL;
-        sl_group_unref(g);
+        sl_group_unref(w->g);
         sl_group_call_finish(c);
 }
 
-/* Writes r's records, then answers c (at once when there are none). */
+/* The records are durable, or their sync failed: they are in the log either
+ * way (the image has them), so the change stays, but the client retries. */
+static void hb_persisted(sl_group_persist *p, int16_t err)
+{
+        hb_wait *w = p->arg;
+        w->err = err;
+        w->synced = true;
+        if (!w->in_append)
+                hb_done(w);
+}
+
+/* Writes r's records, then answers c (at once when there are none). When
+ * they cannot be built or the log refuses them, the group goes back to what
+ * the log holds (Kafka reverts a failed write too). */
 static void hb_commit(sl_group_coord *gc, sl_group *g, sl_group_call *c, sl_crecs *r)
 {
-        if (r->failed)
+        hb_wait *w = r->failed || !r->n ? NULL : kp_arena_alloc(&c->arena, 1, sizeof(*w));
+        if (r->failed || (r->n && !w)) {
                 ((cgh_rs *)c->rs)->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
-        if (!r->n || r->failed) {
+                sl_cgroup_rollback(gc, g);
+        }
+        if (!w) {
                 sl_group_call_finish(c);
                 return;
         }
+        *w = (hb_wait){c, g, 0, true, false};
         c->grp = g;
         c->persist.cb = hb_persisted;
-        c->persist.arg = c;
+        c->persist.arg = w;
         g->persisting++;
         int16_t err = gc->env.append(gc->env.arg, g->partition, r->v, r->n, &c->persist);
-        if (err)
-                hb_persisted(&c->persist, err);
+        w->in_append = false;
+        if (err) {
+                w->err = err;
+                sl_cgroup_rollback(gc, g);
+                hb_done(w);
+                return;
+        }
+        /* r's records live in c's arena: keep them before c is answered */
+        sl_cimage_apply(g, r->v, r->n);
+        if (w->synced)
+                hb_done(w);
 }
 
 static void hb_leave(sl_group_coord *gc, sl_group_call *c)

@@ -10,7 +10,8 @@
  * cgroup.c (the heartbeat), cgroup_member.c (groups, members, regexes,
  * timeouts, offset checks), cgroup_reconcile.c (targets, reconciliation),
  * cgroup_assign.c (assignors, partition sets), cgroup_log.c (records,
- * replay), cgroup_describe.c (ConsumerGroupDescribe). */
+ * replay, the image of what the log holds and the rollback to it),
+ * cgroup_describe.c (ConsumerGroupDescribe). */
 #ifndef SL_CGROUP_H
 #define SL_CGROUP_H
 
@@ -157,6 +158,15 @@ int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now);
  * (room for 3 per member + 3 needed), allocated from a. */
 int16_t sl_cgroup_tombstones(sl_group_coord *gc, sl_group *g, kp_arena *a, kp_record_in *out,
                              int32_t *n);
+
+/* what the log holds (cgroup_log.c) */
+/* Keeps the consumer group records (key versions 3-8) among recs, just
+ * appended to the log, in g's image. */
+void sl_cimage_apply(sl_group *g, const kp_record_in *recs, int32_t n);
+/* A change whose records did not reach the log: rebuilds g's consumer group
+ * from the image, as a load would (an Empty group if it was never in the
+ * log). false when the image was lost (out of memory): memory stays. */
+bool sl_cgroup_rollback(sl_group_coord *gc, sl_group *g);
 
 /* records (cgroup_log.c) */
 void sl_crecs_init(sl_crecs *r, kp_arena *a, int64_t ts);

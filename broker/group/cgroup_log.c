@@ -16,8 +16,11 @@
  *   8 ConsumerGroupCurrentMemberAssignment {group, member} -> MemberEpoch,
  *         PreviousMemberEpoch int32, State int8, AssignedPartitions,
  *         PartitionsPendingRevocation (as in 7)
- * A null value (tombstone) deletes. Tagged fields are skipped on read. */
+ * A null value (tombstone) deletes. Tagged fields are skipped on read.
+ * Below: each group's image of its records and the rollback to it. */
 #include "cgroup.h"
+
+#include <xxhash.h>
 
 void sl_crecs_init(sl_crecs *r, kp_arena *a, int64_t ts)
 {
@@ -428,4 +431,185 @@ int sl_cgroup_replay(sl_group_coord *gc, kp_bytes key, kp_bytes value)
         skip_tags(&rd);
         sl_cgroup_sync_state(gc, g);
         return rc || rd.err ? -1 : 0;
+}
+
+/* ---- the image: what the log holds of each consumer group, and the
+ * rollback to it ----
+ *
+ * Kafka applies a consumer group change in memory and reverts it when the
+ * records cannot be written. Here every consumer group keeps an image of its
+ * records in __consumer_offsets: the last value of each key (versions 3-8),
+ * filled at load and after every append that went into the log, a tombstone
+ * removing its key. When a change's records do not reach the log (the append
+ * is refused, or they could not be built), the group is rebuilt from the
+ * image exactly as a restart would replay it, so memory never runs ahead of
+ * the log. The image costs about the size of the group's live records; a
+ * group whose image could not be kept (out of memory) is not rolled back. */
+
+typedef struct sl_cimg_ent {
+        struct sl_cimg_ent *next;
+        uint64_t hash;
+        int32_t klen, vlen;
+        uint8_t data[]; /* key, then value */
+} sl_cimg_ent;
+
+typedef struct sl_cimage {
+        sl_cimg_ent **tab;
+        uint32_t mask; /* buckets - 1 */
+        uint32_t n;
+        bool broken; /* a record could not be kept: no rollback */
+} sl_cimage;
+
+static int16_t key_version(kp_bytes key)
+{
+        if (key.len < 2)
+                return -1;
+        return (int16_t)((uint16_t)key.p[0] << 8 | key.p[1]);
+}
+
+static int grow(sl_cimage *im)
+{
+        uint32_t nb = im->tab ? (im->mask + 1) * 2 : 16;
+        sl_cimg_ent **t = calloc(nb, sizeof(*t));
+        if (!t)
+                return -1;
+        for (uint32_t i = 0; im->tab && i <= im->mask; i++) {
+                for (sl_cimg_ent *e = im->tab[i], *nx; e; e = nx) {
+                        nx = e->next;
+                        e->next = t[e->hash & (nb - 1)];
+                        t[e->hash & (nb - 1)] = e;
+                }
+        }
+        free(im->tab);
+        im->tab = t;
+        im->mask = nb - 1;
+        return 0;
+}
+
+void sl_cimage_free(sl_group *g)
+{
+        sl_cimage *im = g->cimg;
+        if (!im)
+                return;
+        for (uint32_t i = 0; im->tab && i <= im->mask; i++) {
+                for (sl_cimg_ent *e = im->tab[i], *nx; e; e = nx) {
+                        nx = e->next;
+                        free(e);
+                }
+        }
+        free(im->tab);
+        free(im);
+        g->cimg = NULL;
+}
+
+/* Sets key to value in g's image (value null: removes key). */
+static void put(sl_group *g, kp_bytes key, kp_bytes value)
+{
+        if (!g->cimg) {
+                if (value.len < 0)
+                        return;
+                g->cimg = calloc(1, sizeof(*g->cimg));
+                if (!g->cimg) {
+                        g->cimg_lost = true; /* none would roll back too far */
+                        return;
+                }
+        }
+        sl_cimage *im = g->cimg;
+        if (im->broken)
+                return;
+        uint64_t h = XXH3_64bits(key.p, (size_t)key.len);
+        sl_cimg_ent **pp = im->tab ? &im->tab[h & im->mask] : NULL;
+        for (; pp && *pp; pp = &(*pp)->next) {
+                sl_cimg_ent *e = *pp;
+                if (e->hash == h && e->klen == key.len && !memcmp(e->data, key.p, (size_t)key.len))
+                        break;
+        }
+        sl_cimg_ent *old = pp ? *pp : NULL;
+        if (old) {
+                *pp = old->next;
+                free(old);
+                im->n--;
+        }
+        if (value.len < 0)
+                return;
+        if ((!im->tab || im->n >= im->mask + 1) && grow(im))
+                goto broken;
+        sl_cimg_ent *e = malloc(sizeof(*e) + (size_t)key.len + (size_t)value.len);
+        if (!e)
+                goto broken;
+        e->hash = h;
+        e->klen = key.len;
+        e->vlen = value.len;
+        memcpy(e->data, key.p, (size_t)key.len);
+        if (value.len)
+                memcpy(e->data + key.len, value.p, (size_t)value.len);
+        e->next = im->tab[h & im->mask];
+        im->tab[h & im->mask] = e;
+        im->n++;
+        return;
+broken:
+        im->broken = true;
+}
+
+void sl_cimage_apply(sl_group *g, const kp_record_in *recs, int32_t n)
+{
+        for (int32_t i = 0; i < n; i++) {
+                int16_t kv = key_version(recs[i].key);
+                if (kv >= 3 && kv <= 8)
+                        put(g, recs[i].key, recs[i].value);
+        }
+}
+
+void sl_cimage_replayed(sl_group_coord *gc, kp_bytes key, kp_bytes value)
+{
+        kp_rd rd;
+        kp_rd_init(&rd, key.p, (size_t)key.len, NULL);
+        (void)kp_rd_i16(&rd, "key version");
+        kp_str group = kp_rd_string(&rd, false, false, "group");
+        sl_group *g = rd.err ? NULL : sl_group_find(gc, group);
+        if (g)
+                put(g, key, value);
+}
+
+bool sl_cgroup_rollback(sl_group_coord *gc, sl_group *g)
+{
+        sl_cimage *im = g->cimg;
+        if (g->cimg_lost || (im && im->broken))
+                return false;
+        sl_cgroup_free(g->cg);
+        g->cg = NULL;
+        if (!im || !im->n) {
+                /* never in the log as a consumer group: the Empty group it
+                 * was (a classic one keeps its offsets) */
+                if (g->state != SL_GS_EMPTY)
+                        sl_group_set_state(gc, g, SL_GS_EMPTY);
+                return true;
+        }
+        /* replay the image as a load would (sl_cgroup_replay finds g by the
+         * group id of each key and rebuilds g->cg) */
+        for (uint32_t i = 0; i <= im->mask; i++) {
+                for (sl_cimg_ent *e = im->tab[i]; e; e = e->next) {
+                        kp_bytes k = {e->data, e->klen};
+                        kp_bytes v = {e->data + e->klen, e->vlen};
+                        (void)sl_cgroup_replay(gc, k, v);
+                }
+        }
+        if (!g->cg)
+                return true;
+        /* as after a load: regexes resolved, fresh sessions */
+        sl_cgroup_resolve(gc, g->cg);
+        int64_t now = sl_group_now(gc);
+        int32_t st = gc->cfg.cg_session_timeout_ms > 0 ? gc->cfg.cg_session_timeout_ms : 45000;
+        for (sl_cmember *m = g->cg->members; m; m = m->next) {
+                m->session_deadline_ms = now + st;
+                sl_group_arm(gc, m->session_deadline_ms);
+                m->rebalance_deadline_ms = 0;
+                if (m->state == SL_CMS_UNREVOKED) {
+                        m->rebalance_deadline_ms =
+                            now + (m->rebalance_timeout_ms > 0 ? m->rebalance_timeout_ms : 0);
+                        sl_group_arm(gc, m->rebalance_deadline_ms);
+                }
+        }
+        sl_cgroup_sync_state(gc, g);
+        return true;
 }

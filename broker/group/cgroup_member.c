@@ -372,12 +372,16 @@ int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now)
                         if (expired(m, now))
                                 sl_cgroup_fence(gc, g, m, &r);
                 }
-                if (r.n && !r.failed)
-                        (void)gc->env.append(gc->env.arg, g->partition, r.v, r.n, NULL);
+                /* fenced members the log does not hear of come back (with a
+                 * fresh session) rather than linger in memory only */
+                if (r.failed || (r.n && gc->env.append(gc->env.arg, g->partition, r.v, r.n, NULL)))
+                        sl_cgroup_rollback(gc, g);
+                else
+                        sl_cimage_apply(g, r.v, r.n);
                 kp_arena_release(&a);
         }
         int64_t next = INT64_MAX;
-        for (sl_cmember *m = g->cg->members; m; m = m->next) {
+        for (sl_cmember *m = g->cg ? g->cg->members : NULL; m; m = m->next) {
                 if (m->session_deadline_ms && m->session_deadline_ms < next)
                         next = m->session_deadline_ms;
                 if (m->state == SL_CMS_UNREVOKED && m->rebalance_deadline_ms &&
@@ -450,6 +454,8 @@ int16_t sl_cgroup_detach(sl_group_coord *gc, sl_group *g)
         int16_t err = sl_cgroup_tombstones(gc, g, &a, recs, &n);
         if (!err)
                 err = gc->env.append(gc->env.arg, g->partition, recs, n, NULL);
+        if (!err)
+                sl_cimage_apply(g, recs, n);
         kp_arena_release(&a);
         if (err)
                 return err;

@@ -168,6 +168,7 @@ static void group_free(sl_group *g)
         }
         sl_goffsets_free(g);
         sl_cgroup_free(g->cg);
+        sl_cimage_free(g);
         sl_gstr_free(&g->id);
         sl_gstr_free(&g->protocol_type);
         sl_gstr_free(&g->protocol);
@@ -353,6 +354,8 @@ int sl_group_coord_replay(sl_group_coord *gc, kp_bytes key, kp_bytes value, int6
         sl_offsets_key k;
         (void)now_ms;
         int rc = sl_cgroup_replay(gc, key, value);
+        if (!rc)
+                sl_cimage_replayed(gc, key, value);
         if (rc <= 0)
                 return rc; /* a consumer group record (key versions 3-8) */
         if (sl_offsets_key_parse(key, &k) || k.group.len <= 0)

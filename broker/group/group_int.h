@@ -96,6 +96,8 @@ typedef struct sl_group {
         struct sl_group_coord *gc;     /* owner */
         int32_t gm_generation;         /* generation the in-flight metadata write is for */
         struct sl_cgroup *cg;          /* KIP-848 consumer group state; NULL: classic */
+        struct sl_cimage *cimg;        /* its records as the log holds them (cgroup_log.c) */
+        bool cimg_lost;                /* the image could not be made: no rollback */
         struct sl_group *next;
 } sl_group;
 
@@ -176,6 +178,10 @@ bool sl_group_expire_offsets(sl_group_coord *gc, sl_group *g, int64_t wall);
 
 /* KIP-848 consumer groups (cgroup.c); see cgroup.h */
 void sl_cgroup_free(struct sl_cgroup *cg);
+/* The image of g's consumer group records (cgroup_log.c): freed with g;
+ * sl_cimage_replayed keeps a record replayed at load. */
+void sl_cimage_free(sl_group *g);
+void sl_cimage_replayed(sl_group_coord *gc, kp_bytes key, kp_bytes value);
 int64_t sl_cgroup_expire(sl_group_coord *gc, sl_group *g, int64_t now);
 /* OffsetCommit (any version) and OffsetFetch v9 member checks of a consumer
  * group: 0, UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH or UNSUPPORTED_VERSION. */

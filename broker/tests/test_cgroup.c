@@ -31,6 +31,8 @@ typedef struct rec {
 static int64_t now_ms = 1000000, wall_ms = 1700000000000LL;
 static rec recs[4096];
 static int nrecs;
+static int16_t append_err; /* the fake log refuses appends with this */
+static int16_t sync_err;   /* appends are written, their sync fails with this */
 
 /* topics t1, t2, t3: ids {1,...}, {2,...}, {3,...}; 0 partitions: absent */
 static int32_t topic_parts[4] = {0, 6, 5, 0};
@@ -53,6 +55,8 @@ static int16_t f_append(void *a, int32_t partition, const kp_record_in *r, int32
 {
         (void)a;
         (void)partition;
+        if (append_err)
+                return append_err;
         for (int32_t i = 0; i < n; i++) {
                 rec *x = &recs[nrecs++];
                 x->klen = r[i].key.len;
@@ -66,7 +70,7 @@ static int16_t f_append(void *a, int32_t partition, const kp_record_in *r, int32
                 }
         }
         if (p)
-                p->cb(p, 0);
+                p->cb(p, sync_err);
         return 0;
 }
 
@@ -139,6 +143,7 @@ static void reset_env(void)
                 free(recs[i].val);
         }
         nrecs = 0;
+        append_err = sync_err = 0;
         topic_parts[1] = 6;
         topic_parts[2] = 5;
         topic_parts[3] = 0;
@@ -1014,6 +1019,93 @@ static void test_regex_subscription(void **st)
         reset_env();
 }
 
+/* A change whose records the log refuses is rolled back to what the log
+ * holds, as Kafka reverts a failed write: a join, a leave, a session expiry,
+ * the first join of a new group. A sync that fails after the records were
+ * written keeps the change (the log has it) but the client hears the error. */
+static void test_append_failure_rollback(void **st)
+{
+        (void)st;
+        reset_env();
+        sl_group_coord *gc = coord(cfg_default());
+        assert_int_equal(join(gc, "A", NULL).epoch, 1);
+        /* B's join is refused by the log: no B, no new epoch, A keeps all */
+        append_err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        assert_int_equal(join(gc, "B", NULL).err, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+        append_err = 0;
+        call *k;
+        kp_consumer_group_describe_response_described_group *d = describe(gc, "g", &k);
+        assert_int_equal(d->group_epoch, 1);
+        assert_int_equal(d->members_count, 1);
+        assert_int_equal(nparts(&dmember(d, "A")->assignment), 6);
+        assert_true(kp_str_eq(d->group_state, S("Stable")));
+        call_free(k);
+        hbr r = beat(gc, "A", 1, NULL);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 1);
+        assert_false(r.has_asg);
+        /* B joins for real; A gives up half and B gets it */
+        assert_int_equal(join(gc, "B", NULL).epoch, 2);
+        r = beat(gc, "A", 1, NULL);
+        want_tps(&r, (int32_t[]){100, 101, 102, -1});
+        assert_int_equal(beat(gc, "A", 1, (int32_t[]){100, 101, 102, -1}).epoch, 2);
+        r = beat(gc, "B", 2, NULL);
+        want_tps(&r, (int32_t[]){103, 104, 105, -1});
+        /* a refused leave: B is still there with its partitions */
+        append_err = KP_ERR_NOT_COORDINATOR;
+        assert_int_equal(beat(gc, "B", -1, NULL).err, KP_ERR_NOT_COORDINATOR);
+        append_err = 0;
+        r = beat(gc, "B", 2, (int32_t[]){103, 104, 105, -1});
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.epoch, 2);
+        /* memory is what a restart replays */
+        sl_group_coord *gr = replayed(cfg_default());
+        d = describe(gr, "g", &k);
+        assert_int_equal(d->group_epoch, 2);
+        assert_int_equal(d->members_count, 2);
+        assert_int_equal(nparts(&dmember(d, "B")->assignment), 3);
+        call_free(k);
+        sl_group_coord_free(gr);
+        /* B goes silent; the log refuses its fencing: B stays, with a fresh
+         * session, and is fenced once the log takes it */
+        now_ms += 40000;
+        assert_int_equal(beat(gc, "A", 2, NULL).err, 0);
+        append_err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        tick_to(gc, now_ms + 5001);
+        append_err = 0;
+        d = describe(gc, "g", &k);
+        assert_int_equal(d->members_count, 2);
+        assert_int_equal(d->group_epoch, 2);
+        call_free(k);
+        now_ms += 40000;
+        assert_int_equal(beat(gc, "A", 2, NULL).err, 0);
+        tick_to(gc, now_ms + 5001);
+        r = beat(gc, "A", 2, NULL);
+        assert_int_equal(r.epoch, 3);
+        want_tps(&r, (int32_t[]){100, 101, 102, 103, 104, 105, -1});
+        assert_int_equal(beat(gc, "B", 2, NULL).err, KP_ERR_UNKNOWN_MEMBER_ID);
+        /* the first join of a new group refused: no consumer group */
+        append_err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        r = hb(gc, (hbq){.group = "h", .member = "X", .epoch = 0, .topics = T1});
+        assert_int_equal(r.err, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+        append_err = 0;
+        d = describe(gc, "h", &k);
+        assert_int_equal(d->error_code, KP_ERR_GROUP_ID_NOT_FOUND);
+        call_free(k);
+        r = hb(gc, (hbq){.group = "h", .member = "X", .epoch = 1});
+        assert_int_equal(r.err, KP_ERR_GROUP_ID_NOT_FOUND);
+        /* written but not synced: the change stays (the log has it) */
+        sync_err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+        assert_int_equal(join(gc, "C", NULL).err, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+        sync_err = 0;
+        d = describe(gc, "g", &k);
+        assert_int_equal(d->members_count, 2);
+        assert_int_equal(d->group_epoch, 4);
+        call_free(k);
+        sl_group_coord_free(gc);
+        reset_env();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1028,6 +1120,7 @@ int main(void)
             cmocka_unit_test(test_offsets_member_epochs),
             cmocka_unit_test(test_uniform_mixed_and_delete),
             cmocka_unit_test(test_regex_subscription),
+            cmocka_unit_test(test_append_failure_rollback),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
