@@ -18,6 +18,13 @@
 #        OUT=dir                     where raw outputs go (default /tmp/sl-compare-<time>)
 set -u
 
+# Consume datasets (see run_consume): C48 records of 1 KiB are about CONSUME_MB MiB on disk,
+# the size of sendfile_bench's file and well inside SerpentLog's default retained tail
+# (log.page.cache.retain.bytes, 64 MiB); C4 records are what the mock keeps of a partition.
+CONSUME_MB=48
+C48=48600
+C4=4000
+
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SL_BENCH_BUILD:-$ROOT/build-bench-rel}
 SECS=${SL_BENCH_SECONDS:-5}
@@ -177,7 +184,8 @@ BS=""
 BPID=""
 
 start_mock() {
-	"$BUILD/bench/mock_cluster" --brokers 1 --topic p1:1 --topic warm:1 --topic p20k:1 --no-stdin \
+	"$BUILD/bench/mock_cluster" --brokers 1 --topic p1:1 --topic warm:1 --topic p20k:1 \
+		--topic c48:1 --topic c4:1 --no-stdin \
 		>"$OUT/mock.bootstrap" 2>"$OUT/mock.err" &
 	BPID=$!
 	PIDS+=("$BPID")
@@ -223,15 +231,31 @@ stop_broker() {
 	BPID=""
 }
 
-# cache_residency NAME: page-cache residency of p1's segment files (fincore), appended as
-# RESULT p1_cached_pct to NAME-consume-warm.txt. Only for a broker with a data dir.
+# cache_residency NAME TOPIC: page-cache residency of TOPIC's segment files (fincore), as
+# RESULT TOPIC_cached_pct appended to NAME-consume-cache.txt. Only for a broker with a data dir.
 cache_residency() {
-	local d=$TMPD/serpentlog/p1-0
+	local d=$TMPD/serpentlog/$2-0
 	[ -d "$d" ] && command -v fincore >/dev/null || return 0
-	fincore -b -n -o RES,SIZE "$d"/*.log >"$OUT/$1-p1-fincore.txt" 2>&1
-	echo "RESULT p1_cached_pct=$(awk '{ r += $1; s += $2 } END {
-		if (s > 0) printf "%.1f", 100 * r / s; else print "-" }' "$OUT/$1-p1-fincore.txt")" \
-		>>"$OUT/$1-consume-warm.txt"
+	fincore -b -n -o RES,SIZE "$d"/*.log >"$OUT/$1-$2-fincore.txt" 2>&1
+	echo "RESULT $2_cached_pct=$(awk '{ r += $1; s += $2 } END {
+		if (s > 0) printf "%.1f", 100 * r / s; else print "-" }' "$OUT/$1-$2-fincore.txt")" \
+		"$2_bytes=$(awk '{ s += $2 } END { print s + 0 }' "$OUT/$1-$2-fincore.txt")" \
+		>>"$OUT/$1-consume-cache.txt"
+}
+
+# consume_run NAME RUN TOPIC PASSES: a timed consume of TOPIC read PASSES times into
+# NAME-RUN.txt, with the broker's CPU seconds appended. fetch.wait.max.ms=10: a Fetch at
+# the end of the partition is long-polled, and the rewind to the next pass waits for it
+# (the gaps between passes are not timed, this only shortens the run).
+consume_run() {
+	local c0 c1
+	c0=$(proc_cpu "$BPID")
+	"$BUILD/bench/loadgen" consume --bootstrap "$BS" --topic "$3" --passes "$4" \
+		--records 3000000 --seconds $((SECS * 2)) --conf fetch.wait.max.ms=10 \
+		>"$OUT/$1-$2.txt" 2>&1
+	c1=$(proc_cpu "$BPID")
+	echo "RESULT broker_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" \
+		>>"$OUT/$1-$2.txt"
 }
 
 # run_broker NAME: the three client workloads against the running broker at $BS.
@@ -264,31 +288,23 @@ run_broker() {
 			--seconds "$SECS" >"$OUT/$name-e2e.txt" 2>&1
 	fi
 
-	# Consume is measured from the page cache (the issue's target). SerpentLog keeps only
-	# each partition's newest log.page.cache.retain.bytes cached while producing (drop-
-	# behind, storage/log_cache.c), so an untimed pass first reads p1 back into the cache
-	# from disk, as a consumer catching up would; its MB/s and broker CPU are kept, and
-	# the residency of p1's files is recorded before the timed pass. The same pass runs
-	# against the mock. (Set WARM_PASSES=n for more untimed passes.)
-	: >"$OUT/$name-consume-warm.txt"
-	for w in $(seq "${WARM_PASSES:-1}"); do
-		c0=$(proc_cpu "$BPID")
-		"$lg" consume --bootstrap "$BS" --topic p1 --records 3000000 --seconds $((SECS * 2)) \
-			>"$OUT/$name-consume-warm$w.txt" 2>&1
-		c1=$(proc_cpu "$BPID")
-		echo "RESULT warm${w}_mb_per_s=$(kv "$OUT/$name-consume-warm$w.txt" mb_per_s)" \
-			"warm${w}_broker_s_per_gb=$(awk -v a="$c0" -v b="$c1" \
-				-v by="$(kv "$OUT/$name-consume-warm$w.txt" bytes)" \
-				'BEGIN { if (by == "-" || by + 0 == 0) print "-"; else printf "%.3f", (b - a) / (by / 1e9) }')" \
-			>>"$OUT/$name-consume-warm.txt"
-	done
-	cache_residency "$name"
-	c0=$(proc_cpu "$BPID")
-	"$lg" consume --bootstrap "$BS" --topic p1 --passes 5 --records 3000000 \
-		--seconds $((SECS * 2)) >"$OUT/$name-consume.txt" 2>&1
-	c1=$(proc_cpu "$BPID")
-	echo "RESULT broker_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" \
-		>>"$OUT/$name-consume.txt"
+	# Consume from the page cache (the issue's target), the same datasets on both brokers:
+	# - c48: CONSUME_MB MiB, the size of sendfile_bench's file (the 0.8 x sendfile target).
+	#   It lies inside SerpentLog's retained tail, so its pages are the ones the broker
+	#   wrote and never dropped. The mock keeps only the last 5 MiB of a partition, so
+	#   c48 is read from SerpentLog only.
+	# - c4: C4 records, all of which the mock keeps too (the 1.2 x mock target).
+	# Then a lagging consumer: p1 (gigabytes, dropped behind by SerpentLog while it was
+	# produced) read once from the start, mostly from disk. Residency (fincore) of p1 and
+	# c48 is recorded before the consume runs.
+	"$lg" produce "${common[@]}" --topic c48 --records "$C48" >"$OUT/$name-c48-load.txt" 2>&1
+	"$lg" produce "${common[@]}" --topic c4 --records "$C4" >"$OUT/$name-c4-load.txt" 2>&1
+	: >"$OUT/$name-consume-cache.txt"
+	cache_residency "$name" c48
+	cache_residency "$name" p1
+	[ "$name" != mock ] && consume_run "$name" consume c48 20
+	consume_run "$name" consume4 c4 200
+	consume_run "$name" readback p1 1
 }
 
 # Page-cache write into memory the hypervisor may have taken back: on this kind of VM
@@ -372,8 +388,8 @@ machine
 
 log "loopback TCP (iperf3, 3 s)"
 run_iperf
-log "sendfile / copy from page cache to loopback (2 x 2 s)"
-"$BUILD/bench/sendfile_bench" --seconds 2 --dir "$TMPD" >"$OUT/sendfile.txt" 2>&1
+log "sendfile / copy of a $CONSUME_MB MiB cached file to loopback (2 x 2 s)"
+"$BUILD/bench/sendfile_bench" --seconds 2 --file-mb "$CONSUME_MB" --dir "$TMPD" >"$OUT/sendfile.txt" 2>&1
 log "fdatasync latency (fio, 2 x 3 s)"
 run_fio
 log "unavoidable parts (4 x 1 s)"
@@ -485,18 +501,22 @@ row "e2e acks=1 @20000/s linger 0: p50 us" "$(col mock e2e e2e_p50_us %.0f)" \
 row "  p99 us" "$(col mock e2e e2e_p99_us %.0f)" "$(sl col serpentlog e2e e2e_p99_us %.0f)"
 row "  p99.9 us" "$(col mock e2e e2e_p999_us %.0f)" "$(sl col serpentlog e2e e2e_p999_us %.0f)"
 row "  received" "$(col mock e2e received %.0f)" "$(sl col serpentlog e2e received %.0f)"
-row "consume: records/s" "$(col mock consume rec_per_s %.0f)" \
+row "consume c48 ($CONSUME_MB MiB, cached as written) x20: rec/s" "-" \
 	"$(sl col serpentlog consume rec_per_s %.0f)"
-row "  MB/s" "$(col mock consume mb_per_s %.1f)" "$(sl col serpentlog consume mb_per_s %.1f)"
-row "  records read" "$(col mock consume records %.0f)" "$(sl col serpentlog consume records %.0f)"
-row "  broker CPU s/GB" "$(cpu_per_gb mock consume)" "$(sl cpu_per_gb serpentlog consume)"
-row "  p1 in page cache before the timed pass %" "-" \
-	"$(sl col serpentlog consume-warm p1_cached_pct %.1f)"
-for w in $(seq "${WARM_PASSES:-1}"); do
-	row "  untimed pass $w: MB/s (broker CPU s/GB)" \
-		"$(col mock consume-warm warm${w}_mb_per_s %.0f) ($(col mock consume-warm warm${w}_broker_s_per_gb %.3f))" \
-		"$(sl col serpentlog consume-warm warm${w}_mb_per_s %.0f) ($(sl col serpentlog consume-warm warm${w}_broker_s_per_gb %.3f))"
-done
+row "  MB/s" "-" "$(sl col serpentlog consume mb_per_s %.1f)"
+row "  broker CPU s/GB" "-" "$(sl cpu_per_gb serpentlog consume)"
+row "  segment bytes, % in page cache before" "-" \
+	"$(sl col serpentlog consume-cache c48_bytes %.0f), $(sl col serpentlog consume-cache c48_cached_pct %.1f)"
+row "consume c4 ($C4 records) x200: records/s" "$(col mock consume4 rec_per_s %.0f)" \
+	"$(sl col serpentlog consume4 rec_per_s %.0f)"
+row "  MB/s" "$(col mock consume4 mb_per_s %.1f)" "$(sl col serpentlog consume4 mb_per_s %.1f)"
+row "  records read" "$(col mock consume4 records %.0f)" "$(sl col serpentlog consume4 records %.0f)"
+row "  broker CPU s/GB" "$(cpu_per_gb mock consume4)" "$(sl cpu_per_gb serpentlog consume4)"
+row "read-back p1 from the start, 1 pass: MB/s" "$(col mock readback mb_per_s %.1f)" \
+	"$(sl col serpentlog readback mb_per_s %.1f)"
+row "  records read" "$(col mock readback records %.0f)" "$(sl col serpentlog readback records %.0f)"
+row "  broker CPU s/GB" "$(cpu_per_gb mock readback)" "$(sl cpu_per_gb serpentlog readback)"
+row "  p1 in page cache before it %" "-" "$(sl col serpentlog consume-cache p1_cached_pct %.1f)"
 row "unavoidable produce parts CPU s/GB (sum)" "$(kv "$P" sum_s_per_gb)" "$(kv "$P" sum_s_per_gb)"
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -534,8 +554,9 @@ s_e2e99=$(kv "$SLF-e2e.txt" e2e_p99_us)
 s_e2e999=$(kv "$SLF-e2e.txt" e2e_p999_us)
 sf_mb=$(awk -v a="$(kvm "$OUT/sendfile.txt" sendfile gb_per_s)" 'BEGIN { if (a == "-") print "-"; else print a * 1000 }')
 s_cmb=$(kv "$SLF-consume.txt" mb_per_s)
-m_crps=$(kv "$OUT/mock-consume.txt" rec_per_s)
-s_crps=$(kv "$SLF-consume.txt" rec_per_s)
+m_crps=$(kv "$OUT/mock-consume4.txt" rec_per_s)
+s_crps=$(kv "$SLF-consume4.txt" rec_per_s)
+s_rbmb=$(kv "$SLF-readback.txt" mb_per_s)
 rss=$(kv "$SLF-rss.txt" rss_idle_kib)
 rss_mib=$(div "$rss" 1024 "%.1f")
 per_rec() { # per_rec RUN KEY
@@ -565,10 +586,12 @@ trow "acks=-1 @20k/s p99 <= mock p99 + fsync p99" "$(fmt "$s_all99" %.0f) us" \
 trow "e2e acks=1 @20k/s p99 < 1 ms" "$(fmt "$s_e2e99" %.0f) us" "1000 us" \
 	"$(div "$s_e2e99" 1000 %.2f)" "$(verdict "$s_e2e99" lt 1000)"
 trow "  (e2e p50 / p99.9)" "$(fmt "$s_e2e50" %.0f) / $(fmt "$s_e2e999" %.0f) us" "" "" ""
-trow "consume MB/s >= 0.8 x sendfile" "$(fmt "$s_cmb" %.0f) MB/s" "sendfile $(fmt "$sf_mb" %.0f) MB/s" \
+trow "consume MB/s >= 0.8 x sendfile ($CONSUME_MB MiB)" "$(fmt "$s_cmb" %.0f) MB/s" "sendfile $(fmt "$sf_mb" %.0f) MB/s" \
 	"$(div "$s_cmb" "$sf_mb" %.2f)" "$(verdict "$(div "$s_cmb" "$sf_mb" %.4f)" ge 0.8)"
-trow "consume rec/s >= 1.2 x mock" "$(fmt "$s_crps" %.0f)" "mock $(fmt "$m_crps" %.0f)" \
+trow "consume rec/s >= 1.2 x mock ($C4 records)" "$(fmt "$s_crps" %.0f)" "mock $(fmt "$m_crps" %.0f)" \
 	"$(div "$s_crps" "$m_crps" %.2f)" "$(verdict "$(div "$s_crps" "$m_crps" %.4f)" ge 1.2)"
+trow "  (read-back from disk, lagging consumer)" "$(fmt "$s_rbmb" %.0f) MB/s" "sendfile $(fmt "$sf_mb" %.0f) MB/s" \
+	"$(div "$s_rbmb" "$sf_mb" %.2f)" ""
 trow "idle RSS, 100 partitions <= 16 MiB" "$rss_mib MiB" "16 MiB" "$(div "$rss_mib" 16 %.2f)" \
 	"$(verdict "$rss_mib" le 16)"
 trow "produce syscalls / record (< 0.1)" "$sc_p" "per-batch only" "" "$(verdict "$sc_p" lt 0.1)"
@@ -580,7 +603,7 @@ trow "fetch heap allocations / record (< 0.01)" "$al_c" "none per record" "" \
 echo "(fsync p99 is the larger of fio's 4 KiB and 16 KiB write+fdatasync p99; counts from"
 echo " $NCOUNT-record runs, strace -c over every broker thread, malloc_count LD_PRELOAD shim;"
 echo " top syscalls in $OUT/strace-serpentlog-*.log)"
-for f in "$OUT"/{mock,serpentlog}-{produce,acksall,e2e,consume}.txt; do
+for f in "$OUT"/{mock,serpentlog}-{produce,acksall,e2e,consume,consume4,readback}.txt; do
 	[ -f "$f" ] || continue
 	if grep -q 'error' "$f"; then
 		echo "note: $(basename "$f"): $(grep -m1 'error' "$f")"
