@@ -192,6 +192,68 @@ static void produce_synced(sl_sync_waiter *w, int err)
         group_release(it->grp);
 }
 
+static void produce_one(sl_fanout_group *grp, sl_produce_item *it, int64_t now);
+
+/* The partition's producer state is loaded (or its load ended): the parked
+ * item goes on where it stopped. */
+static void produce_resume(sl_producer_waiter *pw, int err)
+{
+        sl_produce_item *it = pw->arg;
+        sl_fanout_group *grp = it->grp;
+        if (err && err != -ECANCELED) {
+                it->error_code =
+                    err == -ENOMEM ? KP_ERR_UNKNOWN_SERVER_ERROR : KP_ERR_KAFKA_STORAGE_ERROR;
+                it->base_offset = -1;
+                it->log_append_time = -1;
+        } else {
+                produce_one(grp, it, sl_wall_ms()); /* -ECANCELED: found again, or not */
+        }
+        group_release(grp);
+}
+
+static void produce_one(sl_fanout_group *grp, sl_produce_item *it, int64_t now)
+{
+        sl_partition *p = sl_partition_find(it->topic_id, it->partition);
+        if (!p) {
+                it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                return;
+        }
+        /* A first idempotent batch after start: the producer state is rebuilt
+         * from the log on the I/O helper while this partition's produces
+         * wait, in order; the group answers once they are done. */
+        it->grp = grp;
+        it->pw.cb = produce_resume;
+        it->pw.arg = it;
+        if (sl_producer_park(p, it->records, it->len, now, &it->pw)) {
+                grp->pending++;
+                return;
+        }
+        sl_append_result res;
+        sl_producer_append pa; /* idempotence: duplicates answered, gaps refused */
+        /* handle_produce.c verified the batch's CRC-32C (or re-stamped it
+         * after a rewrite): storage need not checksum the bytes again. */
+        sl_append_buf ab = {.p = it->records, .len = it->len, .crc_checked = true};
+        if (sl_producer_before_append(p, it->records, it->len, now, &pa, &res))
+                sl_log_append_v(p->log, &ab, 1, p->leader_epoch, now, &res);
+        sl_producer_after_append(&pa, it->records, it->len, &res);
+        it->log_start_offset = sl_log_start_offset(p->log);
+        if (res.error_code) {
+                it->error_code = res.error_code;
+                return;
+        }
+        it->error_code = 0;
+        it->base_offset = res.base_offset;
+        it->log_append_time = res.log_append_time;
+        sl_fetch_notify(it->topic_id, it->partition);
+        sl_partition_cache_kick(p);
+        if (it->wait_sync) {
+                it->w.cb = produce_synced;
+                it->w.arg = it;
+                grp->pending++;
+                sl_partition_sync_wait(p, &it->w);
+        }
+}
+
 void sl_produce_on_owner(sl_xcall *x)
 {
         sl_fanout_group *grp = x->arg;
@@ -203,36 +265,7 @@ void sl_produce_on_owner(sl_xcall *x)
                 it->base_offset = -1;
                 it->log_append_time = -1;
                 it->log_start_offset = -1;
-                sl_partition *p = sl_partition_find(it->topic_id, it->partition);
-                if (!p) {
-                        it->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                        continue;
-                }
-                sl_append_result res;
-                sl_producer_append pa; /* idempotence: duplicates answered, gaps refused */
-                /* handle_produce.c verified the batch's CRC-32C (or re-stamped it
-                 * after a rewrite): storage need not checksum the bytes again. */
-                sl_append_buf ab = {.p = it->records, .len = it->len, .crc_checked = true};
-                if (sl_producer_before_append(p, it->records, it->len, now, &pa, &res))
-                        sl_log_append_v(p->log, &ab, 1, p->leader_epoch, now, &res);
-                sl_producer_after_append(&pa, it->records, it->len, &res);
-                it->log_start_offset = sl_log_start_offset(p->log);
-                if (res.error_code) {
-                        it->error_code = res.error_code;
-                        continue;
-                }
-                it->error_code = 0;
-                it->base_offset = res.base_offset;
-                it->log_append_time = res.log_append_time;
-                sl_fetch_notify(it->topic_id, it->partition);
-                sl_partition_cache_kick(p);
-                if (it->wait_sync) {
-                        it->grp = grp;
-                        it->w.cb = produce_synced;
-                        it->w.arg = it;
-                        grp->pending++;
-                        sl_partition_sync_wait(p, &it->w);
-                }
+                produce_one(grp, it, now);
         }
         group_release(grp);
 }

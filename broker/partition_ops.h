@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "log.h"
+#include "producer_state.h"
 #include "request.h"
 #include "shard.h"
 #include "topics.h"
@@ -87,6 +88,7 @@ typedef struct sl_produce_item {
         int64_t log_start_offset; /* after the append */
         /* owner-side */
         sl_sync_waiter w;
+        sl_producer_waiter pw; /* parked while the partition's producer state loads */
         sl_fanout_group *grp;
 } sl_produce_item;
 

@@ -9,12 +9,17 @@
  * lost a response never writes twice), a gap or a fenced epoch with Kafka's
  * error. The state is built the first time a partition needs it after the
  * broker started, by scanning every batch header of its log, so deduplication
- * survives restarts. Table entries are keyed by topic id + partition and
- * remember the sl_log they were built from: a reopened partition rebuilds. */
+ * survives restarts. That scan reads the whole log (seconds at 100 GB), so it
+ * runs on the shard's I/O helper, one chunk of pinned ranges at a time, while
+ * the partition's produces wait in order and the shard serves everything else.
+ * Table entries are keyed by topic id + partition and remember the sl_log they
+ * were built from: a reopened partition rebuilds. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "broker_int.h"
@@ -24,14 +29,41 @@
 #define LOAD_WINDOW    (64u << 10)  /* bytes read per pread while scanning headers */
 #define LOAD_CHUNK     (256u << 20) /* bytes of batches asked from sl_log_read at a time */
 #define SWEEP_EVERY_MS 60000        /* expiry / stale-entry sweep, at most this often */
+#define LOAD_RANGES    4            /* ranges pinned per helper round */
+/* Bytes of batches per helper round: ~5 ms of header walking, so the shard's
+ * other I/O helper work (group commit fdatasyncs) waits at most that long. */
+#define LOAD_ROUND_BYTES (32 << 20)
+
+_Atomic int sl_producer_load_delay_us;
+_Atomic int sl_producer_load_tid;
+_Atomic long sl_producer_load_round_bytes = LOAD_ROUND_BYTES;
+
+struct pstate_load;
 
 typedef struct pstate_ent {
         kp_uuid topic_id;
         int32_t partition;
         const sl_log *log; /* the log the state describes (compared, never used) */
         sl_producer_state *ps;
+        struct pstate_load *load;                  /* rebuild running: ps belongs to the helper */
+        sl_producer_waiter *wait_head, *wait_tail; /* produces parked meanwhile */
         struct pstate_ent *next;
 } pstate_ent;
+
+/* One rebuild: the owner pins a chunk of ranges, the helper walks their batch
+ * headers into ps, the owner unpins and pins the next chunk. */
+typedef struct pstate_load {
+        sl_xcall io;
+        pstate_ent *e;
+        sl_partition *p; /* valid while ranges are pinned (read_pins) */
+        sl_file_range rg[LOAD_RANGES];
+        int n;
+        int64_t off;  /* next offset to read */
+        int64_t next; /* helper: one past the last batch walked */
+        int64_t now_ms;
+        int rc; /* helper's result */
+        uint8_t *buf;
+} pstate_load;
 
 /* One per shard thread: chained hash table of the partitions with state. */
 typedef struct pstate_table {
@@ -147,6 +179,9 @@ static int load_range(sl_producer_state *ps, const sl_file_range *r, uint8_t *bu
                 sl_producer_batch_info bi;
                 if (blen < 49 || sl_producer_batch_parse(h, 61, &bi) < 0)
                         return SL_ECORRUPT;
+                int delay = atomic_load_explicit(&sl_producer_load_delay_us, memory_order_relaxed);
+                if (delay > 0)
+                        usleep((useconds_t)delay);
                 if (bi.producer_id >= 0 && bi.first_seq >= 0) {
                         int rc = sl_producer_state_update(ps, &bi, now_ms);
                         if (rc < 0)
@@ -161,6 +196,7 @@ static int load_range(sl_producer_state *ps, const sl_file_range *r, uint8_t *bu
 
 int sl_producer_state_load(sl_producer_state *ps, sl_log *log, int64_t now_ms)
 {
+        atomic_store(&sl_producer_load_tid, (int)syscall(SYS_gettid));
         uint8_t *buf = malloc(LOAD_WINDOW);
         if (!buf)
                 return -ENOMEM;
@@ -199,6 +235,10 @@ static void sweep(pstate_table *t, int64_t now_ms)
         for (uint32_t i = 0; i <= t->mask; i++) {
                 for (pstate_ent **pp = &t->buckets[i]; *pp;) {
                         pstate_ent *e = *pp;
+                        if (e->load) { /* the helper owns ps; load_end cleans up */
+                                pp = &e->next;
+                                continue;
+                        }
                         sl_partition *p = sl_partition_find(e->topic_id, e->partition);
                         if (!p || p->log != e->log) {
                                 *pp = e->next;
@@ -213,6 +253,162 @@ static void sweep(pstate_table *t, int64_t now_ms)
         }
 }
 
+/* ---- asynchronous rebuild ---- */
+
+static void tab_unlink(pstate_table *t, pstate_ent *e)
+{
+        pstate_ent **pp = &t->buckets[part_hash(e->topic_id, e->partition) & t->mask];
+        while (*pp && *pp != e)
+                pp = &(*pp)->next;
+        if (*pp) {
+                *pp = e->next;
+                t->count--;
+        }
+}
+
+/* Owner: the rebuild is over (rc 0: ps ready). Wakes the parked produces in
+ * arrival order; a failed rebuild drops the entry (the next produce retries). */
+static void load_end(pstate_load *l, int rc)
+{
+        pstate_ent *e = l->e;
+        e->load = NULL;
+        free(l->buf);
+        free(l);
+        sl_producer_waiter *w = e->wait_head;
+        e->wait_head = e->wait_tail = NULL;
+        if (rc < 0) {
+                if (rc != -ECANCELED)
+                        SL_ERROR("partition %d: rebuilding producer state: %s", e->partition,
+                                 sl_log_strerror(rc));
+                pstate_table *t = table();
+                if (t)
+                        tab_unlink(t, e);
+                ent_free(e);
+        }
+        while (w) {
+                sl_producer_waiter *next = w->next;
+                w->next = NULL;
+                w->cb(w, rc);
+                w = next;
+        }
+}
+
+static void load_io(sl_xcall *x)
+{
+        pstate_load *l = x->arg;
+        l->next = l->off;
+        l->rc = 0;
+        for (int i = 0; i < l->n && l->rc == 0; i++)
+                l->rc = load_range(l->e->ps, &l->rg[i], l->buf, l->now_ms, &l->next);
+        atomic_store(&sl_producer_load_tid, (int)syscall(SYS_gettid));
+}
+
+static int load_step(pstate_load *l);
+
+static void load_io_done(sl_xcall *x)
+{
+        pstate_load *l = x->arg;
+        sl_partition *p = l->p;
+        sl_log_release_ranges(p->log, l->rg, l->n);
+        /* Closed meanwhile (deleted topic, shutdown): the pins held it open;
+         * unpinning may free it now. */
+        bool closing = p->close_pending;
+        sl_partition_unpinned(p, l->n);
+        l->n = 0;
+        if (closing)
+                load_end(l, -ECANCELED);
+        else if (l->rc < 0)
+                load_end(l, l->rc);
+        else if (l->next <= l->off)
+                load_end(l, SL_ECORRUPT); /* no progress */
+        else {
+                l->off = l->next;
+                (void)load_step(l);
+        }
+}
+
+/* Owner: pins the next chunk and sends it to the helper (1), or ends the
+ * load: 0 (state ready) or its error (the entry is gone). */
+static int load_step(pstate_load *l)
+{
+        sl_partition *p = l->p;
+        int64_t end = sl_log_end_offset(p->log);
+        if (l->off < sl_log_start_offset(p->log))
+                l->off = sl_log_start_offset(p->log); /* DeleteRecords/retention meanwhile */
+        int rc = 0;
+        l->n = 0;
+        if (l->off < end)
+                rc = sl_log_read(p->log, l->off, end,
+                                 (size_t)atomic_load(&sl_producer_load_round_bytes), l->rg,
+                                 LOAD_RANGES, &l->n);
+        if (rc < 0 || l->n == 0) {
+                l->n = 0;
+                load_end(l, rc);
+                return rc;
+        }
+        p->read_pins += l->n;
+        l->io = (sl_xcall){.run = load_io, .done = load_io_done, .arg = l};
+        sl_shard_offload(&l->io);
+        return 1;
+}
+
+/* The entry of p (any log), or NULL; a stale idle entry (reopened partition)
+ * is dropped. */
+static pstate_ent *ent_find(pstate_table *t, sl_partition *p)
+{
+        pstate_ent **pp = &t->buckets[part_hash(p->topic_id, p->index) & t->mask];
+        for (; *pp; pp = &(*pp)->next) {
+                pstate_ent *e = *pp;
+                if (e->partition == p->index && !memcmp(e->topic_id.b, p->topic_id.b, 16))
+                        break;
+        }
+        pstate_ent *e = *pp;
+        if (e && e->log != p->log && !e->load) { /* the partition was reopened */
+                *pp = e->next;
+                ent_free(e);
+                t->count--;
+                return NULL;
+        }
+        return e;
+}
+
+/* Adds p's entry and starts its rebuild; the entry (ready when the log had
+ * nothing to scan), or NULL with *err. */
+static pstate_ent *load_start(pstate_table *t, sl_partition *p, int64_t now_ms, int *err)
+{
+        pstate_ent *e = calloc(1, sizeof(*e));
+        pstate_load *l = calloc(1, sizeof(*l));
+        if (!e || !l || !(e->ps = sl_producer_state_new()) || !(l->buf = malloc(LOAD_WINDOW))) {
+                if (e)
+                        sl_producer_state_free(e->ps);
+                free(e);
+                if (l)
+                        free(l->buf);
+                free(l);
+                *err = -ENOMEM;
+                return NULL;
+        }
+        e->topic_id = p->topic_id;
+        e->partition = p->index;
+        e->log = p->log;
+        e->load = l;
+        uint32_t b = part_hash(p->topic_id, p->index) & t->mask;
+        e->next = t->buckets[b];
+        t->buckets[b] = e;
+        if (++t->count > 2 * (t->mask + 1))
+                tab_grow(t);
+        l->e = e;
+        l->p = p;
+        l->off = sl_log_start_offset(p->log);
+        l->now_ms = now_ms;
+        int rc = load_step(l);
+        if (rc < 0) {
+                *err = rc; /* load_end freed e */
+                return NULL;
+        }
+        return e;
+}
+
 sl_producer_state *sl_producer_state_of(sl_partition *p, int64_t now_ms, int *err)
 {
         *err = 0;
@@ -223,43 +419,44 @@ sl_producer_state *sl_producer_state_of(sl_partition *p, int64_t now_ms, int *er
         }
         if (now_ms - t->last_sweep_ms >= SWEEP_EVERY_MS)
                 sweep(t, now_ms);
-        pstate_ent **pp = &t->buckets[part_hash(p->topic_id, p->index) & t->mask];
-        for (; *pp; pp = &(*pp)->next) {
-                pstate_ent *e = *pp;
-                if (e->partition == p->index && !memcmp(e->topic_id.b, p->topic_id.b, 16))
-                        break;
-        }
-        pstate_ent *e = *pp;
-        if (e && e->log == p->log)
-                return e->ps;
-        if (e) { /* the partition was reopened: rebuild */
-                *pp = e->next;
-                ent_free(e);
-                t->count--;
-        }
-        e = calloc(1, sizeof(*e));
-        if (!e || !(e->ps = sl_producer_state_new())) {
-                free(e);
-                *err = -ENOMEM;
+        pstate_ent *e = ent_find(t, p);
+        if (!e)
+                e = load_start(t, p, now_ms, err);
+        if (!e)
+                return NULL;
+        if (e->load || e->log != p->log) {
+                *err = -EAGAIN; /* rebuilding on the I/O helper */
                 return NULL;
         }
-        int rc = sl_producer_state_load(e->ps, p->log, now_ms);
-        if (rc < 0) {
-                SL_ERROR("%s-%d: rebuilding producer state: %s", p->topic_name, p->index,
-                         sl_log_strerror(rc));
-                ent_free(e);
-                *err = rc;
-                return NULL;
-        }
-        e->topic_id = p->topic_id;
-        e->partition = p->index;
-        e->log = p->log;
-        uint32_t b = part_hash(p->topic_id, p->index) & t->mask;
-        e->next = t->buckets[b];
-        t->buckets[b] = e;
-        if (++t->count > 2 * (t->mask + 1))
-                tab_grow(t);
         return e->ps;
+}
+
+bool sl_producer_park(sl_partition *p, const uint8_t *records, size_t len, int64_t now_ms,
+                      sl_producer_waiter *w)
+{
+        pstate_table *t = table();
+        if (!t)
+                return false;
+        pstate_ent *e = ent_find(t, p);
+        if (!e) {
+                sl_producer_batch_info bi;
+                if (len < 61 || sl_producer_batch_parse(records, len, &bi) < 0 ||
+                    bi.producer_id < 0)
+                        return false; /* no state needed */
+                int err;
+                e = load_start(t, p, now_ms, &err);
+                if (!e)
+                        return false; /* before_append reports the failure */
+        }
+        if (!e->load)
+                return false;
+        w->next = NULL;
+        if (e->wait_tail)
+                e->wait_tail->next = w;
+        else
+                e->wait_head = w;
+        e->wait_tail = w;
+        return true;
 }
 
 /* ---- Produce hooks ---- */

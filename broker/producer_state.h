@@ -13,7 +13,8 @@
  *
  * Owner: the partition's owner shard (state is never shared). The state is
  * rebuilt from the stored batch headers the first time a partition sees an
- * idempotent batch after the broker started (producer_partition.c). */
+ * idempotent batch after the broker started (producer_partition.c), on the
+ * shard's I/O helper thread while that partition's produces wait. */
 #ifndef SL_PRODUCER_STATE_H
 #define SL_PRODUCER_STATE_H
 
@@ -135,8 +136,37 @@ bool sl_producer_before_append(struct sl_partition *p, const uint8_t *records, s
 void sl_producer_after_append(sl_producer_append *pa, const uint8_t *records, size_t len,
                               const struct sl_append_result *res);
 
-/* The state of p on this (owner) shard, rebuilt from the log if needed; NULL
- * when out of memory or the log cannot be read (err set). DescribeProducers. */
+/* The state of p on this (owner) shard; NULL with err set when out of memory,
+ * when the log cannot be read, or (-EAGAIN) while its rebuild runs on the
+ * shard's I/O helper (started here if needed: never scanned on the reactor).
+ * DescribeProducers, and the append hooks once sl_producer_park said go. */
 sl_producer_state *sl_producer_state_of(struct sl_partition *p, int64_t now_ms, int *err);
+
+/* A produce item waiting for its partition's producer state (owner shard). */
+typedef struct sl_producer_waiter {
+        void (*cb)(struct sl_producer_waiter *w, int err);
+        void *arg;
+        struct sl_producer_waiter *next;
+} sl_producer_waiter;
+
+/* Owner shard, before sl_producer_before_append. Returns true when the item
+ * must wait: p's producer state is being rebuilt (then every produce to p
+ * waits, idempotent or not, so appends keep their arrival order), or the
+ * batch is idempotent, p has no state yet and its rebuild has just started on
+ * the shard's I/O helper (the rest of the shard keeps serving). w->cb runs
+ * later on this shard, waiters in arrival order, when the rebuild ended: err 0
+ * (state ready: go on with the item), -ECANCELED (the partition closed
+ * meanwhile: look it up again) or another error (the log could not be read).
+ * False: go on now (state ready, not needed, or a rebuild that could not
+ * start: sl_producer_before_append then reports it). */
+bool sl_producer_park(struct sl_partition *p, const uint8_t *records, size_t len, int64_t now_ms,
+                      sl_producer_waiter *w);
+
+/* Test hooks: microseconds the rebuild scan sleeps per batch header, the
+ * thread id (gettid) that last ran a rebuild scan, and the bytes of batches
+ * one helper round of a rebuild walks (32 MiB). */
+extern _Atomic int sl_producer_load_delay_us;
+extern _Atomic int sl_producer_load_tid;
+extern _Atomic long sl_producer_load_round_bytes;
 
 #endif
