@@ -133,7 +133,13 @@ async function hold (group) {
     await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] })
   } catch (e) {} // already there (main ran first)
   await admin.disconnect()
-  const c = kafka.consumer({ kafkaJS: { groupId: group, fromBeginning: true }, 'group.protocol': 'consumer' })
+  // The restart check allows the member one 3 s session to come back: keep
+  // librdkafka's reconnect backoff (exponential up to 10 s) below that.
+  const c = kafka.consumer({
+    kafkaJS: { groupId: group, fromBeginning: true },
+    'group.protocol': 'consumer',
+    'reconnect.backoff.max.ms': 250
+  })
   await c.connect()
   await c.subscribe({ topics: [topic] })
   c.run({ eachMessage: async () => {} })
