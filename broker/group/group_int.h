@@ -163,7 +163,7 @@ void sl_group_fail_syncs(sl_group *g, int16_t err);
 /* Session/rebalance deadlines of one group; returns its next deadline. */
 int64_t sl_group_expire(sl_group_coord *gc, sl_group *g, int64_t now);
 void sl_group_heartbeat_member(sl_group_coord *gc, sl_member *m);
-/* Writes the group's metadata record; p may be NULL (no wait). */
+/* Writes the group's metadata record (offsets_log.c); p may be NULL (no wait). */
 int16_t sl_group_store(sl_group_coord *gc, sl_group *g, sl_group_persist *p);
 
 /* offsets (group_offsets.c) */

@@ -24,7 +24,8 @@
  * Validity: 1. a key shorter than its fields is skipped; 2. a null value
  * (tombstone) deletes the offset or the group; 3. an unknown version or
  * trailing garbage in a value skips the record; 4. replay order is log order,
- * the last record of a key wins (what compaction would keep). */
+ * the last record of a key wins (what compaction would keep).
+ * At the end: sl_group_store, which writes a group's metadata record. */
 #include "group_int.h"
 
 static size_t str_size(kp_str s)
@@ -248,4 +249,45 @@ fail:
                 sl_member_free(m);
         }
         return -1;
+}
+
+/* ---- writing a group's metadata record ---- */
+
+static void store_done(sl_group_persist *p, int16_t err)
+{
+        (void)err;
+        sl_group_unref(p->arg);
+}
+
+int16_t sl_group_store(sl_group_coord *gc, sl_group *g, sl_group_persist *p)
+{
+        int64_t wall = sl_group_wall(gc);
+        size_t need = sl_offsets_group_value(NULL, 0, g, wall);
+        size_t klen = 4 + (size_t)g->id.len;
+        uint8_t *buf = malloc(need + klen);
+        if (!buf)
+                return KP_ERR_UNKNOWN_SERVER_ERROR;
+        size_t vl = sl_offsets_group_value(buf, need, g, wall);
+        size_t kl = sl_offsets_group_key(buf + need, klen, sl_gstr_view(&g->id));
+        kp_record_in r = {wall, {buf + need, (int32_t)kl}, {buf, (int32_t)vl}, NULL, 0};
+        int16_t err = KP_ERR_UNKNOWN_SERVER_ERROR;
+        if (vl && kl) {
+                if (!p) {
+                        p = &g->gm_persist;
+                        /* fire and forget, but keep g alive until the sync */
+                        if (g->persisting) {
+                                err = gc->env.append(gc->env.arg, g->partition, &r, 1, NULL);
+                                free(buf);
+                                return err;
+                        }
+                        p->cb = store_done;
+                        p->arg = g;
+                }
+                g->persisting++; /* before: p->cb may run inside append */
+                err = gc->env.append(gc->env.arg, g->partition, &r, 1, p);
+                if (err)
+                        g->persisting--;
+        }
+        free(buf);
+        return err;
 }
