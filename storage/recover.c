@@ -358,11 +358,26 @@ static int list_dir(sl_log *log, int64_t **bases, int *n)
         return 0;
 }
 
-/* Opens one segment and reads its header and (if present) seal. */
-/* last: a bad or short header of the last segment is a crash signature (it
- * was never synced, or a sync would have covered it) and is repaired after
- * pass 2 from the file name and the previous segment's chain (hdr_bad). */
-static int open_segment(sl_log *log, int64_t base, bool last, sl_segment **out, sl_log_error *err)
+/* Reads a valid seal at the end of a segment file of the given size. */
+static bool read_seal(int fd, int64_t base, int64_t size, sl_seal *seal)
+{
+        uint8_t sb[SL_SEAL_BYTES];
+        if (size < SL_SEG_HDR_BYTES + SL_SEAL_BYTES ||
+            sl_pread_full(fd, sb, sizeof(sb), size - SL_SEAL_BYTES) != (ssize_t)sizeof(sb))
+                return false;
+        return sl_seal_decode(sb, seal) && seal->last_offset >= base - 1;
+}
+
+/* Opens one segment and reads its header and (if present) seal. A bad or
+ * short header of an unsealed segment is a crash signature, not damage: a
+ * header that a completed sync covered is durable, and no sync covers a
+ * segment without covering every older dirty one (log_sync.c), so nothing in
+ * it or after it was acknowledged. It is marked hdr_bad (*why says what was
+ * wrong) and pass 2 decides: the last segment's header is rewritten from the
+ * file name and the previous chain, an earlier one starts a torn tail. A bad
+ * header under a valid seal is damage: seals are written after a sync. */
+static int open_segment(sl_log *log, int64_t base, sl_segment **out, const char **why_out,
+                        sl_log_error *err)
 {
         char path[4096], name[64];
         sl_seg_name(name, sizeof(name), base, "log");
@@ -392,7 +407,10 @@ static int open_segment(sl_log *log, int64_t base, bool last, sl_segment **out, 
                 if (!why && h.base_offset != base)
                         why = "header base offset differs from the file name";
         }
-        if (why && last) {
+        sl_seal seal;
+        bool sealed = read_seal(seg->fd, base, size, &seal);
+        *why_out = why;
+        if (why && !sealed) {
                 seg->hdr_bad = true;
                 seg->base_offset = seg->next_offset = base;
                 seg->size = seg->data_end = size > SL_SEG_HDR_BYTES ? size : SL_SEG_HDR_BYTES;
@@ -401,7 +419,8 @@ static int open_segment(sl_log *log, int64_t base, bool last, sl_segment **out, 
         }
         if (why) {
                 rc = SL_ECORRUPT;
-                set_err(err, rc, name, base, 0, "%s", why);
+                set_err(err, rc, name, base, 0, "%s (the segment is sealed, so it was durable)",
+                        why);
                 goto fail;
         }
         seg->base_offset = seg->next_offset = base;
@@ -410,26 +429,50 @@ static int open_segment(sl_log *log, int64_t base, bool last, sl_segment **out, 
         seg->cleaned = (h.flags & SL_SEG_FLAG_CLEANED) != 0;
         seg->link_out = h.link_out;
         seg->size = seg->data_end = seg->synced_size = size;
-        if (size >= SL_SEG_HDR_BYTES + SL_SEAL_BYTES) {
-                uint8_t sb[SL_SEAL_BYTES];
-                sl_seal seal;
-                ssize_t r = sl_pread_full(seg->fd, sb, sizeof(sb), size - SL_SEAL_BYTES);
-                if (r == (ssize_t)sizeof(sb) && sl_seal_decode(sb, &seal) &&
-                    seal.last_offset >= base - 1) {
-                        seg->sealed = true;
-                        seg->seal_written = true;
-                        seg->data_end = size - SL_SEAL_BYTES;
-                        seg->next_offset = seal.last_offset + 1;
-                        seg->chain = seal.chain;
-                        seg->max_ts = seal.max_ts;
-                        seg->max_ts_offset = seal.max_ts_offset;
-                }
+        if (sealed) {
+                seg->sealed = true;
+                seg->seal_written = true;
+                seg->data_end = size - SL_SEAL_BYTES;
+                seg->next_offset = seal.last_offset + 1;
+                seg->chain = seal.chain;
+                seg->max_ts = seal.max_ts;
+                seg->max_ts_offset = seal.max_ts_offset;
         }
         *out = seg;
         return 0;
 fail:
         sl_segment_free(seg);
         return rc;
+}
+
+/* Drops segments [from, end) as a torn tail: allowed only when none of them
+ * is sealed (a seal proves a completed sync, and so does a seal on any later
+ * segment for every earlier byte). Says loudly what goes; else refuses. */
+static int drop_torn_tail(sl_log *log, int from, const char *why, sl_log_error *err)
+{
+        char name[64], last[64];
+        sl_seg_name(name, sizeof(name), log->segs[from]->base_offset, "log");
+        for (int j = from + 1; j < log->nsegs; j++) {
+                if (!log->segs[j]->sealed)
+                        continue;
+                sl_seg_name(last, sizeof(last), log->segs[j]->base_offset, "log");
+                set_err(err, SL_ECORRUPT, name, log->segs[from]->base_offset, 0,
+                        "%s, but the later segment %s is sealed, so this was durable", why, last);
+                return SL_ECORRUPT;
+        }
+        sl_seg_name(last, sizeof(last), log->segs[log->nsegs - 1]->base_offset, "log");
+        fprintf(stderr,
+                "serpentlog storage: %s: %s/%s (offset %" PRId64 ", position 0): %s; "
+                "dropping %d unsealed segment(s) %s..%s as a torn tail (never covered by a "
+                "completed sync, so never acknowledged)\n",
+                log->dir, log->dir, name, log->segs[from]->base_offset, why, log->nsegs - from,
+                name, last);
+        while (log->nsegs > from) {
+                int rc = sl_segment_delete(log, log->segs[log->nsegs - 1]);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
 }
 
 /* The first index entry holds the chain value before the first batch. */
@@ -475,12 +518,28 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
         if (!log->segs)
                 return -ENOMEM;
         log->segcap = n + 1;
+        const char *torn_why = NULL;
+        int torn_at = -1;
         for (int i = 0; i < n; i++) {
                 sl_segment *seg;
-                rc = open_segment(log, bases[i], i == n - 1, &seg, err);
+                const char *why = NULL;
+                rc = open_segment(log, bases[i], &seg, &why, err);
                 if (rc < 0)
                         return rc;
+                if (seg->hdr_bad && torn_at < 0 && i < n - 1) {
+                        torn_at = i;
+                        torn_why = why;
+                }
                 log->segs[log->nsegs++] = seg;
+        }
+        /* An unsealed segment with a bad header before the last one (e.g. two
+         * rolls between syncs, then a power cut): it and everything after it
+         * are a torn tail. The last segment's header is repaired instead (pass
+         * 3): its batches are still checked against the previous chain. */
+        if (torn_at >= 0) {
+                rc = drop_torn_tail(log, torn_at, torn_why, err);
+                if (rc < 0)
+                        return rc;
         }
         /* Pass 2: every segment but the last is sealed, and they chain. */
         for (int i = 0; i + 1 < log->nsegs; i++) {
@@ -506,8 +565,14 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                                 a->synced_size = 0;
                                 sl_segment_close_index(a);
                         } else {
-                                while (log->nsegs > i + 1)
-                                        sl_segment_delete(log, log->segs[log->nsegs - 1]);
+                                char why[128];
+                                snprintf(why, sizeof(why),
+                                         "does not continue the unsealed segment before it "
+                                         "(which ends at offset %" PRId64 ")",
+                                         a->next_offset);
+                                rc = drop_torn_tail(log, i + 1, why, err);
+                                if (rc < 0)
+                                        return rc;
                                 break;
                         }
                 }
@@ -639,6 +704,10 @@ int sl_log_open(const char *dir, const sl_log_config *cfg, int64_t now_ms, sl_lo
          * durable (and write seals still pending) so the flushed offset starts
          * at the log end. */
         act->synced_size = 0;
+        /* And the directory: after a process crash (not a power cut) its
+         * entries for segments created since the last sync may still be only
+         * in memory, and the data now called flushed lives in them. */
+        log->dir_gen++;
         rc = sl_log_sync(log);
         if (rc < 0)
                 goto fail;

@@ -197,9 +197,45 @@ static void load_oidx(const char *path, vctx *v)
         sl_fileops_current->close(fd);
 }
 
-static bool torn_kind(const char *why)
+/* Marks which segments end in a valid seal (sealed[i] for bases[i]). */
+static int find_seals(const char *dir, const int64_t *bases, int n, const int64_t *swaps,
+                      int nswaps, bool **sealed)
 {
-        return strstr(why, "torn") != NULL;
+        *sealed = calloc((size_t)n + 1, sizeof(**sealed));
+        if (!*sealed)
+                return -ENOMEM;
+        char name[64], path[4096];
+        for (int i = 0; i < n; i++) {
+                bool swap = false;
+                for (int k = 0; k < nswaps; k++)
+                        swap |= swaps[k] == bases[i];
+                sl_seg_name(name, sizeof(name), bases[i], swap ? "log.swap" : "log");
+                snprintf(path, sizeof(path), "%s/%s", dir, name);
+                int fd = sl_fileops_current->open(path, O_RDONLY, 0);
+                if (fd < 0)
+                        continue; /* reported when the segment is read */
+                int64_t size = 0;
+                uint8_t sb[SL_SEAL_BYTES];
+                sl_seal seal;
+                (*sealed)[i] = sl_fileops_current->fsize(fd, &size) == 0 &&
+                               size >= SL_SEG_HDR_BYTES + SL_SEAL_BYTES &&
+                               sl_pread_full(fd, sb, sizeof(sb), size - SL_SEAL_BYTES) ==
+                                   (ssize_t)sizeof(sb) &&
+                               sl_seal_decode(sb, &seal) && seal.last_offset >= bases[i] - 1;
+                sl_fileops_current->close(fd);
+        }
+        return 0;
+}
+
+/* Open's torn-tail rule (FORMAT.md, "Recovery"): from segment i on, may the
+ * log end here? Only if no segment from i on is sealed: a seal is written
+ * after a completed sync, which covered every older byte too. */
+static bool may_end_at(const bool *sealed, int from, int n)
+{
+        for (int j = from; j < n; j++)
+                if (sealed[j])
+                        return false;
+        return true;
 }
 
 int sl_verify_dir(const char *dir, sl_verify_report *rep)
@@ -223,6 +259,17 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 free(bases);
                 return SL_ECORRUPT;
         }
+        bool *sealed = NULL;
+        rc = find_seals(dir, bases, n, swaps, nswaps, &sealed);
+        if (rc < 0) {
+                report(rep, rc, dir, -1, -1, "out of memory");
+                free(bases);
+                return rc;
+        }
+        bool prev_open = false; /* the previous segment is unsealed */
+        bool pend = false;      /* it ended in bad bytes: torn, or damage? */
+        char pend_file[64], pend_why[200];
+        int64_t pend_off = 0, pend_pos = 0;
         vctx v = {.rep = rep};
         char path[4096];
         snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
@@ -256,7 +303,14 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 else if ((why = sl_seg_hdr_decode(hb, &h)) == NULL && h.base_offset != bases[i])
                         why = "header base offset differs from the file name";
                 if (why) {
-                        report(rep, SL_ECORRUPT, name, bases[i], 0, "%s", why);
+                        /* Never synced (open drops it and what follows),
+                         * unless a seal here or later proves it was. */
+                        if (may_end_at(sealed, i, n))
+                                rep->torn_tail = true;
+                        else
+                                report(rep, SL_ECORRUPT, name, bases[i], 0,
+                                       "%s (this or a later segment is sealed, so it was durable)",
+                                       why);
                         sl_fileops_current->close(fd);
                         break;
                 }
@@ -269,6 +323,20 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                  * instead: the chain value of the segments it replaced.) */
                 bool chain_links = sl_chain_eq(&h.prev_chain, &prev_chain) ||
                                    (prev_cleaned && sl_chain_eq(&h.prev_chain, &prev_link_out));
+                if (have_prev && (h.base_offset != prev_next || !chain_links) && prev_open &&
+                    may_end_at(sealed, i, n)) {
+                        /* After an unsealed segment: a torn tail from here. */
+                        rep->torn_tail = true;
+                        sl_fileops_current->close(fd);
+                        break;
+                }
+                if (have_prev && (h.base_offset != prev_next || !chain_links) && pend) {
+                        report(rep, SL_ECORRUPT, pend_file, pend_off, pend_pos,
+                               "%s (a later segment is sealed, so it was durable)", pend_why);
+                        sl_fileops_current->close(fd);
+                        break;
+                }
+                pend = false;
                 if (have_prev && (h.base_offset != prev_next || !chain_links)) {
                         report(rep, SL_ECORRUPT, name, h.base_offset, 0,
                                h.base_offset > prev_next ? "offsets %" PRId64 "..%" PRId64
@@ -317,9 +385,37 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                                "%" PRId64 " up to it",
                                v.break_pos, v.good_pos);
                 } else if (s.why) {
-                        if (last && !s.sealed && torn_kind(s.why))
-                                rep->torn_tail = true;
-                        else if (s.allow_gaps && strstr(s.why, "does not follow"))
+                        /* An unsealed segment's unsynced end may hold any
+                         * bytes after a power cut (open truncates there),
+                         * unless an index entry, written only for synced
+                         * bytes, or a later seal vouches for what follows. */
+                        bool vouched = false;
+                        for (uint32_t k = v.k; k < v.on; k++)
+                                vouched |= v.oe[k].pos >= s.bad_pos;
+                        if (!sealed[i] && !vouched) {
+                                /* The last segment ends torn; an earlier
+                                 * one continues if the next links to where
+                                 * it tore (only its seal was lost), else the
+                                 * next segment's link check decides between
+                                 * a torn tail and this damage. */
+                                rep->torn_tail |= last;
+                                pend = !last;
+                                /* Except a full seal slot that is not a
+                                 * valid seal: written, then changed (a
+                                 * flipped bit) or torn mid-slot by a power
+                                 * cut; verify cannot tell and reports it
+                                 * (open rescans the segment and reseals). */
+                                if (!last && size - s.bad_pos == SL_SEAL_BYTES) {
+                                        report(rep, SL_ECORRUPT, name, s.bad_offset, s.bad_pos,
+                                               "%s (the seal slot holds an invalid seal)", s.why);
+                                        pend = false;
+                                }
+                                snprintf(pend_file, sizeof(pend_file), "%s", name);
+                                snprintf(pend_why, sizeof(pend_why), "%s", s.why);
+                                pend_off = s.bad_offset;
+                                pend_pos = s.bad_pos;
+                                v.k = v.on; /* entries past a torn end are stale */
+                        } else if (s.allow_gaps && strstr(s.why, "does not follow"))
                                 /* Offsets may skip in a cleaned segment, so a
                                  * flipped baseOffset shows only where order
                                  * breaks: the damage is at or before it. */
@@ -352,7 +448,9 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 prev_chain = s.chain;
                 prev_cleaned = s.allow_gaps;
                 prev_link_out = h.link_out;
+                prev_open = !sealed[i];
         }
+        free(sealed);
         free(v.oe);
         free(v.epochs);
         free(bases);
