@@ -445,19 +445,43 @@ fail:
         return rc;
 }
 
+/* Does the segment's index vouch for a completed sync? Entries are written
+ * only for synced bytes, so a valid first entry naming the header's chain
+ * proves a sync covered the segment (its absence proves nothing). */
+static bool index_vouches(sl_log *log, const sl_segment *seg)
+{
+        char path[4096];
+        uint8_t b[SL_OIDX_BYTES];
+        sl_oidx_entry e;
+        if (seg->hdr_bad)
+                return false;
+        sl_log_path(log, path, sizeof(path), seg->base_offset, "index");
+        int fd = sl_fileops_current->open(path, O_RDONLY, 0);
+        if (fd < 0)
+                return false;
+        ssize_t r = sl_pread_full(fd, b, sizeof(b), 0);
+        sl_fileops_current->close(fd);
+        return r == (ssize_t)sizeof(b) && sl_oidx_decode(b, &e) && e.rel_offset == 0 &&
+               e.pos == SL_SEG_HDR_BYTES && sl_chain_eq(&e.chain, &seg->prev_chain);
+}
+
 /* Drops segments [from, end) as a torn tail: allowed only when none of them
- * is sealed (a seal proves a completed sync, and so does a seal on any later
- * segment for every earlier byte). Says loudly what goes; else refuses. */
-static int drop_torn_tail(sl_log *log, int from, const char *why, sl_log_error *err)
+ * is sealed or (use_index) has index entries (a seal or an entry proves a
+ * completed sync, which covered every older byte too). Says loudly what goes;
+ * else refuses. (use_index is off after an unsealed segment whose scan ended
+ * early: there the tail was always dropped, indexed or not.) */
+static int drop_torn_tail(sl_log *log, int from, bool use_index, const char *why, sl_log_error *err)
 {
         char name[64], last[64];
         sl_seg_name(name, sizeof(name), log->segs[from]->base_offset, "log");
-        for (int j = from + 1; j < log->nsegs; j++) {
-                if (!log->segs[j]->sealed)
+        for (int j = from; j < log->nsegs; j++) {
+                bool sealed = log->segs[j]->sealed;
+                if (!sealed && !(use_index && index_vouches(log, log->segs[j])))
                         continue;
                 sl_seg_name(last, sizeof(last), log->segs[j]->base_offset, "log");
                 set_err(err, SL_ECORRUPT, name, log->segs[from]->base_offset, 0,
-                        "%s, but the later segment %s is sealed, so this was durable", why, last);
+                        "%s, but segment %s is %s, so a sync covered this", why, last,
+                        sealed ? "sealed" : "indexed");
                 return SL_ECORRUPT;
         }
         sl_seg_name(last, sizeof(last), log->segs[log->nsegs - 1]->base_offset, "log");
@@ -537,7 +561,7 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
          * are a torn tail. The last segment's header is repaired instead (pass
          * 3): its batches are still checked against the previous chain. */
         if (torn_at >= 0) {
-                rc = drop_torn_tail(log, torn_at, torn_why, err);
+                rc = drop_torn_tail(log, torn_at, true, torn_why, err);
                 if (rc < 0)
                         return rc;
         }
@@ -570,7 +594,7 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                                          "does not continue the unsealed segment before it "
                                          "(which ends at offset %" PRId64 ")",
                                          a->next_offset);
-                                rc = drop_torn_tail(log, i + 1, why, err);
+                                rc = drop_torn_tail(log, i + 1, false, why, err);
                                 if (rc < 0)
                                         return rc;
                                 break;
@@ -578,6 +602,22 @@ static int open_segments(sl_log *log, int64_t *bases, int n, int64_t now_ms, sl_
                 }
                 if (b->hdr_bad && b->base_offset == a->next_offset)
                         b->prev_chain = b->chain = a->cleaned ? a->link_out : a->chain;
+                if (b->base_offset > a->next_offset) {
+                        /* Segments missing after a sealed one: a directory
+                         * entry that never became durable (no sync since its
+                         * creation, or it would have fsynced the directory),
+                         * so nothing from here on was acknowledged, unless a
+                         * seal or index entry from here on says otherwise. */
+                        char why[128];
+                        snprintf(why, sizeof(why),
+                                 "offsets %" PRId64 "..%" PRId64 " are missing (a segment file "
+                                 "was lost)",
+                                 a->next_offset, b->base_offset - 1);
+                        rc = drop_torn_tail(log, i + 1, true, why, err);
+                        if (rc < 0)
+                                return rc;
+                        break;
+                }
                 if (b->base_offset != a->next_offset || !sl_segment_links_to(a, &b->prev_chain)) {
                         char want[17], got[17];
                         sl_chain_hex(&a->chain, want);

@@ -197,12 +197,36 @@ static void load_oidx(const char *path, vctx *v)
         sl_fileops_current->close(fd);
 }
 
-/* Marks which segments end in a valid seal (sealed[i] for bases[i]). */
+/* Does the first index entry name this header's chain (written only after a
+ * completed sync covered the segment)? */
+static bool index_vouches(const char *dir, int64_t base, bool swap, int fd)
+{
+        char name[64], path[4096];
+        uint8_t hb[SL_SEG_HDR_BYTES], ib[SL_OIDX_BYTES];
+        sl_seg_hdr h;
+        sl_oidx_entry e;
+        if (sl_pread_full(fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb) ||
+            sl_seg_hdr_decode(hb, &h) != NULL)
+                return false;
+        sl_seg_name(name, sizeof(name), base, swap ? "index.swap" : "index");
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        int ifd = sl_fileops_current->open(path, O_RDONLY, 0);
+        if (ifd < 0)
+                return false;
+        ssize_t r = sl_pread_full(ifd, ib, sizeof(ib), 0);
+        sl_fileops_current->close(ifd);
+        return r == (ssize_t)sizeof(ib) && sl_oidx_decode(ib, &e) && e.rel_offset == 0 &&
+               e.pos == SL_SEG_HDR_BYTES && sl_chain_eq(&e.chain, &h.prev_chain);
+}
+
+/* Marks which segments end in a valid seal (sealed[i] for bases[i]), and
+ * which carry proof of a completed sync (proof[i]: sealed or indexed). */
 static int find_seals(const char *dir, const int64_t *bases, int n, const int64_t *swaps,
-                      int nswaps, bool **sealed)
+                      int nswaps, bool **sealed, bool **proof)
 {
         *sealed = calloc((size_t)n + 1, sizeof(**sealed));
-        if (!*sealed)
+        *proof = calloc((size_t)n + 1, sizeof(**proof));
+        if (!*sealed || !*proof)
                 return -ENOMEM;
         char name[64], path[4096];
         for (int i = 0; i < n; i++) {
@@ -222,18 +246,19 @@ static int find_seals(const char *dir, const int64_t *bases, int n, const int64_
                                sl_pread_full(fd, sb, sizeof(sb), size - SL_SEAL_BYTES) ==
                                    (ssize_t)sizeof(sb) &&
                                sl_seal_decode(sb, &seal) && seal.last_offset >= bases[i] - 1;
+                (*proof)[i] = (*sealed)[i] || index_vouches(dir, bases[i], swap, fd);
                 sl_fileops_current->close(fd);
         }
         return 0;
 }
 
 /* Open's torn-tail rule (FORMAT.md, "Recovery"): from segment i on, may the
- * log end here? Only if no segment from i on is sealed: a seal is written
- * after a completed sync, which covered every older byte too. */
-static bool may_end_at(const bool *sealed, int from, int n)
+ * log end here? Only if no segment from i on is sealed or indexed: both are
+ * written after a completed sync, which covered every older byte too. */
+static bool may_end_at(const bool *proof, int from, int n)
 {
         for (int j = from; j < n; j++)
-                if (sealed[j])
+                if (proof[j])
                         return false;
         return true;
 }
@@ -259,10 +284,12 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 free(bases);
                 return SL_ECORRUPT;
         }
-        bool *sealed = NULL;
-        rc = find_seals(dir, bases, n, swaps, nswaps, &sealed);
+        bool *sealed = NULL, *proof = NULL;
+        rc = find_seals(dir, bases, n, swaps, nswaps, &sealed, &proof);
         if (rc < 0) {
                 report(rep, rc, dir, -1, -1, "out of memory");
+                free(sealed);
+                free(proof);
                 free(bases);
                 return rc;
         }
@@ -305,7 +332,7 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 if (why) {
                         /* Never synced (open drops it and what follows),
                          * unless a seal here or later proves it was. */
-                        if (may_end_at(sealed, i, n))
+                        if (may_end_at(proof, i, n))
                                 rep->torn_tail = true;
                         else
                                 report(rep, SL_ECORRUPT, name, bases[i], 0,
@@ -323,9 +350,11 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                  * instead: the chain value of the segments it replaced.) */
                 bool chain_links = sl_chain_eq(&h.prev_chain, &prev_chain) ||
                                    (prev_cleaned && sl_chain_eq(&h.prev_chain, &prev_link_out));
-                if (have_prev && (h.base_offset != prev_next || !chain_links) && prev_open &&
-                    may_end_at(sealed, i, n)) {
-                        /* After an unsealed segment: a torn tail from here. */
+                /* After an unsealed segment, or offsets missing after a
+                 * sealed one (a lost directory entry): a torn tail here. */
+                bool gap = h.base_offset > prev_next;
+                if (have_prev && (h.base_offset != prev_next || !chain_links) &&
+                    ((prev_open && may_end_at(sealed, i, n)) || (gap && may_end_at(proof, i, n)))) {
                         rep->torn_tail = true;
                         sl_fileops_current->close(fd);
                         break;
@@ -451,6 +480,7 @@ int sl_verify_dir(const char *dir, sl_verify_report *rep)
                 prev_open = !sealed[i];
         }
         free(sealed);
+        free(proof);
         free(v.oe);
         free(v.epochs);
         free(bases);
