@@ -5,7 +5,8 @@
  * The rule under test (FORMAT.md, "Recovery"): an unsealed segment whose
  * header is bad, and everything after it, is a torn tail that open drops and
  * verify reports as torn; a bad header under a seal, or followed by a sealed
- * segment, is damage that open refuses with file, offset and position. A
+ * or indexed segment, is damage that open refuses with file, offset and
+ * position; likewise a missing segment file before an indexed one. A
  * randomized soak (crash layer, tiny segments, many rolls per sync) checks
  * that open keeps every synced batch and that verify agrees with open. */
 #include <errno.h>
@@ -290,6 +291,60 @@ static void test_bad_header_before_seal_refused(void **state)
         free(dir);
 }
 
+/* Index entries are written only for synced bytes: a later segment with an
+ * index entry proves a sync covered the damaged header too. */
+static void test_bad_header_before_index_refused(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        build_sealed(dir, 11, 30);
+        int64_t bases[4096];
+        int n = bg_list_segments(dir, bases, 4096);
+        assert_true(n >= 4);
+        char p[4096];
+        bg_seg_path(p, sizeof(p), dir, bases[n - 1], "index");
+        assert_true(bg_file_size(p) >= SL_OIDX_BYTES); /* the active one is indexed */
+        bg_seg_path(p, sizeof(p), dir, bases[n - 2], "log");
+        assert_int_equal(truncate(p, bg_file_size(p) - SL_SEAL_BYTES), 0);
+        garble_header(dir, bases[n - 2]);
+        expect_refused(dir, 11, bases[n - 2]);
+        bg_rmdir(dir);
+        free(dir);
+}
+
+/* A segment file missing after a sealed one: a lost directory entry of a
+ * never-synced segment (the tail after it is dropped) unless a later segment
+ * is indexed or sealed (then it is damage, refused at the next segment). */
+static void test_missing_segment(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        build_sealed(dir, 12, 30);
+        int64_t bases[4096];
+        int n = bg_list_segments(dir, bases, 4096);
+        assert_true(n >= 4);
+        char p[4096];
+        bg_seg_path(p, sizeof(p), dir, bases[n - 2], "log");
+        assert_int_equal(unlink(p), 0);
+        expect_refused(dir, 12, bases[n - 1]); /* the last one is indexed */
+        bg_seg_path(p, sizeof(p), dir, bases[n - 1], "index");
+        assert_int_equal(unlink(p), 0);
+        sl_verify_report rep;
+        assert_int_equal(sl_verify_dir(dir, &rep), 0);
+        assert_true(rep.torn_tail);
+        assert_int_equal(rep.next_offset, bases[n - 2]);
+        sl_log_config cfg = tiny_cfg(12);
+        sl_log *log;
+        sl_log_error err;
+        assert_int_equal(sl_log_open(dir, &cfg, 5000, &log, &err), 0);
+        assert_int_equal(sl_log_end_offset(log), bases[n - 2]);
+        sl_log_close(log);
+        assert_int_equal(sl_verify_dir(dir, &rep), 0);
+        assert_false(rep.torn_tail);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 /* Random seeds: tiny segments, several rolls between syncs, a power cut.
  * Verify before open never reports damage, and open keeps what was synced. */
 static void test_soak(void **state)
@@ -332,6 +387,8 @@ int main(void)
             cmocka_unit_test(test_middle_header_torn),
             cmocka_unit_test(test_sealed_header_refused),
             cmocka_unit_test(test_bad_header_before_seal_refused),
+            cmocka_unit_test(test_bad_header_before_index_refused),
+            cmocka_unit_test(test_missing_segment),
             cmocka_unit_test(test_soak),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
