@@ -345,6 +345,55 @@ static void test_missing_segment(void **state)
         free(dir);
 }
 
+/* A process crash after rolls with no sync, a reopen (which calls the log
+ * flushed to its end), then a power cut: the reopen must have made the
+ * killed process's new segment files durable, directory entries included. */
+static void test_reopen_after_kill_then_power_cut(void **state)
+{
+        (void)state;
+        for (uint64_t seed = 21; seed <= 28; seed++) {
+                char *dir = bg_tempdir();
+                int fds[2];
+                assert_int_equal(pipe(fds), 0);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        close(fds[0]);
+                        uint64_t rng = seed;
+                        crashfs_install();
+                        sl_log_config cfg = tiny_cfg(seed);
+                        sl_log *dead, *log;
+                        if (sl_log_open(dir, &cfg, 1000, &dead, NULL) != 0)
+                                _exit(2);
+                        int64_t k = 0, bases[4096];
+                        while (bg_list_segments(dir, bases, 4096) < 5)
+                                k = append_one(dead, seed, k);
+                        /* `dead` is abandoned unsynced, as by kill -9. */
+                        if (sl_log_open(dir, &cfg, 2000, &log, NULL) != 0)
+                                _exit(3);
+                        int64_t flushed = sl_log_flushed_offset(log);
+                        if (flushed != sl_log_end_offset(log) || flushed <= 0)
+                                _exit(5);
+                        crashfs_crash(&rng);
+                        if (write(fds[1], &flushed, sizeof(flushed)) != (ssize_t)sizeof(flushed))
+                                _exit(4);
+                        _exit(0);
+                }
+                close(fds[1]);
+                int64_t flushed = -1;
+                ssize_t got = read(fds[0], &flushed, sizeof(flushed));
+                close(fds[0]);
+                int st;
+                waitpid(pid, &st, 0);
+                if (got != (ssize_t)sizeof(flushed) || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                        fail_msg("seed %llu: child failed (status %#x)", (unsigned long long)seed,
+                                 st);
+                assert_true(flushed > 0);
+                check_recovered(dir, seed, flushed);
+                bg_rmdir(dir);
+                free(dir);
+        }
+}
+
 /* Random seeds: tiny segments, several rolls between syncs, a power cut.
  * Verify before open never reports damage, and open keeps what was synced. */
 static void test_soak(void **state)
@@ -389,6 +438,7 @@ int main(void)
             cmocka_unit_test(test_bad_header_before_seal_refused),
             cmocka_unit_test(test_bad_header_before_index_refused),
             cmocka_unit_test(test_missing_segment),
+            cmocka_unit_test(test_reopen_after_kill_then_power_cut),
             cmocka_unit_test(test_soak),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
