@@ -7,10 +7,10 @@
  *      leftovers (cleaner_swap.c);
  *   1. list the directory: segments by base offset, drop temp files and
  *      indexes without a log;
- *   2. read each segment header; every segment but the last must carry a
- *      valid seal, and each header must name the previous seal's last offset
- *      + 1 and final chain value (a missing, swapped or damaged segment stops
- *      the open with file, offset and position);
+ *   2. read each segment header; each must name the previous seal's last
+ *      offset + 1 and final chain value, else open stops with file, offset
+ *      and position, except for a torn tail that no seal or index entry
+ *      vouches for (FORMAT.md, "Recovery"): dropped and logged;
  *   3. the active segment: load its index, restart at the last entry whose
  *      batch is where it says, scan the tail (CRC + chain), truncate a torn
  *      last batch and rebuild the index entries past the restart point;
