@@ -26,10 +26,16 @@ int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
         job->dir_fd = -1;
         if (log->fatal)
                 return SL_EFATAL;
-        /* Dirty segments are the newest ones; find the oldest dirty one. */
+        /* Dirty segments are the newest ones; find the oldest dirty one. A
+         * clean active segment does not end the search: the completion that
+         * made it clean may just have written seals on the segments before
+         * it, and those must become durable too. */
         int first = log->nsegs;
-        while (first > 0 && log->segs[first - 1]->synced_size < log->segs[first - 1]->size)
-                first--;
+        int i = log->nsegs - 1;
+        if (i >= 0 && log->segs[i]->synced_size >= log->segs[i]->size)
+                i--;
+        for (; i >= 0 && log->segs[i]->synced_size < log->segs[i]->size; i--)
+                first = i;
         bool epoch_due = log->epoch_synced_gen != log->epoch_gen;
         if (first == log->nsegs && log->dir_synced_gen == log->dir_gen && !epoch_due) {
                 log->flushed_offset = log->end_offset; /* e.g. after open */

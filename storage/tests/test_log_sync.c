@@ -9,13 +9,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "batchgen.h"
+#include "crashfs.h"
 #include "faultops.h"
 #include "kafka_errors.h"
 #include "log.h"
@@ -267,6 +271,58 @@ static void test_sync_policy(void **state)
         free(dir);
 }
 
+/* A sync that seals a rolled segment leaves the active one clean: the seal
+ * must still reach the disk before sl_log_sync returns (a power cut right
+ * after it then finds the segment whole). The child dies without closing. */
+static void test_seal_after_roll_is_synced(void **state)
+{
+        (void)state;
+        for (uint64_t seed = 1; seed <= 6; seed++) {
+                char *dir = bg_tempdir();
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/%020d.log", dir, 0);
+                int fds[2];
+                assert_int_equal(pipe(fds), 0);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        close(fds[0]);
+                        crashfs_install();
+                        sl_log_config cfg = sl_log_config_default();
+                        cfg.segment_bytes = 4096;
+                        sl_log *log;
+                        if (sl_log_open(dir, &cfg, 1000, &log, NULL) != 0)
+                                _exit(2);
+                        int64_t bases[8];
+                        while (bg_list_segments(dir, bases, 8) < 2)
+                                if (append_n(log, 1, 5) != 0)
+                                        _exit(3);
+                        if (sl_log_sync(log) != 0)
+                                _exit(4);
+                        struct stat st;
+                        if (stat(path, &st) != 0)
+                                _exit(5);
+                        int64_t size = st.st_size;
+                        uint64_t rng = seed;
+                        crashfs_crash(&rng);
+                        if (write(fds[1], &size, sizeof(size)) != (ssize_t)sizeof(size))
+                                _exit(6);
+                        _exit(0);
+                }
+                close(fds[1]);
+                int64_t before = -1;
+                assert_int_equal(read(fds[0], &before, sizeof(before)), sizeof(before));
+                close(fds[0]);
+                int status;
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                struct stat st;
+                assert_int_equal(stat(path, &st), 0);
+                assert_int_equal(st.st_size, before); /* the seal survived the cut */
+                bg_rmdir(dir);
+                free(dir);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -277,6 +333,7 @@ int main(void)
             cmocka_unit_test(test_fsync_failure_latches),
             cmocka_unit_test(test_write_failure_latches),
             cmocka_unit_test(test_sync_policy),
+            cmocka_unit_test(test_seal_after_roll_is_synced),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
