@@ -14,33 +14,35 @@ typedef kp_consumer_group_describe_response_described_group cgd_group;
 typedef struct cgd_ctx {
         kp_consumer_group_describe_request rq;
         kp_consumer_group_describe_response rs;
-        sl_group_fwd *f; /* one per group */
-        int32_t pending;
-        sl_request *req;
+        sl_group_fanout fo;
 } cgd_ctx;
 
-static void release_all(cgd_ctx *c)
+static void cgd_init(void *ctx, int32_t i, sl_group_fanout_item *it)
 {
-        for (int32_t i = 0; i < c->rs.groups_count; i++)
-                sl_group_fwd_release(&c->f[i]);
+        cgd_ctx *c = ctx;
+        cgd_group *d = &c->rs.groups[i];
+        kp_consumer_group_describe_response_described_group_init(d);
+        d->group_id = c->rq.group_ids[i];
+        d->group_state = (kp_str){"", 0};
+        d->assignor_name = (kp_str){"", 0};
+        *it = (sl_group_fanout_item){c->rq.group_ids[i], &c->rq, d};
 }
 
-static void cgd_finish(cgd_ctx *c)
+static void cgd_fail(void *ctx, int32_t i, int16_t error)
 {
-        SL_GROUP_RESPOND(c->req, kp_consumer_group_describe_response, &c->rs, release_all(c));
+        cgd_ctx *c = ctx;
+        c->rs.groups[i].error_code = error;
+        c->rs.groups[i].members_count = 0;
 }
 
-static void cgd_done(sl_group_fwd *f)
+static void cgd_finish(void *ctx)
 {
-        cgd_ctx *c = f->ctx;
-        cgd_group *d = f->call.rs;
-        if (f->call.error) {
-                d->error_code = f->call.error;
-                d->members_count = 0;
-        }
-        if (--c->pending == 0)
-                cgd_finish(c);
+        cgd_ctx *c = ctx;
+        SL_GROUP_RESPOND(c->fo.req, kp_consumer_group_describe_response, &c->rs,
+                         sl_group_fanout_release(&c->fo));
 }
+
+static const sl_group_fanout_ops cgd_ops = {sl_cgroup_describe, cgd_init, cgd_fail, cgd_finish};
 
 void sl_handle_consumer_group_describe(sl_request *req)
 {
@@ -50,32 +52,11 @@ void sl_handle_consumer_group_describe(sl_request *req)
                 return;
         }
         kp_consumer_group_describe_response_init(&c->rs);
-        c->req = req;
-        int32_t n = c->rq.group_ids_count > 0 ? c->rq.group_ids_count : 0;
-        c->rs.groups = n ? kp_arena_alloc(&req->arena, (size_t)n, sizeof(*c->rs.groups)) : NULL;
-        c->f = n ? kp_arena_alloc(&req->arena, (size_t)n, sizeof(*c->f)) : NULL;
-        if (n && (!c->rs.groups || !c->f)) {
+        if (sl_group_fanout_alloc(&c->fo, req, c->rq.group_ids_count, sizeof(*c->rs.groups))) {
                 sl_request_close(req, "out of memory");
                 return;
         }
-        c->rs.groups_count = n;
-        c->pending = 1;
-        for (int32_t i = 0; i < n; i++) {
-                cgd_group *d = &c->rs.groups[i];
-                kp_consumer_group_describe_response_described_group_init(d);
-                d->group_id = c->rq.group_ids[i];
-                d->group_state = (kp_str){"", 0};
-                d->assignor_name = (kp_str){"", 0};
-                sl_group_fwd_init(&c->f[i], req, c->rq.group_ids[i], &c->rq, d);
-                c->f[i].op = sl_cgroup_describe;
-                c->f[i].done = cgd_done;
-                c->f[i].ctx = c;
-                d->error_code = sl_group_id_check(c->rq.group_ids[i]);
-                if (d->error_code)
-                        continue;
-                c->pending++;
-                sl_group_forward(req, &c->f[i]);
-        }
-        if (--c->pending == 0)
-                cgd_finish(c);
+        c->rs.groups = c->fo.results;
+        c->rs.groups_count = c->fo.n;
+        sl_group_fanout_run(&c->fo, &cgd_ops, c);
 }

@@ -11,30 +11,31 @@
 typedef struct dlg_ctx {
         kp_delete_groups_request rq;
         kp_delete_groups_response rs;
-        sl_group_fwd *f;
-        int32_t pending;
-        sl_request *req;
+        sl_group_fanout fo;
 } dlg_ctx;
 
-static void release_all(dlg_ctx *c)
+static void dlg_init(void *ctx, int32_t i, sl_group_fanout_item *it)
 {
-        for (int32_t i = 0; i < c->rs.results_count; i++)
-                sl_group_fwd_release(&c->f[i]);
+        dlg_ctx *c = ctx;
+        kp_delete_groups_response_deletable_group_result_init(&c->rs.results[i]);
+        c->rs.results[i].group_id = c->rq.groups_names[i];
+        *it = (sl_group_fanout_item){c->rq.groups_names[i], &c->rq, NULL};
 }
 
-static void dlg_finish(dlg_ctx *c)
+static void dlg_fail(void *ctx, int32_t i, int16_t error)
 {
-        SL_GROUP_RESPOND(c->req, kp_delete_groups_response, &c->rs, release_all(c));
+        dlg_ctx *c = ctx;
+        c->rs.results[i].error_code = error;
 }
 
-static void dlg_done(sl_group_fwd *f)
+static void dlg_finish(void *ctx)
 {
-        dlg_ctx *c = f->ctx;
-        int32_t i = (int32_t)(f - c->f);
-        c->rs.results[i].error_code = f->call.error;
-        if (--c->pending == 0)
-                dlg_finish(c);
+        dlg_ctx *c = ctx;
+        SL_GROUP_RESPOND(c->fo.req, kp_delete_groups_response, &c->rs,
+                         sl_group_fanout_release(&c->fo));
 }
+
+static const sl_group_fanout_ops dlg_ops = {sl_group_delete, dlg_init, dlg_fail, dlg_finish};
 
 void sl_handle_delete_groups(sl_request *req)
 {
@@ -44,29 +45,11 @@ void sl_handle_delete_groups(sl_request *req)
                 return;
         }
         kp_delete_groups_response_init(&c->rs);
-        c->req = req;
-        int32_t n = c->rq.groups_names_count > 0 ? c->rq.groups_names_count : 0;
-        c->rs.results = n ? kp_arena_alloc(&req->arena, (size_t)n, sizeof(*c->rs.results)) : NULL;
-        c->f = n ? kp_arena_alloc(&req->arena, (size_t)n, sizeof(*c->f)) : NULL;
-        if (n && (!c->rs.results || !c->f)) {
+        if (sl_group_fanout_alloc(&c->fo, req, c->rq.groups_names_count, sizeof(*c->rs.results))) {
                 sl_request_close(req, "out of memory");
                 return;
         }
-        c->rs.results_count = n;
-        c->pending = 1;
-        for (int32_t i = 0; i < n; i++) {
-                kp_delete_groups_response_deletable_group_result_init(&c->rs.results[i]);
-                c->rs.results[i].group_id = c->rq.groups_names[i];
-                sl_group_fwd_init(&c->f[i], req, c->rq.groups_names[i], &c->rq, NULL);
-                c->f[i].op = sl_group_delete;
-                c->f[i].done = dlg_done;
-                c->f[i].ctx = c;
-                c->rs.results[i].error_code = sl_group_id_check(c->rq.groups_names[i]);
-                if (c->rs.results[i].error_code)
-                        continue;
-                c->pending++;
-                sl_group_forward(req, &c->f[i]);
-        }
-        if (--c->pending == 0)
-                dlg_finish(c);
+        c->rs.results = c->fo.results;
+        c->rs.results_count = c->fo.n;
+        sl_group_fanout_run(&c->fo, &dlg_ops, c);
 }

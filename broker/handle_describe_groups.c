@@ -15,33 +15,36 @@ typedef kp_describe_groups_response_described_group dg_group;
 typedef struct dg_ctx {
         kp_describe_groups_request rq;
         kp_describe_groups_response rs;
-        sl_group_fwd *f; /* one per group */
-        int32_t pending;
-        sl_request *req;
+        sl_group_fanout fo;
 } dg_ctx;
 
-static void release_all(dg_ctx *c)
+static void dg_init(void *ctx, int32_t i, sl_group_fanout_item *it)
 {
-        for (int32_t i = 0; i < c->rq.groups_count; i++)
-                sl_group_fwd_release(&c->f[i]);
+        dg_ctx *c = ctx;
+        dg_group *d = &c->rs.groups[i];
+        kp_describe_groups_response_described_group_init(d);
+        d->group_id = c->rq.groups[i];
+        d->group_state = (kp_str){"", 0};
+        d->protocol_type = (kp_str){"", 0};
+        d->protocol_data = (kp_str){"", 0};
+        *it = (sl_group_fanout_item){c->rq.groups[i], &c->rq, d};
 }
 
-static void dg_finish(dg_ctx *c)
+static void dg_fail(void *ctx, int32_t i, int16_t error)
 {
-        SL_GROUP_RESPOND(c->req, kp_describe_groups_response, &c->rs, release_all(c));
+        dg_ctx *c = ctx;
+        c->rs.groups[i].error_code = error;
+        c->rs.groups[i].group_state = (kp_str){"", 0};
 }
 
-static void dg_done(sl_group_fwd *f)
+static void dg_finish(void *ctx)
 {
-        dg_ctx *c = f->ctx;
-        dg_group *d = f->call.rs;
-        if (f->call.error) {
-                d->error_code = f->call.error;
-                d->group_state = (kp_str){"", 0};
-        }
-        if (--c->pending == 0)
-                dg_finish(c);
+        dg_ctx *c = ctx;
+        SL_GROUP_RESPOND(c->fo.req, kp_describe_groups_response, &c->rs,
+                         sl_group_fanout_release(&c->fo));
 }
+
+static const sl_group_fanout_ops dg_ops = {sl_group_describe, dg_init, dg_fail, dg_finish};
 
 void sl_handle_describe_groups(sl_request *req)
 {
@@ -51,33 +54,11 @@ void sl_handle_describe_groups(sl_request *req)
                 return;
         }
         kp_describe_groups_response_init(&c->rs);
-        c->req = req;
-        int32_t n = c->rq.groups_count > 0 ? c->rq.groups_count : 0;
-        c->rs.groups = n ? kp_arena_alloc(&req->arena, (size_t)n, sizeof(*c->rs.groups)) : NULL;
-        c->f = n ? kp_arena_alloc(&req->arena, (size_t)n, sizeof(*c->f)) : NULL;
-        if (n && (!c->rs.groups || !c->f)) {
+        if (sl_group_fanout_alloc(&c->fo, req, c->rq.groups_count, sizeof(*c->rs.groups))) {
                 sl_request_close(req, "out of memory");
                 return;
         }
-        c->rs.groups_count = n;
-        c->pending = 1;
-        for (int32_t i = 0; i < n; i++) {
-                dg_group *d = &c->rs.groups[i];
-                kp_describe_groups_response_described_group_init(d);
-                d->group_id = c->rq.groups[i];
-                d->group_state = (kp_str){"", 0};
-                d->protocol_type = (kp_str){"", 0};
-                d->protocol_data = (kp_str){"", 0};
-                sl_group_fwd_init(&c->f[i], req, c->rq.groups[i], &c->rq, d);
-                c->f[i].op = sl_group_describe;
-                c->f[i].done = dg_done;
-                c->f[i].ctx = c;
-                d->error_code = sl_group_id_check(c->rq.groups[i]);
-                if (d->error_code)
-                        continue;
-                c->pending++;
-                sl_group_forward(req, &c->f[i]);
-        }
-        if (--c->pending == 0)
-                dg_finish(c);
+        c->rs.groups = c->fo.results;
+        c->rs.groups_count = c->fo.n;
+        sl_group_fanout_run(&c->fo, &dg_ops, c);
 }

@@ -19,11 +19,8 @@ typedef struct of_ctx {
         kp_offset_fetch_request rq;
         kp_offset_fetch_response rs;
         of_qgroup *qg; /* v8 form of each group asked */
-        of_rgroup *rg; /* answers */
-        sl_group_fwd *f;
-        int32_t n;
-        int32_t pending;
-        sl_request *req;
+        of_rgroup *rg; /* answers: fo.results */
+        sl_group_fanout fo;
 } of_ctx;
 
 /* v1-7: the single group's v8-form answer back into the old layout. */
@@ -31,7 +28,7 @@ static int old_form(of_ctx *c)
 {
         kp_offset_fetch_response *rs = &c->rs;
         const of_rgroup *g = &c->rg[0];
-        int16_t v = c->req->api_version;
+        int16_t v = c->fo.req->api_version;
         rs->error_code = v >= 2 ? g->error_code : 0;
         rs->topics_count = 0;
         if (g->error_code && v >= 2)
@@ -42,7 +39,7 @@ static int old_form(of_ctx *c)
         int32_t nt = v1_err ? q->topics_count : g->topics_count;
         if (nt <= 0)
                 return 0;
-        rs->topics = kp_arena_alloc(&c->req->arena, (size_t)nt, sizeof(*rs->topics));
+        rs->topics = kp_arena_alloc(&c->fo.req->arena, (size_t)nt, sizeof(*rs->topics));
         if (!rs->topics)
                 return -1;
         for (int32_t i = 0; i < nt; i++) {
@@ -52,7 +49,7 @@ static int old_form(of_ctx *c)
                     v1_err ? q->topics[i].partition_indexes_count : g->topics[i].partitions_count;
                 t->name = v1_err ? q->topics[i].name : g->topics[i].name;
                 t->partitions =
-                    np > 0 ? kp_arena_alloc(&c->req->arena, (size_t)np, sizeof(*t->partitions))
+                    np > 0 ? kp_arena_alloc(&c->fo.req->arena, (size_t)np, sizeof(*t->partitions))
                            : NULL;
                 if (np > 0 && !t->partitions)
                         return -1;
@@ -81,36 +78,37 @@ static int old_form(of_ctx *c)
         return 0;
 }
 
-static void release_all(of_ctx *c)
+static void of_init(void *ctx, int32_t i, sl_group_fanout_item *it)
 {
-        for (int32_t i = 0; i < c->n; i++)
-                sl_group_fwd_release(&c->f[i]);
+        of_ctx *c = ctx;
+        kp_offset_fetch_response_offset_fetch_response_group_init(&c->rg[i]);
+        c->rg[i].group_id = c->qg[i].group_id;
+        *it = (sl_group_fanout_item){c->qg[i].group_id, &c->qg[i], &c->rg[i]};
 }
 
-static void of_finish(of_ctx *c)
+static void of_fail(void *ctx, int32_t i, int16_t error)
 {
-        if (c->req->api_version >= 8) {
+        of_ctx *c = ctx;
+        c->rg[i].error_code = error;
+        c->rg[i].topics_count = 0;
+}
+
+static void of_finish(void *ctx)
+{
+        of_ctx *c = ctx;
+        if (c->fo.req->api_version >= 8) {
                 c->rs.groups = c->rg;
-                c->rs.groups_count = c->n;
+                c->rs.groups_count = c->fo.n;
         } else if (old_form(c)) {
-                release_all(c);
-                sl_request_close(c->req, "out of memory");
+                sl_group_fanout_release(&c->fo);
+                sl_request_close(c->fo.req, "out of memory");
                 return;
         }
-        SL_GROUP_RESPOND(c->req, kp_offset_fetch_response, &c->rs, release_all(c));
+        SL_GROUP_RESPOND(c->fo.req, kp_offset_fetch_response, &c->rs,
+                         sl_group_fanout_release(&c->fo));
 }
 
-static void of_done(sl_group_fwd *f)
-{
-        of_ctx *c = f->ctx;
-        of_rgroup *g = f->call.rs;
-        if (f->call.error) {
-                g->error_code = f->call.error;
-                g->topics_count = 0;
-        }
-        if (--c->pending == 0)
-                of_finish(c);
-}
+static const sl_group_fanout_ops of_ops = {sl_group_offset_fetch, of_init, of_fail, of_finish};
 
 void sl_handle_offset_fetch(sl_request *req)
 {
@@ -120,13 +118,13 @@ void sl_handle_offset_fetch(sl_request *req)
                 return;
         }
         kp_offset_fetch_response_init(&c->rs);
-        c->req = req;
+        int32_t n;
         if (req->api_version >= 8) {
-                c->n = c->rq.groups_count > 0 ? c->rq.groups_count : 0;
+                n = c->rq.groups_count;
                 c->qg = c->rq.groups;
         } else {
                 /* the old single-group form, restated as one v8 group */
-                c->n = 1;
+                n = 1;
                 c->qg = kp_arena_alloc(&req->arena, 1, sizeof(*c->qg));
                 if (!c->qg)
                         goto oom;
@@ -147,26 +145,10 @@ void sl_handle_offset_fetch(sl_request *req)
                         }
                 }
         }
-        c->rg = c->n ? kp_arena_alloc(&req->arena, (size_t)c->n, sizeof(*c->rg)) : NULL;
-        c->f = c->n ? kp_arena_alloc(&req->arena, (size_t)c->n, sizeof(*c->f)) : NULL;
-        if (c->n && (!c->rg || !c->f))
+        if (sl_group_fanout_alloc(&c->fo, req, n, sizeof(*c->rg)))
                 goto oom;
-        c->pending = 1;
-        for (int32_t i = 0; i < c->n; i++) {
-                kp_offset_fetch_response_offset_fetch_response_group_init(&c->rg[i]);
-                c->rg[i].group_id = c->qg[i].group_id;
-                sl_group_fwd_init(&c->f[i], req, c->qg[i].group_id, &c->qg[i], &c->rg[i]);
-                c->f[i].op = sl_group_offset_fetch;
-                c->f[i].done = of_done;
-                c->f[i].ctx = c;
-                c->rg[i].error_code = sl_group_id_check(c->qg[i].group_id);
-                if (c->rg[i].error_code)
-                        continue;
-                c->pending++;
-                sl_group_forward(req, &c->f[i]);
-        }
-        if (--c->pending == 0)
-                of_finish(c);
+        c->rg = c->fo.results;
+        sl_group_fanout_run(&c->fo, &of_ops, c);
         return;
 oom:
         sl_request_close(req, "out of memory");

@@ -528,3 +528,54 @@ void sl_group_fwd_release(sl_group_fwd *f)
 {
         kp_arena_release(&f->call.arena);
 }
+
+int sl_group_fanout_alloc(sl_group_fanout *fo, sl_request *req, int32_t n, size_t result_size)
+{
+        memset(fo, 0, sizeof(*fo));
+        fo->req = req;
+        fo->n = n > 0 ? n : 0;
+        if (!fo->n)
+                return 0;
+        fo->results = kp_arena_alloc(&req->arena, (size_t)fo->n, result_size);
+        fo->f = kp_arena_alloc(&req->arena, (size_t)fo->n, sizeof(*fo->f));
+        return fo->results && fo->f ? 0 : -1;
+}
+
+static void fanout_done(sl_group_fwd *f)
+{
+        sl_group_fanout *fo = f->ctx;
+        if (f->call.error)
+                fo->ops->fail(fo->ctx, (int32_t)(f - fo->f), f->call.error);
+        if (--fo->pending == 0)
+                fo->ops->finish(fo->ctx);
+}
+
+void sl_group_fanout_run(sl_group_fanout *fo, const sl_group_fanout_ops *ops, void *ctx)
+{
+        fo->ops = ops;
+        fo->ctx = ctx;
+        fo->pending = 1;
+        for (int32_t i = 0; i < fo->n; i++) {
+                sl_group_fanout_item it = {{"", 0}, NULL, NULL};
+                ops->init(ctx, i, &it);
+                sl_group_fwd_init(&fo->f[i], fo->req, it.group_id, it.rq, it.rs);
+                fo->f[i].op = ops->op;
+                fo->f[i].done = fanout_done;
+                fo->f[i].ctx = fo;
+                int16_t err = sl_group_id_check(it.group_id);
+                if (err) {
+                        ops->fail(ctx, i, err);
+                        continue;
+                }
+                fo->pending++;
+                sl_group_forward(fo->req, &fo->f[i]);
+        }
+        if (--fo->pending == 0)
+                ops->finish(ctx);
+}
+
+void sl_group_fanout_release(sl_group_fanout *fo)
+{
+        for (int32_t i = 0; i < fo->n; i++)
+                sl_group_fwd_release(&fo->f[i]);
+}

@@ -67,6 +67,45 @@ void sl_group_fwd_init(sl_group_fwd *f, sl_request *req, kp_str group_id, const 
 /* Frees the coordinator-side memory of f (after encoding the response). */
 void sl_group_fwd_release(sl_group_fwd *f);
 
+/* A request naming several groups (DescribeGroups, ConsumerGroupDescribe,
+ * DeleteGroups, OffsetFetch v8+): one result and one forward per group, each
+ * forwarded to its own coordinator, the response finished when the last one
+ * answers. The handler keeps what differs in sl_group_fanout_ops. */
+typedef struct sl_group_fanout_item {
+        kp_str group_id; /* checked with sl_group_id_check, then forwarded */
+        const void *rq;  /* the forward's call.rq and call.rs */
+        void *rs;
+} sl_group_fanout_item;
+
+typedef struct sl_group_fanout_ops {
+        sl_group_op_fn *op;
+        /* initialises result i (ids, field defaults) and fills *it */
+        void (*init)(void *ctx, int32_t i, sl_group_fanout_item *it);
+        /* result i failed: its group id was invalid, or the call answered error */
+        void (*fail)(void *ctx, int32_t i, int16_t error);
+        /* every group has answered: encode, sl_group_fanout_release, respond */
+        void (*finish)(void *ctx);
+} sl_group_fanout_ops;
+
+typedef struct sl_group_fanout {
+        const sl_group_fanout_ops *ops;
+        void *ctx;
+        sl_request *req;
+        void *results; /* n results, in req's arena */
+        sl_group_fwd *f;
+        int32_t n;
+        int32_t pending;
+} sl_group_fanout;
+
+/* Allocates n (clamped to 0) results of result_size bytes, and n forwards,
+ * in req's arena; fo->results is NULL when n is 0. -1: out of memory. */
+int sl_group_fanout_alloc(sl_group_fanout *fo, sl_request *req, int32_t n, size_t result_size);
+/* Initialises and forwards each group; ops->finish runs once, possibly
+ * before this returns (after it, fo may be freed with the request). */
+void sl_group_fanout_run(sl_group_fanout *fo, const sl_group_fanout_ops *ops, void *ctx);
+/* sl_group_fwd_release of every forward. */
+void sl_group_fanout_release(sl_group_fanout *fo);
+
 /* SL_REQUEST_RESPOND for the group handlers: encodes msg (which may point
  * into the forwards' arenas), runs RELEASE (sl_group_fwd_release of each
  * forward), then completes the request. In that order: completing may free
