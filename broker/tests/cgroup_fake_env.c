@@ -1,55 +1,12 @@
 /* broker/tests/cgroup_fake_env.c — the fake environment and codec helpers of
- * the KIP-848 consumer group unit tests (see cgroup_fake_env.h): the clock,
- * the in-memory offsets log and topic table, and heartbeat/describe calls
- * that go through the generated codec at their version. */
+ * the KIP-848 consumer group unit tests (see cgroup_fake_env.h): the shared
+ * fake environment (group_fake_env_core.c) with this suite's defaults and a
+ * topic table, and heartbeat/describe calls that go through the generated
+ * codec at their version. */
 #include "cgroup_fake_env.h"
-/* ---- fake environment ---- */
-
-int64_t now_ms = 1000000, wall_ms = 1700000000000LL;
-rec recs[4096];
-int nrecs;
-int16_t append_err; /* the fake log refuses appends with this */
-int16_t sync_err;   /* appends are written, their sync fails with this */
-
 /* topics t1, t2, t3: ids {1,...}, {2,...}, {3,...}; 0 partitions: absent */
 int32_t topic_parts[4] = {0, 6, 5, 0};
 static const char *const topic_names[4] = {"", "t1", "t2", "t3"};
-
-static int64_t f_now(void *a)
-{
-        (void)a;
-        return now_ms;
-}
-
-static int64_t f_wall(void *a)
-{
-        (void)a;
-        return wall_ms;
-}
-
-static int16_t f_append(void *a, int32_t partition, const kp_record_in *r, int32_t n,
-                        sl_group_persist *p)
-{
-        (void)a;
-        (void)partition;
-        if (append_err)
-                return append_err;
-        for (int32_t i = 0; i < n; i++) {
-                rec *x = &recs[nrecs++];
-                x->klen = r[i].key.len;
-                x->key = malloc((size_t)x->klen);
-                memcpy(x->key, r[i].key.p, (size_t)x->klen);
-                x->vlen = r[i].value.len;
-                x->val = NULL;
-                if (r[i].value.len >= 0) {
-                        x->val = malloc((size_t)x->vlen + 1);
-                        memcpy(x->val, r[i].value.p, (size_t)x->vlen);
-                }
-        }
-        if (p)
-                p->cb(p, sync_err);
-        return 0;
-}
 
 static kp_uuid tid(int t)
 {
@@ -108,19 +65,16 @@ sl_group_cfg cfg_default(void)
 
 sl_group_coord *coord(sl_group_cfg c)
 {
-        sl_group_env env = {f_now,           f_wall,        f_append,  NULL,
-                            f_topic_by_name, f_topic_by_id, f_topic_at};
+        sl_group_env env = fake_env();
+        env.topic_by_name = f_topic_by_name;
+        env.topic_by_id = f_topic_by_id;
+        env.topic_at = f_topic_at;
         return sl_group_coord_new(&c, &env);
 }
 
 void reset_env(void)
 {
-        for (int i = 0; i < nrecs; i++) {
-                free(recs[i].key);
-                free(recs[i].val);
-        }
-        nrecs = 0;
-        append_err = sync_err = 0;
+        fake_env_reset();
         topic_parts[1] = 6;
         topic_parts[2] = 5;
         topic_parts[3] = 0;
@@ -139,36 +93,6 @@ sl_group_coord *replayed(sl_group_cfg c)
 }
 
 /* ---- calls through the codec ---- */
-
-static void on_done(sl_group_call *c)
-{
-        ((call *)c)->done = true;
-}
-
-call *call_new(int16_t api, int16_t v)
-{
-        call *k = calloc(1, sizeof(*k));
-        kp_arena_init(&k->a, 4096);
-        kp_arena_init(&k->c.arena, 1024);
-        k->c.api_key = api;
-        k->c.version = v;
-        k->c.client_id = kp_str_c("cid");
-        k->c.client_host = kp_str_c("/127.0.0.1");
-        k->c.done = on_done;
-        return k;
-}
-
-void call_free(call *k)
-{
-        kp_arena_release(&k->a);
-        kp_arena_release(&k->c.arena);
-        free(k);
-}
-
-kp_str S(const char *s)
-{
-        return s ? kp_str_c(s) : KP_STR_NULL;
-}
 
 hbr hb(sl_group_coord *gc, hbq q)
 {
@@ -296,10 +220,4 @@ int32_t nparts(const kp_consumer_group_describe_response_assignment *a)
         for (int32_t i = 0; i < a->topic_partitions_count; i++)
                 n += a->topic_partitions[i].partitions_count;
         return n;
-}
-
-void tick_to(sl_group_coord *gc, int64_t t)
-{
-        now_ms = t;
-        sl_group_coord_tick(gc);
 }

@@ -1,38 +1,15 @@
 /* broker/tests/cgroup_fake_env.h — what the KIP-848 consumer group unit tests
- * (test_cgroup.c, test_cgroup_interplay.c) share: a fake environment (a
- * settable clock, an in-memory offsets log that can refuse appends or fail
- * their sync, replayed into a fresh coordinator to check recovery, and a
- * topic table t1/t2/t3 whose partition counts a test may change) and helpers
- * that send every request through the generated codec at its version and
- * decode every answer back before it is checked. Test-only code. */
+ * (test_cgroup.c, test_cgroup_interplay.c) share: the fake environment of
+ * group_fake_env_core.h (a settable clock, an in-memory offsets log that can
+ * refuse appends or fail their sync) plus a replay of that log into a fresh
+ * coordinator to check recovery, a topic table t1/t2/t3 whose partition
+ * counts a test may change, and helpers that send every request through the
+ * generated codec at its version and decode every answer back before it is
+ * checked. Test-only code. */
 #ifndef SL_CGROUP_FAKE_ENV_H
 #define SL_CGROUP_FAKE_ENV_H
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "group/group.h"
-
-typedef struct rec {
-        uint8_t *key;
-        int32_t klen;
-        uint8_t *val; /* NULL: tombstone */
-        int32_t vlen;
-} rec;
-
-typedef struct call {
-        sl_group_call c;
-        kp_arena a;
-        bool done;
-} call;
+#include "group_fake_env_core.h"
 
 /* One heartbeat: topics NULL-terminated (NULL: not sent), owned partitions
  * as t*100+p, -1-terminated (NULL: not sent; a join always sends []). */
@@ -55,25 +32,6 @@ typedef struct hbr {
         int32_t tp[64]; /* t*100+p, in answer order */
 } hbr;
 
-#define ROUNDTRIP(k, TYPE, in)                                                                     \
-        ({                                                                                         \
-                size_t n_ = TYPE##_size((in), (k)->c.version);                                     \
-                uint8_t *b_ = kp_arena_alloc(&(k)->a, 1, n_ + 1);                                  \
-                kp_wr w_;                                                                          \
-                kp_wr_init(&w_, b_, n_);                                                           \
-                assert_int_equal(TYPE##_encode(&w_, (k)->c.version, (in)), 0);                     \
-                TYPE *o_ = kp_arena_alloc(&(k)->a, 1, sizeof(TYPE));                               \
-                kp_rd r_;                                                                          \
-                kp_rd_init(&r_, b_, n_, &(k)->a);                                                  \
-                assert_int_equal(TYPE##_decode(&r_, (k)->c.version, o_), 0);                       \
-                o_;                                                                                \
-        })
-
-extern int64_t now_ms, wall_ms;
-extern rec recs[4096]; /* every record appended, oldest first */
-extern int nrecs;
-extern int16_t append_err; /* the fake log refuses appends with this */
-extern int16_t sync_err;   /* appends are written, their sync fails with this */
 /* topics t1, t2, t3: ids {1,...}, {2,...}, {3,...}; 0 partitions: absent */
 extern int32_t topic_parts[4];
 
@@ -85,9 +43,6 @@ sl_group_coord *coord(sl_group_cfg c);
 void reset_env(void);
 /* A fresh coordinator that replayed the whole log. */
 sl_group_coord *replayed(sl_group_cfg c);
-call *call_new(int16_t api, int16_t v);
-void call_free(call *k);
-kp_str S(const char *s);
 hbr hb(sl_group_coord *gc, hbq q);
 extern const char *const T1[]; /* {"t1", NULL} */
 extern const char *const T2[]; /* {"t2", NULL} */
@@ -103,6 +58,5 @@ kp_consumer_group_describe_response_described_group *describe(sl_group_coord *gc
 const kp_consumer_group_describe_response_member *
 dmember(const kp_consumer_group_describe_response_described_group *d, const char *id);
 int32_t nparts(const kp_consumer_group_describe_response_assignment *a);
-void tick_to(sl_group_coord *gc, int64_t t);
 
 #endif
