@@ -18,7 +18,7 @@ import threading
 import time
 
 import clients
-import dataset
+import durability
 import harness
 from harness import check, log
 
@@ -94,24 +94,8 @@ def main(exe, args):
                 (rnd, sig.name, len(acks), took))
             acked.update(acks)
             broker.start()
-            out = clients.run([rdk, "consume", broker.bootstrap, topic, str(PARTITIONS),
-                               str(len(acked))])
-            recs = clients.parse_records(out)
-            at = {(r["p"], r["o"]): r for r in recs}
-            for i, (p, o) in sorted(acked.items()):
-                r = at.get((p, o))
-                check(r is not None, "round %d: acknowledged record %d (p%d o%d) is gone" %
-                      (rnd, i, p, o))
-                check(r["k"] == dataset.key(i) and r["v"] == dataset.value(i),
-                      "round %d: p%d o%d holds %s, acknowledged as %s" %
-                      (rnd, p, o, r["k"], dataset.key(i)))
-            for p in range(PARTITIONS):
-                offs = sorted(o for (pp, o) in at if pp == p)
-                check(offs == list(range(len(offs))), "round %d: p%d has holes in its offsets" %
-                      (rnd, p))
-            log("round %d: all %d acknowledged records present after restart (%d stored)" %
-                (rnd, len(acked), len(recs)))
-            start = max(int(r["k"][1:]) for r in recs) + 1
+            start = durability.check_acknowledged(rdk, broker.bootstrap, topic, PARTITIONS,
+                                                  acked, "round %d" % rnd)
         broker.stop()
     finally:
         broker.close()
