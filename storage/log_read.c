@@ -4,8 +4,12 @@
  *
  * Lookups are O(log n): binary search over segments, then over the segment's
  * sparse offset (or time) index, then a walk of at most index.interval.bytes
- * of batch headers read through one 64 KiB window (one pread per window, not
- * per batch). */
+ * of batch headers read through a window (one pread per window, not per
+ * batch). A Fetch range finds both ends that way: the start from the entry
+ * at or below the offset, the end from the last entry the byte budget
+ * reaches, so it reads two small windows of headers (4 KiB each), never the
+ * record bytes in between, which go out by sendfile. Sequential walks over
+ * every header (timestamps, producer state, truncation) use 64 KiB windows. */
 #include "fileops_int.h"
 #include "log_int.h"
 
@@ -13,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_WINDOW (64u << 10)
-#define HDR_NEED    61 /* the whole batch header */
+#define READ_WINDOW  (64u << 10) /* walks over every header */
+#define FETCH_WINDOW (4u << 10)  /* boundary lookups of sl_log_read */
+#define HDR_NEED     61          /* the whole batch header */
 
 typedef struct hdr_reader {
-        uint8_t *buf; /* READ_WINDOW bytes, allocated once per call site use */
+        uint8_t *buf; /* cap bytes, on the caller's stack */
+        size_t cap;
         int fd;
         int64_t at;
         size_t len;
@@ -28,7 +34,7 @@ typedef struct hdr_reader {
 static int read_hdr(hdr_reader *r, int64_t pos, int64_t limit, sl_batch_hdr *h)
 {
         if (!(r->len && pos >= r->at && pos + HDR_NEED <= r->at + (int64_t)r->len)) {
-                size_t want = READ_WINDOW;
+                size_t want = r->cap;
                 if (pos + (int64_t)want > limit)
                         want = (size_t)(limit - pos);
                 if (want < HDR_NEED)
@@ -75,6 +81,24 @@ static int seek_batch(hdr_reader *r, const sl_segment *seg, int64_t offset, int6
         return SL_ENOTFOUND;
 }
 
+/* The last index entry of seg at or before pos_limit whose batch starts
+ * below max_offset (both grow with the entry), or -1. Every batch before such
+ * an entry starts below max_offset and ends by its position. */
+static int64_t last_entry_within(const sl_segment *seg, int64_t pos_limit, int64_t max_offset)
+{
+        const sl_index *x = &seg->idx;
+        uint32_t lo = 0, hi = x->on; /* entries [0, lo) qualify, [hi, on) do not */
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if ((int64_t)x->oe[mid].pos <= pos_limit &&
+                    seg->base_offset + x->oe[mid].rel_offset < max_offset)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo > 0 ? (int64_t)x->oe[lo - 1].pos : -1;
+}
+
 int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
                 sl_file_range *ranges, int max_ranges, int *n_out)
 {
@@ -87,8 +111,8 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_byte
                 max_offset = log->end_offset;
         if (offset >= max_offset || max_ranges <= 0)
                 return 0;
-        uint8_t buf[READ_WINDOW];
-        hdr_reader r = {.buf = buf, .fd = -1};
+        uint8_t buf[FETCH_WINDOW];
+        hdr_reader r = {.buf = buf, .cap = sizeof(buf), .fd = -1};
         int si = sl_log_find_segment(log, offset);
         int64_t used = 0;
         int n = 0, rc = 0;
@@ -115,18 +139,15 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_byte
                 }
                 if (rc < 0)
                         break;
-                /* Jump over whole index intervals that fit the budget: every batch
-                 * before an entry starts below that entry's offset. */
+                /* Jump to the last index entry the budget reaches: the
+                 * batches before it fit whole (entries are batch starts), so
+                 * only the headers from there to the boundary are read. */
                 p = start;
-                const sl_index *x = &seg->idx;
-                const sl_oidx_entry *e = sl_index_floor(seg, h.base_offset);
-                uint32_t k = e ? (uint32_t)(e - x->oe) : 0;
-                while (k + 1 < x->on && (int64_t)x->oe[k + 1].pos > p &&
-                       seg->base_offset + x->oe[k + 1].rel_offset < max_offset &&
-                       used + ((int64_t)x->oe[k + 1].pos - start) <= (int64_t)max_bytes) {
-                        k++;
-                        p = x->oe[k].pos;
-                }
+                int64_t left = (int64_t)max_bytes - used;
+                int64_t reach = left > INT64_MAX - start ? INT64_MAX : start + left;
+                int64_t e = last_entry_within(seg, reach, max_offset);
+                if (e > p)
+                        p = e;
                 bool budget_hit = false;
                 while (p < seg->data_end) {
                         rc = read_hdr(&r, p, seg->data_end, &h);
@@ -183,7 +204,7 @@ void sl_log_release_ranges(sl_log *log, const sl_file_range *ranges, int n)
 int sl_log_offset_for_timestamp(sl_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
         uint8_t buf[READ_WINDOW];
-        hdr_reader r = {.buf = buf, .fd = -1};
+        hdr_reader r = {.buf = buf, .cap = sizeof(buf), .fd = -1};
         for (int si = 0; si < log->nsegs; si++) {
                 sl_segment *seg = log->segs[si];
                 if (seg->max_ts < ts || seg->next_offset <= log->start_offset)
@@ -238,7 +259,7 @@ int sl_log_for_each_batch(sl_log *log, int64_t from, int64_t to,
         if (from < log->start_offset)
                 from = log->start_offset;
         uint8_t buf[READ_WINDOW];
-        hdr_reader r = {.buf = buf, .fd = -1};
+        hdr_reader r = {.buf = buf, .cap = sizeof(buf), .fd = -1};
         int si = sl_log_find_segment(log, from);
         for (; si >= 0 && si < log->nsegs; si++) {
                 sl_segment *seg = log->segs[si];
@@ -325,7 +346,7 @@ int sl_log_truncate(sl_log *log, int64_t offset)
         int64_t cut = SL_SEG_HDR_BYTES;
         if (offset > seg->base_offset) {
                 uint8_t buf[READ_WINDOW];
-                hdr_reader r = {.buf = buf, .fd = seg->fd};
+                hdr_reader r = {.buf = buf, .cap = sizeof(buf), .fd = seg->fd};
                 sl_batch_hdr h;
                 rc = sl_segment_load_index(log, seg);
                 if (rc == 0)

@@ -1,0 +1,253 @@
+/* storage/residency.c — page-cache residency of file ranges (see residency.h).
+ *
+ * The check is cachestat(2) (syscall 451, Linux >= 6.5; glibc has no wrapper)
+ * on the range: one syscall that walks the page-cache tree, no mapping, no
+ * copy. Kernels without it (ENOSYS, or a seccomp filter's EPERM) fall back to
+ * mmap + mincore + munmap of the range (three syscalls, PROT_READ shared
+ * mapping that is never touched, so no page is faulted in); if the file
+ * cannot be mapped either, everything counts as cached, which is what the
+ * broker did before it checked. The method is picked once per process.
+ *
+ * The fill runs on a helper thread: POSIX_FADV_WILLNEED submits the reads of
+ * the whole range at once, then mincore says which pages are not read yet
+ * and a 1-byte pread of the first such page waits for its I/O; that repeats
+ * until none is left (a few rounds per MiB, not one per page, because the
+ * reads complete in large pieces). No record byte is copied to user space. */
+#include "residency.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451 /* the same number on every architecture */
+#endif
+
+#define CHUNK_PAGES 1024 /* mincore vector on the stack: 4 MiB of 4 KiB pages */
+
+/* The kernel's struct cachestat_range and struct cachestat (uapi mman.h). */
+typedef struct cs_range {
+        uint64_t off;
+        uint64_t len;
+} cs_range;
+
+typedef struct cs_stat {
+        uint64_t nr_cache;
+        uint64_t nr_dirty;
+        uint64_t nr_writeback;
+        uint64_t nr_evicted;
+        uint64_t nr_recently_evicted;
+} cs_stat;
+
+static _Atomic int g_method; /* enum sl_residency_method */
+
+static int64_t page_bytes(void)
+{
+        static _Atomic long pg;
+        long p = atomic_load_explicit(&pg, memory_order_relaxed);
+        if (!p) {
+                p = sysconf(_SC_PAGESIZE);
+                if (p <= 0)
+                        p = 4096;
+                atomic_store_explicit(&pg, p, memory_order_relaxed);
+        }
+        return (int64_t)p;
+}
+
+enum sl_residency_method sl_residency_method_get(void)
+{
+        return (enum sl_residency_method)atomic_load_explicit(&g_method, memory_order_relaxed);
+}
+
+void sl_residency_method_set(enum sl_residency_method m)
+{
+        atomic_store(&g_method, (int)m);
+}
+
+const char *sl_residency_method_name(enum sl_residency_method m)
+{
+        switch (m) {
+        case SL_RESIDENCY_CACHESTAT:
+                return "cachestat";
+        case SL_RESIDENCY_MINCORE:
+                return "mincore";
+        case SL_RESIDENCY_ASSUME:
+                return "none (assume cached)";
+        default:
+                return "unknown";
+        }
+}
+
+/* 1 cached, 0 not, -errno when cachestat cannot answer. */
+static int check_cachestat(int fd, int64_t off, int64_t len)
+{
+        int64_t pg = page_bytes();
+        cs_range r = {.off = (uint64_t)off, .len = (uint64_t)len};
+        cs_stat st = {0};
+        if (syscall(__NR_cachestat, fd, &r, &st, 0) < 0)
+                return -errno;
+        uint64_t pages = (uint64_t)((off + len - 1) / pg - off / pg + 1);
+        return st.nr_cache >= pages ? 1 : 0;
+}
+
+/* Maps [a, a + bytes) of fd (a page aligned) and fills vec: bit 0 set for a
+ * page that is cached and up to date. Returns the mapping or MAP_FAILED
+ * (errno set); the caller unmaps. */
+static void *map_and_probe(int fd, int64_t a, size_t bytes, unsigned char *vec)
+{
+        void *m = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, (off_t)a);
+        if (m == MAP_FAILED)
+                return m;
+        if (mincore(m, bytes, vec) < 0) {
+                int err = errno;
+                munmap(m, bytes);
+                errno = err;
+                return MAP_FAILED;
+        }
+        return m;
+}
+
+static int check_mincore(int fd, int64_t off, int64_t len)
+{
+        int64_t pg = page_bytes();
+        int64_t a = off / pg * pg, end = off + len;
+        unsigned char vec[CHUNK_PAGES];
+        while (a < end) {
+                int64_t bytes = end - a;
+                if (bytes > CHUNK_PAGES * pg)
+                        bytes = CHUNK_PAGES * pg;
+                void *m = map_and_probe(fd, a, (size_t)bytes, vec);
+                if (m == MAP_FAILED)
+                        return -errno;
+                munmap(m, (size_t)bytes);
+                int64_t pages = (bytes + pg - 1) / pg;
+                for (int64_t i = 0; i < pages; i++)
+                        if (!(vec[i] & 1))
+                                return 0;
+                a += bytes;
+        }
+        return 1;
+}
+
+/* Errors that say "this method does not exist here", not "bad arguments". */
+static bool unsupported(int err)
+{
+        return err == -ENOSYS || err == -EPERM || err == -EOPNOTSUPP || err == -ENODEV ||
+               err == -EACCES;
+}
+
+int sl_residency_check(int fd, int64_t off, int64_t len)
+{
+        if (len <= 0)
+                return 1;
+        int m = atomic_load_explicit(&g_method, memory_order_relaxed);
+        if (m == SL_RESIDENCY_CACHESTAT || m == SL_RESIDENCY_UNKNOWN) {
+                int rc = check_cachestat(fd, off, len);
+                if (rc >= 0) {
+                        if (m == SL_RESIDENCY_UNKNOWN)
+                                atomic_store(&g_method, SL_RESIDENCY_CACHESTAT);
+                        return rc;
+                }
+                if (!unsupported(rc))
+                        return 1; /* e.g. a bad fd: sendfile will say so */
+                if (m == SL_RESIDENCY_CACHESTAT)
+                        return 1; /* worked before: this file is special */
+                m = SL_RESIDENCY_MINCORE;
+        }
+        if (m == SL_RESIDENCY_MINCORE) {
+                int rc = check_mincore(fd, off, len);
+                if (rc >= 0) {
+                        atomic_store(&g_method, SL_RESIDENCY_MINCORE);
+                        return rc;
+                }
+                if (!unsupported(rc) ||
+                    atomic_load_explicit(&g_method, memory_order_relaxed) == SL_RESIDENCY_MINCORE)
+                        return 1;
+                atomic_store(&g_method, SL_RESIDENCY_ASSUME);
+        }
+        return 1;
+}
+
+/* Waits for one byte of the page at pos: returns once the page is read. */
+static int touch(int fd, int64_t pos)
+{
+        char b;
+        ssize_t r;
+        do
+                r = pread(fd, &b, 1, (off_t)pos);
+        while (r < 0 && errno == EINTR);
+        return r < 0 ? -errno : 0;
+}
+
+/* Fallback wait: reads the range through a stack buffer (copies). */
+static int fill_by_reading(int fd, int64_t off, int64_t len)
+{
+        char buf[64 << 10];
+        while (len > 0) {
+                size_t want = len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf);
+                ssize_t r = pread(fd, buf, want, (off_t)off);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return 0; /* end of file */
+                off += r;
+                len -= r;
+        }
+        return 0;
+}
+
+int sl_residency_fill(int fd, int64_t off, int64_t len)
+{
+        if (len <= 0)
+                return 0;
+        int err = posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+        if (err)
+                return -err;
+        int64_t pg = page_bytes();
+        int64_t a = off / pg * pg, end = off + len;
+        unsigned char vec[CHUNK_PAGES];
+        while (a < end) {
+                int64_t bytes = end - a;
+                if (bytes > CHUNK_PAGES * pg)
+                        bytes = CHUNK_PAGES * pg;
+                int64_t pages = (bytes + pg - 1) / pg;
+                void *m = map_and_probe(fd, a, (size_t)bytes, vec);
+                if (m == MAP_FAILED) {
+                        int64_t from = a > off ? a : off;
+                        int rc = fill_by_reading(fd, from, a + bytes - from);
+                        if (rc < 0)
+                                return rc;
+                        a += bytes;
+                        continue;
+                }
+                int64_t i = 0, rc = 0;
+                for (;;) {
+                        while (i < pages && (vec[i] & 1))
+                                i++;
+                        if (i == pages)
+                                break;
+                        /* Wait for that page, then ask again about the rest:
+                         * its neighbours were usually read by the same I/O. */
+                        rc = touch(fd, a + i * pg);
+                        if (rc < 0)
+                                break;
+                        i++;
+                        if (i < pages &&
+                            mincore((char *)m + i * pg, (size_t)((pages - i) * pg), vec + i) < 0) {
+                                rc = -errno;
+                                break;
+                        }
+                }
+                munmap(m, (size_t)bytes);
+                if (rc < 0)
+                        return (int)rc;
+                a += bytes;
+        }
+        return 0;
+}
