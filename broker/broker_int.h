@@ -67,12 +67,8 @@ struct sl_shard {
         uint32_t ptab_mask;
         uint32_t nparts;
         /* group commit (partition.c) */
-        sl_partition *dirty_head; /* partitions with sync waiters */
-        bool commit_running;      /* a batch is on the helper thread */
-        sl_xcall commit_x;
-        sl_partition **commit_batch;
-        uint32_t commit_cap;
-        uint32_t commit_n;
+        sl_partition *dirty_head;  /* partitions with sync waiters */
+        struct sl_commit *commit;  /* batches on the helpers, NULL before the first */
         sl_timer flush_timer;      /* maintenance: flush policy, retention */
         int64_t last_retention_ms; /* wall clock of the last retention pass */
         /* lifecycle */
@@ -151,6 +147,8 @@ int sl_partitions_open_async(sl_shard *s, const sl_topic_info *t, int32_t from, 
 int sl_partitions_close_async(sl_shard *s, const sl_topic_info *t, int32_t from, int32_t to,
                               bool remove_dirs, void (*done)(void *arg, int err), void *arg);
 void sl_commit_before_sleep(sl_shard *s);
+bool sl_commit_busy(const sl_shard *s); /* a group commit batch is in flight */
+void sl_commit_free(sl_shard *s);
 void sl_partitions_start_maintenance(sl_shard *s);
 void sl_partition_dir(const sl_topic_info *t, int32_t index, char *buf, size_t len);
 

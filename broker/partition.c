@@ -4,11 +4,13 @@
  * Group commit (Produce acks=-1, after storage/log_append.c — path 4/5 —
  * appended the batch): the handler calls sl_partition_sync_wait(); in the
  * reactor's before-sleep hook every partition with waiters gets one
- * sl_log_sync_prepare, the whole batch of jobs goes to the shard's I/O helper
- * thread (fdatasync only), and when it comes back sl_log_sync_complete runs
- * on the shard and the waiters fire. While one batch runs new waiters collect
- * for the next: one sync per log per turn covers every append before it, and
- * the reactor never blocks on disk. The same batches carry each log's
+ * sl_log_sync_prepare, the whole batch of jobs goes to one of the shard's two
+ * disk helper lanes (shard_lanes.h), and when it comes back
+ * sl_log_sync_complete runs on the shard and the waiters fire. A second batch
+ * may start while the first is still in fdatasync (then new waiters collect
+ * for the next); batches complete in the order they started
+ * (partition_ops.h says why). One sync per log per batch covers every append
+ * before it, and the reactor never blocks on disk. The same batches carry each log's
  * page-cache work (write-behind, drop-behind: storage/log_cache.c): a log
  * with no waiters and no flush due gets a job with only that work. */
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "broker_int.h"
 #include "partition_clean.h"
 #include "partition_ops.h"
+#include "shard_lanes.h"
 
 static int64_t wall_ms(void)
 {
@@ -541,47 +544,98 @@ void sl_partitions_start_maintenance(sl_shard *s)
         sl_timer_start(s->reactor, &s->flush_timer, SL_MAINTENANCE_TICK_MS);
 }
 
-/* I/O helper thread: only fdatasync/fsync. */
+/* Disk helper thread: only fdatasync/fsync and page-cache calls. */
 static void commit_io(sl_xcall *x)
 {
-        sl_shard *s = x->arg;
-        /* Concurrently: k serial fdatasyncs cost k journal commits. */
-        sl_partitions_sync_run(s->commit_batch, s->commit_n);
+        sl_commit_slot *sl = x->arg;
+        sl_commit_entries_run(sl->e, sl->n, sl_shard_index(sl->c->s));
+}
+
+/* Shard: one batch's results published, its waiters answered. */
+static void commit_complete(sl_shard *s, sl_commit_slot *sl)
+{
+        for (uint32_t i = 0; i < sl->n; i++) {
+                sl_commit_entry *e = &sl->e[i];
+                sl_partition *p = e->p;
+                /* After a failure of an earlier overlapping job the log is
+                 * latched, and this fails whatever e->rc says. */
+                bool was_failed = sl_log_failed(p->log);
+                int rc = sl_log_sync_complete(p->log, &e->job, e->rc);
+                if (rc < 0 && !was_failed)
+                        SL_ERROR("%s-%d: fdatasync/writeback failed: %s; the log refuses appends "
+                                 "until reopened",
+                                 p->topic_name, p->index, sl_log_strerror(e->rc < 0 ? e->rc : rc));
+                p->sync_running--;
+                sl_sync_waiter *w = e->busy;
+                e->busy = NULL;
+                e->p = NULL;
+                fire_waiters(w, rc < 0 ? rc : 0);
+                if (p->close_pending && p->read_pins == 0 && !p->sync_running)
+                        partition_free(s, p, p->remove_pending);
+        }
+        sl->n = 0;
+        sl->running = false;
+        sl->finished = false;
 }
 
 static void commit_done(sl_xcall *x)
 {
-        sl_shard *s = x->arg;
-        for (uint32_t i = 0; i < s->commit_n; i++) {
-                sl_partition *p = s->commit_batch[i];
-                int rc = sl_log_sync_complete(p->log, &p->sync_job, p->sync_rc);
-                if (rc < 0)
-                        SL_ERROR("%s-%d: fdatasync/writeback failed: %s; the log refuses appends "
-                                 "until reopened",
-                                 p->topic_name, p->index, sl_log_strerror(rc));
-                p->sync_running = false;
-                sl_sync_waiter *w = p->sync_busy;
-                p->sync_busy = NULL;
-                fire_waiters(w, rc < 0 ? rc : 0);
-                if (p->close_pending && p->read_pins == 0)
-                        partition_free(s, p, p->remove_pending);
+        sl_commit_slot *sl = x->arg;
+        sl->finished = true;
+        sl_commit_slot *next;
+        while ((next = sl_commit_next_complete(sl->c)))
+                commit_complete(sl->c->s, next);
+}
+
+bool sl_commit_busy(const sl_shard *s)
+{
+        for (int i = 0; s->commit && i < SL_COMMIT_SLOTS; i++)
+                if (s->commit->slot[i].running)
+                        return true;
+        return false;
+}
+
+void sl_commit_free(sl_shard *s)
+{
+        if (!s->commit)
+                return;
+        for (int i = 0; i < SL_COMMIT_SLOTS; i++)
+                free(s->commit->slot[i].e);
+        free(s->commit);
+        s->commit = NULL;
+}
+
+/* A free batch slot with room for every partition of the shard, or NULL
+ * (all slots in flight, or out of memory: retried next turn). */
+static sl_commit_slot *commit_slot(sl_shard *s)
+{
+        if (!s->commit) {
+                s->commit = calloc(1, sizeof(*s->commit));
+                if (!s->commit)
+                        return NULL;
+                s->commit->s = s;
+                for (int i = 0; i < SL_COMMIT_SLOTS; i++)
+                        s->commit->slot[i].c = s->commit;
         }
-        s->commit_n = 0;
-        s->commit_running = false;
+        sl_commit_slot *sl = sl_commit_free_slot(s->commit);
+        if (sl && sl->cap < s->nparts) {
+                uint32_t cap = s->nparts + 16;
+                sl_commit_entry *ne = realloc(sl->e, cap * sizeof(*ne));
+                if (!ne)
+                        return NULL;
+                sl->e = ne;
+                sl->cap = cap;
+        }
+        return sl;
 }
 
 void sl_commit_before_sleep(sl_shard *s)
 {
-        if (s->commit_running || !s->dirty_head)
+        if (!s->dirty_head)
                 return;
-        if (s->commit_cap < s->nparts) {
-                uint32_t cap = s->nparts + 16;
-                sl_partition **nb = realloc(s->commit_batch, cap * sizeof(*nb));
-                if (!nb)
-                        return; /* retried next turn */
-                s->commit_batch = nb;
-                s->commit_cap = cap;
-        }
+        sl_commit_slot *sl = commit_slot(s);
+        if (!sl)
+                return; /* two batches in flight: the next one starts when one ends */
         uint32_t n = 0;
         int64_t now = -1;
         sl_partition *p = s->dirty_head;
@@ -592,6 +646,7 @@ void sl_commit_before_sleep(sl_shard *s)
                 p->sync_queued = false;
                 sl_sync_waiter *w = p->sync_wait;
                 p->sync_wait = p->sync_tail = NULL;
+                sl_commit_entry *e = &sl->e[n];
                 /* Durable when someone waits or the flush policy says so;
                  * else queued by sl_partition_cache_kick: page cache only. */
                 bool durable = w != NULL;
@@ -600,29 +655,34 @@ void sl_commit_before_sleep(sl_shard *s)
                                 now = wall_ms();
                         durable = sl_log_sync_due(p->log, now);
                 }
-                int rc = durable ? sl_log_sync_prepare(p->log, &p->sync_job) : 0;
+                int rc = durable ? sl_log_sync_prepare(p->log, &e->job) : 0;
                 if (rc == 0) {
                         fire_waiters(w, 0); /* already durable */
                         w = NULL;
-                        rc = sl_log_cache_prepare(p->log, &p->sync_job);
+                        rc = sl_log_cache_prepare(p->log, &e->job);
                 }
                 if (rc <= 0) {
                         /* 0: already durable; < 0: latched after an earlier failure. */
                         fire_waiters(w, rc);
                 } else {
-                        p->sync_busy = w;
-                        p->sync_running = true;
-                        s->commit_batch[n++] = p;
+                        e->p = p;
+                        e->busy = w;
+                        e->rc = 0;
+                        p->sync_running++;
+                        n++;
                 }
                 p = next;
         }
         if (!n)
                 return;
-        s->commit_n = n;
-        s->commit_running = true;
-        memset(&s->commit_x, 0, sizeof(s->commit_x));
-        s->commit_x.run = commit_io;
-        s->commit_x.done = commit_done;
-        s->commit_x.arg = s;
-        sl_shard_offload(&s->commit_x);
+        sl_commit *c = s->commit;
+        sl->n = n;
+        sl->running = true;
+        sl->finished = false;
+        sl->seq = c->next_seq++;
+        memset(&sl->x, 0, sizeof(sl->x));
+        sl->x.run = commit_io;
+        sl->x.done = commit_done;
+        sl->x.arg = sl;
+        sl_shard_offload_lane(&sl->x, (int)(sl - c->slot));
 }

@@ -187,10 +187,48 @@ typedef struct sl_offsets_fanout_ctx {
 void sl_list_offsets_on_owner(sl_xcall *x);
 void sl_epoch_end_on_owner(sl_xcall *x);
 
-/* Group commit helper (partition_sync.c): runs the prepared sync jobs of
- * parts[0..n) concurrently, storing each result in p->sync_rc. For the I/O
- * helper thread only (blocks in fdatasync). */
-void sl_partitions_sync_run(sl_partition **parts, uint32_t n);
+/* ---- Group commit batches (partition.c; partition_sync.c runs them) ----
+ * Up to SL_COMMIT_SLOTS batches per shard are in flight at once: a batch
+ * may start while the previous one is still in fdatasync, so a produce that
+ * arrives meanwhile does not wait for that sync and then for its own. Each
+ * batch holds at most one job per log; two jobs of one log may overlap. A
+ * later job's success covers everything appended before it was prepared,
+ * but batches are completed strictly in the order they started: on one file
+ * descriptor a writeback error is reported to only one of the overlapping
+ * fdatasyncs, so a later job's success is believed only after every earlier
+ * job of the log succeeded (an earlier failure latches the log first, and
+ * the later completion then fails too). */
+#define SL_COMMIT_SLOTS 2
+typedef struct sl_commit_entry {
+        sl_partition *p;
+        sl_sync_job job;
+        int rc;                      /* sl_sync_job_run's result */
+        struct sl_sync_waiter *busy; /* answered when this job completes */
+} sl_commit_entry;
+typedef struct sl_commit_slot {
+        sl_xcall x; /* x.arg: this slot */
+        struct sl_commit *c;
+        sl_commit_entry *e;
+        uint32_t n, cap;
+        uint64_t seq;  /* start order */
+        bool running;  /* started, not yet completed on the shard */
+        bool finished; /* its helper is done with it */
+} sl_commit_slot;
+typedef struct sl_commit {
+        sl_shard *s;
+        uint64_t next_seq;
+        sl_commit_slot slot[SL_COMMIT_SLOTS];
+} sl_commit;
+/* Runs the prepared jobs of e[0..n) concurrently (jbd2 folds concurrent
+ * fdatasyncs into one journal commit), storing each result in e->rc. Helper
+ * threads only: blocks in fdatasync. Workers are named sl-sync<shard>. */
+void sl_commit_entries_run(sl_commit_entry *e, uint32_t n, uint32_t shard);
+/* A slot free for a new batch, or NULL when all are in flight. */
+sl_commit_slot *sl_commit_free_slot(sl_commit *c);
+/* The next slot to complete on the shard: the oldest one in flight if its
+ * helper has finished, else NULL (a newer batch that finished first waits
+ * for the older one). */
+sl_commit_slot *sl_commit_next_complete(sl_commit *c);
 /* After an append (owner shard): when the log's write-behind / drop-behind
  * work is due (storage/log.h, sl_log_cache_due), the partition joins the next
  * group commit batch, which runs that work on the I/O helper even when no

@@ -26,6 +26,7 @@
 
 #include "broker_int.h"
 #include "conn_int.h"
+#include "shard_lanes.h"
 
 sl_globals g_sl;
 
@@ -44,18 +45,21 @@ uint16_t sl_server_port(void)
         return g_sl.port;
 }
 
+/* The shard thread on its CPU (shard.c chose it from the CPUs allowed at
+ * startup), named for top and perf. Its disk helpers, started after this,
+ * pin themselves to the other CPUs (shard_lanes.h). */
 static void pin_thread(sl_shard *s)
 {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        if (ncpu <= 0)
+        char name[16];
+        snprintf(name, sizeof(name), "sl-shard%u", s->id);
+        pthread_setname_np(pthread_self(), name);
+        int cpu = sl_shard_cpu(s);
+        if (cpu < 0)
                 return;
         cpu_set_t set;
         CPU_ZERO(&set);
-        CPU_SET((int)(s->id % (uint32_t)ncpu), &set);
-        int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-        if (rc)
-                SL_WARN("cannot pin shard %u to cpu %ld: %s", s->id, (long)(s->id % ncpu),
-                        strerror(rc));
+        CPU_SET(cpu, &set);
+        sl_thread_pin(name, &set);
 }
 
 static void boot_report(sl_shard *s, int err)

@@ -11,10 +11,15 @@
  * Every shard also counts what it has in flight (calls sent and not yet home,
  * calls received and not yet answered, jobs on its I/O helper): at shutdown
  * the quiescence barrier (end of this file) lets the shards leave their
- * loops only together, once nothing is in flight anywhere. */
+ * loops only together, once nothing is in flight anywhere.
+ *
+ * Helper threads (shard_lanes.h): two lanes of disk work per shard, pinned
+ * away from the shard's CPU. */
 #include "broker_int.h"
+#include "shard_lanes.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +46,37 @@ typedef struct shard_q {
         atomic_uint_fast64_t word;
 } shard_q;
 
+/* One helper thread and its queue (lane 0: the fields in sl_shard). */
+typedef struct shard_lane {
+        sl_shard *s;
+        int idx;
+        sl_xcall_fifo *todo; /* under io_mu */
+        pthread_cond_t *cv;  /* signalled under io_mu */
+        pthread_t *thread;
+        bool started;
+} shard_lane;
+
 /* The shard and its bookkeeping in one allocation (sl_shard first). */
 typedef struct shard_box {
         sl_shard s;
         shard_q q;
+        int cpu; /* the reactor's CPU, -1 when unknown */
+        bool helpers_known;
+        cpu_set_t helpers; /* the helper threads' CPUs */
+        shard_lane lanes[SL_SHARD_LANES];
+        sl_xcall_fifo todo1; /* lane 1's queue, under io_mu */
+        pthread_cond_t cv1;
+        pthread_t thread1;
 } shard_box;
 
 static shard_q *q_of(sl_shard *s)
 {
         return &((shard_box *)s)->q;
+}
+
+static shard_box *box_of(const sl_shard *s)
+{
+        return (shard_box *)s;
 }
 
 /* The barrier's broker-wide flags (set up by sl_shards_link, see the end of
@@ -330,18 +357,75 @@ static void wake_targets(sl_shard *s)
         }
 }
 
-/* --- I/O helper thread --- */
+/* --- CPU placement --- */
+
+/* From the CPUs this (main) thread may use, normally the process's set at
+ * startup: shard k gets the k-th (modulo their number), helpers the rest. */
+static void place(shard_box *box)
+{
+        cpu_set_t all;
+        CPU_ZERO(&all);
+        box->cpu = -1;
+        box->helpers_known = false;
+        if (sched_getaffinity(0, sizeof(all), &all) < 0)
+                return;
+        int n = CPU_COUNT(&all);
+        if (n <= 0)
+                return;
+        int k = (int)(box->s.id % (uint32_t)n);
+        for (int c = 0; c < CPU_SETSIZE; c++) {
+                if (CPU_ISSET(c, &all) && k-- == 0) {
+                        box->cpu = c;
+                        break;
+                }
+        }
+        box->helpers = all;
+        if (n > 1 && box->cpu >= 0)
+                CPU_CLR(box->cpu, &box->helpers);
+        box->helpers_known = true;
+}
+
+int sl_shard_cpu(const sl_shard *s)
+{
+        return box_of(s)->cpu;
+}
+
+int sl_shard_helper_cpus(const sl_shard *s, cpu_set_t *out)
+{
+        const shard_box *box = box_of(s);
+        if (!box->helpers_known)
+                return -1;
+        *out = box->helpers;
+        return 0;
+}
+
+void sl_thread_pin(const char *what, const cpu_set_t *set)
+{
+        int rc = pthread_setaffinity_np(pthread_self(), sizeof(*set), set);
+        if (rc)
+                SL_WARN("cannot set the CPUs of %s: %s", what, strerror(rc));
+}
+
+int sl_shard_lane_affinity(const sl_shard *s, int lane, cpu_set_t *out)
+{
+        if (lane < 0 || lane >= SL_SHARD_LANES || !box_of(s)->lanes[lane].started)
+                return ESRCH;
+        return pthread_getaffinity_np(*box_of(s)->lanes[lane].thread, sizeof(*out), out);
+}
+
+/* --- I/O helper threads --- */
 
 static void *io_main(void *arg)
 {
-        sl_shard *s = arg;
+        shard_lane *l = arg;
+        sl_shard *s = l->s;
         pthread_mutex_lock(&s->io_mu);
         for (;;) {
-                sl_xcall *x = fifo_pop(&s->io_todo);
+                sl_xcall *x = fifo_pop(l->todo);
                 if (!x) {
                         if (s->io_stop)
                                 break;
-                        pthread_cond_wait(&s->io_cv, &s->io_mu);
+                        pthread_cond_wait(l->cv, &s->io_mu);
                         continue;
                 }
                 pthread_mutex_unlock(&s->io_mu);
@@ -354,18 +438,26 @@ static void *io_main(void *arg)
         return NULL;
 }
 
-void sl_shard_offload(sl_xcall *x)
+void sl_shard_offload_lane(sl_xcall *x, int lane)
 {
         sl_shard *s = t_self;
         shard_q *q = q_of(s);
+        if (lane < 0 || lane >= SL_SHARD_LANES || !box_of(s)->lanes[lane].started)
+                lane = 0; /* lane 1 did not start: share lane 0 */
+        shard_lane *l = &box_of(s)->lanes[lane];
         q_busy(q);
         q->io_open++;
         x->origin = x->target = s->id;
         x->phase = PHASE_OFFLOAD;
         pthread_mutex_lock(&s->io_mu);
-        fifo_push(&s->io_todo, x);
-        pthread_cond_signal(&s->io_cv);
+        fifo_push(l->todo, x);
+        pthread_cond_signal(l->cv);
         pthread_mutex_unlock(&s->io_mu);
+}
+
+void sl_shard_offload(sl_xcall *x)
+{
+        sl_shard_offload_lane(x, 0);
 }
 
 static void io_completions(sl_shard *s)
@@ -386,16 +478,48 @@ static void io_completions(sl_shard *s)
 
 void sl_shard_io_start(sl_shard *s)
 {
-        pthread_create(&s->io_thread, NULL, io_main, s);
+        shard_box *box = box_of(s);
+        /* Created on their CPUs (not inheriting the shard's pin first). */
+        pthread_attr_t attr;
+        bool have_attr = pthread_attr_init(&attr) == 0;
+        cpu_set_t cpus;
+        if (have_attr && sl_shard_helper_cpus(s, &cpus) == 0) {
+                int rc = pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
+                if (rc)
+                        SL_WARN("shard %u: cannot place its disk helpers: %s", s->id, strerror(rc));
+        }
+        for (int i = 0; i < SL_SHARD_LANES; i++) {
+                shard_lane *l = &box->lanes[i];
+                int rc = pthread_create(l->thread, have_attr ? &attr : NULL, io_main, l);
+                if (rc == EINVAL && have_attr) /* CPUs refused: as the shard */
+                        rc = pthread_create(l->thread, NULL, io_main, l);
+                l->started = rc == 0;
+                if (l->started) { /* named before anyone looks (top, perf, tests) */
+                        char name[16];
+                        snprintf(name, sizeof(name), i == 0 ? "sl-io%u" : "sl-commit%u", s->id);
+                        pthread_setname_np(*l->thread, name);
+                }
+                if (rc)
+                        SL_ERROR("shard %u: cannot start disk helper %d: %s", s->id, i,
+                                 strerror(rc));
+        }
+        if (have_attr)
+                pthread_attr_destroy(&attr);
 }
 
 void sl_shard_io_stop(sl_shard *s)
 {
+        shard_box *box = box_of(s);
         pthread_mutex_lock(&s->io_mu);
         s->io_stop = true;
-        pthread_cond_signal(&s->io_cv);
+        for (int i = 0; i < SL_SHARD_LANES; i++)
+                pthread_cond_signal(box->lanes[i].cv);
         pthread_mutex_unlock(&s->io_mu);
-        pthread_join(s->io_thread, NULL);
+        for (int i = 0; i < SL_SHARD_LANES; i++) {
+                if (box->lanes[i].started)
+                        pthread_join(*box->lanes[i].thread, NULL);
+                box->lanes[i].started = false;
+        }
         io_completions(s);
 }
 
@@ -486,6 +610,11 @@ int sl_shard_create(sl_shard_id id, sl_shard **out)
                 goto out_free_arrays;
         pthread_mutex_init(&s->io_mu, NULL);
         pthread_cond_init(&s->io_cv, NULL);
+        pthread_cond_init(&box->cv1, NULL);
+        /* Jobs offloaded before sl_shard_io_start wait in lane 0's queue. */
+        box->lanes[0] = (shard_lane){s, 0, &s->io_todo, &s->io_cv, &s->io_thread, false};
+        box->lanes[1] = (shard_lane){s, 1, &box->todo1, &box->cv1, &box->thread1, false};
+        place(box);
         *out = s;
         return 0;
 
@@ -533,11 +662,12 @@ void sl_shard_destroy(sl_shard *s)
         free(s->pend);
         free(s->wake);
         free(s->ptab);
-        free(s->commit_batch);
+        sl_commit_free(s);
         free(q_of(s)->to_open);
         free(q_of(s)->from_open);
         pthread_mutex_destroy(&s->io_mu);
         pthread_cond_destroy(&s->io_cv);
+        pthread_cond_destroy(&box_of(s)->cv1);
         sl_reactor_free(s->reactor);
         free(s);
 }
@@ -601,7 +731,7 @@ static void q_log_pending(sl_shard *s)
             "received and unanswered%s, %llu I/O job(s)%s, %u connection(s), %u call(s) "
             "waiting for ring room",
             s->id, (unsigned long long)q->sent_open, to, (unsigned long long)q->recv_open, from,
-            (unsigned long long)q->io_open, s->commit_running ? " (a group commit)" : "", s->nconns,
+            (unsigned long long)q->io_open, sl_commit_busy(s) ? " (a group commit)" : "", s->nconns,
             s->pend_count);
 }
 

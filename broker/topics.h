@@ -108,12 +108,9 @@ typedef struct sl_partition {
         int32_t leader_epoch; /* single node: 0, leadership never moves */
         /* group commit (partition.c), owner shard only */
         bool sync_queued;                 /* on the shard's dirty list */
-        bool sync_running;                /* a job is on the I/O helper */
+        uint8_t sync_running;             /* its jobs on the disk helpers (0-2) */
         struct sl_sync_waiter *sync_wait; /* waiting for the next sync */
         struct sl_sync_waiter *sync_tail;
-        struct sl_sync_waiter *sync_busy; /* covered by the running sync */
-        sl_sync_job sync_job;
-        int sync_rc;
         bool close_pending; /* closed while syncing or pinned: finish afterwards */
         bool remove_pending;
         /* Fetch ranges of this log not yet released by the connection shards

@@ -13,7 +13,12 @@
  * consumes the file's writeback error that a later fdatasync would report.
  * A leader-epoch checkpoint rewritten since the last job (epoch.c) is synced
  * by the job too, before the directory and the data, so an epoch change costs
- * the owner no disk wait and no new epoch's data is durable before its entry. */
+ * the owner no disk wait and no new epoch's data is durable before its entry.
+ * Jobs may overlap: one prepared while an earlier one runs syncs the same
+ * files again and covers more. Completion only ever raises the flushed offset
+ * and synced sizes, and a latched log believes no success, so a caller that
+ * completes overlapping jobs in prepare order never publishes more than a
+ * finished fdatasync covered (broker/partition_ops.h, group commit). */
 #include "fileops_int.h"
 #include "log_int.h"
 
@@ -135,13 +140,15 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
                         sl_fileops_current->close(job->fds[i]);
                         continue;
                 }
-                if (rc == 0 && job->trunc_gen == log->trunc_gen &&
+                /* A latched log believes no later success: an earlier
+                 * overlapping fdatasync on the same file may have taken the
+                 * writeback error this one would have reported. */
+                if (rc == 0 && !log->fatal && job->trunc_gen == log->trunc_gen &&
                     job->sizes[i] > seg->synced_size) {
                         seg->synced_size = job->sizes[i];
                         /* Index entries for what is now durable go to the
                          * index files, in bulk (never fsynced: rebuildable). */
-                        if (!log->fatal)
-                                sl_segment_flush_index(log, seg);
+                        sl_segment_flush_index(log, seg);
                 }
                 sl_segment_unpin(log, seg);
         }
