@@ -3,10 +3,15 @@
  * encoding (a writer without a buffer only counts), so the two never differ.
  * Field order and version gates follow FetchResponse.json as the generated
  * codec does; the record bytes are length-prefixed here and spliced in by
- * the caller at the cut points. */
+ * the caller at the cut points. At the end: getting those records into the
+ * page cache off the reactor before they are sent (the cold path). */
 #include <string.h>
+#include <time.h>
 
+#include "broker_int.h"
 #include "fetch_response.h"
+#include "residency.h"
+#include "shard.h"
 
 /* A writer that counts when buf is NULL. */
 typedef struct enc {
@@ -146,4 +151,96 @@ int sl_fresp_encode(const sl_fresp *r, int16_t version, uint8_t *buf, size_t len
         if (e.wr.err || e.wr.p != e.wr.end)
                 return -1;
         return 0;
+}
+
+/* ---- the cold path: ranges read in by the I/O helper before sending ---- */
+
+struct sl_fresp_cold {
+        sl_xcall x; /* the helper job */
+        void (*done)(void *arg);
+        void *arg;
+        int32_t n, cap;
+        int64_t bytes;
+        int fill_rc; /* first failure of the helper's fill */
+        sl_file_range r[];
+};
+
+_Atomic int sl_fresp_cold_delay_ms;
+
+static _Atomic uint64_t st_fills, st_ranges, st_bytes, st_errors;
+static _Atomic bool method_logged;
+
+bool sl_fresp_range_cached(kp_arena *a, sl_fresp_cold **cold, int32_t max, const sl_file_range *r)
+{
+        if (sl_residency_check(r->fd, r->pos, r->len))
+                return true;
+        sl_fresp_cold *w = *cold;
+        if (!w) {
+                w = kp_arena_alloc(a, 1, sizeof(*w) + (size_t)max * sizeof(w->r[0]));
+                if (!w)
+                        return true; /* out of memory: send it as it is */
+                memset(w, 0, sizeof(*w));
+                w->cap = max;
+                *cold = w;
+        }
+        if (w->n >= w->cap)
+                return true;
+        w->r[w->n++] = *r;
+        w->bytes += r->len;
+        return false;
+}
+
+/* On the helper thread: must not touch shard state (shard.h). */
+static void cold_run(sl_xcall *x)
+{
+        sl_fresp_cold *w = x->arg;
+        for (int32_t i = 0; i < w->n; i++) {
+                int rc = sl_residency_fill(w->r[i].fd, w->r[i].pos, w->r[i].len);
+                if (rc < 0 && !w->fill_rc)
+                        w->fill_rc = rc;
+        }
+        int delay = atomic_load_explicit(&sl_fresp_cold_delay_ms, memory_order_relaxed);
+        if (delay > 0) {
+                struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+                while (nanosleep(&ts, &ts) < 0)
+                        ;
+        }
+}
+
+/* Back on the shard. */
+static void cold_done(sl_xcall *x)
+{
+        sl_fresp_cold *w = x->arg;
+        atomic_fetch_add_explicit(&st_fills, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st_ranges, (uint64_t)w->n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st_bytes, (uint64_t)w->bytes, memory_order_relaxed);
+        if (w->fill_rc) {
+                /* sendfile meets the same error and closes the connection. */
+                atomic_fetch_add_explicit(&st_errors, 1, memory_order_relaxed);
+                SL_DEBUG("reading %d cold ranges in: %s", (int)w->n, strerror(-w->fill_rc));
+        }
+        w->done(w->arg);
+}
+
+void sl_fresp_cold_fill(sl_fresp_cold *cold, void (*done)(void *arg), void *arg)
+{
+        if (!atomic_exchange(&method_logged, true))
+                SL_INFO("fetch: cold file ranges are read in by the I/O helper; page-cache "
+                        "residency check: %s",
+                        sl_residency_method_name(sl_residency_method_get()));
+        cold->done = done;
+        cold->arg = arg;
+        memset(&cold->x, 0, sizeof(cold->x));
+        cold->x.run = cold_run;
+        cold->x.done = cold_done;
+        cold->x.arg = cold;
+        sl_shard_offload(&cold->x);
+}
+
+void sl_fresp_cold_stats_get(sl_fresp_cold_stats *out)
+{
+        out->fills = atomic_load(&st_fills);
+        out->ranges = atomic_load(&st_ranges);
+        out->bytes = atomic_load(&st_bytes);
+        out->fill_errors = atomic_load(&st_errors);
 }

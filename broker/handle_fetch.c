@@ -17,7 +17,9 @@
  *     the other owners to confirm their cancels (fetch_wait.c);
  *  4. answer: memory from fetch_response.c with the record bytes sent by
  *     sendfile straight from the segment files; the pins are released (a
- *     message to each owner) once the response has been written. */
+ *     message to each owner) once the response has been written. Ranges not
+ *     in the page cache (a lagging consumer's) are first read in by the
+ *     shard's I/O helper, so sendfile never waits for the disk here. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,7 @@ typedef struct fetch_ctx {
         sl_fanout f;         /* read groups */
         sl_fetch_wait *wait; /* the long poll in progress, or NULL */
         bool final_read;     /* no more waiting after this read */
+        bool cold_checked;   /* ranges checked for page-cache residency */
         sl_timer timer;
 } fetch_ctx;
 
@@ -309,8 +312,39 @@ static bool same_topic(const fpart *a, const fpart *b, int16_t v)
         return kp_str_eq(a->name, b->name);
 }
 
+static void respond_data(fetch_ctx *c);
+
+static void cold_filled(void *arg)
+{
+        respond_data(arg);
+}
+
+/* Lagging consumers: ranges no longer in the page cache are read in by the
+ * shard's I/O helper first, so sendfile never waits for the disk on this
+ * reactor (fetch_response.h). One residency syscall per range when they are
+ * cached. True when the response waits for the helper (cold_filled). */
+static bool wait_for_cold(fetch_ctx *c)
+{
+        c->cold_checked = true;
+        if (c->req->conn && c->req->conn->dead)
+                return false; /* nobody will read it */
+        sl_fresp_cold *cold = NULL;
+        int32_t max = c->nitems * SL_FETCH_MAX_RANGES;
+        for (int32_t i = 0; i < c->nitems; i++) {
+                const sl_fetch_item *it = &c->fc.items[i];
+                for (int32_t j = 0; j < it->nranges; j++)
+                        sl_fresp_range_cached(&c->req->arena, &cold, max, &it->ranges[j]);
+        }
+        if (!cold)
+                return false;
+        sl_fresp_cold_fill(cold, cold_filled, c);
+        return true;
+}
+
 static void respond_data(fetch_ctx *c)
 {
+        if (!c->cold_checked && wait_for_cold(c))
+                return;
         sl_request *req = c->req;
         int16_t v = req->api_version;
         sl_fsess *s = NULL;
