@@ -19,8 +19,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dispatch.h"
+#include "send_mode.h"
 #include "frame.h"
 #include "gen/kp_messages.h"
 
@@ -262,6 +264,7 @@ sl_conn *sl_conn_adopt(sl_shard *s, int sock, const char *peer)
         c->shard = s;
         c->sock = sock;
         snprintf(c->peer, sizeof(c->peer), "%s", peer);
+        c->copy_send = sl_send_mode_copies(sl_shard_config()->fetch_send_mode, peer);
         c->next = s->conns;
         if (s->conns)
                 s->conns->prev = c;
@@ -689,6 +692,34 @@ static void request_sent(sl_conn *c, sl_request *r)
         request_put(c->shard, r);
 }
 
+/* The shard's staging buffer for copied file ranges (conn_copies), allocated
+ * on first use and freed by sl_conn_close_all. */
+static _Thread_local uint8_t *t_tx;
+
+/* Copies up to `room` bytes of file piece sg from off into the staging
+ * buffer at `at`. Returns the bytes copied (short only at the file's end),
+ * or -errno. A short socket write later drops the copy of what did not go
+ * out; the next flush reads it again, at most one staging buffer's worth
+ * per full socket. */
+static ssize_t stage_file(const sl_seg *sg, size_t off, size_t at, size_t room)
+{
+        if (!t_tx && !(t_tx = malloc(SL_SHARD_TX_STAGE_BYTES)))
+                return -ENOMEM;
+        size_t want = sg->len - off < room ? sg->len - off : room, done = 0;
+        while (done < want) {
+                ssize_t r =
+                    pread(sg->fd, t_tx + at + done, want - done, sg->off + (int64_t)(off + done));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        break;
+                done += (size_t)r;
+        }
+        return (ssize_t)done;
+}
+
 /* Writes as much of the head of the queue as the socket takes. */
 static void conn_flush(sl_conn *c)
 {
@@ -711,7 +742,9 @@ static void conn_flush(sl_conn *c)
                 sl_request *q = r;
                 int seg = r->send_seg;
                 size_t off = r->send_off;
+                size_t staged = 0; /* bytes of t_tx in iov */
                 bool file_first = false;
+                ssize_t stage_err = 0;
                 while (q && n < IOV_MAX_BATCH && q->state == SL_REQ_DONE) {
                         if (seg < 0) {
                                 iov[n++] = (struct iovec){q->resp_hdr + off, q->resp_hdr_len - off};
@@ -726,6 +759,22 @@ static void conn_flush(sl_conn *c)
                                 continue;
                         }
                         sl_seg *sg = &q->segs[seg];
+                        if (sg->fd >= 0 && c->copy_send) {
+                                size_t room = SL_SHARD_TX_STAGE_BYTES - staged;
+                                ssize_t got = room ? stage_file(sg, off, staged, room) : 0;
+                                if (got <= 0) {
+                                        if (!n)
+                                                stage_err = got ? got : -EIO;
+                                        break;
+                                }
+                                iov[n++] = (struct iovec){t_tx + staged, (size_t)got};
+                                staged += (size_t)got;
+                                if ((size_t)got < sg->len - off)
+                                        break; /* the rest goes in the next writev */
+                                seg++;
+                                off = 0;
+                                continue;
+                        }
                         if (sg->fd >= 0) {
                                 file_first = n == 0;
                                 break;
@@ -736,7 +785,9 @@ static void conn_flush(sl_conn *c)
                         off = 0;
                 }
                 ssize_t w;
-                if (file_first) {
+                if (stage_err) {
+                        w = stage_err; /* unreadable, or shorter than promised */
+                } else if (file_first) {
                         sl_seg *sg = &r->segs[r->send_seg];
                         w = net->ops->send_file(net, c->sock, sg->fd,
                                                 sg->off + (int64_t)r->send_off,
@@ -842,4 +893,6 @@ void sl_conn_close_all(sl_shard *s)
         }
         free(t_rx);
         t_rx = NULL;
+        free(t_tx);
+        t_tx = NULL;
 }

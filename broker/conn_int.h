@@ -22,6 +22,7 @@ enum {
 #define SL_CONN_MAX_INFLIGHT    512
 #define SL_CONN_RX_INITIAL      16384        /* private buffer for a partial frame */
 #define SL_SHARD_RX_BYTES       65536        /* the shard's reusable receive buffer */
+#define SL_SHARD_TX_STAGE_BYTES (1u << 20)   /* the shard's buffer for copied file ranges */
 #define SL_CONN_RX_KEEP         (1u << 20)   /* larger buffers are freed once empty */
 #define SL_REQ_POOL_KEEP        256          /* idle pooled requests kept per shard */
 #define SL_REQ_FRAME_KEEP       65536        /* larger frame copies are freed on reuse, */
@@ -55,6 +56,7 @@ struct sl_conn {
         bool draining;     /* shutdown: no new requests, close when answered */
         bool dead;         /* socket closed; freed when the queue empties */
         bool flush_queued; /* on the shard's flush list */
+        bool copy_send;    /* file ranges go out copied, not sendfile (fetch.send.mode) */
         sl_conn *flush_next;
         char sw_name[64];
         char sw_version[64];

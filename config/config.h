@@ -22,6 +22,8 @@
 #define SL_CONFIG_HELP 1
 
 enum sl_net_backend { SL_NET_KERNEL = 0, SL_NET_DPDK = 1 };
+/* fetch.send.mode: how Fetch record bytes leave a page-cached segment. */
+enum sl_fetch_send { SL_FETCH_SEND_AUTO = 0, SL_FETCH_SEND_SENDFILE = 1, SL_FETCH_SEND_COPY = 2 };
 enum sl_log_level {
         SL_LOG_ERROR = 0,
         SL_LOG_WARN = 1,
@@ -75,6 +77,7 @@ typedef struct sl_config {
         char data_dir[SL_CONFIG_PATH_MAX];          /* data.dir (Kafka's log.dirs) */
         int64_t cores;                              /* cores: shard threads */
         int network_backend;                        /* network.backend, enum sl_net_backend */
+        int fetch_send_mode;                        /* fetch.send.mode, enum sl_fetch_send */
         int log_level;                              /* log.level, enum sl_log_level */
         int64_t num_partitions;                     /* num.partitions */
         int64_t default_replication_factor;         /* default.replication.factor */

@@ -34,6 +34,7 @@
 #define AT(store, f) (store), offsetof(sl_config, f), sizeof(((sl_config *)0)->f)
 
 static const char *const backend_names[] = {"kernel", "dpdk", NULL};
+static const char *const fetch_send_names[] = {"auto", "sendfile", "copy", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 const char *const cfg_compression_names[] = {"producer", "uncompressed", "gzip", "snappy",
                                              "lz4",      "zstd",         NULL};
@@ -72,6 +73,10 @@ const cfg_key cfg_keys[] = {
     {"network.backend", ENUMV(CK_ENUM, backend_names), AT(ST_INT, network_backend), "kernel",
      SL_CONFIG_TYPE_STRING, false, NULL,
      "kernel: epoll sockets; dpdk: userspace TCP (needs a DPDK build)."},
+    {"fetch.send.mode", ENUMV(CK_ENUM, fetch_send_names), AT(ST_INT, fetch_send_mode), "auto",
+     SL_CONFIG_TYPE_STRING, false, NULL,
+     "How Fetch sends record bytes: sendfile (no copy in the broker), copy (through a "
+     "buffer), auto: copy to clients on this host (loopback), sendfile to the rest."},
     {"log.level", ENUMV(CK_ENUM, level_names), AT(ST_INT, log_level), "info", SL_CONFIG_TYPE_STRING,
      true, NULL, "Least severe level written to stderr."},
     {"num.partitions", INTV(1, I32MAX, CU_NONE), AT(ST_I64, num_partitions), "1",

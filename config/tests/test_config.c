@@ -92,6 +92,7 @@ static const struct {
     {"data.dir", "/var/lib/serpentlog", "/var/lib/serpentlog"},
     {"cores", "97", "97"},
     {"network.backend", "dpdk", "dpdk"},
+    {"fetch.send.mode", "copy", "copy"},
     {"log.level", "debug", "debug"},
     {"num.partitions", "12", "12"},
     {"default.replication.factor", "3", "3"},

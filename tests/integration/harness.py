@@ -71,6 +71,14 @@ class Broker:
         self.extra_args = list(extra_args)
         self.mock_topics = list(mock_topics)
         self.tmp = tempfile.mkdtemp(prefix="sl-integ-")
+        # SL_IT_BROKER_YAML: broker config for a variant run of a whole test
+        # (ctest registers some tests twice, e.g. with fetch.send.mode: sendfile).
+        variant = os.environ.get("SL_IT_BROKER_YAML")
+        if variant and "--config" not in self.extra_args:
+            path = os.path.join(self.tmp, "variant.yaml")
+            with open(path, "w") as f:
+                f.write(variant + "\n")
+            self.extra_args += ["--config", path]
         self.data_dir = os.path.join(self.tmp, "data")
         os.makedirs(self.data_dir)
         self.port = free_port()
