@@ -197,17 +197,18 @@ start_mock() {
 	return 1
 }
 
-# start_serpentlog BIN [DATA-SUBDIR [LD_PRELOAD-LIB]]
+# start_serpentlog BIN [DATA-SUBDIR [LD_PRELOAD-LIB [CONFIG-FILE]]]
 start_serpentlog() {
-	local bin=$1 dir=$TMPD/${2:-serpentlog} pre=${3:-} port
+	local bin=$1 dir=$TMPD/${2:-serpentlog} pre=${3:-} cfg=() port
+	[ -n "${4:-}" ] && cfg=(--config "$4")
 	port=$(free_port)
 	mkdir -p "$dir"
 	if [ -n "$pre" ]; then
 		SL_MALLOC_COUNT_FILE="$OUT/malloc.counts" LD_PRELOAD="$pre" \
-			"$bin" start --listen "127.0.0.1:$port" --data-dir "$dir" --cores "$CORES" \
-			>>"$OUT/serpentlog.log" 2>&1 &
+			"$bin" start "${cfg[@]}" --listen "127.0.0.1:$port" --data-dir "$dir" \
+			--cores "$CORES" >>"$OUT/serpentlog.log" 2>&1 &
 	else
-		"$bin" start --listen "127.0.0.1:$port" --data-dir "$dir" --cores "$CORES" \
+		"$bin" start "${cfg[@]}" --listen "127.0.0.1:$port" --data-dir "$dir" --cores "$CORES" \
 			>>"$OUT/serpentlog.log" 2>&1 &
 	fi
 	BPID=$!
@@ -364,6 +365,22 @@ allocs=$(awk -v a="${a0:-}" -v b="${a1:-}" 'BEGIN { if (a == "" || b == "") prin
 		>>"$OUT/serpentlog-count-$name.txt"
 }
 
+# The consume datasets again with fetch.send.mode: sendfile, what a client on another host
+# gets (the default, auto, copies Fetch bytes to clients on this host: broker/send_mode.c).
+run_consume_sendfile() {
+	local bin=$1 lg="$BUILD/bench/loadgen" cfg="$TMPD/sendfile.yaml"
+	local common=(--record-size 1024 --partitions 1)
+	echo "fetch.send.mode: sendfile" >"$cfg"
+	start_serpentlog "$bin" sf "" "$cfg" || return 1
+	"$lg" produce --bootstrap "$BS" "${common[@]}" --topic c48 --records "$C48" \
+		>"$OUT/serpentlog-sf-c48-load.txt" 2>&1
+	"$lg" produce --bootstrap "$BS" "${common[@]}" --topic c4 --records "$C4" \
+		>"$OUT/serpentlog-sf-c4-load.txt" 2>&1
+	consume_run serpentlog-sf consume c48 20
+	consume_run serpentlog-sf consume4 c4 200
+	stop_broker
+}
+
 # Per-record syscalls and allocations: fixed-size produce and consume runs.
 run_counts() {
 	local bin=$1 lg="$BUILD/bench/loadgen" pre="$BUILD/bench/libsl_malloc_count.so"
@@ -416,6 +433,8 @@ if [ -n "$SLBIN" ]; then
 		run_broker serpentlog
 		stop_broker
 		SLNOTE="ran$SLNOTE"
+		log "serpentlog consume with fetch.send.mode: sendfile"
+		run_consume_sendfile "$SLBIN" || log "sendfile-mode consume run failed"
 		log "serpentlog idle RSS, 100 partitions"
 		run_idle_rss "$SLBIN" || log "idle RSS run failed"
 		log "serpentlog syscalls and allocations per record ($NCOUNT records each way)"
@@ -512,6 +531,10 @@ row "consume c4 ($C4 records) x200: records/s" "$(col mock consume4 rec_per_s %.
 row "  MB/s" "$(col mock consume4 mb_per_s %.1f)" "$(sl col serpentlog consume4 mb_per_s %.1f)"
 row "  records read" "$(col mock consume4 records %.0f)" "$(sl col serpentlog consume4 records %.0f)"
 row "  broker CPU s/GB" "$(cpu_per_gb mock consume4)" "$(sl cpu_per_gb serpentlog consume4)"
+row "fetch.send.mode sendfile: c48 MB/s" "-" "$(sl col serpentlog-sf consume mb_per_s %.1f)"
+row "  c4 records/s" "-" "$(sl col serpentlog-sf consume4 rec_per_s %.0f)"
+row "  broker CPU s/GB c48 / c4" "-" \
+	"$(sl cpu_per_gb serpentlog-sf consume) / $(sl cpu_per_gb serpentlog-sf consume4)"
 row "read-back p1 from the start, 1 pass: MB/s" "$(col mock readback mb_per_s %.1f)" \
 	"$(sl col serpentlog readback mb_per_s %.1f)"
 row "  records read" "$(col mock readback records %.0f)" "$(sl col serpentlog readback records %.0f)"
@@ -590,6 +613,10 @@ trow "consume MB/s >= 0.8 x sendfile ($CONSUME_MB MiB)" "$(fmt "$s_cmb" %.0f) MB
 	"$(div "$s_cmb" "$sf_mb" %.2f)" "$(verdict "$(div "$s_cmb" "$sf_mb" %.4f)" ge 0.8)"
 trow "consume rec/s >= 1.2 x mock ($C4 records)" "$(fmt "$s_crps" %.0f)" "mock $(fmt "$m_crps" %.0f)" \
 	"$(div "$s_crps" "$m_crps" %.2f)" "$(verdict "$(div "$s_crps" "$m_crps" %.4f)" ge 1.2)"
+s_sfmb=$(kv "$SLF-sf-consume.txt" mb_per_s)
+s_sfrps=$(kv "$SLF-sf-consume4.txt" rec_per_s)
+trow "  (same two, fetch.send.mode sendfile)" "$(fmt "$s_sfmb" %.0f) MB/s, $(fmt "$s_sfrps" %.0f)" \
+	"" "$(div "$s_sfmb" "$sf_mb" %.2f), $(div "$s_sfrps" "$m_crps" %.2f)" ""
 trow "  (read-back from disk, lagging consumer)" "$(fmt "$s_rbmb" %.0f) MB/s" "sendfile $(fmt "$sf_mb" %.0f) MB/s" \
 	"$(div "$s_rbmb" "$sf_mb" %.2f)" ""
 trow "idle RSS, 100 partitions <= 16 MiB" "$rss_mib MiB" "16 MiB" "$(div "$rss_mib" 16 %.2f)" \
@@ -603,7 +630,7 @@ trow "fetch heap allocations / record (< 0.01)" "$al_c" "none per record" "" \
 echo "(fsync p99 is the larger of fio's 4 KiB and 16 KiB write+fdatasync p99; counts from"
 echo " $NCOUNT-record runs, strace -c over every broker thread, malloc_count LD_PRELOAD shim;"
 echo " top syscalls in $OUT/strace-serpentlog-*.log)"
-for f in "$OUT"/{mock,serpentlog}-{produce,acksall,e2e,consume,consume4,readback}.txt; do
+for f in "$OUT"/{mock,serpentlog,serpentlog-sf}-{produce,acksall,e2e,consume,consume4,readback}.txt; do
 	[ -f "$f" ] || continue
 	if grep -q 'error' "$f"; then
 		echo "note: $(basename "$f"): $(grep -m1 'error' "$f")"
