@@ -1,5 +1,5 @@
 /* storage/tests/test_big_segment.c — segments at Kafka's default size (1 GiB)
- * and past 2 GiB (storage allows up to 4 GiB), filled to exactly segment.bytes.
+ * and past 2 GiB (storage allows up to UINT32_MAX - 64), filled to exactly segment.bytes.
  *
  * Writing gigabytes per run would be too slow for the suite, so the batches'
  * values are zeros and a file-ops layer turns whole zero pages into holes
