@@ -605,8 +605,9 @@ void sl_commit_free(sl_shard *s)
         s->commit = NULL;
 }
 
-/* A free batch slot with room for every partition of the shard, or NULL
- * (all slots in flight, or out of memory: retried next turn). */
+/* A free batch slot with room for every partition on the dirty list, or
+ * NULL (all slots in flight, or out of memory: retried next turn). Slots
+ * grow to the largest batch seen, not to the shard's partition count. */
 static sl_commit_slot *commit_slot(sl_shard *s)
 {
         if (!s->commit) {
@@ -618,8 +619,13 @@ static sl_commit_slot *commit_slot(sl_shard *s)
                         s->commit->slot[i].c = s->commit;
         }
         sl_commit_slot *sl = sl_commit_free_slot(s->commit);
-        if (sl && sl->cap < s->nparts) {
-                uint32_t cap = s->nparts + 16;
+        if (!sl)
+                return NULL;
+        uint32_t need = 0;
+        for (const sl_partition *p = s->dirty_head; p; p = p->dirty_next)
+                need++;
+        if (sl->cap < need) {
+                uint32_t cap = need + need / 2 + 4;
                 sl_commit_entry *ne = realloc(sl->e, cap * sizeof(*ne));
                 if (!ne)
                         return NULL;
