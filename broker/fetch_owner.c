@@ -7,18 +7,28 @@
  * its connection closed), sends a pooled "release" message back here. The
  * pool is per shard and only grows, so steady state allocates nothing.
  *
+ * Cold headers: batch headers are read from the page cache only; when the
+ * first one is on disk the shard's I/O helper brings it in before the read
+ * is repeated and the reply goes home (see "cold batch headers" below), so a
+ * lagging consumer's reads never wait for the disk on this reactor.
+ *
  * Watches: a long-polling Fetch parks one xcall per owner shard here; its
  * items are linked into this shard's hash table by (topic id, partition)
  * until sl_fetch_notify (called after every append) finds one of them, or the
  * connection shard sends a cancel. The items live in a wait block of the
  * other shard (fetch_wait.c); they are touched here only while the watch
  * xcall is parked (shard.h: the target owns arg until it replies). */
+#include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetch_response.h"
 #include "kafka_errors.h"
 #include "partition_ops.h"
+#include "residency.h"
+#include "shard.h"
 
 /* ---- reading ---- */
 
@@ -49,7 +59,10 @@ static bool diverging(sl_log *log, sl_fetch_item *it)
         return false;
 }
 
-static void fetch_read_one(sl_fetch_item *it)
+/* Reads one item. With need, from the page cache only: returns true (item
+ * unread, nothing pinned) when the first batch header is not cached, with
+ * *need the file window to bring in. */
+static bool fetch_read_one(sl_fetch_item *it, sl_file_range *need)
 {
         it->nranges = 0;
         it->bytes = 0;
@@ -62,25 +75,29 @@ static void fetch_read_one(sl_fetch_item *it)
         sl_partition *p = sl_partition_readable(it->topic_id, it->partition,
                                                 it->current_leader_epoch, &it->error_code);
         if (!p)
-                return;
+                return false;
         sl_log *log = p->log;
         /* Single node: the high watermark is the log end offset. */
         it->high_watermark = sl_log_end_offset(log);
         it->log_start_offset = sl_log_start_offset(log);
         if (it->last_fetched_epoch >= 0 && diverging(log, it))
-                return;
+                return false;
         if (it->fetch_offset < it->log_start_offset || it->fetch_offset > it->high_watermark) {
                 it->error_code = KP_ERR_OFFSET_OUT_OF_RANGE;
-                return;
+                return false;
         }
         size_t budget = it->max_bytes > 0 ? (size_t)it->max_bytes : 0;
         int n = 0;
-        int rc = sl_log_read(log, it->fetch_offset, it->high_watermark, budget, it->ranges,
-                             SL_FETCH_MAX_RANGES, &n);
+        int rc = need ? sl_residency_log_read(log, it->fetch_offset, it->high_watermark, budget,
+                                              it->ranges, SL_FETCH_MAX_RANGES, &n, need)
+                      : sl_log_read(log, it->fetch_offset, it->high_watermark, budget, it->ranges,
+                                    SL_FETCH_MAX_RANGES, &n);
+        if (rc == -EAGAIN && need)
+                return true;
         if (rc < 0) {
                 it->error_code =
                     rc == SL_EOFFSET ? KP_ERR_OFFSET_OUT_OF_RANGE : KP_ERR_KAFKA_STORAGE_ERROR;
-                return;
+                return false;
         }
         it->nranges = n;
         for (int i = 0; i < n; i++)
@@ -89,15 +106,137 @@ static void fetch_read_one(sl_fetch_item *it)
                 it->part = p;
                 p->read_pins += n;
         }
+        return false;
+}
+
+/* ---- cold batch headers: read in by this shard's I/O helper ----
+ *
+ * sl_log_read preads batch headers on this reactor. For a lagging consumer
+ * they are on disk, so the items are read from the page cache only
+ * (sl_residency_log_read); an item whose first header is not cached waits
+ * while the helper brings its window in (sl_residency_fill), then is read
+ * again, and the group's reply goes home after that. A range's end header
+ * that is not cached just ends the range early. After HDR_ROUNDS trips an
+ * item is read the blocking way (the pages keep being dropped: memory is
+ * that short). The jobs are pooled per shard like the release messages. A
+ * window's segment is not pinned meanwhile: if retention deletes it, the
+ * helper reads a closed (or reused) fd into the page cache or fails, and the
+ * re-read finds what is there now. */
+
+#define HDR_ROUNDS  4
+#define HDR_JOB_CAP 16 /* windows per job; more items wait for the next round */
+
+typedef struct hdr_job {
+        sl_xcall x;
+        struct hdr_job *next_free;
+        sl_fanout_group *grp;
+        sl_xcall *reply; /* the group's xcall, replied when every item is read */
+        int rounds;
+        int32_t n;
+        int32_t items[HDR_JOB_CAP]; /* indexes into grp->items */
+        sl_file_range need[HDR_JOB_CAP];
+} hdr_job;
+
+static _Thread_local hdr_job *t_hdr_free;
+static pthread_key_t hdr_key;
+static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
+
+static void hdr_pool_free(void *head)
+{
+        hdr_job *j = head;
+        while (j) {
+                hdr_job *next = j->next_free;
+                free(j);
+                j = next;
+        }
+}
+
+static void hdr_key_init(void)
+{
+        pthread_key_create(&hdr_key, hdr_pool_free);
+}
+
+static hdr_job *hdr_get(void)
+{
+        hdr_job *j = t_hdr_free;
+        if (j) {
+                t_hdr_free = j->next_free;
+                pthread_setspecific(hdr_key, t_hdr_free);
+        } else {
+                pthread_once(&hdr_once, hdr_key_init);
+                j = malloc(sizeof(*j));
+                if (!j)
+                        return NULL;
+        }
+        memset(j, 0, offsetof(hdr_job, items));
+        return j;
+}
+
+static void hdr_put(hdr_job *j)
+{
+        j->next_free = t_hdr_free;
+        t_hdr_free = j;
+        pthread_setspecific(hdr_key, t_hdr_free);
+}
+
+/* On the helper thread. */
+static void hdr_run(sl_xcall *x)
+{
+        hdr_job *j = x->arg;
+        for (int32_t i = 0; i < j->n; i++)
+                sl_residency_fill(j->need[i].fd, j->need[i].pos, j->need[i].len);
+}
+
+static void read_items(sl_fanout_group *grp, sl_xcall *reply, hdr_job *prev);
+
+static void hdr_done(sl_xcall *x)
+{
+        hdr_job *j = x->arg;
+        sl_fresp_cold_count_header_fill();
+        read_items(j->grp, j->reply, j);
+}
+
+/* Reads the group's items (those of prev only, after a helper trip), sends
+ * the cold ones' windows to the helper, and replies once none is left. */
+static void read_items(sl_fanout_group *grp, sl_xcall *reply, hdr_job *prev)
+{
+        sl_fetch_fanout_ctx *c = grp->f->ctx;
+        int rounds = prev ? prev->rounds + 1 : 0;
+        int32_t count = prev ? prev->n : grp->n;
+        hdr_job *job = NULL;
+        for (int32_t k = 0; k < count; k++) {
+                int32_t gi = prev ? prev->items[k] : k;
+                sl_fetch_item *it = &c->items[grp->items[gi]];
+                sl_file_range need;
+                if (!fetch_read_one(it, rounds < HDR_ROUNDS ? &need : NULL))
+                        continue;
+                if (!job)
+                        job = hdr_get();
+                if (!job || job->n == HDR_JOB_CAP) {
+                        fetch_read_one(it, NULL); /* no room: read it the blocking way */
+                        continue;
+                }
+                job->items[job->n] = gi;
+                job->need[job->n++] = need;
+        }
+        if (prev)
+                hdr_put(prev);
+        if (!job) {
+                sl_xcall_reply(reply);
+                return;
+        }
+        job->grp = grp;
+        job->reply = reply;
+        job->rounds = rounds;
+        job->x.run = hdr_run;
+        job->x.done = hdr_done;
+        job->x.arg = job;
+        sl_shard_offload(&job->x);
 }
 
 void sl_fetch_read_on_owner(sl_xcall *x)
 {
-        sl_fanout_group *grp = x->arg;
-        sl_fetch_fanout_ctx *c = grp->f->ctx;
-        for (int32_t i = 0; i < grp->n; i++)
-                fetch_read_one(&c->items[grp->items[i]]);
-        sl_xcall_reply(x);
+        read_items(x->arg, x, NULL);
 }
 
 /* Owner side: unpins ranges; the partition outlives its pins even when its
@@ -254,11 +393,8 @@ static void watch_unlink(sl_fetch_item *it)
  * shard answers from that without another round trip to the owners. */
 static void watch_reply_with_read(sl_fanout_group *grp)
 {
-        sl_fetch_fanout_ctx *c = grp->f->ctx;
-        for (int32_t i = 0; i < grp->n; i++)
-                fetch_read_one(&c->items[grp->items[i]]);
         grp->pending = 0;
-        sl_xcall_reply(&grp->x);
+        read_items(grp, &grp->x, NULL);
 }
 
 /* Unregisters every item of a parked watch and sends it home. */

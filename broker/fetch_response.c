@@ -11,6 +11,7 @@
 #include "broker_int.h"
 #include "fetch_response.h"
 #include "residency.h"
+#include "reactor.h"
 #include "shard.h"
 
 /* A writer that counts when buf is NULL. */
@@ -167,12 +168,71 @@ struct sl_fresp_cold {
 
 _Atomic int sl_fresp_cold_delay_ms;
 
-static _Atomic uint64_t st_fills, st_ranges, st_bytes, st_errors;
+static _Atomic uint64_t st_fills, st_ranges, st_bytes, st_errors, st_hdr_fills;
 static _Atomic bool method_logged;
+
+/* Cold streams of this shard: where the helper's last fill of a file ended.
+ * The helper's read leaves the kernel's readahead going past the range, with
+ * readahead marks in pages nobody has read yet. The next range of the same
+ * consumer starts exactly there and often looks cached (its pages are in the
+ * page cache, some still being read); sent from the reactor it would wait for
+ * that read and, at each mark, start the next one on the reactor. So a range
+ * that continues a stream goes through the helper too, whose read waits for
+ * what is in flight and moves the readahead on; the reactor only ever sends
+ * pages the helper has read. A stream is forgotten after STREAM_IDLE_MS. */
+#define STREAMS        32
+#define FILL_TAIL      4096 /* storage/log_read.c's FETCH_WINDOW */
+#define STREAM_IDLE_MS 2000
+
+typedef struct cold_stream {
+        int fd;
+        int64_t end;
+        int64_t used_ms;
+} cold_stream;
+
+static _Thread_local cold_stream t_streams[STREAMS];
+static _Thread_local int t_nstreams;
+
+static bool stream_continues(const sl_file_range *r)
+{
+        for (int i = 0; i < t_nstreams; i++) {
+                cold_stream *s = &t_streams[i];
+                if (s->fd != r->fd || s->end != r->pos)
+                        continue;
+                if (sl_now_ms() - s->used_ms > STREAM_IDLE_MS) {
+                        *s = t_streams[--t_nstreams];
+                        return false;
+                }
+                return true;
+        }
+        return false;
+}
+
+/* After a fill of [pos, end) of fd (on the shard): that stream's new end. */
+static void stream_note(int fd, int64_t pos, int64_t end)
+{
+        int64_t now = sl_now_ms();
+        cold_stream *slot = NULL;
+        for (int i = 0; i < t_nstreams && !slot; i++)
+                if (t_streams[i].fd == fd && t_streams[i].end == pos)
+                        slot = &t_streams[i];
+        if (!slot && t_nstreams < STREAMS)
+                slot = &t_streams[t_nstreams++];
+        for (int i = 0; i < t_nstreams && !slot; i++)
+                if (now - t_streams[i].used_ms > STREAM_IDLE_MS)
+                        slot = &t_streams[i];
+        if (!slot) {
+                slot = &t_streams[0]; /* all busy: the oldest */
+                for (int i = 1; i < t_nstreams; i++)
+                        if (t_streams[i].used_ms < slot->used_ms)
+                                slot = &t_streams[i];
+        }
+        *slot = (cold_stream){.fd = fd, .end = end, .used_ms = now};
+}
 
 bool sl_fresp_range_cached(kp_arena *a, sl_fresp_cold **cold, int32_t max, const sl_file_range *r)
 {
-        if (sl_residency_check(r->fd, r->pos, r->len))
+        if (sl_residency_check(r->fd, r->pos, r->len) && !(t_nstreams && stream_continues(r)))
                 return true;
         sl_fresp_cold *w = *cold;
         if (!w) {
@@ -195,7 +255,9 @@ static void cold_run(sl_xcall *x)
 {
         sl_fresp_cold *w = x->arg;
         for (int32_t i = 0; i < w->n; i++) {
-                int rc = sl_residency_fill(w->r[i].fd, w->r[i].pos, w->r[i].len);
+                /* Plus the next fetch's first header window (the owner reads
+                 * it from the reactor only once it is cached). */
+                int rc = sl_residency_fill(w->r[i].fd, w->r[i].pos, w->r[i].len + FILL_TAIL);
                 if (rc < 0 && !w->fill_rc)
                         w->fill_rc = rc;
         }
@@ -214,6 +276,8 @@ static void cold_done(sl_xcall *x)
         atomic_fetch_add_explicit(&st_fills, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&st_ranges, (uint64_t)w->n, memory_order_relaxed);
         atomic_fetch_add_explicit(&st_bytes, (uint64_t)w->bytes, memory_order_relaxed);
+        for (int32_t i = 0; i < w->n; i++)
+                stream_note(w->r[i].fd, w->r[i].pos, w->r[i].pos + w->r[i].len);
         if (w->fill_rc) {
                 /* sendfile meets the same error and closes the connection. */
                 atomic_fetch_add_explicit(&st_errors, 1, memory_order_relaxed);
@@ -243,4 +307,10 @@ void sl_fresp_cold_stats_get(sl_fresp_cold_stats *out)
         out->ranges = atomic_load(&st_ranges);
         out->bytes = atomic_load(&st_bytes);
         out->fill_errors = atomic_load(&st_errors);
+        out->header_fills = atomic_load(&st_hdr_fills);
+}
+
+void sl_fresp_cold_count_header_fill(void)
+{
+        atomic_fetch_add_explicit(&st_hdr_fills, 1, memory_order_relaxed);
 }

@@ -79,12 +79,15 @@ void sl_fresp_cold_fill(sl_fresp_cold *cold, void (*done)(void *arg), void *arg)
 
 /* Counters of the cold path, process-wide (for tests and operators). */
 typedef struct sl_fresp_cold_stats {
-        uint64_t fills;       /* responses that waited for the helper */
-        uint64_t ranges;      /* ranges read in */
-        uint64_t bytes;       /* bytes of those ranges */
-        uint64_t fill_errors; /* fills that failed (the response is sent anyway) */
+        uint64_t fills;        /* responses that waited for the helper */
+        uint64_t ranges;       /* ranges read in */
+        uint64_t bytes;        /* bytes of those ranges */
+        uint64_t fill_errors;  /* fills that failed (the response is sent anyway) */
+        uint64_t header_fills; /* owner reads that waited for a header window */
 } sl_fresp_cold_stats;
 void sl_fresp_cold_stats_get(sl_fresp_cold_stats *out);
+/* Counts one header window brought in for an owner's read (fetch_owner.c). */
+void sl_fresp_cold_count_header_fill(void);
 
 /* Test hook: the helper sleeps this long after each fill (0: never), so a
  * test can show the reactor serving others meanwhile. Read only on the cold

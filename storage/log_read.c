@@ -9,9 +9,15 @@
  * at or below the offset, the end from the last entry the byte budget
  * reaches, so it reads two small windows of headers (4 KiB each), never the
  * record bytes in between, which go out by sendfile. Sequential walks over
- * every header (timestamps, producer state, truncation) use 64 KiB windows. */
+ * every header (timestamps, producer state, truncation) use 64 KiB windows.
+ * sl_residency_log_read is the same read for a reactor: it reads only the
+ * start's windows, and only when cachestat says they are cached, ends the
+ * range at the last boundary it knows (the index entry the budget reaches, or
+ * a header in the start's window) instead of reading the end's window, and
+ * names the window it lacks when it cannot start. */
 #include "fileops_int.h"
 #include "log_int.h"
+#include "residency.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +33,9 @@ typedef struct hdr_reader {
         int fd;
         int64_t at;
         size_t len;
+        bool nowait;         /* page cache only (sl_residency_log_read) */
+        bool may_read;       /* nowait: new windows may be read (when cached) */
+        sl_file_range *need; /* nowait: the window that was not cached */
 } hdr_reader;
 
 /* Reads the header of the batch at pos (pos < limit). Returns 0, or
@@ -39,6 +48,13 @@ static int read_hdr(hdr_reader *r, int64_t pos, int64_t limit, sl_batch_hdr *h)
                         want = (size_t)(limit - pos);
                 if (want < HDR_NEED)
                         return SL_ECORRUPT;
+                /* Page cache only: a window is read when every page of it
+                 * is cached (cachestat, which starts no I/O; RWF_NOWAIT would
+                 * start readahead), and only while seeking the start. */
+                if (r->nowait && (!r->may_read || !sl_residency_check(r->fd, pos, (int64_t)want))) {
+                        *r->need = (sl_file_range){.fd = r->fd, .pos = pos, .len = (int64_t)want};
+                        return -EAGAIN;
+                }
                 ssize_t got = sl_pread_full(r->fd, r->buf, want, pos);
                 if (got < 0)
                         return (int)got;
@@ -99,8 +115,9 @@ static int64_t last_entry_within(const sl_segment *seg, int64_t pos_limit, int64
         return lo > 0 ? (int64_t)x->oe[lo - 1].pos : -1;
 }
 
-int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
-                sl_file_range *ranges, int max_ranges, int *n_out)
+/* sl_log_read, and with need != NULL sl_residency_log_read (residency.h). */
+static int log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                    sl_file_range *ranges, int max_ranges, int *n_out, sl_file_range *need)
 {
         *n_out = 0;
         if (log->fatal)
@@ -112,7 +129,8 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_byte
         if (offset >= max_offset || max_ranges <= 0)
                 return 0;
         uint8_t buf[FETCH_WINDOW];
-        hdr_reader r = {.buf = buf, .cap = sizeof(buf), .fd = -1};
+        hdr_reader r = {
+            .buf = buf, .cap = sizeof(buf), .fd = -1, .nowait = need != NULL, .need = need};
         int si = sl_log_find_segment(log, offset);
         int64_t used = 0;
         int n = 0, rc = 0;
@@ -129,7 +147,9 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_byte
                 r.len = 0;
                 int64_t start, p;
                 sl_batch_hdr h;
+                r.may_read = true;
                 rc = seek_batch(&r, seg, offset, &start, &h);
+                r.may_read = false;
                 if (rc == SL_ENOTFOUND) {
                         /* offset lies in the gap a compaction left at the
                          * end of a cleaned segment: go on to the next one. */
@@ -148,9 +168,20 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_byte
                 int64_t e = last_entry_within(seg, reach, max_offset);
                 if (e > p)
                         p = e;
+                /* The rest of the segment fits whole: no header to read. */
+                if (seg->next_offset <= max_offset && seg->data_end <= reach)
+                        p = seg->data_end;
                 bool budget_hit = false;
                 while (p < seg->data_end) {
                         rc = read_hdr(&r, p, seg->data_end, &h);
+                        if (rc == -EAGAIN && p > start) {
+                                /* Page cache only: end at the last boundary
+                                 * known (whole batches, within the budget),
+                                 * reading no window past the start's. */
+                                rc = 0;
+                                budget_hit = true;
+                                break;
+                        }
                         if (rc < 0)
                                 goto out;
                         int64_t size = 12 + (int64_t)h.batch_len;
@@ -179,6 +210,18 @@ out:
         if (rc < 0 && n == 0)
                 return rc == SL_ENOTFOUND ? 0 : rc;
         return 0;
+}
+
+int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                sl_file_range *ranges, int max_ranges, int *n_out)
+{
+        return log_read(log, offset, max_offset, max_bytes, ranges, max_ranges, n_out, NULL);
+}
+
+int sl_residency_log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                          sl_file_range *ranges, int max_ranges, int *n_out, sl_file_range *need)
+{
+        return log_read(log, offset, max_offset, max_bytes, ranges, max_ranges, n_out, need);
 }
 
 static sl_segment *seg_by_fd(sl_log *log, int fd)

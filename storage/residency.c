@@ -8,11 +8,16 @@
  * cannot be mapped either, everything counts as cached, which is what the
  * broker did before it checked. The method is picked once per process.
  *
- * The fill runs on a helper thread: POSIX_FADV_WILLNEED submits the reads of
- * the whole range at once, then mincore says which pages are not read yet
- * and a 1-byte pread of the first such page waits for its I/O; that repeats
- * until none is left (a few rounds per MiB, not one per page, because the
- * reads complete in large pieces). No record byte is copied to user space. */
+ * The fill runs on a helper thread: sendfile of the range to /dev/null. The
+ * kernel reads it exactly as a Fetch's own sendfile would (its readahead,
+ * large folios) and waits for every page, and /dev/null drops the pages
+ * without a copy: 0.03 CPU-s/GB measured here, against 0.25 for
+ * POSIX_FADV_WILLNEED (which also leaves 4 KiB pages that cost the later
+ * sendfile more) and 0.7 for a pread through a buffer. The kernel's
+ * readahead may go on past the range; a later range found "cached" while
+ * that read is still in flight makes the reactor's sendfile wait for it (an
+ * I/O already under way, never a new one). If /dev/null cannot be spliced
+ * to, the range is pread through a stack buffer. */
 #include "residency.h"
 
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -172,18 +178,25 @@ int sl_residency_check(int fd, int64_t off, int64_t len)
         return 1;
 }
 
-/* Waits for one byte of the page at pos: returns once the page is read. */
-static int touch(int fd, int64_t pos)
+/* /dev/null, opened once per process (never closed: one fd for the process's
+ * life), or -1 when it cannot be opened. */
+static int devnull(void)
 {
-        char b;
-        ssize_t r;
-        do
-                r = pread(fd, &b, 1, (off_t)pos);
-        while (r < 0 && errno == EINTR);
-        return r < 0 ? -errno : 0;
+        static _Atomic int fd = -2;
+        int f = atomic_load_explicit(&fd, memory_order_acquire);
+        if (f != -2)
+                return f;
+        int nf = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int expect = -2;
+        if (!atomic_compare_exchange_strong(&fd, &expect, nf)) {
+                if (nf >= 0)
+                        close(nf);
+                return expect;
+        }
+        return nf;
 }
 
-/* Fallback wait: reads the range through a stack buffer (copies). */
+/* Fallback: reads the range through a stack buffer (copies). */
 static int fill_by_reading(int fd, int64_t off, int64_t len)
 {
         char buf[64 << 10];
@@ -204,50 +217,20 @@ static int fill_by_reading(int fd, int64_t off, int64_t len)
 
 int sl_residency_fill(int fd, int64_t off, int64_t len)
 {
-        if (len <= 0)
-                return 0;
-        int err = posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
-        if (err)
-                return -err;
-        int64_t pg = page_bytes();
-        int64_t a = off / pg * pg, end = off + len;
-        unsigned char vec[CHUNK_PAGES];
-        while (a < end) {
-                int64_t bytes = end - a;
-                if (bytes > CHUNK_PAGES * pg)
-                        bytes = CHUNK_PAGES * pg;
-                int64_t pages = (bytes + pg - 1) / pg;
-                void *m = map_and_probe(fd, a, (size_t)bytes, vec);
-                if (m == MAP_FAILED) {
-                        int64_t from = a > off ? a : off;
-                        int rc = fill_by_reading(fd, from, a + bytes - from);
-                        if (rc < 0)
-                                return rc;
-                        a += bytes;
+        int null = devnull();
+        while (len > 0 && null >= 0) {
+                off_t o = (off_t)off;
+                ssize_t r = sendfile(null, fd, &o, (size_t)len);
+                if (r < 0 && errno == EINTR)
                         continue;
-                }
-                int64_t i = 0, rc = 0;
-                for (;;) {
-                        while (i < pages && (vec[i] & 1))
-                                i++;
-                        if (i == pages)
-                                break;
-                        /* Wait for that page, then ask again about the rest:
-                         * its neighbours were usually read by the same I/O. */
-                        rc = touch(fd, a + i * pg);
-                        if (rc < 0)
-                                break;
-                        i++;
-                        if (i < pages &&
-                            mincore((char *)m + i * pg, (size_t)((pages - i) * pg), vec + i) < 0) {
-                                rc = -errno;
-                                break;
-                        }
-                }
-                munmap(m, (size_t)bytes);
-                if (rc < 0)
-                        return (int)rc;
-                a += bytes;
+                if (r < 0 && (errno == EINVAL || errno == ENOSYS))
+                        break; /* no splice for this file: read it */
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return 0; /* end of file */
+                off += r;
+                len -= r;
         }
-        return 0;
+        return len > 0 ? fill_by_reading(fd, off, len) : 0;
 }

@@ -32,12 +32,27 @@ int sl_residency_check(int fd, int64_t off, int64_t len);
 enum sl_residency_method sl_residency_method_get(void);
 const char *sl_residency_method_name(enum sl_residency_method m);
 
-/* Blocking, for a helper thread: starts reading [off, off + len) into the page
- * cache in one request (POSIX_FADV_WILLNEED) and waits until every page is
- * read (mincore tells which pages to wait for, waiting costs a 1-byte pread;
- * without mincore the range is pread through a stack buffer). Returns 0 or
- * -errno. */
+/* Blocking, for a helper thread: reads [off, off + len) into the page cache
+ * and returns once every page is read, without copying it to user space
+ * (sendfile to /dev/null; a pread through a stack buffer where that cannot
+ * work). Returns 0 or -errno. */
 int sl_residency_fill(int fd, int64_t off, int64_t len);
+
+/* sl_log_read (log.h) for a shard's reactor: never waits for the disk and
+ * starts no disk read. It reads only the batch-header windows around the
+ * offset, each only when cachestat says it is cached, and ends the range at
+ * the last batch boundary it knows without reading further headers: the index
+ * entry the budget reaches, or a header within those windows. So its ranges
+ * are a prefix of sl_log_read's (whole batches; the first batch always), at
+ * most about index.interval.bytes plus a batch shorter. Returns -EAGAIN, with
+ * no range pinned and *need set to the window to bring in (sl_residency_fill
+ * on a helper thread, then call again), when the offset's own header window
+ * is not cached. Implemented in log_read.c. */
+struct sl_log;
+struct sl_file_range;
+int sl_residency_log_read(struct sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                          struct sl_file_range *ranges, int max_ranges, int *n_out,
+                          struct sl_file_range *need);
 
 /* Test hooks: force a method (SL_RESIDENCY_UNKNOWN: detect again). */
 void sl_residency_method_set(enum sl_residency_method m);

@@ -5,13 +5,20 @@
  * batch sizes, index intervals, segment sizes and budgets, checked against a
  * model of every appended batch; and it finds the boundary through the sparse
  * offset index, reading only a few KiB of batch headers for a 1 MiB range
- * instead of preading through the data (counted by a file-ops layer). */
+ * instead of preading through the data (counted by a file-ops layer).
+ * sl_residency_log_read (residency.h), the reactor's variant: its ranges are
+ * whole-batch prefixes of sl_log_read's, short by at most an index interval
+ * plus a batch; on a file dropped from the page cache it reads nothing and
+ * names the window to bring in, and after sl_residency_fill of it, it reads. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -19,6 +26,7 @@
 #include "fileops_int.h"
 #include "format_int.h"
 #include "log.h"
+#include "residency.h"
 
 #define MAXB 60000
 
@@ -233,11 +241,155 @@ static void test_reads_few_header_bytes(void **state)
         }
 }
 
+/* Ranges of the page-cache-only read: a prefix of sl_log_read's. */
+static void check_nowait_prefix(sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+                                int64_t slack)
+{
+        sl_file_range a[64], b[64], need;
+        int na = 0, nb = 0;
+        assert_int_equal(sl_log_read(log, offset, max_offset, max_bytes, a, 64, &na), 0);
+        assert_int_equal(
+            sl_residency_log_read(log, offset, max_offset, max_bytes, b, 64, &nb, &need), 0);
+        int64_t la = 0, lb = 0;
+        for (int k = 0; k < na; k++)
+                la += a[k].len;
+        for (int k = 0; k < nb; k++) {
+                assert_true(k < na);
+                assert_int_equal(b[k].fd, a[k].fd);
+                assert_int_equal(b[k].pos, a[k].pos);
+                assert_true(b[k].len <= a[k].len);
+                if (k + 1 < nb)
+                        assert_int_equal(b[k].len, a[k].len);
+                lb += b[k].len;
+        }
+        if (na > 0)
+                assert_true(nb >= 1); /* the first batch always */
+        assert_true(lb <= la && la - lb <= slack);
+        /* Whole batches: b ends where a batch of the model starts or ends. */
+        if (nb > 0) {
+                int64_t end_off = -1;
+                uint8_t h[61];
+                int64_t p = b[nb - 1].pos, end = p + b[nb - 1].len;
+                while (p < end) {
+                        assert_int_equal(sl_fileops_posix.pread(b[nb - 1].fd, h, 61, p), 61);
+                        p += 12 + (int64_t)sl_be32(h + 8);
+                        end_off = (int64_t)sl_be64(h);
+                }
+                assert_int_equal(p, end);
+                (void)end_off;
+        }
+        sl_log_release_ranges(log, a, na);
+        sl_log_release_ranges(log, b, nb);
+}
+
+static void test_nowait_prefix(void **state)
+{
+        (void)state;
+        static const int32_t intervals[] = {1, 4096, 20000};
+        uint64_t rs = 11;
+        for (size_t ii = 0; ii < sizeof(intervals) / sizeof(intervals[0]); ii++) {
+                char *dir = bg_tempdir();
+                sl_log_config cfg = sl_log_config_default();
+                cfg.index_interval_bytes = intervals[ii];
+                cfg.segment_bytes = 300000;
+                sl_log *log = open_log(dir, &cfg);
+                NB = 0;
+                for (int i = 0; i < 800; i++)
+                        append(log, 1 + (int)(bg_rand(&rs) % 4),
+                               i % 9 ? bg_rand(&rs) % 1500 : 9000 + bg_rand(&rs) % 9000);
+                int64_t end = sl_log_end_offset(log);
+                for (int k = 0; k < 300; k++) {
+                        int64_t off = (int64_t)(bg_rand(&rs) % (uint64_t)end);
+                        size_t mb = k % 2 ? 1u << 20 : bg_rand(&rs) % 100000;
+                        /* Short by at most an interval, a batch and a window. */
+                        check_nowait_prefix(log, off, end, mb, intervals[ii] + 40000 + 4096);
+                }
+                sl_log_close(log);
+                bg_rmdir(dir);
+                free(dir);
+        }
+}
+
+static int64_t g_cold_preads;
+static ssize_t cold_counting_pread(int fd, void *buf, size_t n, int64_t off)
+{
+        g_cold_preads++;
+        return sl_fileops_posix.pread(fd, buf, n, off);
+}
+
+static void drop_dir(const char *dir)
+{
+        int64_t bases[64];
+        int n = bg_list_segments(dir, bases, 64);
+        for (int i = 0; i < n; i++) {
+                char path[4200];
+                bg_seg_path(path, sizeof(path), dir, bases[i], "log");
+                int fd = open(path, O_RDONLY);
+                assert_true(fd >= 0);
+                assert_int_equal(fdatasync(fd), 0);
+                assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+                close(fd);
+        }
+}
+
+/* Dropped from the page cache: no read at all, the window named; filled by
+ * the helper's routine, the read goes through with the same first batch. */
+static void test_nowait_cold(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir, NULL);
+        NB = 0;
+        for (int i = 0; i < 3000; i++)
+                append(log, 1, 1000);
+        assert_int_equal(sl_log_sync(log), 0);
+        int64_t end = sl_log_end_offset(log);
+        uint64_t rs = 5;
+        for (int k = 0; k < 20; k++) {
+                drop_dir(dir);
+                int64_t off = (int64_t)(bg_rand(&rs) % (uint64_t)end);
+                sl_file_range r[4], need = {0};
+                int n = -1;
+                counting_ops = sl_fileops_posix;
+                counting_ops.pread = cold_counting_pread;
+                sl_fileops_set(&counting_ops);
+                g_cold_preads = 0;
+                int rc = sl_residency_log_read(log, off, end, 1 << 20, r, 4, &n, &need);
+                sl_fileops_set(NULL);
+                if (rc == 0 && k == 0)
+                        skip(); /* this file system keeps its pages (tmpfs) */
+                assert_int_equal(rc, -EAGAIN);
+                assert_int_equal(n, 0);
+                assert_int_equal(g_cold_preads, 0);
+                assert_true(need.len > 0 && need.len <= 4096);
+                /* Fill what it names until it reads (a walk from the index
+                 * entry may need a second window). */
+                for (int round = 0; round < 4 && rc == -EAGAIN; round++) {
+                        assert_int_equal(sl_residency_fill(need.fd, need.pos, need.len), 0);
+                        rc = sl_residency_log_read(log, off, end, 1 << 20, r, 4, &n, &need);
+                }
+                assert_int_equal(rc, 0);
+                assert_true(n >= 1);
+                sl_file_range a[4];
+                int na = 0;
+                assert_int_equal(sl_log_read(log, off, end, 1 << 20, a, 4, &na), 0);
+                assert_int_equal(r[0].pos, a[0].pos);
+                assert_true(r[0].len >= 1000 && r[0].len <= a[0].len);
+                sl_log_release_ranges(log, r, n);
+                sl_log_release_ranges(log, a, na);
+        }
+        sl_log_close(log);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_same_ranges),
             cmocka_unit_test(test_reads_few_header_bytes),
+            cmocka_unit_test(test_nowait_prefix),
+            cmocka_unit_test(test_nowait_cold),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,7 @@ static void run_method(enum sl_residency_method m)
         assert_int_equal(sl_residency_check(fd, off, len), 0);
         assert_int_equal(sl_residency_fill(fd, off, len), 0);
         assert_int_equal(sl_residency_check(fd, off, len), 1);
-        /* Nothing before it was read (WILLNEED reads the range, not more). */
+        /* Nothing before it was read (readahead only goes forward). */
         assert_int_equal(sl_residency_check(fd, 0, 1 << 20), 0);
         assert_int_equal(pread(fd, got, (size_t)len, off), len);
         for (int64_t k = 0; k < len; k++) {
