@@ -7,8 +7,11 @@ couple of seconds), min.cleanable.dirty.ratio 0.01 and segment.ms 1 s;
 confluent-kafka writes RECORDS (600,000) lz4-compressed records over 4,000
 keys with acks=all. The cleaner looks at a partition when the broker starts,
 so each round restarts the broker and waits for the cleaner's output:
-1. at the first `*.log.cleaned` file, SIGTERM: exit 0 within 5 s, without
-   the shutdown barrier's timeout;
+1. while an acks=all producer streams further versions (1a), then without
+   it (1b), SIGTERM as soon as the cleaning's thread exists (or a
+   `*.log.cleaned` file): exit 0 within 5 s, without the shutdown barrier's
+   timeout (the running cleaning is cancelled at the partition's close, or
+   swapped in there when it ended first: both happen, the log says which);
 2. at the next cleaning's first `.cleaned`, kill -9;
 3. the same, 0.15 s later (many outputs written, none swapped);
 4. at the first `.log.swap` (the swap on the shard, when it can be caught),
@@ -23,9 +26,11 @@ cleaning removed most records and a last restart serves the same ones.
 """
 
 import array
+import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import harness
@@ -65,7 +70,7 @@ class Produced:
         va[off] = ver
 
     def count(self):
-        return sum(len(a) for a in self.k)
+        return sum(len(a) - a.count(-1) for a in self.k)
 
 
 def produce(bootstrap, topic, records, produced, start=0):
@@ -101,7 +106,47 @@ def produce(bootstrap, topic, records, produced, start=0):
     check(produced.count() - before == records, "%d of %d acknowledged" %
           (produced.count() - before, records))
     for pa in range(PARTS):
-        check(-1 not in produced.k[pa], "p%d: an offset was never acknowledged" % pa)
+        check(start > 0 or -1 not in produced.k[pa], "p%d: an offset was never acknowledged"
+              % pa)
+
+
+class Stream(threading.Thread):
+    """acks=all producer of further versions while the broker is stopped: its
+    acknowledgements go into produced (an offset whose ack never came stays
+    unknown there)."""
+
+    def __init__(self, bootstrap, topic, produced, start):
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.produced, self.i = bootstrap, topic, produced, start
+        self.stop_ev = threading.Event()
+        self.acked = 0
+
+    def run(self):
+        from confluent_kafka import Producer
+        p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5,
+                      "batch.size": min(60000, SEGMENT - 1024), "compression.type": "lz4",
+                      "enable.idempotence": False, "retries": 0,
+                      "max.in.flight.requests.per.connection": 5, "message.timeout.ms": 5000})
+
+        def dr(err, msg):
+            if err is None:
+                k, ver = (int(x) for x in msg.value().split(b":", 2)[:2])
+                self.produced.put(msg.partition(), msg.offset(), k, ver)
+                self.acked += 1
+
+        while not self.stop_ev.is_set():
+            k = (self.i * 7919) % KEYS
+            ver = self.i // KEYS
+            try:
+                p.produce(self.topic, key=key(k), value=value(k, ver), partition=k % PARTS,
+                          on_delivery=dr)
+                self.i += 1
+            except BufferError:
+                pass
+            p.poll(0.0005 if self.i % 100 else 0.002)
+        # The broker has exited: no ack can come any more.
+        p.purge()
+        p.flush(1)
 
 
 def consume(bootstrap, topic):
@@ -133,25 +178,41 @@ def consume(bootstrap, topic):
     return out
 
 
+def parse(v):
+    k, ver = (int(x) for x in v.split(b":", 2)[:2])
+    return k, ver
+
+
 def check_log(bootstrap, topic, produced, label):
+    """Every present record is one that was produced (at its acknowledged
+    offset, or self-consistent when its ack never came); an acknowledged
+    record may be missing only when a later record of its key is there."""
     seen = consume(bootstrap, topic)
-    kept = 0
+    kept = unacked = 0
     for p in range(PARTS):
         ks, vs, got = produced.k[p], produced.v[p], seen[p]
         last = {}
         for off in range(len(ks)):
-            last[ks[off]] = off
-        for off, (k, v) in got.items():
-            check(off < len(ks), "%s: p%d offset %d was never produced" % (label, p, off))
-            check(k == key(ks[off]) and v == value(ks[off], vs[off]),
-                  "%s: p%d o%d holds %r, produced %r" % (label, p, off, k, key(ks[off])))
+            if ks[off] >= 0:
+                last[ks[off]] = off
+        for off, (k, v) in sorted(got.items()):
+            if off < len(ks) and ks[off] >= 0:
+                check(k == key(ks[off]) and v == value(ks[off], vs[off]),
+                      "%s: p%d o%d holds %r, produced %r" % (label, p, off, k, key(ks[off])))
+                kk = ks[off]
+            else:
+                kk, ver = parse(v)
+                check(k == key(kk) and v == value(kk, ver) and kk % PARTS == p,
+                      "%s: p%d o%d holds %r=%r, never produced" % (label, p, off, k, v[:20]))
+                unacked += 1
+            last[kk] = max(last.get(kk, -1), off)
         for off in range(len(ks)):
-            if off not in got:
-                check(last[ks[off]] != off, "%s: p%d: latest value of %r (offset %d) is gone" %
+            if ks[off] >= 0 and off not in got:
+                check(last[ks[off]] > off, "%s: p%d: latest value of %r (offset %d) is gone" %
                       (label, p, key(ks[off]), off))
         kept += len(got)
-    log("%s: %d of %d records stored; every key's latest value there, nothing unsuperseded lost"
-        % (label, kept, produced.count()))
+    log("%s: %d of %d records stored (%d without an ack); every key's latest value there, "
+        "nothing unsuperseded lost" % (label, kept, produced.count(), unacked))
     return kept
 
 
@@ -186,10 +247,16 @@ def summary(names):
     return ", ".join("%d %s" % (c, e) for e, c in sorted(by.items())) or "nothing"
 
 
-def wait_cleaning(broker, topic, timeout, suffix=".log.cleaned"):
+def threads(broker):
+    return len(os.listdir("/proc/%d/task" % broker.proc.pid))
+
+
+def wait_cleaning(broker, topic, timeout, suffix=".log.cleaned", base_threads=None):
     """Until a `.log.cleaned` exists (the cleaner is writing its output), or
     with suffix ".log.swap" a swap is under way (None if the cleaning ended
-    without one being seen)."""
+    without one being seen). With base_threads, also returns "thread" as soon
+    as the broker has one more thread (the cleaning's: it starts with the
+    offset map, before any file is written)."""
     deadline = time.time() + timeout
     logs = broker._log_path()
     while time.time() < deadline:
@@ -202,6 +269,8 @@ def wait_cleaning(broker, topic, timeout, suffix=".log.cleaned"):
             if hit:
                 return os.path.join(d, hit[0])
         check(broker.alive(), "broker died:\n" + broker.log_tail())
+        if base_threads is not None and threads(broker) > base_threads:
+            return "thread"
         if suffix == ".log.swap":
             with open(logs, "rb") as lf:
                 if b"compacted offsets" in lf.read():
@@ -238,6 +307,10 @@ def main(exe, args):
         for f in a.create_topics([NewTopic(topic, PARTS, 1, config=cfg)],
                                  operation_timeout=30).values():
             f.result(30)
+        # No idle client connection left: a stop then drains at once (an idle
+        # connection delays the drain by up to a maintenance tick).
+        del a, f
+        gc.collect()
         t0 = time.time()
         produce(broker.bootstrap, topic, records, produced)
         log("produced %d records over %d keys in %.1f s" % (records, KEYS, time.time() - t0))
@@ -246,23 +319,45 @@ def main(exe, args):
         # per backoff (15 s): a restart starts the cleaning at once.
         broker.stop()
         broker.start()
-        # 1. SIGTERM while the cleaner writes.
-        f = wait_cleaning(broker, topic, 30)
-        took = sigterm(broker)
-        with open(os.path.join(broker.tmp, "broker-%d.log" % broker.starts), "rb") as lf:
-            text = lf.read()
-        check(b"shutdown barrier" not in text, "round 1: the stop needed the barrier's timeout")
-        # The cleaner stops at the partition's close: a cleaning that ended
-        # before it (a slow stop on a loaded machine) is swapped in then.
-        finished = b"compacted offsets" in text
-        log("round 1: SIGTERM at %s: exit 0 after %.2f s, the cleaning %s" %
-            (os.path.basename(f), took, "finished at the close" if finished else "cancelled"))
-        verify(exe, broker, "round 1")
-        if finished:
-            # More versions of every key, so the next start has cleaning to do.
+        # 1a. SIGTERM as the cleaning starts, while an acks=all producer
+        # writes; 1b. the same without the producer (a quicker close).
+        nxt = records
+        for rnd, streaming in (("1a", True), ("1b", False)):
+            base = threads(broker)
+            stream = Stream(broker.bootstrap, topic, produced, nxt)
+            if streaming:
+                stream.start()
+                deadline = time.time() + 15
+                while stream.acked == 0 and time.time() < deadline:
+                    time.sleep(0.002)
+            f = wait_cleaning(broker, topic, 30, base_threads=base)
+            took = sigterm(broker)
+            if streaming:
+                stream.stop_ev.set()
+                stream.join(30)
+                check(stream.acked > 0, "round 1a: no record acknowledged while the cleaner ran")
+                nxt = stream.i
+            with open(os.path.join(broker.tmp, "broker-%d.log" % broker.starts), "rb") as lf:
+                text = lf.read()
+            check(b"shutdown barrier" not in text, "round %s: the stop needed the barrier's "
+                  "timeout" % rnd)
+            # The cleaner stops at the partition's close: a cleaning that
+            # ended before it (the drain of a producer's connection, a loaded
+            # machine) is swapped in there.
+            finished = b"compacted offsets" in text
+            log("round %s: SIGTERM at %s: exit 0 after %.2f s, the cleaning %s; %d records acked "
+                "meanwhile" % (rnd, os.path.basename(f), took,
+                               "finished at the close" if finished else "cancelled",
+                               stream.acked))
+            verify(exe, broker, "round %s" % rnd)
             broker.start()
-            produce(broker.bootstrap, topic, records // 2, produced, start=records)
-            broker.stop()
+            if finished:
+                # More versions of every key: the next start has cleaning to do.
+                produce(broker.bootstrap, topic, records // 2, produced, start=nxt)
+                nxt += records // 2
+                broker.stop()
+                broker.start()
+        broker.stop()
         # 2., 3. kill -9 at the next cleaning's output, then a little later.
         for rnd, delay in ((2, 0.0), (3, 0.15)):
             broker.start()
