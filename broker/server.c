@@ -59,7 +59,9 @@ static void pin_thread(sl_shard *s)
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(cpu, &set);
-        sl_thread_pin(name, &set);
+        int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        if (rc)
+                SL_WARN("cannot pin shard %u to cpu %d: %s", s->id, cpu, strerror(rc));
 }
 
 static void boot_report(sl_shard *s, int err)

@@ -399,13 +399,6 @@ int sl_shard_helper_cpus(const sl_shard *s, cpu_set_t *out)
         return 0;
 }
 
-void sl_thread_pin(const char *what, const cpu_set_t *set)
-{
-        int rc = pthread_setaffinity_np(pthread_self(), sizeof(*set), set);
-        if (rc)
-                SL_WARN("cannot set the CPUs of %s: %s", what, strerror(rc));
-}
-
 int sl_shard_lane_affinity(const sl_shard *s, int lane, cpu_set_t *out)
 {
         if (lane < 0 || lane >= SL_SHARD_LANES || !box_of(s)->lanes[lane].started)

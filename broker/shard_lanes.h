@@ -26,8 +26,6 @@ int sl_shard_cpu(const sl_shard *s);
 /* The CPUs of the shard's helper threads: every allowed CPU but the shard's
  * (just the shard's when it is the only one allowed). 0, or -1 when unknown. */
 int sl_shard_helper_cpus(const sl_shard *s, cpu_set_t *out);
-/* Pins the calling thread to set (a warning if the kernel refuses). */
-void sl_thread_pin(const char *what, const cpu_set_t *set);
 /* What the kernel reports for a running helper thread (lane 0 or 1): 0 or
  * an errno from pthread_getaffinity_np. For tests. */
 int sl_shard_lane_affinity(const sl_shard *s, int lane, cpu_set_t *out);
