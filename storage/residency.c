@@ -13,11 +13,12 @@
  * large folios) and waits for every page, and /dev/null drops the pages
  * without a copy: 0.03 CPU-s/GB measured here, against 0.25 for
  * POSIX_FADV_WILLNEED (which also leaves 4 KiB pages that cost the later
- * sendfile more) and 0.7 for a pread through a buffer. The kernel's
- * readahead may go on past the range; a later range found "cached" while
- * that read is still in flight makes the reactor's sendfile wait for it (an
- * I/O already under way, never a new one). If /dev/null cannot be spliced
- * to, the range is pread through a stack buffer. */
+ * sendfile more) and 0.7 for a pread through a buffer (1 GiB file, this
+ * machine). The kernel's readahead goes on past the range, and cachestat
+ * counts pages still being read as cached, so a caller must not send the
+ * next range of the same reader from a reactor on cachestat's word alone
+ * (broker/fetch_response.c sends it through the helper too). If /dev/null
+ * cannot be spliced to, the range is pread through a stack buffer. */
 #include "residency.h"
 
 #include <errno.h>
