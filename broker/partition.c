@@ -5,14 +5,16 @@
  * appended the batch): the handler calls sl_partition_sync_wait(); in the
  * reactor's before-sleep hook every partition with waiters gets one
  * sl_log_sync_prepare, the whole batch of jobs goes to one of the shard's two
- * disk helper lanes (shard_lanes.h), and when it comes back
- * sl_log_sync_complete runs on the shard and the waiters fire. A second batch
- * may start while the first is still in fdatasync (then new waiters collect
- * for the next); batches complete in the order they started
+ * disk helper lanes (shard_lanes.h), and when its fdatasyncs are done
+ * sl_log_sync_complete_durable runs on the shard and the waiters fire. A
+ * second batch may start while the first is still in fdatasync (then new
+ * waiters collect for the next); batches complete in the order they started
  * (partition_ops.h says why). One sync per log per batch covers every append
- * before it, and the reactor never blocks on disk. The same batches carry each log's
- * page-cache work (write-behind, drop-behind: storage/log_cache.c): a log
- * with no waiters and no flush due gets a job with only that work. */
+ * before it, and the reactor never blocks on disk. The same batches carry
+ * each log's page-cache work (write-behind, drop-behind: storage/log_cache.c),
+ * run after the fdatasyncs and completed as a second step, so no acks=-1
+ * answer waits for it; a log with no waiters and no flush due gets a job with
+ * only that work. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,15 +546,29 @@ void sl_partitions_start_maintenance(sl_shard *s)
         sl_timer_start(s->reactor, &s->flush_timer, SL_MAINTENANCE_TICK_MS);
 }
 
-/* Disk helper thread: only fdatasync/fsync and page-cache calls. */
+/* Disk helper thread: the fdatasyncs, then (two-step batches) their
+ * completion posted early and the page-cache calls. */
 static void commit_io(sl_xcall *x)
 {
         sl_commit_slot *sl = x->arg;
-        sl_commit_entries_run(sl->e, sl->n, sl_shard_index(sl->c->s));
+        sl_shard *s = sl->c->s;
+        sl_commit_entries_run(sl->e, sl->n, sl_shard_index(s), false);
+        if (sl->two_step) {
+                sl_shard_io_post(s, &sl->x_durable);
+                sl_commit_entries_run(sl->e, sl->n, sl_shard_index(s), true);
+        }
 }
 
-/* Shard: one batch's results published, its waiters answered. */
-static void commit_complete(sl_shard *s, sl_commit_slot *sl)
+static void log_failure(const sl_partition *p, bool was_failed, int rc, int run_rc)
+{
+        if (rc < 0 && !was_failed)
+                SL_ERROR("%s-%d: fdatasync/writeback failed: %s; the log refuses appends until "
+                         "reopened",
+                         p->topic_name, p->index, sl_log_strerror(run_rc < 0 ? run_rc : rc));
+}
+
+/* Shard: a batch's fdatasync results published, its waiters answered. */
+static void commit_durable_step(sl_commit_slot *sl)
 {
         for (uint32_t i = 0; i < sl->n; i++) {
                 sl_commit_entry *e = &sl->e[i];
@@ -560,31 +576,59 @@ static void commit_complete(sl_shard *s, sl_commit_slot *sl)
                 /* After a failure of an earlier overlapping job the log is
                  * latched, and this fails whatever e->rc says. */
                 bool was_failed = sl_log_failed(p->log);
-                int rc = sl_log_sync_complete(p->log, &e->job, e->rc);
-                if (rc < 0 && !was_failed)
-                        SL_ERROR("%s-%d: fdatasync/writeback failed: %s; the log refuses appends "
-                                 "until reopened",
-                                 p->topic_name, p->index, sl_log_strerror(e->rc < 0 ? e->rc : rc));
-                p->sync_running--;
+                int rc = sl_log_sync_complete_durable(p->log, &e->job, e->rc);
+                log_failure(p, was_failed, rc, e->rc);
                 sl_sync_waiter *w = e->busy;
                 e->busy = NULL;
-                e->p = NULL;
                 fire_waiters(w, rc < 0 ? rc : 0);
+        }
+        sl->durable_taken = true;
+}
+
+/* Shard: a batch's page-cache results published, the slot free again. */
+static void commit_cache_step(sl_shard *s, sl_commit_slot *sl)
+{
+        for (uint32_t i = 0; i < sl->n; i++) {
+                sl_commit_entry *e = &sl->e[i];
+                sl_partition *p = e->p;
+                bool was_failed = sl_log_failed(p->log);
+                int rc = sl_log_sync_complete_cache(p->log, &e->job, e->cache_rc);
+                log_failure(p, was_failed, rc, e->cache_rc);
+                e->p = NULL;
+                p->sync_running--;
                 if (p->close_pending && p->read_pins == 0 && !p->sync_running)
                         partition_free(s, p, p->remove_pending);
         }
         sl->n = 0;
-        sl->running = false;
-        sl->finished = false;
+        sl->running = sl->durable_done = sl->durable_taken = sl->finished = false;
+}
+
+/* Whatever steps are now due, oldest batch first. */
+static void commit_steps(sl_commit *c)
+{
+        sl_commit_slot *sl;
+        bool cache;
+        while ((sl = sl_commit_next_step(c, &cache))) {
+                if (cache)
+                        commit_cache_step(c->s, sl);
+                else
+                        commit_durable_step(sl);
+        }
+}
+
+static void commit_durable_done(sl_xcall *x)
+{
+        sl_commit_slot *sl = x->arg;
+        sl->durable_done = true;
+        commit_steps(sl->c);
 }
 
 static void commit_done(sl_xcall *x)
 {
         sl_commit_slot *sl = x->arg;
+        sl->durable_done = true; /* one-step batches post nothing early */
         sl->finished = true;
-        sl_commit_slot *next;
-        while ((next = sl_commit_next_complete(sl->c)))
-                commit_complete(sl->c->s, next);
+        commit_steps(sl->c);
 }
 
 bool sl_commit_busy(const sl_shard *s)
@@ -673,7 +717,7 @@ void sl_commit_before_sleep(sl_shard *s)
                 } else {
                         e->p = p;
                         e->busy = w;
-                        e->rc = 0;
+                        e->rc = e->cache_rc = 0;
                         p->sync_running++;
                         n++;
                 }
@@ -683,12 +727,18 @@ void sl_commit_before_sleep(sl_shard *s)
                 return;
         sl_commit *c = s->commit;
         sl->n = n;
+        sl->two_step = false;
+        for (uint32_t i = 0; i < n && !sl->two_step; i++)
+                sl->two_step = sl->e[i].job.cache;
         sl->running = true;
-        sl->finished = false;
+        sl->durable_done = sl->durable_taken = sl->finished = false;
         sl->seq = c->next_seq++;
         memset(&sl->x, 0, sizeof(sl->x));
         sl->x.run = commit_io;
         sl->x.done = commit_done;
         sl->x.arg = sl;
-        sl_shard_offload_lane(&sl->x, (int)(sl - c->slot));
+        memset(&sl->x_durable, 0, sizeof(sl->x_durable));
+        sl->x_durable.done = commit_durable_done;
+        sl->x_durable.arg = sl;
+        sl_shard_offload_lane(&sl->x, (int)(sl - c->slot), sl->two_step ? &sl->x_durable : NULL);
 }

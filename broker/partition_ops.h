@@ -197,38 +197,51 @@ void sl_epoch_end_on_owner(sl_xcall *x);
  * descriptor a writeback error is reported to only one of the overlapping
  * fdatasyncs, so a later job's success is believed only after every earlier
  * job of the log succeeded (an earlier failure latches the log first, and
- * the later completion then fails too). */
+ * the later completion then fails too).
+ * A batch whose jobs carry page-cache work (write-behind, drop-behind) runs
+ * in two steps: the fdatasyncs, then the page-cache calls. Its helper posts
+ * the first step's completion on its own, so the batch's waiters are
+ * answered without waiting for the page-cache work; the page-cache step also
+ * completes before any later batch (it may take a writeback error too). */
 #define SL_COMMIT_SLOTS 2
 typedef struct sl_commit_entry {
         sl_partition *p;
         sl_sync_job job;
-        int rc;                      /* sl_sync_job_run's result */
-        struct sl_sync_waiter *busy; /* answered when this job completes */
+        int rc;                      /* sl_sync_job_run_durable's result */
+        int cache_rc;                /* sl_sync_job_run_cache's result */
+        struct sl_sync_waiter *busy; /* answered when the durable step completes */
 } sl_commit_entry;
 typedef struct sl_commit_slot {
-        sl_xcall x; /* x.arg: this slot */
+        sl_xcall x;         /* the whole batch; x.arg: this slot */
+        sl_xcall x_durable; /* its fdatasync step, posted early (two-step batches) */
         struct sl_commit *c;
         sl_commit_entry *e;
         uint32_t n, cap;
-        uint64_t seq;  /* start order */
-        bool running;  /* started, not yet completed on the shard */
-        bool finished; /* its helper is done with it */
+        uint64_t seq;       /* start order */
+        bool two_step;      /* some job carries page-cache work */
+        bool running;       /* started, not yet completed on the shard */
+        bool durable_done;  /* the helper finished the fdatasyncs */
+        bool durable_taken; /* the shard completed them (waiters answered) */
+        bool finished;      /* the helper is done with the whole batch */
 } sl_commit_slot;
 typedef struct sl_commit {
         sl_shard *s;
         uint64_t next_seq;
         sl_commit_slot slot[SL_COMMIT_SLOTS];
 } sl_commit;
-/* Runs the prepared jobs of e[0..n) concurrently (jbd2 folds concurrent
- * fdatasyncs into one journal commit), storing each result in e->rc. Helper
- * threads only: blocks in fdatasync. Workers are named sl-sync<shard>. */
-void sl_commit_entries_run(sl_commit_entry *e, uint32_t n, uint32_t shard);
+/* Runs one step of the prepared jobs of e[0..n) concurrently (jbd2 folds
+ * concurrent fdatasyncs into one journal commit): the fdatasyncs (results in
+ * e->rc), or with cache the page-cache calls (e->cache_rc). Helper threads
+ * only: blocks in fdatasync. Workers are named sl-sync<shard>. */
+void sl_commit_entries_run(sl_commit_entry *e, uint32_t n, uint32_t shard, bool cache);
 /* A slot free for a new batch, or NULL when all are in flight. */
 sl_commit_slot *sl_commit_free_slot(sl_commit *c);
-/* The next slot to complete on the shard: the oldest one in flight if its
- * helper has finished, else NULL (a newer batch that finished first waits
- * for the older one). */
-sl_commit_slot *sl_commit_next_complete(sl_commit *c);
+/* What the shard may complete next, or NULL: always a step of the oldest
+ * batch in flight (a newer batch whose helper finished first waits). Its
+ * durable step once the helper finished the fdatasyncs (*cache = false; the
+ * caller then sets durable_taken), else its page-cache step once the helper
+ * finished the batch (*cache = true; the caller then frees the slot). */
+sl_commit_slot *sl_commit_next_step(sl_commit *c, bool *cache);
 /* After an append (owner shard): when the log's write-behind / drop-behind
  * work is due (storage/log.h, sl_log_cache_due), the partition joins the next
  * group commit batch, which runs that work on the I/O helper even when no

@@ -431,10 +431,16 @@ static void *io_main(void *arg)
         return NULL;
 }
 
-void sl_shard_offload_lane(sl_xcall *x, int lane)
+void sl_shard_offload_lane(sl_xcall *x, int lane, sl_xcall *early)
 {
         sl_shard *s = t_self;
         shard_q *q = q_of(s);
+        if (early) { /* its completion is counted like a job's */
+                q_busy(q);
+                q->io_open++;
+                early->origin = early->target = s->id;
+                early->phase = PHASE_OFFLOAD;
+        }
         if (lane < 0 || lane >= SL_SHARD_LANES || !box_of(s)->lanes[lane].started)
                 lane = 0; /* lane 1 did not start: share lane 0 */
         shard_lane *l = &box_of(s)->lanes[lane];
@@ -450,7 +456,15 @@ void sl_shard_offload_lane(sl_xcall *x, int lane)
 
 void sl_shard_offload(sl_xcall *x)
 {
-        sl_shard_offload_lane(x, 0);
+        sl_shard_offload_lane(x, 0, NULL);
+}
+
+void sl_shard_io_post(sl_shard *s, sl_xcall *x)
+{
+        pthread_mutex_lock(&s->io_mu);
+        fifo_push(&s->io_done, x);
+        sl_reactor_wake(s->reactor);
+        pthread_mutex_unlock(&s->io_mu);
 }
 
 static void io_completions(sl_shard *s)

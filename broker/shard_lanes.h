@@ -29,7 +29,11 @@ int sl_shard_helper_cpus(const sl_shard *s, cpu_set_t *out);
 /* What the kernel reports for a running helper thread (lane 0 or 1): 0 or
  * an errno from pthread_getaffinity_np. For tests. */
 int sl_shard_lane_affinity(const sl_shard *s, int lane, cpu_set_t *out);
-/* sl_shard_offload on a given lane (0: the I/O helper's FIFO). */
-void sl_shard_offload_lane(sl_xcall *x, int lane);
+/* sl_shard_offload on a given lane (0: the I/O helper's FIFO). With early
+ * set, the job's run will also hand `early` back to the shard before it ends
+ * (sl_shard_io_post): both done() run on the shard, early's first. */
+void sl_shard_offload_lane(sl_xcall *x, int lane, sl_xcall *early);
+/* From a helper's run: queues x's done() for the shard now. */
+void sl_shard_io_post(sl_shard *s, sl_xcall *x);
 
 #endif

@@ -162,6 +162,16 @@ typedef struct sl_sync_job {
 int sl_log_sync_prepare(sl_log *log, sl_sync_job *job);
 /* Any thread. Returns 0 or -errno of the first failing fdatasync/fsync. */
 int sl_sync_job_run(const sl_sync_job *job);
+/* The same in two steps, so durability can be reported before the job's
+ * page-cache work (log_cache.c) is done: run_durable (fdatasync/fsync) then
+ * run_cache (write-behind, drop-behind); complete_durable publishes the
+ * first, complete_cache the second. Both completions must happen, in that
+ * order, and before a later job of the same log completes (either step may
+ * consume the file's writeback error; a failure of either latches the log). */
+int sl_sync_job_run_durable(const sl_sync_job *job);
+int sl_sync_job_run_cache(const sl_sync_job *job);
+int sl_log_sync_complete_durable(sl_log *log, sl_sync_job *job, int rc);
+int sl_log_sync_complete_cache(sl_log *log, sl_sync_job *job, int rc);
 /* Owner thread. Returns rc, or SL_EFATAL if the log was already latched. */
 int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc);
 /* prepare + run + complete on the calling thread. */

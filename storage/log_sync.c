@@ -14,6 +14,8 @@
  * A leader-epoch checkpoint rewritten since the last job (epoch.c) is synced
  * by the job too, before the directory and the data, so an epoch change costs
  * the owner no disk wait and no new epoch's data is durable before its entry.
+ * Run and complete come whole or in two steps (durable, then page cache), so
+ * a caller can answer acks=-1 waiters before the page-cache work is done.
  * Jobs may overlap: one prepared while an earlier one runs syncs the same
  * files again and covers more. Completion only ever raises the flushed offset
  * and synced sizes, and a latched log believes no success, so a caller that
@@ -90,7 +92,7 @@ int sl_log_sync_prepare(sl_log *log, sl_sync_job *job)
         return 1;
 }
 
-int sl_sync_job_run(const sl_sync_job *job)
+int sl_sync_job_run_durable(const sl_sync_job *job)
 {
         /* Order: the epoch checkpoint (slot 0 when present), then the
          * directory (its rename, new segment files), then the data. */
@@ -111,6 +113,11 @@ int sl_sync_job_run(const sl_sync_job *job)
                 if (rc < 0)
                         return rc;
         }
+        return 0;
+}
+
+int sl_sync_job_run_cache(const sl_sync_job *job)
+{
         for (int i = 0; i < job->nwb; i++) {
                 const sl_cache_range *r = &job->wb[i];
                 int rc = sl_fileops_current->sync_range(r->fd, r->off, r->len, false);
@@ -129,7 +136,13 @@ int sl_sync_job_run(const sl_sync_job *job)
         return 0;
 }
 
-int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
+int sl_sync_job_run(const sl_sync_job *job)
+{
+        int rc = sl_sync_job_run_durable(job);
+        return rc < 0 ? rc : sl_sync_job_run_cache(job);
+}
+
+int sl_log_sync_complete_durable(sl_log *log, sl_sync_job *job, int rc)
 {
         uint64_t epoch_gen = 0;
         for (int i = 0; i < job->nfiles; i++) {
@@ -153,7 +166,6 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
                 sl_segment_unpin(log, seg);
         }
         job->nfiles = 0;
-        sl_log_cache_complete(log, job, rc);
         if (rc < 0)
                 return sl_log_latch(log, rc);
         if (log->fatal)
@@ -175,6 +187,22 @@ int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
         if (src < 0)
                 return sl_log_latch(log, src);
         return 0;
+}
+
+int sl_log_sync_complete_cache(sl_log *log, sl_sync_job *job, int rc)
+{
+        sl_log_cache_complete(log, job, rc);
+        if (rc < 0)
+                return sl_log_latch(log, rc);
+        return log->fatal ? SL_EFATAL : 0;
+}
+
+int sl_log_sync_complete(sl_log *log, sl_sync_job *job, int rc)
+{
+        /* One result for both steps: a failure of either latches. */
+        int drc = sl_log_sync_complete_durable(log, job, rc);
+        int crc = sl_log_sync_complete_cache(log, job, rc);
+        return drc < 0 ? drc : crc;
 }
 
 int sl_log_sync(sl_log *log)

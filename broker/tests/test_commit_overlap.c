@@ -4,10 +4,13 @@
  * order their helpers finish in, and the flushed offset (what acks=-1 answers
  * wait for) never passes what a finished, in-order fdatasync covered. An
  * earlier job's failure latches the log before a later job's success could
- * be believed. Drives the slot bookkeeping of partition_sync.c against real
- * storage logs: deterministic cases, then random interleavings of appends,
- * prepares, runs and out-of-order finishes under the crash layer, each ended
- * by a simulated power cut and a reopen that must keep every flushed offset. */
+ * be believed. A batch with page-cache work completes in two steps: its
+ * fdatasyncs answer before that work is done, and a later batch completes
+ * only after it. Drives the slot bookkeeping of partition_sync.c against
+ * real storage logs: deterministic cases, then random interleavings of
+ * appends, prepares, steps and out-of-order finishes under the crash layer,
+ * each ended by a simulated power cut and a reopen that must keep every
+ * flushed offset. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,12 +30,16 @@
 
 #define SEEDS 60
 
-static sl_log *open_log(const char *dir)
+static sl_log *open_log(const char *dir, bool cache_work)
 {
         sl_log *log = NULL;
         sl_log_error err;
         sl_log_config cfg = sl_log_config_default();
         cfg.segment_bytes = 8192; /* rolls while jobs are in flight */
+        if (cache_work) {         /* write-behind and drop-behind every few appends */
+                cfg.writeback_bytes = 4096;
+                cfg.cache_retain_bytes = 8192;
+        }
         if (sl_log_open(dir, &cfg, 1000, &log, &err) != 0)
                 return NULL;
         return log;
@@ -63,24 +70,50 @@ static sl_commit_slot *start(sl_commit *c, sl_commit_entry *mem, sl_log *log)
         if (sl_log_sync_prepare(log, &sl->e[0].job) != 1)
                 return NULL;
         sl->n = 1;
+        sl->two_step = sl->e[0].job.cache;
         sl->running = true;
-        sl->finished = false;
+        sl->durable_done = sl->durable_taken = sl->finished = false;
         sl->seq = c->next_seq++;
         return sl;
 }
 
-/* What partition.c's completion does for each slot the rule hands back;
- * returns how many completed and checks they come in start order. */
+/* The helper's fdatasync step, then (two-step batches) its cache step. */
+static void helper_durable(sl_commit_slot *sl, int rc_override)
+{
+        int rc = sl_sync_job_run_durable(&sl->e[0].job);
+        sl->e[0].rc = rc_override ? rc_override : rc;
+        sl->durable_done = true;
+        if (!sl->two_step)
+                sl->finished = true;
+}
+
+static void helper_cache(sl_commit_slot *sl)
+{
+        sl->e[0].cache_rc = sl_sync_job_run_cache(&sl->e[0].job);
+        sl->finished = true;
+}
+
+/* What partition.c's completion does for each step the rule hands back:
+ * returns how many durable steps completed (their results in rcs), checks
+ * that steps come in start order, each batch's durable step first. */
 static int complete_ready(sl_commit *c, sl_log *log, uint64_t *last_seq, int *rcs)
 {
         int k = 0;
         sl_commit_slot *sl;
-        while ((sl = sl_commit_next_complete(c))) {
-                assert_true(sl->seq + 1 > *last_seq);
+        bool cache;
+        while ((sl = sl_commit_next_step(c, &cache))) {
+                if (!cache) {
+                        assert_true(sl->seq >= *last_seq);
+                        *last_seq = sl->seq;
+                        rcs[k++] = sl_log_sync_complete_durable(log, &sl->e[0].job, sl->e[0].rc);
+                        sl->durable_taken = true;
+                        continue;
+                }
+                assert_int_equal(sl->seq, *last_seq);
                 *last_seq = sl->seq + 1;
-                rcs[k++] = sl_log_sync_complete(log, &sl->e[0].job, sl->e[0].rc);
+                sl_log_sync_complete_cache(log, &sl->e[0].job, sl->e[0].cache_rc);
                 sl->n = 0;
-                sl->running = sl->finished = false;
+                sl->running = sl->durable_done = sl->durable_taken = sl->finished = false;
         }
         return k;
 }
@@ -89,7 +122,7 @@ static void test_newer_finishing_first_waits(void **state)
 {
         (void)state;
         char *dir = bg_tempdir();
-        sl_log *log = open_log(dir);
+        sl_log *log = open_log(dir, false);
         assert_non_null(log);
         assert_int_equal(append_n(log, 3, 0), 0);
         assert_int_equal(sl_log_sync(log), 0);
@@ -108,14 +141,13 @@ static void test_newer_finishing_first_waits(void **state)
         /* Two in flight: no third. */
         assert_null(sl_commit_free_slot(&c));
         /* The newer job's fdatasync ends first: nothing is published. */
-        b->e[0].rc = sl_sync_job_run(&b->e[0].job);
+        helper_durable(b, 0);
         assert_int_equal(b->e[0].rc, 0);
-        b->finished = true;
-        assert_null(sl_commit_next_complete(&c));
+        bool cache;
+        assert_null(sl_commit_next_step(&c, &cache));
         assert_int_equal(sl_log_flushed_offset(log), f0);
         /* The older one ends: both complete, older first. */
-        a->e[0].rc = sl_sync_job_run(&a->e[0].job);
-        a->finished = true;
+        helper_durable(a, 0);
         uint64_t last = 0;
         int rcs[2];
         assert_int_equal(complete_ready(&c, log, &last, rcs), 2);
@@ -132,7 +164,7 @@ static void test_older_failure_poisons_newer(void **state)
 {
         (void)state;
         char *dir = bg_tempdir();
-        sl_log *log = open_log(dir);
+        sl_log *log = open_log(dir, false);
         assert_non_null(log);
         assert_int_equal(append_n(log, 3, 0), 0);
         assert_int_equal(sl_log_sync(log), 0);
@@ -147,13 +179,11 @@ static void test_older_failure_poisons_newer(void **state)
         assert_non_null(b);
         /* The newer fdatasync returns 0, but a writeback error of the shared
          * file was reported to the older one instead (errseq on one fd). */
-        b->e[0].rc = sl_sync_job_run(&b->e[0].job);
+        helper_durable(b, 0);
         assert_int_equal(b->e[0].rc, 0);
-        b->finished = true;
-        assert_null(sl_commit_next_complete(&c));
-        sl_sync_job_run(&a->e[0].job);
-        a->e[0].rc = -EIO;
-        a->finished = true;
+        bool cache;
+        assert_null(sl_commit_next_step(&c, &cache));
+        helper_durable(a, -EIO);
         uint64_t last = 0;
         int rcs[2];
         assert_int_equal(complete_ready(&c, log, &last, rcs), 2);
@@ -166,19 +196,64 @@ static void test_older_failure_poisons_newer(void **state)
         free(dir);
 }
 
+static void test_two_step_answers_before_cache_work(void **state)
+{
+        (void)state;
+        char *dir = bg_tempdir();
+        sl_log *log = open_log(dir, true);
+        assert_non_null(log);
+        sl_commit c = {0};
+        sl_commit_entry m0, m1;
+        assert_int_equal(append_n(log, 20, 0), 0); /* past the write-behind size */
+        sl_commit_slot *a = start(&c, &m0, log);
+        assert_non_null(a);
+        assert_true(a->two_step);
+        int64_t off_a = a->e[0].job.offset;
+        assert_int_equal(append_n(log, 2, 20), 0);
+        sl_commit_slot *b = start(&c, &m1, log);
+        assert_non_null(b);
+        assert_false(b->two_step); /* one cache job per log at a time */
+        /* The older batch's fdatasyncs end: its durable step completes
+         * while its page-cache work still runs. */
+        helper_durable(a, 0);
+        uint64_t last = 0;
+        int rcs[2];
+        assert_int_equal(complete_ready(&c, log, &last, rcs), 1);
+        assert_int_equal(rcs[0], 0);
+        assert_int_equal(sl_log_flushed_offset(log), off_a);
+        assert_true(a->durable_taken);
+        /* The newer batch finishes: it waits for the older page-cache step
+         * (which may take a writeback error its fdatasync would miss). */
+        helper_durable(b, 0);
+        bool cache;
+        assert_null(sl_commit_next_step(&c, &cache));
+        assert_int_equal(sl_log_flushed_offset(log), off_a);
+        helper_cache(a);
+        assert_int_equal(a->e[0].cache_rc, 0);
+        assert_int_equal(complete_ready(&c, log, &last, rcs), 1);
+        assert_int_equal(rcs[0], 0);
+        assert_int_equal(sl_log_flushed_offset(log), b->e[0].job.offset);
+        assert_false(a->running);
+        assert_false(b->running);
+        sl_log_close(log);
+        bg_rmdir(dir);
+        free(dir);
+}
+
 /* One random schedule in a child process, ended by a power cut. Writes the
- * highest flushed offset it saw to fd. */
+ * highest flushed offset it saw to fd. Half the seeds carry page-cache work
+ * (two-step batches). */
 static void child_schedule(const char *dir, uint64_t seed, int fd)
 {
         uint64_t rng = seed;
         crashfs_install();
-        sl_log *log = open_log(dir);
+        sl_log *log = open_log(dir, seed % 2);
         if (!log)
                 _exit(2);
         sl_commit c = {0};
         sl_commit_entry mem[SL_COMMIT_SLOTS];
         int64_t covered = sl_log_flushed_offset(log); /* by in-order finished jobs */
-        uint64_t last = 0;
+        uint64_t last = 0; /* seq of the batch whose steps complete now */
         uint32_t seq = 0;
         for (int step = 0; step < 150; step++) {
                 uint32_t op = bg_rand(&rng) % 4;
@@ -187,34 +262,45 @@ static void child_schedule(const char *dir, uint64_t seed, int fd)
                         if (append_n(log, n, seq))
                                 _exit(3);
                         seq += (uint32_t)n;
-                } else if (op == 1) {
+                        continue;
+                }
+                if (op == 1) {
                         sl_commit_slot *sl = sl_commit_free_slot(&c);
                         if (sl)
                                 start(&c, &mem[sl - c.slot], log);
-                } else {
-                        /* A random in-flight slot's helper finishes. */
-                        sl_commit_slot *sl = &c.slot[bg_rand(&rng) % SL_COMMIT_SLOTS];
-                        if (!sl->running || sl->finished)
-                                continue;
-                        sl->e[0].rc = sl_sync_job_run(&sl->e[0].job);
-                        sl->finished = true;
-                        sl_commit_slot *nx;
-                        while ((nx = sl_commit_next_complete(&c))) {
-                                if (nx->seq + 1 <= last)
-                                        _exit(4); /* out of start order */
-                                last = nx->seq + 1;
+                        continue;
+                }
+                /* A random in-flight slot's helper ends a step. */
+                sl_commit_slot *sl = &c.slot[bg_rand(&rng) % SL_COMMIT_SLOTS];
+                if (!sl->running || sl->finished)
+                        continue;
+                if (!sl->durable_done)
+                        helper_durable(sl, 0);
+                else
+                        helper_cache(sl);
+                sl_commit_slot *nx;
+                bool cache;
+                while ((nx = sl_commit_next_step(&c, &cache))) {
+                        if (nx->seq != last)
+                                _exit(4); /* out of start order */
+                        if (!cache) {
                                 int64_t off = nx->e[0].job.offset;
-                                int rc = sl_log_sync_complete(log, &nx->e[0].job, nx->e[0].rc);
-                                if (rc != 0)
+                                if (sl_log_sync_complete_durable(log, &nx->e[0].job, nx->e[0].rc) !=
+                                    0)
                                         _exit(5);
                                 if (off > covered)
                                         covered = off;
-                                nx->running = nx->finished = false;
+                                nx->durable_taken = true;
+                                continue;
                         }
-                        /* Never more than the finished, in-order jobs covered. */
-                        if (sl_log_flushed_offset(log) != covered)
-                                _exit(6);
+                        if (sl_log_sync_complete_cache(log, &nx->e[0].job, nx->e[0].cache_rc))
+                                _exit(5);
+                        nx->running = nx->durable_done = nx->durable_taken = nx->finished = false;
+                        last++;
                 }
+                /* Never more than the finished, in-order jobs covered. */
+                if (sl_log_flushed_offset(log) != covered)
+                        _exit(6);
         }
         crashfs_crash(&rng);
         if (write(fd, &covered, sizeof(covered)) != (ssize_t)sizeof(covered))
@@ -243,7 +329,7 @@ static void test_random_overlaps_survive_power_cut(void **state)
                 if (got != (ssize_t)sizeof(flushed) || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
                         fail_msg("seed %llu: child failed (status %#x)", (unsigned long long)seed,
                                  st);
-                sl_log *log = open_log(dir);
+                sl_log *log = open_log(dir, false);
                 if (!log)
                         fail_msg("seed %llu: reopen after the power cut failed",
                                  (unsigned long long)seed);
@@ -262,6 +348,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_newer_finishing_first_waits),
             cmocka_unit_test(test_older_failure_poisons_newer),
+            cmocka_unit_test(test_two_step_answers_before_cache_work),
             cmocka_unit_test(test_random_overlaps_survive_power_cut),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
