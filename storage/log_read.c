@@ -10,11 +10,12 @@
  * reaches, so it reads two small windows of headers (4 KiB each), never the
  * record bytes in between, which go out by sendfile. Sequential walks over
  * every header (timestamps, producer state, truncation) use 64 KiB windows.
- * sl_residency_log_read is the same read for a reactor: it reads only the
- * start's windows, and only when cachestat says they are cached, ends the
- * range at the last boundary it knows (the index entry the budget reaches, or
- * a header in the start's window) instead of reading the end's window, and
- * names the window it lacks when it cannot start. */
+ * sl_residency_log_read is the same read for a reactor: it reads a window
+ * only when cachestat says it is cached, and past the start's windows only
+ * while the range has less than half its budget; otherwise it ends the range
+ * at the last boundary it knows (the index entry the budget reaches, or a
+ * header already read) instead of reading the end's window. It names the
+ * window it lacks when it cannot start. */
 #include "fileops_int.h"
 #include "log_int.h"
 #include "residency.h"
@@ -173,11 +174,15 @@ static int log_read(sl_log *log, int64_t offset, int64_t max_offset, size_t max_
                         p = seg->data_end;
                 bool budget_hit = false;
                 while (p < seg->data_end) {
+                        /* Page cache only: past the start's windows, a new
+                         * window is read (when cached) only while the range
+                         * has less than half the budget, e.g. with an index
+                         * too sparse to jump near the end. */
+                        r.may_read = used + (p - start) < (int64_t)(max_bytes / 2);
                         rc = read_hdr(&r, p, seg->data_end, &h);
                         if (rc == -EAGAIN && p > start) {
-                                /* Page cache only: end at the last boundary
-                                 * known (whole batches, within the budget),
-                                 * reading no window past the start's. */
+                                /* End at the last boundary known (whole
+                                 * batches, within the budget). */
                                 rc = 0;
                                 budget_hit = true;
                                 break;

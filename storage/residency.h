@@ -39,15 +39,16 @@ const char *sl_residency_method_name(enum sl_residency_method m);
 int sl_residency_fill(int fd, int64_t off, int64_t len);
 
 /* sl_log_read (log.h) for a shard's reactor: never waits for the disk and
- * starts no disk read. It reads only the batch-header windows around the
- * offset, each only when cachestat says it is cached, and ends the range at
- * the last batch boundary it knows without reading further headers: the index
- * entry the budget reaches, or a header within those windows. So its ranges
- * are a prefix of sl_log_read's (whole batches; the first batch always), at
- * most about index.interval.bytes plus a batch shorter. Returns -EAGAIN, with
- * no range pinned and *need set to the window to bring in (sl_residency_fill
- * on a helper thread, then call again), when the offset's own header window
- * is not cached. Implemented in log_read.c. */
+ * starts no disk read. It reads a batch-header window only when cachestat
+ * says it is cached: the windows around the offset, and further ones only
+ * while the range holds less than half of max_bytes. Otherwise it ends the
+ * range at the last batch boundary it knows: the index entry the budget
+ * reaches, or a header already read. So its ranges are a prefix of
+ * sl_log_read's (whole batches; the first batch always), at most about
+ * index.interval.bytes plus a batch shorter, or at least half the budget.
+ * Returns -EAGAIN, with no range pinned and *need set to the window to bring
+ * in (sl_residency_fill on a helper thread, then call again), when the
+ * offset's own header window is not cached. Implemented in log_read.c. */
 struct sl_log;
 struct sl_file_range;
 int sl_residency_log_read(struct sl_log *log, int64_t offset, int64_t max_offset, size_t max_bytes,
