@@ -112,8 +112,13 @@ static void *shard_main(void *arg)
                 while (atomic_load(&g_sl.phase) < SL_PHASE_CLOSE)
                         sl_reactor_turn(s->reactor, 100);
         } else {
+                /* Stop wakes us. While draining, a connection closed in a turn
+                 * leaves nconns in that turn's before-sleep hook (conn.c), after
+                 * shard_phase looked: look again soon rather than at the next
+                 * timer (up to a maintenance tick per stop). */
                 while (shard_phase(s))
-                        sl_reactor_turn(s->reactor, -1); /* stop wakes us */
+                        sl_reactor_turn(s->reactor,
+                                        s->seen_phase == SL_PHASE_DRAIN && !s->drained ? 5 : -1);
         }
         /* CLOSE: no new work from here on (connections closed, no maintenance,
          * the registry refuses changes); what is in flight to or from this
