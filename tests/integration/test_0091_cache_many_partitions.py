@@ -140,7 +140,9 @@ def produce_until_kill(broker, topic, parts, start, count, kill_after):
             p.poll(0)
             if n[0] >= kill_after and broker.alive():
                 broker.kill9()
+    deadline = time.time() + 120
     while n[0] < kill_after and broker.alive():
+        check(time.time() < deadline, "acks=all: only %d acknowledgements in 120 s" % n[0])
         p.poll(0.01)
     broker.kill9()
     p.poll(0.5)
