@@ -19,11 +19,11 @@
  * other shard (fetch_wait.c); they are touched here only while the watch
  * xcall is parked (shard.h: the target owns arg until it replies). */
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_pool.h"
 #include "fetch_response.h"
 #include "kafka_errors.h"
 #include "partition_ops.h"
@@ -128,7 +128,6 @@ static bool fetch_read_one(sl_fetch_item *it, sl_file_range *need)
 
 typedef struct hdr_job {
         sl_xcall x;
-        struct hdr_job *next_free;
         sl_fanout_group *grp;
         sl_xcall *reply; /* the group's xcall, replied when every item is read */
         int rounds;
@@ -137,46 +136,14 @@ typedef struct hdr_job {
         sl_file_range need[HDR_JOB_CAP];
 } hdr_job;
 
-static _Thread_local hdr_job *t_hdr_free;
-static pthread_key_t hdr_key;
-static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
-
-static void hdr_pool_free(void *head)
-{
-        hdr_job *j = head;
-        while (j) {
-                hdr_job *next = j->next_free;
-                free(j);
-                j = next;
-        }
-}
-
-static void hdr_key_init(void)
-{
-        pthread_key_create(&hdr_key, hdr_pool_free);
-}
+static sl_block_pool hdr_pool = SL_BLOCK_POOL_INIT(sizeof(hdr_job));
 
 static hdr_job *hdr_get(void)
 {
-        hdr_job *j = t_hdr_free;
-        if (j) {
-                t_hdr_free = j->next_free;
-                pthread_setspecific(hdr_key, t_hdr_free);
-        } else {
-                pthread_once(&hdr_once, hdr_key_init);
-                j = malloc(sizeof(*j));
-                if (!j)
-                        return NULL;
-        }
-        memset(j, 0, offsetof(hdr_job, items));
+        hdr_job *j = sl_block_get(&hdr_pool);
+        if (j)
+                memset(j, 0, offsetof(hdr_job, items));
         return j;
-}
-
-static void hdr_put(hdr_job *j)
-{
-        j->next_free = t_hdr_free;
-        t_hdr_free = j;
-        pthread_setspecific(hdr_key, t_hdr_free);
 }
 
 /* On the helper thread. */
@@ -220,7 +187,7 @@ static void read_items(sl_fanout_group *grp, sl_xcall *reply, hdr_job *prev)
                 job->need[job->n++] = need;
         }
         if (prev)
-                hdr_put(prev);
+                sl_block_put(&hdr_pool, prev);
         if (!job) {
                 sl_xcall_reply(reply);
                 return;
@@ -253,7 +220,6 @@ static void unpin(sl_partition *p, const sl_file_range *r, int n)
 
 typedef struct rel_msg {
         sl_xcall x;
-        struct rel_msg *next_free;
         int n;
         struct {
                 sl_partition *part;
@@ -261,40 +227,15 @@ typedef struct rel_msg {
         } e[REL_CAP];
 } rel_msg;
 
-static _Thread_local rel_msg *t_rel_free;
-static pthread_key_t rel_key;
-static pthread_once_t rel_once = PTHREAD_ONCE_INIT;
-
-static void rel_pool_free(void *head)
-{
-        rel_msg *m = head;
-        while (m) {
-                rel_msg *next = m->next_free;
-                free(m);
-                m = next;
-        }
-}
-
-static void rel_key_init(void)
-{
-        pthread_key_create(&rel_key, rel_pool_free);
-}
+static sl_block_pool rel_pool = SL_BLOCK_POOL_INIT(sizeof(rel_msg));
 
 static rel_msg *rel_get(void)
 {
-        rel_msg *m = t_rel_free;
+        rel_msg *m = sl_block_get(&rel_pool);
         if (m) {
-                t_rel_free = m->next_free;
-                pthread_setspecific(rel_key, t_rel_free);
-        } else {
-                pthread_once(&rel_once, rel_key_init);
-                m = malloc(sizeof(*m));
-                if (!m)
-                        return NULL;
+                memset(&m->x, 0, sizeof(m->x));
+                m->n = 0;
         }
-        memset(&m->x, 0, sizeof(m->x));
-        m->n = 0;
-        m->next_free = NULL;
         return m;
 }
 
@@ -310,10 +251,7 @@ static void rel_run(sl_xcall *x)
  * pool when the shard thread exits). */
 static void rel_done(sl_xcall *x)
 {
-        rel_msg *m = x->arg;
-        m->next_free = t_rel_free;
-        t_rel_free = m;
-        pthread_setspecific(rel_key, t_rel_free);
+        sl_block_put(&rel_pool, x->arg);
 }
 
 static void rel_send(sl_shard_id owner, rel_msg *m)
