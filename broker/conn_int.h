@@ -66,4 +66,10 @@ struct sl_conn {
 extern size_t sl_conn_shard_budget_bytes; /* SL_SHARD_REQUEST_BUDGET; tests lower it */
 void sl_conn_request_completed(sl_request *req);
 
+/* conn_send.c: one write of c's finished responses from the head of its
+ * queue (which must be SL_REQ_DONE): bytes written, or -errno (-EAGAIN: the
+ * socket is full). The shard's staging buffer is freed when it stops. */
+ssize_t sl_conn_send_ready(sl_conn *c);
+void sl_conn_send_buffers_free(void);
+
 #endif
