@@ -14,7 +14,7 @@
 #include "crc32c.h"
 #include "format_int.h"
 
-static size_t put_varint(uint8_t *p, int64_t v)
+size_t bg_put_varint(uint8_t *p, int64_t v)
 {
         uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         size_t n = 0;
@@ -37,12 +37,12 @@ size_t bg_batch(uint8_t *buf, size_t cap, int nrec, size_t value_len, int64_t ba
         uint8_t rec[64];
         for (int i = 0; i < nrec; i++) {
                 size_t body = 0;
-                rec[body++] = 0;                    /* attributes */
-                body += put_varint(rec + body, i);  /* timestampDelta */
-                body += put_varint(rec + body, i);  /* offsetDelta */
-                body += put_varint(rec + body, -1); /* key: null */
-                body += put_varint(rec + body, (int64_t)value_len);
-                off += put_varint(buf + off, (int64_t)(body + value_len + 1));
+                rec[body++] = 0;                       /* attributes */
+                body += bg_put_varint(rec + body, i);  /* timestampDelta */
+                body += bg_put_varint(rec + body, i);  /* offsetDelta */
+                body += bg_put_varint(rec + body, -1); /* key: null */
+                body += bg_put_varint(rec + body, (int64_t)value_len);
+                off += bg_put_varint(buf + off, (int64_t)(body + value_len + 1));
                 memcpy(buf + off, rec, body);
                 off += body;
                 for (size_t k = 0; k < value_len; k++)

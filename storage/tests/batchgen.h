@@ -14,6 +14,8 @@
  * seed, timestamps base_ts + i. Returns its size, 0 if cap is too small. */
 size_t bg_batch(uint8_t *buf, size_t cap, int nrec, size_t value_len, int64_t base_ts,
                 uint32_t seed);
+/* Writes v as a zigzag varint (Kafka record encoding); returns its length. */
+size_t bg_put_varint(uint8_t *p, int64_t v);
 /* Reads the bytes of ranges into a malloc'd buffer (*len set). */
 uint8_t *bg_read_ranges(const sl_file_range *r, int n, size_t *len);
 /* Makes an empty temp directory; returns a malloc'd path. */

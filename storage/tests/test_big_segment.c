@@ -118,23 +118,11 @@ static int teardown(void **state)
         return 0;
 }
 
-static size_t put_varint(uint8_t *p, int64_t v)
-{
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        size_t n = 0;
-        while (z >= 0x80) {
-                p[n++] = (uint8_t)(z | 0x80);
-                z >>= 7;
-        }
-        p[n++] = (uint8_t)z;
-        return n;
-}
-
 static size_t record_len(size_t vlen)
 {
         uint8_t tmp[16];
-        size_t body = 1 + 1 + 1 + 1 + put_varint(tmp, (int64_t)vlen) + vlen + 1;
-        return put_varint(tmp, (int64_t)body) + body;
+        size_t body = 1 + 1 + 1 + 1 + bg_put_varint(tmp, (int64_t)vlen) + vlen + 1;
+        return bg_put_varint(tmp, (int64_t)body) + body;
 }
 
 /* A one-record batch of exactly size bytes (value zeros, key null) in buf. */
@@ -148,13 +136,13 @@ static void zero_batch(uint8_t *buf, size_t size, int64_t ts)
         assert_int_equal(61 + record_len(vlen), size);
         uint8_t tmp[16];
         memset(buf, 0, size);
-        size_t off = 61, body = 1 + 1 + 1 + 1 + put_varint(tmp, (int64_t)vlen) + vlen + 1;
-        off += put_varint(buf + off, (int64_t)body);
-        buf[off++] = 0;                   /* attributes */
-        off += put_varint(buf + off, 0);  /* timestampDelta */
-        off += put_varint(buf + off, 0);  /* offsetDelta */
-        off += put_varint(buf + off, -1); /* null key */
-        off += put_varint(buf + off, (int64_t)vlen);
+        size_t off = 61, body = 1 + 1 + 1 + 1 + bg_put_varint(tmp, (int64_t)vlen) + vlen + 1;
+        off += bg_put_varint(buf + off, (int64_t)body);
+        buf[off++] = 0;                      /* attributes */
+        off += bg_put_varint(buf + off, 0);  /* timestampDelta */
+        off += bg_put_varint(buf + off, 0);  /* offsetDelta */
+        off += bg_put_varint(buf + off, -1); /* null key */
+        off += bg_put_varint(buf + off, (int64_t)vlen);
         off += vlen;    /* zeros */
         buf[off++] = 0; /* no headers */
         assert_int_equal(off, size);
