@@ -113,3 +113,35 @@ void tick_to(sl_group_coord *gc, int64_t t)
         now_ms = t;
         sl_group_coord_tick(gc);
 }
+
+int16_t offset_delete_one(sl_group_coord *gc, const char *group, const char *topic, int16_t *perr)
+{
+        call *k = call_new(47, 0);
+        kp_offset_delete_request rq;
+        kp_offset_delete_request_init(&rq);
+        kp_offset_delete_request_offset_delete_request_topic t;
+        kp_offset_delete_request_offset_delete_request_partition p = {0};
+        t.name = S(topic);
+        t.partitions = &p;
+        t.partitions_count = 1;
+        rq.group_id = S(group);
+        rq.topics = &t;
+        rq.topics_count = 1;
+        k->c.rq = ROUNDTRIP(k, kp_offset_delete_request, &rq);
+        kp_offset_delete_response rs;
+        kp_offset_delete_response_init(&rs);
+        kp_offset_delete_response_offset_delete_response_topic rt;
+        kp_offset_delete_response_offset_delete_response_partition rp = {0, 0};
+        rt.name = t.name;
+        rt.partitions = &rp;
+        rt.partitions_count = 1;
+        rs.topics = &rt;
+        rs.topics_count = 1;
+        k->c.rs = &rs;
+        sl_group_offset_delete(gc, &k->c);
+        assert_true(k->done);
+        *perr = rp.error_code;
+        int16_t e = rs.error_code;
+        call_free(k);
+        return e;
+}

@@ -63,6 +63,9 @@ call *call_new(int16_t api, int16_t v);
 void call_free(call *k);
 kp_str S(const char *s);
 void tick_to(sl_group_coord *gc, int64_t t);
+/* OffsetDelete of `topic` partition 0 in `group` (v0): the group error;
+ * *perr gets the partition's. */
+int16_t offset_delete_one(sl_group_coord *gc, const char *group, const char *topic, int16_t *perr);
 
 /* Encodes *in at the call's version and decodes it back into the call's
  * arena (checks it is encodable at the version); the decoded copy. */

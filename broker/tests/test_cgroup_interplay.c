@@ -162,40 +162,6 @@ static void test_classic_and_consumer(void **st)
         reset_env();
 }
 
-/* OffsetDelete of `topic` partition 0 in group g: group error, *perr the
- * partition's. */
-static int16_t offset_delete(sl_group_coord *gc, const char *topic, int16_t *perr)
-{
-        call *k = call_new(47, 0);
-        kp_offset_delete_request rq;
-        kp_offset_delete_request_init(&rq);
-        kp_offset_delete_request_offset_delete_request_topic t;
-        kp_offset_delete_request_offset_delete_request_partition p = {0};
-        t.name = S(topic);
-        t.partitions = &p;
-        t.partitions_count = 1;
-        rq.group_id = S("g");
-        rq.topics = &t;
-        rq.topics_count = 1;
-        k->c.rq = ROUNDTRIP(k, kp_offset_delete_request, &rq);
-        kp_offset_delete_response rs;
-        kp_offset_delete_response_init(&rs);
-        kp_offset_delete_response_offset_delete_response_topic rt;
-        kp_offset_delete_response_offset_delete_response_partition rp = {0, 0};
-        rt.name = t.name;
-        rt.partitions = &rp;
-        rt.partitions_count = 1;
-        rs.topics = &rt;
-        rs.topics_count = 1;
-        k->c.rs = &rs;
-        sl_group_offset_delete(gc, &k->c);
-        assert_true(k->done);
-        *perr = rp.error_code;
-        int16_t e = rs.error_code;
-        call_free(k);
-        return e;
-}
-
 /* OffsetCommit and OffsetFetch against a consumer group check the member
  * and its epoch; v8 from a consumer-protocol member is refused. */
 static void test_offsets_member_epochs(void **st)
@@ -242,9 +208,9 @@ static void test_offsets_member_epochs(void **st)
         }
         /* OffsetDelete: refused for a topic a member subscribes to */
         int16_t perr;
-        assert_int_equal(offset_delete(gc, "t1", &perr), 0);
+        assert_int_equal(offset_delete_one(gc, "g", "t1", &perr), 0);
         assert_int_equal(perr, KP_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
-        assert_int_equal(offset_delete(gc, "t2", &perr), 0);
+        assert_int_equal(offset_delete_one(gc, "g", "t2", &perr), 0);
         assert_int_equal(perr, 0);
         /* an empty consumer group takes simple commits (admin tools) */
         assert_int_equal(beat(gc, "A", -1, NULL).err, 0);

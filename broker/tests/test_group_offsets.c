@@ -160,39 +160,6 @@ static size_t subscription(uint8_t *b, const char *topic)
         return n;
 }
 
-static int16_t offset_delete(sl_group_coord *gc, const char *group, const char *topic,
-                             int16_t *perr)
-{
-        call *k = call_new(47, 0);
-        kp_offset_delete_request rq;
-        kp_offset_delete_request_init(&rq);
-        kp_offset_delete_request_offset_delete_request_topic t;
-        kp_offset_delete_request_offset_delete_request_partition p = {0};
-        t.name = S(topic);
-        t.partitions = &p;
-        t.partitions_count = 1;
-        rq.group_id = S(group);
-        rq.topics = &t;
-        rq.topics_count = 1;
-        k->c.rq = ROUNDTRIP_RQ(k, kp_offset_delete_request, &rq);
-        kp_offset_delete_response rs;
-        kp_offset_delete_response_init(&rs);
-        kp_offset_delete_response_offset_delete_response_topic rt;
-        kp_offset_delete_response_offset_delete_response_partition rp = {0, 0};
-        rt.name = t.name;
-        rt.partitions = &rp;
-        rt.partitions_count = 1;
-        rs.topics = &rt;
-        rs.topics_count = 1;
-        k->c.rs = &rs;
-        sl_group_offset_delete(gc, &k->c);
-        assert_true(k->done);
-        *perr = rp.error_code;
-        int16_t e = rs.error_code;
-        call_free(k);
-        return e;
-}
-
 static void test_offset_delete_and_sync_timeout(void **st)
 {
         (void)st;
@@ -230,11 +197,11 @@ static void test_offset_delete_and_sync_timeout(void **st)
         call_free(commit(gc, 7, "live", 1, id, 7, NULL, 1));
         /* offsets of a subscribed topic stay; of another topic they go */
         int16_t perr;
-        assert_int_equal(offset_delete(gc, "live", "topic", &perr), 0);
+        assert_int_equal(offset_delete_one(gc, "live", "topic", &perr), 0);
         assert_int_equal(perr, KP_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
-        assert_int_equal(offset_delete(gc, "live", "other", &perr), 0);
+        assert_int_equal(offset_delete_one(gc, "live", "other", &perr), 0);
         assert_int_equal(perr, 0);
-        assert_int_equal(offset_delete(gc, "nope", "topic", &perr), KP_ERR_GROUP_ID_NOT_FOUND);
+        assert_int_equal(offset_delete_one(gc, "nope", "topic", &perr), KP_ERR_GROUP_ID_NOT_FOUND);
         int64_t off;
         fetch(gc, "live", 1, &off, NULL);
         assert_int_equal(off, 7);
