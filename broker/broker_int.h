@@ -51,7 +51,7 @@ struct sl_shard {
         pthread_t io_thread;
         pthread_mutex_t io_mu;
         pthread_cond_t io_cv;
-        sl_xcall_fifo io_todo; /* under io_mu */
+        sl_xcall_fifo io_jobs; /* under io_mu */
         sl_xcall_fifo io_done; /* under io_mu */
         bool io_stop;          /* under io_mu */
         /* connections */

@@ -50,7 +50,7 @@ typedef struct shard_q {
 typedef struct shard_lane {
         sl_shard *s;
         int idx;
-        sl_xcall_fifo *todo; /* under io_mu */
+        sl_xcall_fifo *jobs; /* under io_mu */
         pthread_cond_t *cv;  /* signalled under io_mu */
         pthread_t *thread;
         bool started;
@@ -64,7 +64,7 @@ typedef struct shard_box {
         bool helpers_known;
         cpu_set_t helpers; /* the helper threads' CPUs */
         shard_lane lanes[SL_SHARD_LANES];
-        sl_xcall_fifo todo1; /* lane 1's queue, under io_mu */
+        sl_xcall_fifo jobs1; /* lane 1's queue, under io_mu */
         pthread_cond_t cv1;
         pthread_t thread1;
 } shard_box;
@@ -414,7 +414,7 @@ static void *io_main(void *arg)
         sl_shard *s = l->s;
         pthread_mutex_lock(&s->io_mu);
         for (;;) {
-                sl_xcall *x = fifo_pop(l->todo);
+                sl_xcall *x = fifo_pop(l->jobs);
                 if (!x) {
                         if (s->io_stop)
                                 break;
@@ -449,7 +449,7 @@ void sl_shard_offload_lane(sl_xcall *x, int lane, sl_xcall *early)
         x->origin = x->target = s->id;
         x->phase = PHASE_OFFLOAD;
         pthread_mutex_lock(&s->io_mu);
-        fifo_push(l->todo, x);
+        fifo_push(l->jobs, x);
         pthread_cond_signal(l->cv);
         pthread_mutex_unlock(&s->io_mu);
 }
@@ -619,8 +619,8 @@ int sl_shard_create(sl_shard_id id, sl_shard **out)
         pthread_cond_init(&s->io_cv, NULL);
         pthread_cond_init(&box->cv1, NULL);
         /* Jobs offloaded before sl_shard_io_start wait in lane 0's queue. */
-        box->lanes[0] = (shard_lane){s, 0, &s->io_todo, &s->io_cv, &s->io_thread, false};
-        box->lanes[1] = (shard_lane){s, 1, &box->todo1, &box->cv1, &box->thread1, false};
+        box->lanes[0] = (shard_lane){s, 0, &s->io_jobs, &s->io_cv, &s->io_thread, false};
+        box->lanes[1] = (shard_lane){s, 1, &box->jobs1, &box->cv1, &box->thread1, false};
         place(box);
         *out = s;
         return 0;
